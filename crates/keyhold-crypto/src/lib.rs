@@ -1,0 +1,34 @@
+//! keyhold's key hierarchy and envelope encryption.
+//!
+//! ```text
+//! master key            (env KEYHOLD_MASTER_KEY or a 0600 key file; never stored)
+//!  └─ key-encryption keys (KEKs), stored wrapped by a key derived from the master key
+//!      └─ one fresh data key per record, stored wrapped by the active KEK
+//!          └─ record ciphertext, bound by AAD to record kind, workspace, id and version
+//! ```
+//!
+//! Everything here is pure computation plus the OS random source and the key-file checks; no
+//! keyhold crate is a dependency (an architecture invariant). The on-disk envelope format is
+//! described in `docs/envelope-format.md` and in [`envelope`].
+//!
+//! Secret values use [`SecretBytes`], [`MasterKey`] and the crate-private key types: none of
+//! them implements `Display`, `Clone` or `Serialize`, `Debug` prints no bytes, and all are
+//! zeroized on drop.
+#![forbid(unsafe_code)]
+
+mod aead;
+pub mod envelope;
+mod error;
+mod keyring;
+mod master;
+pub mod random;
+mod secret;
+
+pub use envelope::{Envelope, RecordAad};
+pub use error::{CryptoError, KeyFileProblem, OpenError};
+pub use keyring::{KekId, KekRing, MasterCheck, UnlockedMaster, WrappedKek};
+pub use master::{MasterKey, MasterKeyFile};
+pub use secret::SecretBytes;
+
+/// Re-exported so every keyhold crate shares one secret-wrapper implementation.
+pub use secrecy;

@@ -1,0 +1,81 @@
+use std::path::PathBuf;
+
+use clap::{Args as ClapArgs, Parser, Subcommand};
+
+/// keyhold: API keys and connection credentials under envelope encryption.
+#[derive(Debug, Parser)]
+#[command(name = "keyhold", version, max_term_width = 100)]
+pub struct Args {
+    /// Data directory holding the store.
+    #[arg(
+        long,
+        global = true,
+        env = "KEYHOLD_DATA_DIR",
+        hide_env_values = true,
+        default_value = "./keyhold-data",
+        value_name = "DIR"
+    )]
+    pub data_dir: PathBuf,
+
+    /// Master key file (default: <DATA_DIR>/master.key). Ignored when KEYHOLD_MASTER_KEY is set.
+    #[arg(
+        long,
+        global = true,
+        env = "KEYHOLD_MASTER_KEY_FILE",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
+    pub master_key_file: Option<PathBuf>,
+
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a store: data dir (0700), database (0600), master key file unless
+    /// KEYHOLD_MASTER_KEY is set, and the default workspace.
+    Init,
+    /// Show paths, schema version and key counts (never a secret).
+    Status,
+    /// Manage workspaces.
+    Workspace {
+        #[command(subcommand)]
+        command: WorkspaceCommand,
+    },
+    /// Rotate the master key (re-wraps KEKs) or the key-encryption key (re-wraps data keys).
+    Rekey(RekeyArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Create a workspace.
+    Create {
+        /// Name: lowercase letters, digits and '-', at most 63 characters.
+        name: String,
+    },
+    /// List workspaces.
+    List,
+}
+
+#[derive(Debug, ClapArgs)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["master", "kek"])))]
+pub struct RekeyArgs {
+    /// Replace the master key. The new key (32 bytes, base64url) is read from --new-key-file,
+    /// or from standard input; never from the command line.
+    #[arg(long)]
+    pub master: bool,
+    /// Rotate the key-encryption key and re-wrap every data key (resumes an unfinished run).
+    #[arg(long)]
+    pub kek: bool,
+    /// File holding the new master key (must be 0600 and yours).
+    #[arg(long, requires = "master", value_name = "FILE")]
+    pub new_key_file: Option<PathBuf>,
+    /// Records re-wrapped per transaction during KEK rotation.
+    #[arg(long, default_value_t = keyhold::KEK_ROTATION_BATCH, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
+    pub batch: usize,
+}

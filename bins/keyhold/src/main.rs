@@ -1,0 +1,171 @@
+//! `keyhold`: the command-line interface. Parses arguments, calls the facade, prints the
+//! result; errors are one line on stderr and a documented exit status (docs/cli.md).
+#![forbid(unsafe_code)]
+// A command-line program's job is to print.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod args;
+mod exit;
+mod secret_input;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use keyhold::{KeySource, Keyhold, Status};
+use serde::Serialize;
+
+use crate::args::{Args, Command, RekeyArgs, WorkspaceCommand};
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => return exit::usage(e),
+    };
+    let json = args.json;
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => exit::error(&e, json),
+    }
+}
+
+fn key_source(args: &Args) -> KeySource {
+    let file = args
+        .master_key_file
+        .clone()
+        .unwrap_or_else(|| keyhold::DataDir::default_key_file(&args.data_dir));
+    KeySource::from_env_or_file(file)
+}
+
+fn run(args: Args) -> keyhold::Result<()> {
+    let out = Output { json: args.json };
+    match &args.command {
+        Command::Init => {
+            let (_kh, report) = Keyhold::init(&args.data_dir, key_source(&args))?;
+            out.emit(&report, || {
+                let key_note = if report.generated_master_key {
+                    " (new: back it up, and in production keep it off the disk that holds the data)"
+                } else {
+                    ""
+                };
+                format!(
+                    "Initialised a keyhold store in {}\n  database:   {}\n  master key: {}{}\n  workspace:  {} ({})",
+                    report.data_dir.display(),
+                    report.database.display(),
+                    report.master_key,
+                    key_note,
+                    report.workspace.name,
+                    report.workspace.id
+                )
+            })
+        }
+        Command::Status => {
+            let kh = Keyhold::open(&args.data_dir, key_source(&args))?;
+            let status = kh.status()?;
+            out.emit(&status, || human_status(&status))
+        }
+        Command::Workspace { command } => {
+            let kh = Keyhold::open(&args.data_dir, key_source(&args))?;
+            match command {
+                WorkspaceCommand::Create { name } => {
+                    let ws = kh.create_workspace(name)?;
+                    out.emit(&ws, || format!("Created workspace {} ({})", ws.name, ws.id))
+                }
+                WorkspaceCommand::List => {
+                    let list = kh.workspaces()?;
+                    out.emit(&list, || {
+                        let mut s = format!("{:<24} {:<24} CREATED", "NAME", "ID");
+                        for ws in &list {
+                            s.push_str(&format!(
+                                "\n{:<24} {:<24} {}",
+                                ws.name,
+                                ws.id,
+                                time(ws.created_at)
+                            ));
+                        }
+                        s
+                    })
+                }
+            }
+        }
+        Command::Rekey(RekeyArgs {
+            master,
+            kek,
+            new_key_file,
+            batch,
+        }) => {
+            let kh = Keyhold::open(&args.data_dir, key_source(&args))?;
+            if *master {
+                let new_key = secret_input::new_master_key(new_key_file.as_deref())?;
+                let r = kh.rotate_master_key(&new_key)?;
+                out.emit(&r, || match &r.key_file {
+                    Some(f) => format!("Master key rotated: {} key-encryption key(s) re-wrapped; {} now holds the new key", r.keks_rewrapped, f.display()),
+                    None => format!(
+                        "Master key rotated: {} key-encryption key(s) re-wrapped; set KEYHOLD_MASTER_KEY to the new key before the next command",
+                        r.keks_rewrapped
+                    ),
+                })
+            } else {
+                debug_assert!(*kek, "clap requires one of --master / --kek");
+                let r = kh.rotate_kek_with(*batch, |_| std::ops::ControlFlow::Continue(()))?;
+                out.emit(&r, || {
+                    format!(
+                        "Key-encryption key rotated{}: active KEK {}, {} record(s) re-wrapped in {} batch(es), retired KEK(s): {}",
+                        if r.resumed { " (resumed an unfinished rotation)" } else { "" },
+                        r.active_kek,
+                        r.rewrapped,
+                        r.batches,
+                        if r.retired.is_empty() { "none".to_owned() } else { r.retired.iter().map(u32::to_string).collect::<Vec<_>>().join(", ") }
+                    )
+                })
+            }
+        }
+    }
+}
+
+fn time(unix: i64) -> String {
+    let t =
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(unix).unwrap_or(0));
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+fn human_status(s: &Status) -> String {
+    let mut out = format!(
+        "data dir:        {}\ndatabase:        {}\nmaster key:      {}\nschema version:  {}\nKEKs:            {} (active: {})\nworkspaces:      {}\nrecords:         {}\ncreated:         {}",
+        s.data_dir.display(),
+        s.database.display(),
+        s.master_key,
+        s.schema_version,
+        s.kek_count,
+        s.active_kek,
+        s.workspaces,
+        s.records,
+        time(s.created_at)
+    );
+    if s.records_pending_rewrap > 0 {
+        out.push_str(&format!(
+            "\nKEK rotation:    unfinished, {} record(s) to re-wrap (run: keyhold rekey --kek)",
+            s.records_pending_rewrap
+        ));
+    }
+    out
+}
+
+struct Output {
+    json: bool,
+}
+
+impl Output {
+    fn emit<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) -> keyhold::Result<()> {
+        let text = if self.json {
+            serde_json::to_string_pretty(value)
+                .map_err(|_| keyhold::Error::Internal("could not encode the output as JSON"))?
+        } else {
+            human()
+        };
+        let mut stdout = std::io::stdout().lock();
+        // A closed stdout (e.g. `| head`) is not worth a panic; the operation already happened.
+        let _ = writeln!(stdout, "{text}");
+        Ok(())
+    }
+}

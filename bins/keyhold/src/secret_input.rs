@@ -1,0 +1,64 @@
+//! Reading a new master key from a file or standard input (never from argv).
+
+use std::io::{IsTerminal, Read};
+use std::path::Path;
+
+use keyhold::{Error, MasterKey, MasterKeyFile};
+
+/// Reads the new master key from `file` (checked like any key file) or from stdin. On a
+/// terminal, echo is switched off while the key is typed.
+pub fn new_master_key(file: Option<&Path>) -> keyhold::Result<MasterKey> {
+    if let Some(path) = file {
+        return MasterKeyFile::new(path).read().map_err(Error::from);
+    }
+    let stdin = std::io::stdin();
+    let _echo_off = if stdin.is_terminal() {
+        eprint!("New master key (base64url, 32 bytes): ");
+        EchoOff::new()
+    } else {
+        None
+    };
+    let mut text = keyhold::Zeroizing::new(String::new());
+    stdin
+        .lock()
+        .take(4096)
+        .read_to_string(&mut text)
+        .map_err(|e| Error::Io {
+            path: "standard input".into(),
+            kind: e.kind(),
+        })?;
+    if text.trim().is_empty() {
+        return Err(Error::InvalidInput {
+            field: "new master key",
+            reason: "nothing on standard input (pipe the key in or use --new-key-file)".into(),
+        });
+    }
+    MasterKey::from_base64url(&text).map_err(Error::from)
+}
+
+/// Restores the terminal's echo flag when dropped.
+struct EchoOff {
+    saved: rustix::termios::Termios,
+}
+
+impl EchoOff {
+    fn new() -> Option<Self> {
+        let fd = std::io::stdin();
+        let saved = rustix::termios::tcgetattr(&fd).ok()?;
+        let mut quiet = saved.clone();
+        quiet.local_modes.remove(rustix::termios::LocalModes::ECHO);
+        rustix::termios::tcsetattr(&fd, rustix::termios::OptionalActions::Now, &quiet).ok()?;
+        Some(Self { saved })
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        let _ = rustix::termios::tcsetattr(
+            std::io::stdin(),
+            rustix::termios::OptionalActions::Now,
+            &self.saved,
+        );
+        eprintln!();
+    }
+}

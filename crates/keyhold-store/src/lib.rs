@@ -1,0 +1,208 @@
+//! keyhold's storage layer: one SQLite file in WAL mode, versioned migrations, and a narrow,
+//! typed interface. Every public operation runs inside one transaction; SQL appears nowhere
+//! else in keyhold.
+//!
+//! The store holds only public metadata and ciphertext (envelopes); it never sees a key or a
+//! plaintext secret, and it depends on no other keyhold crate.
+#![forbid(unsafe_code)]
+
+mod error;
+mod migrations;
+mod tx;
+
+use std::fs::{self, OpenOptions};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+pub use error::StoreError;
+pub use tx::{KekRow, KekState, RecordKey, RecordRow, Tx, WorkspaceRow};
+
+/// `PRAGMA application_id` of a keyhold database ("KHLD").
+pub const APPLICATION_ID: i32 = 0x4B48_4C44;
+/// How long a writer waits for another process's write transaction before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An open keyhold database.
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Creates a new database file (mode 0600) at `path` and applies every migration.
+    /// Refuses if the file exists.
+    pub fn create(path: &Path) -> Result<Self, StoreError> {
+        // Create the file ourselves so it is 0600 from the first byte; SQLite then gives the
+        // -wal and -shm files the same mode.
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => StoreError::AlreadyExists(path.to_path_buf()),
+                _ => StoreError::io(path, &e),
+            })?;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+            .map_err(|e| StoreError::io(path, &e))?;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| StoreError::from_sqlite(path, e))?;
+        let store = Self::configure(conn, path)?;
+        store.with_conn(|c| {
+            c.pragma_update(None, "application_id", APPLICATION_ID)?;
+            Ok(())
+        })?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens an existing keyhold database, applying pending migrations.
+    ///
+    /// A missing file, a file that is not SQLite, a SQLite file of another application, a
+    /// damaged file or a schema newer than this build each yield their own error.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        match fs::metadata(path) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => return Err(StoreError::NotADatabase(path.to_path_buf())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::Missing(path.to_path_buf()));
+            }
+            Err(e) => return Err(StoreError::io(path, &e)),
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| StoreError::from_sqlite(path, e))?;
+        let store = Self::configure(conn, path)?;
+        let app_id: i32 =
+            store.with_conn(|c| c.pragma_query_value(None, "application_id", |r| r.get(0)))?;
+        if app_id != APPLICATION_ID {
+            return Err(StoreError::NotADatabase(path.to_path_buf()));
+        }
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn configure(conn: Connection, path: &Path) -> Result<Self, StoreError> {
+        let store = Self {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+        };
+        store.with_conn(|c| {
+            c.busy_timeout(BUSY_TIMEOUT)?;
+            // Reading the header here is what turns a non-database file into an error.
+            let mode: String =
+                c.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(rusqlite::Error::InvalidQuery);
+            }
+            c.pragma_update(None, "synchronous", "FULL")?;
+            c.pragma_update(None, "secure_delete", "ON")?;
+            c.pragma_update(None, "foreign_keys", "ON")?;
+            c.pragma_update(None, "trusted_schema", "OFF")?;
+            Ok(())
+        })?;
+        Ok(store)
+    }
+
+    /// The database file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a transaction open (rusqlite rolls back
+        // on drop), so a poisoned lock still guards a consistent connection.
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let conn = self.lock();
+        f(&conn).map_err(|e| StoreError::from_sqlite(&self.path, e))
+    }
+
+    /// Runs `f` in a read transaction (a consistent snapshot).
+    pub fn read<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.transaction(TransactionBehavior::Deferred, f)
+    }
+
+    /// Runs `f` in a write transaction (`BEGIN IMMEDIATE`): it commits if `f` returns `Ok`
+    /// and rolls back, leaving nothing behind, if `f` returns `Err` or panics.
+    pub fn write<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.transaction(TransactionBehavior::Immediate, f)
+    }
+
+    fn transaction<T, E: From<StoreError>>(
+        &self,
+        behavior: TransactionBehavior,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(behavior)
+            .map_err(|e| StoreError::from_sqlite(&self.path, e))?;
+        let wrapped = Tx::new(&tx, &self.path);
+        let out = f(&wrapped)?;
+        tx.commit()
+            .map_err(|e| StoreError::from_sqlite(&self.path, e))?;
+        Ok(out)
+    }
+
+    /// The schema version (`PRAGMA user_version`).
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        self.with_conn(|c| c.pragma_query_value(None, "user_version", |r| r.get(0)))
+    }
+
+    /// Runs SQLite's `quick_check` (O(size of the database)): `Ok` or `Corrupt`.
+    pub fn quick_check(&self) -> Result<(), StoreError> {
+        let result: String =
+            self.with_conn(|c| c.pragma_query_value(None, "quick_check", |r| r.get(0)))?;
+        if result == "ok" {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt {
+                path: self.path.clone(),
+                detail: "integrity check failed".into(),
+            })
+        }
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        migrations::apply(&mut conn).map_err(|e| match e {
+            migrations::MigrateError::Newer(found) => StoreError::NewerSchema {
+                path: self.path.clone(),
+                found,
+                supported: migrations::LATEST,
+            },
+            migrations::MigrateError::Sqlite(e) => StoreError::from_sqlite(&self.path, e),
+        })
+    }
+}

@@ -1,0 +1,71 @@
+//! Versioned schema migrations. `PRAGMA user_version` is the applied version; each step runs in
+//! its own transaction together with the version bump, so a crash leaves a whole version.
+
+use rusqlite::Connection;
+
+/// Migration `i` (0-based) takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: key hierarchy, workspaces, encrypted records.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    ) STRICT;
+
+    CREATE TABLE keks (
+        id         INTEGER PRIMARY KEY,
+        wrapped    BLOB    NOT NULL,
+        state      TEXT    NOT NULL CHECK (state IN ('active', 'retiring')),
+        created_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE UNIQUE INDEX keks_one_active ON keks (state) WHERE state = 'active';
+
+    CREATE TABLE workspaces (
+        id         TEXT    PRIMARY KEY,
+        name       TEXT    NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE records (
+        workspace  TEXT    NOT NULL,
+        kind       TEXT    NOT NULL,
+        id         TEXT    NOT NULL,
+        version    INTEGER NOT NULL CHECK (version > 0),
+        kek_id     INTEGER NOT NULL REFERENCES keks (id),
+        envelope   BLOB    NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (workspace, kind, id)
+    ) STRICT;
+    CREATE INDEX records_by_kek ON records (kek_id);
+    "#,
+];
+
+/// The schema version this build writes.
+pub(crate) const LATEST: u32 = MIGRATIONS.len() as u32;
+
+pub(crate) enum MigrateError {
+    Newer(u32),
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for MigrateError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sqlite(e)
+    }
+}
+
+pub(crate) fn apply(conn: &mut Connection) -> Result<(), MigrateError> {
+    loop {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let current: u32 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if current > LATEST {
+            return Err(MigrateError::Newer(current));
+        }
+        let Some(sql) = MIGRATIONS.get(current as usize) else {
+            return Ok(());
+        };
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", current + 1)?;
+        tx.commit()?;
+    }
+}

@@ -1,0 +1,138 @@
+use std::path::PathBuf;
+
+use keyhold_crypto::{CryptoError, OpenError};
+use keyhold_store::StoreError;
+
+/// Every failure a keyhold operation can report.
+///
+/// Each variant has a stable [`Error::code`] (the `code` of the HTTP error envelope and the key
+/// the CLI maps to an exit status) and an [`Error::http_status`]. Messages name files, records
+/// and workspaces; they never contain a secret, a key or ciphertext.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// There is no keyhold store in the data directory.
+    #[error("no keyhold store in {0}; run `keyhold init` first")]
+    NotInitialized(PathBuf),
+    /// `init` found a store already there.
+    #[error("a keyhold store already exists in {0}; refusing to initialise it again")]
+    AlreadyInitialized(PathBuf),
+    /// The master key does not unlock this store. Nothing was written.
+    #[error("wrong master key: it does not unlock the store in {0}")]
+    WrongMasterKey(PathBuf),
+    /// The master key could not be obtained (missing, unsafe or malformed key file, bad text).
+    #[error("{0}")]
+    MasterKey(CryptoError),
+    /// A stored envelope or key failed its integrity check.
+    #[error("integrity check failed for {what}: {detail}")]
+    Integrity {
+        /// Which record or key (kind, workspace, id, version), never its content.
+        what: String,
+        /// Which part failed.
+        detail: String,
+    },
+    /// The database file is unusable or refused the operation.
+    #[error(transparent)]
+    Store(StoreError),
+    /// An argument is not acceptable.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// Which argument.
+        field: &'static str,
+        /// What is wrong and what is accepted.
+        reason: String,
+    },
+    /// The named thing does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The change conflicts with what exists.
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// A filesystem operation on the data directory failed.
+    #[error("{path}: {kind}")]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// What failed.
+        kind: std::io::ErrorKind,
+    },
+    /// A state this build cannot handle, described without data.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
+}
+
+impl Error {
+    /// The stable error code (`snake_case`), as documented in `docs/auth-and-tokens.md`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotInitialized(_) => "not_initialized",
+            Self::AlreadyInitialized(_) => "already_initialized",
+            Self::WrongMasterKey(_) => "wrong_master_key",
+            Self::MasterKey(CryptoError::MasterKeyEncoding(_)) => "master_key_invalid",
+            Self::MasterKey(CryptoError::WrongMasterKey) => "wrong_master_key",
+            Self::MasterKey(_) => "master_key_unavailable",
+            Self::Integrity { .. } => "integrity_error",
+            Self::Store(StoreError::Corrupt { .. } | StoreError::NotADatabase(_)) => {
+                "store_corrupt"
+            }
+            Self::Store(StoreError::NewerSchema { .. }) => "store_version_unsupported",
+            Self::Store(StoreError::Busy(_)) => "store_busy",
+            Self::Store(StoreError::Missing(_)) => "not_initialized",
+            Self::Store(_) => "store_error",
+            Self::InvalidInput { .. } => "invalid_input",
+            Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::Io { .. } => "io_error",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The HTTP status this error maps to.
+    pub fn http_status(&self) -> u16 {
+        match self.code() {
+            "invalid_input" | "master_key_invalid" => 400,
+            "not_found" => 404,
+            "conflict" | "already_initialized" => 409,
+            "store_busy" => 503,
+            _ => 500,
+        }
+    }
+
+    pub(crate) fn integrity(what: impl Into<String>, e: OpenError) -> Self {
+        Self::Integrity {
+            what: what.into(),
+            detail: e.to_string(),
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, e: &std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            kind: e.kind(),
+        }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+impl From<CryptoError> for Error {
+    fn from(e: CryptoError) -> Self {
+        match e {
+            CryptoError::KekIntegrity(id) => Self::Integrity {
+                what: format!("key-encryption key {id}"),
+                detail: "wrapped key failed authentication".into(),
+            },
+            CryptoError::Rng => {
+                Self::Internal("the operating system random number generator failed")
+            }
+            other => Self::MasterKey(other),
+        }
+    }
+}
+
+/// Shorthand for keyhold results.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

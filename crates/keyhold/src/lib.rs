@@ -1,0 +1,288 @@
+//! keyhold: an embeddable secrets manager.
+//!
+//! [`Keyhold`] is the one door: it opens the store, unlocks the key hierarchy with the master
+//! key, and performs every operation in one transaction, returning typed results and typed
+//! errors ([`Error`]) that carry their stable error code. The `keyhold` CLI and the server are
+//! thin adapters over this crate.
+//!
+//! ```no_run
+//! use keyhold::{Keyhold, KeySource, SecretBytes};
+//!
+//! # fn main() -> keyhold::Result<()> {
+//! let kh = Keyhold::open("./keyhold-data", KeySource::default_file("./keyhold-data"))?;
+//! kh.put_record("default", "secret", "db-password", &SecretBytes::copy_from(b"hunter2"))?;
+//! let secret = kh.record("default", "secret", "db-password")?;
+//! assert_eq!(secret.len(), 7);
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+
+mod datadir;
+mod error;
+mod keys;
+mod names;
+mod records;
+mod workspaces;
+
+use std::path::{Path, PathBuf};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use keyhold_crypto::{KekRing, MasterCheck, UnlockedMaster, WrappedKek};
+use keyhold_store::{KekRow, KekState, Store, Tx};
+
+pub use datadir::DataDir;
+pub use error::{Error, Result};
+pub use keyhold_crypto::secrecy::zeroize::Zeroizing;
+pub use keyhold_crypto::{MasterKey, MasterKeyFile, SecretBytes};
+pub use keys::{KEK_ROTATION_BATCH, KekRotation, KeySource, MASTER_KEY_ENV, MasterKeyRotation};
+pub use records::RecordInfo;
+pub use workspaces::Workspace;
+
+/// Name of the workspace `init` creates.
+pub const DEFAULT_WORKSPACE: &str = "default";
+
+const META_STORE_ID: &str = "store_id";
+const META_MASTER_CHECK: &str = "master_check";
+const META_CREATED_AT: &str = "created_at";
+
+/// An open, unlocked keyhold store.
+pub struct Keyhold {
+    dir: DataDir,
+    store: Store,
+    store_id: Vec<u8>,
+    master: RwLock<UnlockedMaster>,
+    ring: RwLock<KekRing>,
+    key_source: KeySource,
+}
+
+impl std::fmt::Debug for Keyhold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyhold")
+            .field("data_dir", &self.dir.path())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What `init` did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InitReport {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// The database file.
+    pub database: PathBuf,
+    /// Where the master key comes from (a path or the environment variable's name).
+    pub master_key: String,
+    /// Whether `init` generated a new master key file.
+    pub generated_master_key: bool,
+    /// The default workspace.
+    pub workspace: Workspace,
+}
+
+/// A snapshot of the store's state, with no secrets in it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Status {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// The database file.
+    pub database: PathBuf,
+    /// Where the master key comes from.
+    pub master_key: String,
+    /// Schema version of the database.
+    pub schema_version: u32,
+    /// Number of key-encryption keys (active plus retiring).
+    pub kek_count: usize,
+    /// Id of the active KEK.
+    pub active_kek: u32,
+    /// Records whose data key still waits to be re-wrapped by an unfinished KEK rotation.
+    pub records_pending_rewrap: u64,
+    /// Number of workspaces.
+    pub workspaces: usize,
+    /// Number of encrypted records.
+    pub records: u64,
+    /// Unix time the store was created.
+    pub created_at: i64,
+}
+
+pub(crate) fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    // Key material behind these locks is only replaced whole; a panic elsewhere cannot leave
+    // it half-written, so a poisoned lock is still safe to use.
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Keyhold {
+    /// Creates a new store in `data_dir` (created 0700 if missing): the database (0600), the
+    /// master key file if `key` names one that does not exist yet, the first KEK and the
+    /// default workspace. Refuses if a store exists there already.
+    pub fn init(data_dir: impl AsRef<Path>, key: KeySource) -> Result<(Self, InitReport)> {
+        let dir = DataDir::create(data_dir.as_ref())?;
+        if dir.database().exists() {
+            return Err(Error::AlreadyInitialized(dir.path().to_path_buf()));
+        }
+        let (master, generated) = key.load_or_create()?;
+        let created = Self::create_store(&dir, &master, &key);
+        match created {
+            Ok(kh) => {
+                let workspace = kh.workspace(DEFAULT_WORKSPACE)?;
+                let report = InitReport {
+                    data_dir: dir.path().to_path_buf(),
+                    database: dir.database(),
+                    master_key: key.describe(),
+                    generated_master_key: generated,
+                    workspace,
+                };
+                Ok((kh, report))
+            }
+            Err(e) => {
+                // Leave nothing half-made behind: a second `init` must be able to start over.
+                if !matches!(e, Error::AlreadyInitialized(_)) {
+                    dir.remove_database_files();
+                    if generated {
+                        key.remove_created_file();
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn create_store(dir: &DataDir, master_key: &MasterKey, key: &KeySource) -> Result<Self> {
+        let store = Store::create(&dir.database()).map_err(|e| match e {
+            keyhold_store::StoreError::AlreadyExists(_) => {
+                Error::AlreadyInitialized(dir.path().to_path_buf())
+            }
+            other => Error::Store(other),
+        })?;
+        let store_id = keyhold_crypto::random::array::<16>()?.to_vec();
+        let master = UnlockedMaster::derive(master_key, &store_id)?;
+        let mut ring = KekRing::new();
+        let wrapped = ring.generate(&master, 1)?;
+        let now = now();
+        store.write(|tx| {
+            tx.set_meta(META_STORE_ID, &store_id)?;
+            tx.set_meta(META_MASTER_CHECK, &master.check_value().0)?;
+            tx.set_meta(META_CREATED_AT, &now.to_be_bytes())?;
+            tx.insert_kek(&KekRow {
+                id: 1,
+                wrapped: wrapped.0,
+                state: KekState::Active,
+                created_at: now,
+            })?;
+            workspaces::insert(tx, DEFAULT_WORKSPACE, now)?;
+            Ok::<_, Error>(())
+        })?;
+        Ok(Self {
+            dir: dir.clone(),
+            store,
+            store_id,
+            master: RwLock::new(master),
+            ring: RwLock::new(ring),
+            key_source: key.clone(),
+        })
+    }
+
+    /// Opens the store in `data_dir` and unlocks it with the master key from `key`.
+    ///
+    /// A wrong master key is reported as [`Error::WrongMasterKey`] and nothing is written.
+    pub fn open(data_dir: impl AsRef<Path>, key: KeySource) -> Result<Self> {
+        let dir = DataDir::existing(data_dir.as_ref())?;
+        let store = Store::open(&dir.database()).map_err(|e| match e {
+            keyhold_store::StoreError::Missing(_) => {
+                Error::NotInitialized(dir.path().to_path_buf())
+            }
+            other => Error::Store(other),
+        })?;
+        let (store_id, check) = store
+            .read(|tx| {
+                let id = tx.meta(META_STORE_ID)?;
+                let check = tx.meta(META_MASTER_CHECK)?;
+                Ok::<_, Error>(id.zip(check))
+            })?
+            .ok_or_else(|| Error::NotInitialized(dir.path().to_path_buf()))?;
+        let check = MasterCheck(check.try_into().map_err(|_| Error::Integrity {
+            what: "master key check value".into(),
+            detail: "wrong length".into(),
+        })?);
+        let master = key.unlock(&store_id, &check, dir.path())?;
+        let kh = Self {
+            dir,
+            store,
+            store_id,
+            master: RwLock::new(master),
+            ring: RwLock::new(KekRing::new()),
+            key_source: key,
+        };
+        kh.store.read(|tx| kh.load_keks(tx))?;
+        Ok(kh)
+    }
+
+    /// (Re)loads into the ring every stored KEK it does not hold yet, and drops retired ones.
+    fn load_keks(&self, tx: &Tx<'_>) -> Result<()> {
+        let rows = tx.keks()?;
+        let master = read(&self.master);
+        let mut ring = write(&self.ring);
+        for row in &rows {
+            if !ring.contains(row.id) {
+                ring.insert_wrapped(&master, row.id, &WrappedKek(row.wrapped.clone()))?;
+            }
+        }
+        let stored: Vec<u32> = rows.iter().map(|r| r.id).collect();
+        let stale: Vec<u32> = ring.ids().filter(|id| !stored.contains(id)).collect();
+        for id in stale {
+            ring.remove(id);
+        }
+        Ok(())
+    }
+
+    /// Makes sure KEK `id` is in the ring, reloading from the store if another process added it.
+    fn ensure_kek(&self, tx: &Tx<'_>, id: u32) -> Result<()> {
+        if read(&self.ring).contains(id) {
+            return Ok(());
+        }
+        self.load_keks(tx)
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The store's state: paths, schema version, KEK and record counts. No secrets.
+    pub fn status(&self) -> Result<Status> {
+        let schema_version = self.store.schema_version()?;
+        self.store.read(|tx| {
+            let keks = tx.keks()?;
+            let active = tx.active_kek_id()?.ok_or(Error::Internal(
+                "the store has no active key-encryption key",
+            ))?;
+            let (records, pending) = tx.record_counts(active)?;
+            let created_at = tx
+                .meta(META_CREATED_AT)?
+                .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+                .map_or(0, i64::from_be_bytes);
+            Ok(Status {
+                data_dir: self.dir.path().to_path_buf(),
+                database: self.dir.database(),
+                master_key: self.key_source.describe(),
+                schema_version,
+                kek_count: keks.len(),
+                active_kek: active,
+                records_pending_rewrap: pending,
+                workspaces: tx.workspaces()?.len(),
+                records,
+                created_at,
+            })
+        })
+    }
+}

@@ -1,0 +1,92 @@
+//! Validation of the names callers choose. Names end up in messages, logs and AAD, so they are
+//! restricted to printable ASCII without spaces.
+
+use crate::{Error, Result};
+
+fn check(
+    field: &'static str,
+    value: &str,
+    max: usize,
+    extra: &str,
+    first_alnum: bool,
+) -> Result<()> {
+    let bad = |reason: String| Err(Error::InvalidInput { field, reason });
+    if value.is_empty() {
+        return bad("must not be empty".into());
+    }
+    if value.len() > max {
+        return bad(format!("must be at most {max} characters"));
+    }
+    let ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(c);
+    if let Some(c) = value.chars().find(|c| !ok(*c)) {
+        let shown = if c.is_ascii_graphic() {
+            format!("'{c}'")
+        } else {
+            "a non-printable or non-ASCII character".into()
+        };
+        return bad(format!(
+            "contains {shown}; allowed are a-z, 0-9 and \"{extra}\""
+        ));
+    }
+    if first_alnum && !value.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return bad("must start with a letter or digit".into());
+    }
+    Ok(())
+}
+
+/// Workspace names: `[a-z0-9][a-z0-9-]{0,62}`.
+pub(crate) fn workspace(name: &str) -> Result<()> {
+    check("workspace name", name, 63, "-", true)?;
+    if name.starts_with("ws_") {
+        return Err(Error::InvalidInput {
+            field: "workspace name",
+            reason: "must not start with \"ws_\" (reserved for ids)".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Record kinds: `[a-z0-9][a-z0-9._-]{0,63}`.
+pub(crate) fn record_kind(kind: &str) -> Result<()> {
+    check("record kind", kind, 64, "._-", true)
+}
+
+/// Record ids: `[a-z0-9][a-z0-9._:@/-]{0,127}` (lowercase keeps ids unambiguous).
+pub(crate) fn record_id(id: &str) -> Result<()> {
+    check("record id", id, 128, "._:@/-", true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workspace_names() {
+        for ok in ["default", "mobile-app", "a", "team-42"] {
+            workspace(ok).expect(ok);
+        }
+        for bad in [
+            "",
+            "-x",
+            "Has Caps",
+            "a b",
+            "ws_123",
+            "naïve",
+            "x\u{7}",
+            &"a".repeat(64),
+        ] {
+            let err = workspace(bad).expect_err(bad);
+            assert_eq!(err.code(), "invalid_input");
+            assert!(!err.to_string().contains('\u{7}'));
+        }
+    }
+
+    #[test]
+    fn record_names() {
+        record_kind("connection.credential").expect("kind");
+        record_id("postgres/primary").expect("id");
+        record_id("user@example.com").expect("id");
+        assert!(record_id("../x").is_err());
+        assert!(record_kind("").is_err());
+    }
+}

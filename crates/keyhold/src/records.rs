@@ -1,0 +1,144 @@
+use keyhold_crypto::{Envelope, RecordAad, SecretBytes};
+use keyhold_store::{RecordKey, RecordRow, Tx};
+
+use crate::{Error, Keyhold, Result, names, now, read, workspaces};
+
+/// Public facts about a stored record (never its content).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RecordInfo {
+    /// Workspace id.
+    pub workspace: String,
+    /// Record kind.
+    pub kind: String,
+    /// Record id.
+    pub id: String,
+    /// Version after the write.
+    pub version: u64,
+    /// KEK wrapping its data key.
+    pub kek_id: u32,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+fn describe(key: &RecordKey, version: u64) -> String {
+    format!(
+        "record {}/{}/{} version {version}",
+        key.workspace, key.kind, key.id
+    )
+}
+
+fn aad<'a>(key: &'a RecordKey, version: u64) -> RecordAad<'a> {
+    RecordAad {
+        kind: &key.kind,
+        workspace: &key.workspace,
+        id: &key.id,
+        version,
+    }
+}
+
+impl Keyhold {
+    /// Seals `key`'s new value under the active KEK and writes it (within `tx`).
+    pub(crate) fn seal_record(
+        &self,
+        tx: &Tx<'_>,
+        key: RecordKey,
+        secret: &SecretBytes,
+    ) -> Result<RecordInfo> {
+        let kek_id = tx.active_kek_id()?.ok_or(Error::Internal(
+            "the store has no active key-encryption key",
+        ))?;
+        self.ensure_kek(tx, kek_id)?;
+        let version = tx
+            .record_version(&key)?
+            .checked_add(1)
+            .ok_or(Error::Internal("record version overflow"))?;
+        // EXPOSE: the plaintext is encrypted here and nowhere else.
+        let env = read(&self.ring).seal(kek_id, &aad(&key, version), secret.expose())?;
+        let row = RecordRow {
+            key,
+            version,
+            kek_id,
+            envelope: env.0,
+            updated_at: now(),
+        };
+        tx.put_record(&row)?;
+        Ok(RecordInfo {
+            workspace: row.key.workspace,
+            kind: row.key.kind,
+            id: row.key.id,
+            version,
+            kek_id,
+            updated_at: row.updated_at,
+        })
+    }
+
+    /// Reads and opens `key` (within `tx`); an envelope that fails authentication is an
+    /// integrity error naming the record.
+    pub(crate) fn open_record(&self, tx: &Tx<'_>, key: &RecordKey) -> Result<SecretBytes> {
+        let row = tx.record(key)?.ok_or_else(|| {
+            Error::NotFound(format!("record {}/{}/{}", key.workspace, key.kind, key.id))
+        })?;
+        let env = Envelope(row.envelope);
+        let what = || describe(key, row.version);
+        let kek_id = env.kek_id().map_err(|e| Error::integrity(what(), e))?;
+        if kek_id != row.kek_id {
+            return Err(Error::Integrity {
+                what: what(),
+                detail: "envelope header names another key-encryption key than its row".into(),
+            });
+        }
+        self.ensure_kek(tx, kek_id)?;
+        read(&self.ring)
+            .open(&aad(key, row.version), &env)
+            .map_err(|e| Error::integrity(what(), e))
+    }
+
+    fn record_key(tx: &Tx<'_>, workspace: &str, kind: &str, id: &str) -> Result<RecordKey> {
+        names::record_kind(kind)?;
+        names::record_id(id)?;
+        let ws = workspaces::resolve(tx, workspace)?;
+        Ok(RecordKey {
+            workspace: ws.id,
+            kind: kind.to_owned(),
+            id: id.to_owned(),
+        })
+    }
+
+    /// Stores `secret` as record `kind`/`id` of `workspace` (id or name), encrypted under a
+    /// fresh data key; replaces any previous value and increments the version.
+    pub fn put_record(
+        &self,
+        workspace: &str,
+        kind: &str,
+        id: &str,
+        secret: &SecretBytes,
+    ) -> Result<RecordInfo> {
+        self.store.write(|tx| {
+            let key = Self::record_key(tx, workspace, kind, id)?;
+            self.seal_record(tx, key, secret)
+        })
+    }
+
+    /// Reads and decrypts record `kind`/`id` of `workspace`.
+    pub fn record(&self, workspace: &str, kind: &str, id: &str) -> Result<SecretBytes> {
+        self.store.read(|tx| {
+            let key = Self::record_key(tx, workspace, kind, id)?;
+            self.open_record(tx, &key)
+        })
+    }
+
+    /// Deletes record `kind`/`id` of `workspace` (`secure_delete` overwrites the freed pages).
+    pub fn delete_record(&self, workspace: &str, kind: &str, id: &str) -> Result<()> {
+        self.store.write(|tx| {
+            let key = Self::record_key(tx, workspace, kind, id)?;
+            if tx.delete_record(&key)? {
+                Ok(())
+            } else {
+                Err(Error::NotFound(format!(
+                    "record {}/{}/{}",
+                    key.workspace, kind, id
+                )))
+            }
+        })
+    }
+}

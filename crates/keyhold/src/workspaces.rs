@@ -1,0 +1,62 @@
+use keyhold_store::{StoreError, Tx, WorkspaceRow};
+
+use crate::{Error, Keyhold, Result, names, now};
+
+/// A workspace: the unit that owns API keys, connections and records.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Workspace {
+    /// Stable id (`ws_` + 20 hex digits).
+    pub id: String,
+    /// Unique name.
+    pub name: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+impl From<WorkspaceRow> for Workspace {
+    fn from(r: WorkspaceRow) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            created_at: r.created_at,
+        }
+    }
+}
+
+pub(crate) fn insert(tx: &Tx<'_>, name: &str, now: i64) -> Result<Workspace> {
+    names::workspace(name)?;
+    let row = WorkspaceRow {
+        id: keyhold_crypto::random::identifier("ws_", 10)?,
+        name: name.to_owned(),
+        created_at: now,
+    };
+    tx.insert_workspace(&row).map_err(|e| match e {
+        StoreError::Constraint(_) => Error::Conflict(format!("workspace \"{name}\"")),
+        other => Error::Store(other),
+    })?;
+    Ok(row.into())
+}
+
+pub(crate) fn resolve(tx: &Tx<'_>, ident: &str) -> Result<Workspace> {
+    tx.workspace(ident)?
+        .map(Workspace::from)
+        .ok_or_else(|| Error::NotFound(format!("workspace \"{}\"", ident.escape_default())))
+}
+
+impl Keyhold {
+    /// Creates a workspace. Names are `[a-z0-9][a-z0-9-]{0,62}` and unique.
+    pub fn create_workspace(&self, name: &str) -> Result<Workspace> {
+        self.store.write(|tx| insert(tx, name, now()))
+    }
+
+    /// All workspaces, by name.
+    pub fn workspaces(&self) -> Result<Vec<Workspace>> {
+        self.store
+            .read(|tx| Ok(tx.workspaces()?.into_iter().map(Workspace::from).collect()))
+    }
+
+    /// The workspace with this id or name.
+    pub fn workspace(&self, ident: &str) -> Result<Workspace> {
+        self.store.read(|tx| resolve(tx, ident))
+    }
+}

@@ -1,0 +1,360 @@
+//! The `keyhold` binary, run as a user would: exit statuses, one-line errors, JSON output,
+//! key rotation through stdin and files, a KEK rotation killed with SIGKILL, canary scans.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed expectation is the report
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use keyhold::{KeySource, Keyhold, MasterKey, SecretBytes};
+
+struct Cli {
+    dir: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_keyhold"));
+        c.args(args)
+            .env("KEYHOLD_DATA_DIR", self.data())
+            .env_remove("KEYHOLD_MASTER_KEY")
+            .env_remove("KEYHOLD_MASTER_KEY_FILE")
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run keyhold")
+    }
+
+    fn run_with_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input)
+            .expect("write stdin");
+        child.wait_with_output().expect("wait")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "keyhold {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf8")
+    }
+
+    fn library(&self) -> Keyhold {
+        Keyhold::open(self.data(), KeySource::default_file(self.data())).expect("open as library")
+    }
+}
+
+fn stderr_line(out: &Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "errors are one line: {err:?}"
+    );
+    assert!(err.starts_with("keyhold: error: "), "{err:?}");
+    err
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).expect("valid JSON")
+}
+
+#[test]
+fn init_status_and_workspaces() {
+    let cli = Cli::new();
+    let out = cli.ok(&["init"]);
+    assert!(out.contains("Initialised a keyhold store"), "{out}");
+    assert!(out.contains("workspace:  default (ws_"), "{out}");
+    let status = cli.ok(&["status"]);
+    assert!(status.contains("schema version:  1"), "{status}");
+    assert!(
+        status.contains("KEKs:            1 (active: 1)"),
+        "{status}"
+    );
+    let s = json(&cli.ok(&["status", "--json"]));
+    assert_eq!(s["kek_count"], 1);
+    assert_eq!(s["schema_version"], 1);
+    assert_eq!(s["workspaces"], 1);
+    let ws = json(&cli.ok(&["--json", "workspace", "create", "mobile-app"]));
+    assert_eq!(ws["name"], "mobile-app");
+    let list = json(&cli.ok(&["workspace", "list", "--json"]));
+    let names: Vec<&str> = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|w| w["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["default", "mobile-app"]);
+    let human = cli.ok(&["workspace", "list"]);
+    assert!(
+        human.lines().count() == 3 && human.contains("mobile-app"),
+        "{human}"
+    );
+}
+
+#[test]
+fn errors_are_one_line_with_documented_exit_statuses() {
+    let cli = Cli::new();
+    let out = cli.run(&["status"]);
+    assert_eq!(out.status.code(), Some(3), "not initialised");
+    assert!(stderr_line(&out).contains("keyhold init"));
+
+    cli.ok(&["init"]);
+    let out = cli.run(&["init"]);
+    assert_eq!(out.status.code(), Some(4), "second init");
+    stderr_line(&out);
+
+    let out = cli.run(&["workspace", "create", "Not Valid"]);
+    assert_eq!(out.status.code(), Some(2));
+    stderr_line(&out);
+    let out = cli.run(&["workspace", "create", "default"]);
+    assert_eq!(out.status.code(), Some(4), "duplicate workspace");
+
+    for usage in [
+        &["frobnicate"][..],
+        &["rekey"],
+        &["rekey", "--master", "--kek"],
+        &["workspace"],
+    ] {
+        let out = cli.run(usage);
+        assert_eq!(out.status.code(), Some(2), "{usage:?}");
+        if usage != ["workspace"] {
+            stderr_line(&out);
+        }
+    }
+
+    let wrong = MasterKey::generate().expect("rng");
+    let out = cli
+        .cmd(&["status"])
+        .env("KEYHOLD_MASTER_KEY", wrong.to_base64url().as_str())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(5));
+    assert!(stderr_line(&out).contains("wrong master key"));
+
+    let out = cli
+        .cmd(&["status", "--json"])
+        .env("KEYHOLD_MASTER_KEY", "garbage")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(5));
+    let err = json(String::from_utf8_lossy(&out.stderr).trim());
+    assert_eq!(err["error"]["code"], "master_key_invalid");
+
+    std::fs::write(
+        cli.data().join("keyhold.db"),
+        b"garbage garbage garbage garbage garbage garbage garbage",
+    )
+    .expect("write");
+    let out = cli.run(&["status"]);
+    assert_eq!(out.status.code(), Some(6), "damaged store");
+    assert!(stderr_line(&out).contains("keyhold.db"));
+}
+
+#[test]
+fn master_key_rotation_from_stdin_and_from_a_file() {
+    let cli = Cli::new();
+    cli.ok(&["init"]);
+    cli.library()
+        .put_record("default", "secret", "x", &SecretBytes::copy_from(b"kept"))
+        .expect("put");
+    let new_key = MasterKey::generate().expect("rng");
+    let out = cli.run_with_stdin(
+        &["rekey", "--master"],
+        format!("{}\n", new_key.to_base64url().as_str()).as_bytes(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("1 key-encryption key(s) re-wrapped"),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(cli.data().join("master.key"))
+            .expect("key file")
+            .trim(),
+        new_key.to_base64url().as_str()
+    );
+    assert_eq!(
+        cli.library()
+            .record("default", "secret", "x")
+            .expect("get")
+            .expose(),
+        b"kept"
+    );
+
+    // From a key file, which must itself be private.
+    let third = MasterKey::generate().expect("rng");
+    let file = cli.dir.path().join("third.key");
+    keyhold::MasterKeyFile::new(&file)
+        .create(&third)
+        .expect("write key");
+    cli.ok(&[
+        "rekey",
+        "--master",
+        "--new-key-file",
+        file.to_str().expect("utf8"),
+    ]);
+    assert_eq!(
+        cli.library()
+            .record("default", "secret", "x")
+            .expect("get")
+            .expose(),
+        b"kept"
+    );
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .expect("chmod");
+    let out = cli.run(&[
+        "rekey",
+        "--master",
+        "--new-key-file",
+        file.to_str().expect("utf8"),
+    ]);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(stderr_line(&out).contains("chmod 600"));
+
+    let out = cli.run_with_stdin(&["rekey", "--master"], b"");
+    assert_eq!(out.status.code(), Some(2), "empty stdin");
+    stderr_line(&out);
+}
+
+#[test]
+fn kek_rotation_killed_at_random_moments_resumes() {
+    let cli = Cli::new();
+    cli.ok(&["init"]);
+    let kh = cli.library();
+    let n = 1500;
+    for i in 0..n {
+        kh.put_record(
+            "default",
+            "secret",
+            &format!("r{i:04}"),
+            &SecretBytes::copy_from(format!("value-{i}").as_bytes()),
+        )
+        .expect("put");
+    }
+    drop(kh);
+    let mut caught_halfway = 0;
+    // Deterministic but varied kill points: from almost immediately to well into the run.
+    for (round, delay_ms) in [3u64, 15, 40, 90].into_iter().enumerate() {
+        let mut child = cli
+            .cmd(&["rekey", "--kek", "--batch", "10"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        child.kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix
+        let _ = child.wait();
+        let kh = cli.library();
+        for i in (0..n).step_by(37) {
+            assert_eq!(
+                kh.record("default", "secret", &format!("r{i:04}"))
+                    .expect("readable after kill")
+                    .expose(),
+                format!("value-{i}").as_bytes(),
+                "round {round}"
+            );
+        }
+        let status = kh.status().expect("status");
+        assert!(
+            status.kek_count <= 2,
+            "an interrupted rotation never stacks KEKs: {status:?}"
+        );
+        if status.records_pending_rewrap > 0 && status.records_pending_rewrap < n {
+            caught_halfway += 1;
+        }
+        drop(kh);
+        let out = cli.ok(&["rekey", "--kek", "--json"]);
+        let r = json(&out);
+        assert_eq!(r["complete"], true, "{out}");
+        let kh = cli.library();
+        let status = kh.status().expect("status");
+        assert_eq!(
+            (status.kek_count, status.records_pending_rewrap),
+            (1, 0),
+            "round {round}"
+        );
+        for i in 0..n {
+            assert_eq!(
+                kh.record("default", "secret", &format!("r{i:04}"))
+                    .expect("get")
+                    .expose(),
+                format!("value-{i}").as_bytes()
+            );
+        }
+    }
+    // 150 fsync'd batches take far longer than the later kill delays: at least one kill must
+    // have landed between batches, or this test proved nothing.
+    assert!(caught_halfway >= 1, "no kill landed mid-rotation");
+}
+
+#[test]
+fn canary_never_appears_in_cli_output() {
+    let cli = Cli::new();
+    cli.ok(&["init"]);
+    let canary = format!(
+        "canary-{}",
+        MasterKey::generate().expect("rng").to_base64url().as_str()
+    );
+    cli.library()
+        .put_record(
+            "default",
+            "secret",
+            "canary",
+            &SecretBytes::copy_from(canary.as_bytes()),
+        )
+        .expect("put");
+    let mut all = Vec::new();
+    for args in [
+        &["status"][..],
+        &["status", "--json"],
+        &["workspace", "list"],
+        &["workspace", "list", "--json"],
+        &["rekey", "--kek"],
+        &["rekey", "--kek", "--json"],
+        &["workspace", "create", "bad name"],
+        &["--help"],
+    ] {
+        let out = cli.run(args);
+        all.extend_from_slice(&out.stdout);
+        all.extend_from_slice(&out.stderr);
+    }
+    assert!(!all.is_empty());
+    let hay = String::from_utf8_lossy(&all);
+    assert!(!hay.contains(&canary), "canary in CLI output");
+    assert!(!hay.contains(&canary[7..]), "canary tail in CLI output");
+    // The master key itself is never printed either.
+    let key = std::fs::read_to_string(cli.data().join("master.key")).expect("key");
+    assert!(!hay.contains(key.trim()), "master key in CLI output");
+    assert!(Path::new(&cli.data()).exists());
+}

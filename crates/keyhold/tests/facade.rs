@@ -679,3 +679,22 @@ fn workspace_rules() {
     assert_eq!(names, ["default", "team-a"]);
     assert_eq!(kh.workspace(&ws.id).expect("by id"), ws);
 }
+
+#[test]
+fn key_sources_and_handles_do_not_print_keys() {
+    let fx = Fixture::new();
+    let key = MasterKey::generate().expect("rng");
+    let text = key.to_base64url().to_string();
+    let source = text_key(&key);
+    let (kh, report) = Keyhold::init(fx.data(), text_key(&key)).expect("init");
+    let printed = format!(
+        "{source:?} {source:#?} {kh:?} {report:?} {key:?} {:?}",
+        kh.status().expect("status")
+    );
+    assert!(!printed.contains(&text), "{printed}");
+    assert!(!printed.contains(&text[..20]), "{printed}");
+    assert!(
+        printed.contains("KEYHOLD_MASTER_KEY"),
+        "says where the key comes from: {printed}"
+    );
+}

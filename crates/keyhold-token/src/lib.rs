@@ -121,6 +121,11 @@
 //! `p384`, `hmac`, `rand` and `ed25519-dalek` for algorithms keyhold refuses, including `rsa`
 //! with the unfixed RUSTSEC-2023-0071 advisory.
 //!
+//! Cost of verification beyond the signature (`benches/benches/token_verify.rs`, criterion,
+//! 473-byte token, 4-key JWKS, two runs): bare ring Ed25519 verify of the signing input
+//! 63.6–65.8 µs, full [`verify`] 65.5–72.1 µs, a ratio of 1.03–1.10: parsing and the ordered
+//! checks add a few microseconds; the signature is nearly all of the cost.
+//!
 //! [`fingerprint`] gives a short storage identifier of a token (it identifies, it does not
 //! authenticate).
 #![forbid(unsafe_code)]

@@ -5,7 +5,8 @@
 //! [`jsonwebtoken::crypto::CryptoProvider`]. Only `EdDSA` is implemented: asking it for any
 //! other algorithm is an error, never a panic. keyhold's own verification does not go through
 //! jsonwebtoken at all (see [`crate::verify`]); the verifier half here uses the same
-//! [`ed25519_verify`] so that any in-process jsonwebtoken user gets identical answers.
+//! Ed25519 check as [`VerifyingKey::verify_signature`](crate::VerifyingKey::verify_signature), so
+//! any in-process jsonwebtoken user gets identical answers.
 //!
 //! The provider is process-global in jsonwebtoken. [`ensure_installed`] installs it once; if
 //! another component installed a provider first, jsonwebtoken keeps that one, and minting

@@ -11,7 +11,8 @@ use crate::keys::{Jwks, KID_LEN, SIGNATURE_LEN, VerifyingKey};
 use crate::{Scope, ScopeSet, TokenError, json};
 
 /// Longest token [`verify`] looks at, in bytes (8 KiB). Longer input is
-/// [`TokenError::Malformed`] before any decoding. Tokens keyhold mints are well under 1 KiB.
+/// [`TokenError::Malformed`] before any decoding. The largest token [`mint`](crate::mint) can
+/// produce (every scope, every string claim at its 256-byte limit) is under 3 KiB.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 
 /// Default clock leeway, in seconds, for `exp`, `nbf` and `iat`: 30.

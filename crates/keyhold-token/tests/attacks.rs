@@ -693,3 +693,17 @@ fn claims_new_refuses_out_of_range_input() {
         "claim_out_of_range"
     );
 }
+
+#[test]
+fn the_largest_mintable_token_fits_the_size_cap_and_verifies() {
+    let f = fixture();
+    let long = "x".repeat(keyhold_token::MAX_CLAIM_LEN);
+    let all: ScopeSet = Scope::all().iter().copied().collect();
+    let claims = Claims::new(ISS, &long, &long, all, NOW, ExpiryPreset::ThirtyDays, &long)
+        .unwrap()
+        .with_not_before(NOW);
+    let token = mint(&f.key, &claims).unwrap();
+    assert!(token.len() <= 2 * 1024 + 256, "{}", token.len());
+    assert!(token.len() < MAX_TOKEN_LEN);
+    assert_eq!(check(&f, &token).unwrap().into_claims(), claims);
+}

@@ -1,0 +1,289 @@
+//! API-key and signing-key statements. The token itself is never stored: only its id (`jti`),
+//! a short fingerprint and its metadata.
+
+use rusqlite::{OptionalExtension, params};
+
+use crate::{StoreError, Tx};
+
+/// Lifecycle of a token-signing key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SigningKeyState {
+    /// Signs new tokens. Exactly one signing key is active.
+    Active,
+    /// Verifies tokens it signed until the last of them expires, then is deleted.
+    Retiring,
+}
+
+impl SigningKeyState {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Retiring => "retiring",
+        }
+    }
+}
+
+/// A signing key's public half and state (the private half is an encrypted record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyRow {
+    /// RFC 7638 thumbprint, the JWT `kid`.
+    pub kid: String,
+    /// Raw Ed25519 public key.
+    pub public_key: Vec<u8>,
+    /// Active or retiring.
+    pub state: SigningKeyState,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds it stopped signing, if it has.
+    pub retired_at: Option<i64>,
+}
+
+/// An API key's stored metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRow {
+    /// Token id (`jti` claim).
+    pub jti: String,
+    /// Workspace id.
+    pub workspace: String,
+    /// Name, unique within the workspace.
+    pub name: String,
+    /// Subject (`sub` claim).
+    pub sub: String,
+    /// Granted scopes, space-separated.
+    pub scopes: String,
+    /// Signing key that signed it.
+    pub kid: String,
+    /// Short fingerprint of the token (identifies it; cannot be used as it).
+    pub fingerprint: String,
+    /// Unix milliseconds.
+    pub created_at_ms: i64,
+    /// Who minted it.
+    pub created_by: String,
+    /// Unix seconds (`exp` claim).
+    pub expires_at: i64,
+    /// Unix milliseconds of revocation.
+    pub revoked_at_ms: Option<i64>,
+    /// Who revoked it.
+    pub revoked_by: Option<String>,
+    /// Unix seconds of the last successful verification.
+    pub last_used_at: Option<i64>,
+}
+
+/// What verification needs to know about a key, in one indexed lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyStanding {
+    /// When the key was minted (ms).
+    pub created_at_ms: i64,
+    /// When it was revoked (ms), if it was.
+    pub revoked_at_ms: Option<i64>,
+    /// When its workspace last had all keys revoked (ms), if ever.
+    pub workspace_revoked_all_at_ms: Option<i64>,
+}
+
+const API_KEY_COLUMNS: &str = "jti, workspace, name, sub, scopes, kid, fingerprint, created_at_ms, created_by, \\
+     expires_at, revoked_at_ms, revoked_by, last_used_at";
+
+fn api_key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyRow> {
+    Ok(ApiKeyRow {
+        jti: r.get(0)?,
+        workspace: r.get(1)?,
+        name: r.get(2)?,
+        sub: r.get(3)?,
+        scopes: r.get(4)?,
+        kid: r.get(5)?,
+        fingerprint: r.get(6)?,
+        created_at_ms: r.get(7)?,
+        created_by: r.get(8)?,
+        expires_at: r.get(9)?,
+        revoked_at_ms: r.get(10)?,
+        revoked_by: r.get(11)?,
+        last_used_at: r.get(12)?,
+    })
+}
+
+impl Tx<'_> {
+    // --- signing keys -------------------------------------------------------------------
+
+    /// Adds a signing key.
+    pub fn insert_signing_key(&self, row: &SigningKeyRow) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT INTO signing_keys (kid, public_key, state, created_at, retired_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![row.kid, row.public_key, row.state.as_str(), row.created_at, row.retired_at],
+            )
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    /// All signing keys, newest first.
+    pub fn signing_keys(&self) -> Result<Vec<SigningKeyRow>, StoreError> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT kid, public_key, state, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (kid, public_key, state, created_at, retired_at) = row.map_err(|e| self.err(e))?;
+            let state = match state.as_str() {
+                "active" => SigningKeyState::Active,
+                "retiring" => SigningKeyState::Retiring,
+                _ => return Err(self.bad_value("signing_keys.state")),
+            };
+            out.push(SigningKeyRow { kid, public_key, state, created_at, retired_at });
+        }
+        Ok(out)
+    }
+
+    /// Marks the active signing key retiring (as of `at`).
+    pub fn retire_active_signing_key(&self, at: i64) -> Result<(), StoreError> {
+        self.conn()
+            .execute("UPDATE signing_keys SET state = 'retiring', retired_at = ?1 WHERE state = 'active'", [at])
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Deletes a signing key's public row.
+    pub fn delete_signing_key(&self, kid: &str) -> Result<(), StoreError> {
+        self.conn().execute("DELETE FROM signing_keys WHERE kid = ?1", [kid]).map(drop).map_err(|e| self.err(e))
+    }
+
+    /// The latest expiry of any unrevoked key signed by `kid` (None if there is none).
+    pub fn last_expiry_signed_by(&self, kid: &str) -> Result<Option<i64>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT MAX(expires_at) FROM api_keys WHERE kid = ?1 AND revoked_at_ms IS NULL",
+                [kid],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    // --- API keys -----------------------------------------------------------------------
+
+    /// Records a newly minted key.
+    pub fn insert_api_key(&self, row: &ApiKeyRow) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                &format!("INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+                params![
+                    row.jti,
+                    row.workspace,
+                    row.name,
+                    row.sub,
+                    row.scopes,
+                    row.kid,
+                    row.fingerprint,
+                    row.created_at_ms,
+                    row.created_by,
+                    row.expires_at,
+                    row.revoked_at_ms,
+                    row.revoked_by,
+                    row.last_used_at
+                ],
+            )
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    /// One key by `jti`.
+    pub fn api_key(&self, jti: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+        self.conn()
+            .query_row(&format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE jti = ?1"), [jti], api_key_from_row)
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// One key by workspace and name.
+    pub fn api_key_by_name(&self, workspace: &str, name: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE workspace = ?1 AND name = ?2"),
+                [workspace, name],
+                api_key_from_row,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// The keys of a workspace, newest first.
+    pub fn api_keys(&self, workspace: &str) -> Result<Vec<ApiKeyRow>, StoreError> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE workspace = ?1 ORDER BY created_at_ms DESC, jti"
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt.query_map([workspace], api_key_from_row).map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Revokes one key; `false` if it was already revoked or does not exist.
+    pub fn revoke_api_key(&self, jti: &str, at_ms: i64, by: &str) -> Result<bool, StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE api_keys SET revoked_at_ms = ?2, revoked_by = ?3 WHERE jti = ?1 AND revoked_at_ms IS NULL",
+                params![jti, at_ms, by],
+            )
+            .map(|n| n > 0)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Revokes every key of a workspace minted at or before `at_ms`: one row written,
+    /// whatever the number of keys. `false` if the workspace does not exist.
+    pub fn revoke_all_api_keys(&self, workspace: &str, at_ms: i64) -> Result<bool, StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE workspaces SET revoked_all_at_ms = MAX(COALESCE(revoked_all_at_ms, 0), ?2) WHERE id = ?1",
+                params![workspace, at_ms],
+            )
+            .map(|n| n > 0)
+            .map_err(|e| self.err(e))
+    }
+
+    /// The facts verification needs about key `jti`, in one indexed lookup.
+    pub fn key_standing(&self, jti: &str) -> Result<Option<(String, KeyStanding)>, StoreError> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached(
+                "SELECT k.workspace, k.created_at_ms, k.revoked_at_ms, w.revoked_all_at_ms
+                 FROM api_keys k JOIN workspaces w ON w.id = k.workspace WHERE k.jti = ?1",
+            )
+            .map_err(|e| self.err(e))?;
+        stmt.query_row([jti], |r| {
+            Ok((
+                r.get(0)?,
+                KeyStanding { created_at_ms: r.get(1)?, revoked_at_ms: r.get(2)?, workspace_revoked_all_at_ms: r.get(3)? },
+            ))
+        })
+        .optional()
+        .map_err(|e| self.err(e))
+    }
+
+    /// When the workspace last had all its keys revoked (ms).
+    pub fn workspace_revoked_all_at(&self, workspace: &str) -> Result<Option<i64>, StoreError> {
+        self.conn()
+            .query_row("SELECT revoked_all_at_ms FROM workspaces WHERE id = ?1", [workspace], |r| r.get(0))
+            .optional()
+            .map(Option::flatten)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Sets a key's last-used time (kept monotonic).
+    pub fn touch_api_key(&self, jti: &str, at: i64) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE api_keys SET last_used_at = ?2 WHERE jti = ?1 AND COALESCE(last_used_at, 0) < ?2",
+                params![jti, at],
+            )
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+}

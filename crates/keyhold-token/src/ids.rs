@@ -1,0 +1,61 @@
+//! Token ids and fingerprints.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::rand::SecureRandom as _;
+
+use crate::TokenError;
+
+/// A fresh random token id: `key_` followed by 32 lowercase hex digits (128 random bits from
+/// the OS CSPRNG).
+pub fn new_jti() -> Result<String, TokenError> {
+    let mut bytes = [0u8; 16];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| TokenError::Rng)?;
+    let mut out = String::with_capacity(4 + 32);
+    out.push_str("key_");
+    for b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    Ok(out)
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// A short, stable identifier of a token for storage, logs and audit: the first 16 base64url
+/// characters (96 bits) of SHA-256 over the token string.
+///
+/// It **identifies**, it does not **authenticate**: anyone holding the token can compute it,
+/// and it must never be accepted in place of the token. Store it instead of the token, which
+/// keyhold never stores.
+pub fn fingerprint(token: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    let mut s = URL_SAFE_NO_PAD.encode(&digest.as_ref()[..12]);
+    s.truncate(16);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jti_shape_and_uniqueness() {
+        let a = new_jti().unwrap();
+        let b = new_jti().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert!(a.starts_with("key_"));
+        assert!(a[4..].bytes().all(|c| HEX.contains(&c)));
+    }
+
+    #[test]
+    fn fingerprint_is_stable_short_and_distinct() {
+        // SHA-256("abc") = ba7816bf8f01cfea414140de5dae2223...
+        assert_eq!(fingerprint("abc"), "ungWv48Bz-pBQUDe");
+        assert_eq!(fingerprint("abc").len(), 16);
+        assert_ne!(fingerprint("abc"), fingerprint("abd"));
+    }
+}

@@ -118,12 +118,12 @@ impl KeySource {
                     return Ok(m);
                 }
                 let staged = staging_file(file);
-                if staged.exists() {
-                    if let Some(m) = try_key(&staged.read()?)? {
-                        // The database already uses the staged key: finish the rotation.
-                        staged.rename_to(file)?;
-                        return Ok(m);
-                    }
+                if staged.exists()
+                    && let Some(m) = try_key(&staged.read()?)?
+                {
+                    // The database already uses the staged key: finish the rotation.
+                    staged.rename_to(file)?;
+                    return Ok(m);
                 }
                 if !file.exists() {
                     return Err(CryptoError::KeyFile {

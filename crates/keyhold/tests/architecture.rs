@@ -177,3 +177,29 @@ fn the_map_names_every_crate() {
     }
     assert!(map.contains("**Architecture Invariant**"));
 }
+
+#[test]
+fn the_token_crate_does_no_io() {
+    let ws = workspace();
+    let token = ws.get("keyhold-token").expect("keyhold-token is a workspace crate");
+    let src = token.manifest.parent().expect("dir").join("src");
+    let forbidden = ["std::fs", "SystemTime", "Instant::now", "std::net", "std::env", "std::process", "rusqlite"];
+    let mut stack = vec![src];
+    let mut files = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files += 1;
+                let text = std::fs::read_to_string(&path).expect("source");
+                for f in forbidden {
+                    assert!(!text.contains(f), "{} uses {f}: keyhold-token must stay free of I/O", path.display());
+                }
+            }
+        }
+    }
+    assert!(files > 3, "scanned {files} files");
+    assert!(!token.internal.iter().any(|d| d != "keyhold-crypto"), "keyhold-token depends on {:?}", token.internal);
+}

@@ -27,6 +27,17 @@ pub struct Args {
     )]
     pub master_key_file: Option<PathBuf>,
 
+    /// Workspace (name or id) for workspace-scoped commands.
+    #[arg(
+        long,
+        short = 'w',
+        global = true,
+        env = "KEYHOLD_WORKSPACE",
+        hide_env_values = true,
+        default_value = "default"
+    )]
+    pub workspace: String,
+
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -49,6 +60,67 @@ pub enum Command {
     },
     /// Rotate the master key (re-wraps KEKs) or the key-encryption key (re-wraps data keys).
     Rekey(RekeyArgs),
+    /// API keys: create (shown once), list, show, revoke, revoke-all, verify.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Print the public JWKS (RFC 7517) that verifies this store's tokens.
+    Jwks,
+    /// Manage the token-signing key.
+    SigningKey {
+        #[command(subcommand)]
+        command: SigningKeyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Mint an API key. The token is printed once on stdout and never again.
+    Create {
+        /// Name, unique in the workspace: lowercase letters, digits, '.', '_' and '-'.
+        #[arg(long)]
+        name: String,
+        /// Expiry preset: 15m, 1h, 8h, 24h (or 1d), 7d or 30d.
+        #[arg(long, value_name = "PRESET")]
+        expires: keyhold::ExpiryPreset,
+        /// A scope to grant (repeatable), e.g. read:queries. Default: your own scopes.
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<keyhold::Scope>,
+        /// Subject (the identity the key acts for). Default: you.
+        #[arg(long)]
+        sub: Option<String>,
+    },
+    /// List the workspace's keys (never a token).
+    List,
+    /// Show one key.
+    Show {
+        /// Key id or name.
+        key: String,
+    },
+    /// Revoke a key: it stops working on its next use, in every process.
+    Revoke {
+        /// Key id or name.
+        key: String,
+    },
+    /// Revoke every key of the workspace at once.
+    RevokeAll {
+        /// Confirm: this disables every existing key of the workspace.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Verify a token read from standard input or KEYHOLD_TOKEN (never from the command line).
+    Verify {
+        /// Also require this scope.
+        #[arg(long, value_name = "SCOPE")]
+        scope: Option<keyhold::Scope>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SigningKeyCommand {
+    /// Start signing with a new key; the old one verifies until its last token expires.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]

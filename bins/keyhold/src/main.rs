@@ -12,10 +12,10 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use keyhold::{KeySource, Keyhold, Status};
+use keyhold::{Caller, KeySource, Keyhold, MintRequest, ScopeSet, Status};
 use serde::Serialize;
 
-use crate::args::{Args, Command, RekeyArgs, WorkspaceCommand};
+use crate::args::{Args, Command, KeysCommand, RekeyArgs, SigningKeyCommand, WorkspaceCommand};
 
 fn main() -> ExitCode {
     let args = match Args::try_parse() {
@@ -88,6 +88,42 @@ fn run(args: Args) -> keyhold::Result<()> {
                 }
             }
         }
+        Command::Keys { command } => {
+            let kh = Keyhold::open(&args.data_dir, key_source(&args))?;
+            keys(&kh, &args, command, &out)
+        }
+        Command::Jwks => {
+            let kh = Keyhold::open(&args.data_dir, key_source(&args))?;
+            let jwks = kh.jwks()?;
+            // The JWKS is JSON whatever the output mode: it is meant for other programs.
+            out.print(
+                &serde_json::to_string_pretty(&jwks)
+                    .map_err(|_| keyhold::Error::Internal("JSON encoding failed"))?,
+            );
+            Ok(())
+        }
+        Command::SigningKey {
+            command: SigningKeyCommand::Rotate,
+        } => {
+            let kh = Keyhold::open(&args.data_dir, key_source(&args))?;
+            let r = kh.rotate_signing_key(&Caller::operator())?;
+            out.emit(&r, || {
+                let mut s = format!("New tokens are signed by {}.", r.kid);
+                for (kid, until) in &r.retiring {
+                    s.push_str(&format!(
+                        "\n{} verifies until {}",
+                        kid,
+                        until.map_or_else(|| "its next pruning (no live tokens)".to_owned(), time)
+                    ));
+                }
+                for kid in &r.retired {
+                    s.push_str(&format!(
+                        "\n{kid} retired (every token it signed has expired)"
+                    ));
+                }
+                s
+            })
+        }
         Command::Rekey(RekeyArgs {
             master,
             kek,
@@ -121,6 +157,144 @@ fn run(args: Args) -> keyhold::Result<()> {
             }
         }
     }
+}
+
+fn keys(kh: &Keyhold, args: &Args, command: &KeysCommand, out: &Output) -> keyhold::Result<()> {
+    let caller = Caller::operator();
+    let ws = &args.workspace;
+    match command {
+        KeysCommand::Create {
+            name,
+            expires,
+            scopes,
+            sub,
+        } => {
+            let scopes = if scopes.is_empty() {
+                None
+            } else {
+                Some(scopes.iter().copied().collect::<ScopeSet>())
+            };
+            let req = MintRequest {
+                workspace: ws.clone(),
+                name: name.clone(),
+                expires: *expires,
+                scopes,
+                sub: sub.clone(),
+            };
+            let minted = kh.mint_key(&caller, &req)?;
+            // EXPOSE: the one moment the token is shown; stdout only, so it can be piped.
+            if out.json {
+                let body = serde_json::json!({ "token": minted.token.expose(), "key": minted.key });
+                out.print(
+                    &serde_json::to_string_pretty(&body)
+                        .map_err(|_| keyhold::Error::Internal("JSON encoding failed"))?,
+                );
+            } else {
+                out.print(minted.token.expose());
+            }
+            eprintln!(
+                "keyhold: created key {} ({}) expiring {} with scopes {}. The token above is shown once and cannot be shown again.",
+                minted.key.name,
+                minted.key.id,
+                time(minted.key.expires_at),
+                minted.key.scopes.join(" ")
+            );
+            Ok(())
+        }
+        KeysCommand::List => {
+            let list = kh.keys(&caller, ws)?;
+            out.emit(&list, || {
+                let mut s = format!(
+                    "{:<20} {:<38} {:<8} {:<21} SCOPES",
+                    "NAME", "ID", "STATUS", "EXPIRES"
+                );
+                for k in &list {
+                    s.push_str(&format!(
+                        "\n{:<20} {:<38} {:<8} {:<21} {}",
+                        k.name,
+                        k.id,
+                        status_word(k.status),
+                        time(k.expires_at),
+                        k.scopes.join(" ")
+                    ));
+                }
+                s
+            })
+        }
+        KeysCommand::Show { key } => {
+            let k = kh.key(&caller, ws, key)?;
+            out.emit(&k, || human_key(&k))
+        }
+        KeysCommand::Revoke { key } => {
+            let k = kh.revoke_key(&caller, ws, key)?;
+            out.emit(&k, || {
+                format!(
+                    "Revoked key {} ({}); it is refused from its next use on.",
+                    k.name, k.id
+                )
+            })
+        }
+        KeysCommand::RevokeAll { yes } => {
+            if !yes {
+                return Err(keyhold::Error::InvalidInput {
+                    field: "revoke-all",
+                    reason: "this disables every key of the workspace; add --yes to confirm".into(),
+                });
+            }
+            let r = kh.revoke_all_keys(&caller, ws)?;
+            out.emit(&r, || {
+                format!(
+                    "Revoked all keys of workspace {} ({} were active).",
+                    r.workspace, r.keys_revoked
+                )
+            })
+        }
+        KeysCommand::Verify { scope } => {
+            let token = secret_input::token()?;
+            let p = kh.verify_token(token.as_str(), *scope)?;
+            out.emit(&p, || {
+                let scopes: Vec<&str> = p.scopes.iter().map(keyhold::Scope::as_str).collect();
+                format!(
+                    "valid\n  sub:       {}\n  workspace: {}\n  key id:    {}\n  scopes:    {}\n  issued:    {}\n  expires:   {}",
+                    p.sub,
+                    p.workspace,
+                    p.key_id,
+                    scopes.join(" "),
+                    time(p.iat),
+                    time(p.exp)
+                )
+            })
+        }
+    }
+}
+
+fn status_word(s: keyhold::KeyState) -> &'static str {
+    match s {
+        keyhold::KeyState::Active => "active",
+        keyhold::KeyState::Revoked => "revoked",
+        keyhold::KeyState::Expired => "expired",
+    }
+}
+
+fn human_key(k: &keyhold::ApiKey) -> String {
+    let mut s = format!(
+        "name:        {}\nid:          {}\nworkspace:   {}\nsub:         {}\nscopes:      {}\nstatus:      {}\nfingerprint: {}\ncreated:     {} by {}\nexpires:     {}\nlast used:   {}",
+        k.name,
+        k.id,
+        k.workspace,
+        k.sub,
+        k.scopes.join(" "),
+        status_word(k.status),
+        k.fingerprint,
+        time(k.created_at),
+        k.created_by,
+        time(k.expires_at),
+        k.last_used_at.map_or_else(|| "never".to_owned(), time)
+    );
+    if let (Some(at), Some(by)) = (k.revoked_at, &k.revoked_by) {
+        s.push_str(&format!("\nrevoked:     {} by {}", time(at), by));
+    }
+    s
 }
 
 fn time(unix: i64) -> String {
@@ -163,9 +337,13 @@ impl Output {
         } else {
             human()
         };
+        self.print(&text);
+        Ok(())
+    }
+
+    fn print(&self, text: &str) {
         let mut stdout = std::io::stdout().lock();
         // A closed stdout (e.g. `| head`) is not worth a panic; the operation already happened.
         let _ = writeln!(stdout, "{text}");
-        Ok(())
     }
 }

@@ -62,3 +62,27 @@ impl Drop for EchoOff {
         eprintln!();
     }
 }
+
+/// Reads a token from `KEYHOLD_TOKEN` or, if unset, standard input (first line, trimmed).
+pub fn token() -> keyhold::Result<keyhold::Zeroizing<String>> {
+    if let Ok(t) = std::env::var("KEYHOLD_TOKEN") {
+        return Ok(keyhold::Zeroizing::new(t.trim().to_owned()));
+    }
+    let mut text = keyhold::Zeroizing::new(String::new());
+    std::io::stdin()
+        .lock()
+        .take(u64::try_from(keyhold::MAX_TOKEN_LEN).unwrap_or(8192) + 2)
+        .read_to_string(&mut text)
+        .map_err(|e| Error::Io {
+            path: "standard input".into(),
+            kind: e.kind(),
+        })?;
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(Error::InvalidInput {
+            field: "token",
+            reason: "no token: set KEYHOLD_TOKEN or pipe the token to standard input".into(),
+        });
+    }
+    Ok(keyhold::Zeroizing::new(t.to_owned()))
+}

@@ -79,9 +79,11 @@ pub struct KeyStanding {
     pub revoked_at_ms: Option<i64>,
     /// When its workspace last had all keys revoked (ms), if ever.
     pub workspace_revoked_all_at_ms: Option<i64>,
+    /// Unix seconds of the last recorded use.
+    pub last_used_at: Option<i64>,
 }
 
-const API_KEY_COLUMNS: &str = "jti, workspace, name, sub, scopes, kid, fingerprint, created_at_ms, created_by, \\
+const API_KEY_COLUMNS: &str = "jti, workspace, name, sub, scopes, kid, fingerprint, created_at_ms, created_by, \
      expires_at, revoked_at_ms, revoked_by, last_used_at";
 
 fn api_key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyRow> {
@@ -126,7 +128,13 @@ impl Tx<'_> {
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                ))
             })
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
@@ -137,7 +145,13 @@ impl Tx<'_> {
                 "retiring" => SigningKeyState::Retiring,
                 _ => return Err(self.bad_value("signing_keys.state")),
             };
-            out.push(SigningKeyRow { kid, public_key, state, created_at, retired_at });
+            out.push(SigningKeyRow {
+                kid,
+                public_key,
+                state,
+                created_at,
+                retired_at,
+            });
         }
         Ok(out)
     }
@@ -152,7 +166,10 @@ impl Tx<'_> {
 
     /// Deletes a signing key's public row.
     pub fn delete_signing_key(&self, kid: &str) -> Result<(), StoreError> {
-        self.conn().execute("DELETE FROM signing_keys WHERE kid = ?1", [kid]).map(drop).map_err(|e| self.err(e))
+        self.conn()
+            .execute("DELETE FROM signing_keys WHERE kid = ?1", [kid])
+            .map(drop)
+            .map_err(|e| self.err(e))
     }
 
     /// The latest expiry of any unrevoked key signed by `kid` (None if there is none).
@@ -196,16 +213,26 @@ impl Tx<'_> {
     /// One key by `jti`.
     pub fn api_key(&self, jti: &str) -> Result<Option<ApiKeyRow>, StoreError> {
         self.conn()
-            .query_row(&format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE jti = ?1"), [jti], api_key_from_row)
+            .query_row(
+                &format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE jti = ?1"),
+                [jti],
+                api_key_from_row,
+            )
             .optional()
             .map_err(|e| self.err(e))
     }
 
     /// One key by workspace and name.
-    pub fn api_key_by_name(&self, workspace: &str, name: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+    pub fn api_key_by_name(
+        &self,
+        workspace: &str,
+        name: &str,
+    ) -> Result<Option<ApiKeyRow>, StoreError> {
         self.conn()
             .query_row(
-                &format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE workspace = ?1 AND name = ?2"),
+                &format!(
+                    "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE workspace = ?1 AND name = ?2"
+                ),
                 [workspace, name],
                 api_key_from_row,
             )
@@ -221,7 +248,9 @@ impl Tx<'_> {
                 "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE workspace = ?1 ORDER BY created_at_ms DESC, jti"
             ))
             .map_err(|e| self.err(e))?;
-        let rows = stmt.query_map([workspace], api_key_from_row).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([workspace], api_key_from_row)
+            .map_err(|e| self.err(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
@@ -253,14 +282,19 @@ impl Tx<'_> {
         let mut stmt = self
             .conn()
             .prepare_cached(
-                "SELECT k.workspace, k.created_at_ms, k.revoked_at_ms, w.revoked_all_at_ms
+                "SELECT k.workspace, k.created_at_ms, k.revoked_at_ms, w.revoked_all_at_ms, k.last_used_at
                  FROM api_keys k JOIN workspaces w ON w.id = k.workspace WHERE k.jti = ?1",
             )
             .map_err(|e| self.err(e))?;
         stmt.query_row([jti], |r| {
             Ok((
                 r.get(0)?,
-                KeyStanding { created_at_ms: r.get(1)?, revoked_at_ms: r.get(2)?, workspace_revoked_all_at_ms: r.get(3)? },
+                KeyStanding {
+                    created_at_ms: r.get(1)?,
+                    revoked_at_ms: r.get(2)?,
+                    workspace_revoked_all_at_ms: r.get(3)?,
+                    last_used_at: r.get(4)?,
+                },
             ))
         })
         .optional()
@@ -270,7 +304,11 @@ impl Tx<'_> {
     /// When the workspace last had all its keys revoked (ms).
     pub fn workspace_revoked_all_at(&self, workspace: &str) -> Result<Option<i64>, StoreError> {
         self.conn()
-            .query_row("SELECT revoked_all_at_ms FROM workspaces WHERE id = ?1", [workspace], |r| r.get(0))
+            .query_row(
+                "SELECT revoked_all_at_ms FROM workspaces WHERE id = ?1",
+                [workspace],
+                |r| r.get(0),
+            )
             .optional()
             .map(Option::flatten)
             .map_err(|e| self.err(e))

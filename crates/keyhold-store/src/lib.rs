@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod keys;
 mod migrations;
 mod tx;
 
@@ -19,6 +20,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use error::StoreError;
+pub use keys::{ApiKeyRow, KeyStanding, SigningKeyRow, SigningKeyState};
 pub use tx::{KekRow, KekState, RecordKey, RecordRow, Tx, WorkspaceRow};
 
 /// `PRAGMA application_id` of a keyhold database ("KHLD").

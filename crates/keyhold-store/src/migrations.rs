@@ -38,6 +38,37 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX records_by_kek ON records (kek_id);
     "#,
+    // 2: API keys (metadata only: never the token), signing keys, workspace revoke-all.
+    r#"
+    CREATE TABLE signing_keys (
+        kid          TEXT    PRIMARY KEY,
+        public_key   BLOB    NOT NULL,
+        state        TEXT    NOT NULL CHECK (state IN ('active', 'retiring')),
+        created_at   INTEGER NOT NULL,
+        retired_at   INTEGER
+    ) STRICT;
+    CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (state) WHERE state = 'active';
+
+    CREATE TABLE api_keys (
+        jti           TEXT    PRIMARY KEY,
+        workspace     TEXT    NOT NULL REFERENCES workspaces (id),
+        name          TEXT    NOT NULL,
+        sub           TEXT    NOT NULL,
+        scopes        TEXT    NOT NULL,
+        kid           TEXT    NOT NULL,
+        fingerprint   TEXT    NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        created_by    TEXT    NOT NULL,
+        expires_at    INTEGER NOT NULL,
+        revoked_at_ms INTEGER,
+        revoked_by    TEXT,
+        last_used_at  INTEGER,
+        UNIQUE (workspace, name)
+    ) STRICT;
+    CREATE INDEX api_keys_by_kid ON api_keys (kid, expires_at);
+
+    ALTER TABLE workspaces ADD COLUMN revoked_all_at_ms INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -110,8 +110,19 @@ impl<'a> Tx<'a> {
         Self { conn, path }
     }
 
-    fn err(&self, e: rusqlite::Error) -> StoreError {
+    pub(crate) fn err(&self, e: rusqlite::Error) -> StoreError {
         StoreError::from_sqlite(self.path, e)
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        self.conn
+    }
+
+    pub(crate) fn bad_value(&self, column: &'static str) -> StoreError {
+        StoreError::BadValue {
+            path: self.path.to_path_buf(),
+            column,
+        }
     }
 
     // --- meta ---------------------------------------------------------------------------

@@ -56,6 +56,10 @@ pub enum Error {
         /// What failed.
         kind: std::io::ErrorKind,
     },
+    /// A token was refused, or an API-key operation was not allowed; the inner error has
+    /// the precise code (`token_expired`, `key_revoked`, `insufficient_scope`, ...).
+    #[error("{0}")]
+    Token(keyhold_token::TokenError),
     /// A state this build cannot handle, described without data.
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -83,12 +87,16 @@ impl Error {
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::Io { .. } => "io_error",
+            Self::Token(e) => e.code(),
             Self::Internal(_) => "internal_error",
         }
     }
 
     /// The HTTP status this error maps to.
     pub fn http_status(&self) -> u16 {
+        if let Self::Token(e) = self {
+            return e.http_status();
+        }
         match self.code() {
             "invalid_input" | "master_key_invalid" => 400,
             "not_found" => 404,

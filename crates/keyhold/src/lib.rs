@@ -17,6 +17,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod apikeys;
 mod datadir;
 mod error;
 mod keys;
@@ -31,10 +32,17 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use keyhold_crypto::{KekRing, MasterCheck, UnlockedMaster, WrappedKek};
 use keyhold_store::{KekRow, KekState, Store, Tx};
 
+pub use apikeys::{
+    ApiKey, Caller, KeyState, MintRequest, MintedKey, Principal, RevokeAll, SigningKeyRotation,
+    Token,
+};
 pub use datadir::DataDir;
 pub use error::{Error, Result};
 pub use keyhold_crypto::secrecy::zeroize::Zeroizing;
 pub use keyhold_crypto::{MasterKey, MasterKeyFile, SecretBytes};
+pub use keyhold_token::{
+    DEFAULT_LEEWAY, ExpiryPreset, Jwk, Jwks, MAX_TOKEN_LEN, Scope, ScopeSet, TokenError,
+};
 pub use keys::{KEK_ROTATION_BATCH, KekRotation, KeySource, MASTER_KEY_ENV, MasterKeyRotation};
 pub use records::RecordInfo;
 pub use workspaces::Workspace;
@@ -53,6 +61,7 @@ pub struct Keyhold {
     store_id: Vec<u8>,
     master: RwLock<UnlockedMaster>,
     ring: RwLock<KekRing>,
+    signing: RwLock<apikeys::Signing>,
     key_source: KeySource,
 }
 
@@ -168,10 +177,20 @@ impl Keyhold {
         let master = UnlockedMaster::derive(master_key, &store_id)?;
         let mut ring = KekRing::new();
         let wrapped = ring.generate(&master, 1)?;
+        let kh = Self {
+            dir: dir.clone(),
+            store,
+            store_id,
+            master: RwLock::new(master),
+            ring: RwLock::new(ring),
+            signing: RwLock::default(),
+            key_source: key.clone(),
+        };
         let now = now();
-        store.write(|tx| {
-            tx.set_meta(META_STORE_ID, &store_id)?;
-            tx.set_meta(META_MASTER_CHECK, &master.check_value().0)?;
+        // Everything a store starts with, in one transaction.
+        kh.store.write(|tx| {
+            tx.set_meta(META_STORE_ID, &kh.store_id)?;
+            tx.set_meta(META_MASTER_CHECK, &read(&kh.master).check_value().0)?;
             tx.set_meta(META_CREATED_AT, &now.to_be_bytes())?;
             tx.insert_kek(&KekRow {
                 id: 1,
@@ -180,16 +199,10 @@ impl Keyhold {
                 created_at: now,
             })?;
             workspaces::insert(tx, DEFAULT_WORKSPACE, now)?;
-            Ok::<_, Error>(())
+            kh.ensure_signing_key(tx)
         })?;
-        Ok(Self {
-            dir: dir.clone(),
-            store,
-            store_id,
-            master: RwLock::new(master),
-            ring: RwLock::new(ring),
-            key_source: key.clone(),
-        })
+        kh.load_signing()?;
+        Ok(kh)
     }
 
     /// Opens the store in `data_dir` and unlocks it with the master key from `key`.
@@ -221,9 +234,11 @@ impl Keyhold {
             store_id,
             master: RwLock::new(master),
             ring: RwLock::new(KekRing::new()),
+            signing: RwLock::default(),
             key_source: key,
         };
         kh.store.read(|tx| kh.load_keks(tx))?;
+        kh.load_signing()?;
         Ok(kh)
     }
 

@@ -46,6 +46,11 @@ pub(crate) fn workspace(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// API key names: `[a-z0-9][a-z0-9._-]{0,63}`.
+pub(crate) fn key_name(name: &str) -> Result<()> {
+    check("key name", name, 64, "._-", true)
+}
+
 /// Record kinds: `[a-z0-9][a-z0-9._-]{0,63}`.
 pub(crate) fn record_kind(kind: &str) -> Result<()> {
     check("record kind", kind, 64, "._-", true)

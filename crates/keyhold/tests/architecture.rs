@@ -181,9 +181,19 @@ fn the_map_names_every_crate() {
 #[test]
 fn the_token_crate_does_no_io() {
     let ws = workspace();
-    let token = ws.get("keyhold-token").expect("keyhold-token is a workspace crate");
+    let token = ws
+        .get("keyhold-token")
+        .expect("keyhold-token is a workspace crate");
     let src = token.manifest.parent().expect("dir").join("src");
-    let forbidden = ["std::fs", "SystemTime", "Instant::now", "std::net", "std::env", "std::process", "rusqlite"];
+    let forbidden = [
+        "std::fs",
+        "SystemTime",
+        "Instant::now",
+        "std::net",
+        "std::env",
+        "std::process",
+        "rusqlite",
+    ];
     let mut stack = vec![src];
     let mut files = 0;
     while let Some(dir) = stack.pop() {
@@ -195,11 +205,19 @@ fn the_token_crate_does_no_io() {
                 files += 1;
                 let text = std::fs::read_to_string(&path).expect("source");
                 for f in forbidden {
-                    assert!(!text.contains(f), "{} uses {f}: keyhold-token must stay free of I/O", path.display());
+                    assert!(
+                        !text.contains(f),
+                        "{} uses {f}: keyhold-token must stay free of I/O",
+                        path.display()
+                    );
                 }
             }
         }
     }
     assert!(files > 3, "scanned {files} files");
-    assert!(!token.internal.iter().any(|d| d != "keyhold-crypto"), "keyhold-token depends on {:?}", token.internal);
+    assert!(
+        !token.internal.iter().any(|d| d != "keyhold-crypto"),
+        "keyhold-token depends on {:?}",
+        token.internal
+    );
 }

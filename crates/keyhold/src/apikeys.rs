@@ -1,0 +1,674 @@
+//! API keys: mint, list, show, revoke, revoke-all, verify; signing keys and the JWKS.
+//!
+//! A key *is* a JWT (see `keyhold-token`). The store keeps its id (`jti`), a short fingerprint
+//! and its metadata — never the token. Verification reads the key's standing from the
+//! database on every call, so a revocation committed by any process sharing the store is seen
+//! by the very next verification in every other process.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use keyhold_crypto::secrecy::zeroize::Zeroizing;
+use keyhold_store::{ApiKeyRow, RecordKey, SigningKeyRow, SigningKeyState, StoreError, Tx};
+use keyhold_token::{
+    Claims, DEFAULT_LEEWAY, ExpiryPreset, Jwks, KeyFacts, KeyStatus, Scope, ScopeSet, SigningKey,
+    TokenError, VerifyingKey,
+};
+
+use crate::{Error, Keyhold, Result, now, read, workspaces, write};
+
+/// Record kind under which signing keys' private halves are stored (store-level records).
+const SIGNING_KEY_KIND: &str = "signing-key";
+/// Only refresh a key's last-used time when it is older than this, so verification does not
+/// turn every read into a write. (Every individual use is recorded by the audit log.)
+const LAST_USED_GRANULARITY_SECS: i64 = 60;
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Who performs an operation.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Caller {
+    /// Whoever holds the master key on this machine (the CLI's operator, an embedding
+    /// program): may do everything, in every workspace.
+    Operator {
+        /// A name for the audit trail (e.g. the OS user).
+        name: String,
+    },
+    /// A request authenticated by an API key.
+    Key(Principal),
+}
+
+impl Caller {
+    /// The local operator, named after the OS user running the process.
+    pub fn operator() -> Self {
+        let name = std::env::var("USER")
+            .ok()
+            .filter(|u| !u.is_empty() && u.len() <= 64 && u.chars().all(|c| c.is_ascii_graphic()))
+            .unwrap_or_else(|| format!("uid-{}", rustix::process::geteuid().as_raw()));
+        Self::Operator { name }
+    }
+
+    /// The identity minted keys default to and the audit trail records.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Operator { name } => format!("operator:{name}"),
+            Self::Key(p) => format!("key:{}", p.key_id),
+        }
+    }
+
+    fn default_sub(&self) -> String {
+        match self {
+            Self::Operator { name } => name.clone(),
+            Self::Key(p) => p.sub.clone(),
+        }
+    }
+
+    fn scopes(&self) -> ScopeSet {
+        match self {
+            Self::Operator { .. } => {
+                let mut all = ScopeSet::new();
+                all.insert(Scope::Admin);
+                all
+            }
+            Self::Key(p) => p.scopes.clone(),
+        }
+    }
+
+    /// Refuses unless the caller may use `scope` in workspace `workspace_id`.
+    fn require(&self, scope: Scope, workspace_id: &str) -> Result<()> {
+        match self {
+            Self::Operator { .. } => Ok(()),
+            Self::Key(p) if p.workspace != workspace_id => {
+                Err(Error::Token(TokenError::WorkspaceMismatch))
+            }
+            Self::Key(p) if !p.scopes.covers(scope) => {
+                Err(Error::Token(TokenError::InsufficientScope {
+                    required: scope,
+                }))
+            }
+            Self::Key(_) => Ok(()),
+        }
+    }
+}
+
+/// The identity behind a verified API key.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Principal {
+    /// Subject (`sub`).
+    pub sub: String,
+    /// Workspace id.
+    pub workspace: String,
+    /// The key's id (`jti`).
+    pub key_id: String,
+    /// Granted scopes.
+    pub scopes: ScopeSet,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Expires at (Unix seconds).
+    pub exp: i64,
+    /// The signing key's id.
+    pub kid: String,
+}
+
+/// A freshly minted token: shown once, never stored. `Debug` prints nothing of it, it cannot
+/// be cloned or serialized, and it is zeroized on drop.
+pub struct Token(Zeroizing<String>);
+
+impl Token {
+    /// The token text, to hand to its holder exactly once.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(..)")
+    }
+}
+
+/// The status of an API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    /// Usable.
+    Active,
+    /// Revoked individually or by a revoke-all.
+    Revoked,
+    /// Past its expiry.
+    Expired,
+}
+
+/// An API key's metadata (never the token).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ApiKey {
+    /// Key id (the token's `jti`).
+    pub id: String,
+    /// Name, unique within its workspace.
+    pub name: String,
+    /// Workspace id.
+    pub workspace: String,
+    /// Subject.
+    pub sub: String,
+    /// Scopes.
+    pub scopes: Vec<String>,
+    /// Status now.
+    pub status: KeyState,
+    /// Short fingerprint of the token: identifies it, cannot be used as it.
+    pub fingerprint: String,
+    /// Signing key id.
+    pub kid: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Who minted it.
+    pub created_by: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// Unix seconds, if revoked.
+    pub revoked_at: Option<i64>,
+    /// Who revoked it (or `revoke-all`).
+    pub revoked_by: Option<String>,
+    /// Unix seconds of the last successful verification (to the minute).
+    pub last_used_at: Option<i64>,
+}
+
+impl ApiKey {
+    fn from_row(row: ApiKeyRow, revoked_all_at_ms: Option<i64>, now: i64) -> Self {
+        let by_all = revoked_all_at_ms.filter(|at| row.created_at_ms <= *at);
+        let (revoked_at, revoked_by) = match (row.revoked_at_ms, by_all) {
+            (Some(at), _) => (Some(at / 1000), row.revoked_by),
+            (None, Some(at)) => (Some(at / 1000), Some("revoke-all".to_owned())),
+            (None, None) => (None, None),
+        };
+        let status = if revoked_at.is_some() {
+            KeyState::Revoked
+        } else if row.expires_at < now {
+            KeyState::Expired
+        } else {
+            KeyState::Active
+        };
+        Self {
+            id: row.jti,
+            name: row.name,
+            workspace: row.workspace,
+            sub: row.sub,
+            scopes: row
+                .scopes
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            status,
+            fingerprint: row.fingerprint,
+            kid: row.kid,
+            created_at: row.created_at_ms / 1000,
+            created_by: row.created_by,
+            expires_at: row.expires_at,
+            revoked_at,
+            revoked_by,
+            last_used_at: row.last_used_at,
+        }
+    }
+}
+
+/// What to mint.
+#[derive(Debug, Clone)]
+pub struct MintRequest {
+    /// Workspace (id or name).
+    pub workspace: String,
+    /// Name, unique within the workspace: `[a-z0-9][a-z0-9._-]{0,63}`.
+    pub name: String,
+    /// Expiry preset.
+    pub expires: ExpiryPreset,
+    /// Scopes; `None` gives the key the caller's own scopes.
+    pub scopes: Option<ScopeSet>,
+    /// Subject; `None` uses the caller's identity.
+    pub sub: Option<String>,
+}
+
+/// A minted key: the token (shown once) and its stored metadata.
+#[derive(Debug)]
+pub struct MintedKey {
+    /// The token. Hand it over once; keyhold cannot show it again.
+    pub token: Token,
+    /// What keyhold stores about it.
+    pub key: ApiKey,
+}
+
+/// Result of a revoke-all.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RevokeAll {
+    /// Workspace id.
+    pub workspace: String,
+    /// Every key minted at or before this instant (Unix ms) is revoked.
+    pub revoked_at_ms: i64,
+    /// Keys that were active and are now revoked (counted, not touched).
+    pub keys_revoked: usize,
+}
+
+/// Result of a signing-key rotation.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SigningKeyRotation {
+    /// The new signing key's id.
+    pub kid: String,
+    /// Keys that now only verify, with the last expiry of a token they signed.
+    pub retiring: Vec<(String, Option<i64>)>,
+    /// Keys deleted because every token they signed has expired.
+    pub retired: Vec<String>,
+}
+
+/// In-memory signing state: the active private key and every public key that may verify.
+#[derive(Default)]
+pub(crate) struct Signing {
+    active: Option<SigningKey>,
+    verifiers: BTreeMap<String, VerifyingKey>,
+}
+
+fn signing_record(kid: &str) -> RecordKey {
+    RecordKey {
+        workspace: String::new(),
+        kind: SIGNING_KEY_KIND.to_owned(),
+        id: kid.to_owned(),
+    }
+}
+
+fn key_name(name: &str) -> Result<()> {
+    crate::names::key_name(name)
+}
+
+impl Keyhold {
+    /// The issuer (`iss`) of this store's tokens: unique per store.
+    pub fn issuer(&self) -> String {
+        let hex: String = self.store_id.iter().map(|b| format!("{b:02x}")).collect();
+        format!("urn:keyhold:{hex}")
+    }
+
+    /// Creates the first signing key if the store has none (new stores and stores created
+    /// before API keys existed).
+    pub(crate) fn ensure_signing_key(&self, tx: &Tx<'_>) -> Result<()> {
+        if tx
+            .signing_keys()?
+            .iter()
+            .any(|k| k.state == SigningKeyState::Active)
+        {
+            return Ok(());
+        }
+        self.add_signing_key(tx)?;
+        Ok(())
+    }
+
+    fn add_signing_key(&self, tx: &Tx<'_>) -> Result<String> {
+        let key = SigningKey::generate().map_err(Error::Token)?;
+        let kid = key.kid().to_owned();
+        self.seal_record(tx, signing_record(&kid), &key.to_pkcs8_der())?;
+        tx.insert_signing_key(&SigningKeyRow {
+            kid: kid.clone(),
+            public_key: key.verifying_key().as_bytes().to_vec(),
+            state: SigningKeyState::Active,
+            created_at: now(),
+            retired_at: None,
+        })?;
+        Ok(kid)
+    }
+
+    /// Loads the public keys into memory (all of them, replacing what was there).
+    fn load_verifiers(&self, tx: &Tx<'_>) -> Result<()> {
+        let rows = tx.signing_keys()?;
+        let mut map = BTreeMap::new();
+        for row in rows {
+            let vk = VerifyingKey::from_bytes(&row.public_key).map_err(|_| Error::Integrity {
+                what: format!("signing key {}", row.kid),
+                detail: "bad public key".into(),
+            })?;
+            if vk.kid() != row.kid {
+                return Err(Error::Integrity {
+                    what: format!("signing key {}", row.kid),
+                    detail: "public key does not match its id".into(),
+                });
+            }
+            map.insert(row.kid, vk);
+        }
+        write(&self.signing).verifiers = map;
+        Ok(())
+    }
+
+    /// The active signing key, loaded (and decrypted) if this process does not hold it or
+    /// another process rotated it.
+    fn active_signing_key(&self, tx: &Tx<'_>) -> Result<()> {
+        let rows = tx.signing_keys()?;
+        let active = rows
+            .iter()
+            .find(|k| k.state == SigningKeyState::Active)
+            .ok_or(Error::Internal("the store has no active signing key"))?;
+        if read(&self.signing)
+            .active
+            .as_ref()
+            .is_some_and(|k| k.kid() == active.kid)
+        {
+            return Ok(());
+        }
+        let der = self.open_record(tx, &signing_record(&active.kid))?;
+        let key = SigningKey::from_pkcs8_der(der.expose()).map_err(|_| Error::Integrity {
+            what: format!("signing key {}", active.kid),
+            detail: "private key does not decode".into(),
+        })?;
+        if key.kid() != active.kid {
+            return Err(Error::Integrity {
+                what: format!("signing key {}", active.kid),
+                detail: "private key does not match its id".into(),
+            });
+        }
+        write(&self.signing).active = Some(key);
+        Ok(())
+    }
+
+    /// Deletes retiring signing keys whose every token has expired.
+    fn prune_signing_keys(&self, tx: &Tx<'_>, now: i64) -> Result<Vec<String>> {
+        let mut retired = Vec::new();
+        for row in tx.signing_keys()? {
+            if row.state != SigningKeyState::Retiring {
+                continue;
+            }
+            let last = tx.last_expiry_signed_by(&row.kid)?;
+            if last.is_none_or(|exp| exp + i64::try_from(DEFAULT_LEEWAY).unwrap_or(0) < now) {
+                tx.delete_signing_key(&row.kid)?;
+                tx.delete_record(&signing_record(&row.kid))?;
+                retired.push(row.kid);
+            }
+        }
+        Ok(retired)
+    }
+
+    /// Mints an API key. The caller needs `keys:write` in the workspace, and may grant only
+    /// scopes it holds itself (no escalation). The token is returned once and never stored.
+    pub fn mint_key(&self, caller: &Caller, req: &MintRequest) -> Result<MintedKey> {
+        key_name(&req.name)?;
+        let caller_scopes = caller.scopes();
+        let scopes = req.scopes.clone().unwrap_or_else(|| caller_scopes.clone());
+        if scopes.is_empty() {
+            return Err(Error::InvalidInput {
+                field: "scopes",
+                reason: "a key needs at least one scope".into(),
+            });
+        }
+        scopes
+            .ensure_no_escalation(&caller_scopes)
+            .map_err(Error::Token)?;
+        let sub = req.sub.clone().unwrap_or_else(|| caller.default_sub());
+        let jti = keyhold_token::new_jti().map_err(Error::Token)?;
+        let issuer = self.issuer();
+        self.store.write(|tx| {
+            let ws = workspaces::resolve(tx, &req.workspace)?;
+            caller.require(Scope::KeysWrite, &ws.id)?;
+            if tx.api_key_by_name(&ws.id, &req.name)?.is_some() {
+                return Err(Error::Conflict(format!(
+                    "key \"{}\" in workspace \"{}\"",
+                    req.name, ws.name
+                )));
+            }
+            self.ensure_signing_key(tx)?;
+            self.active_signing_key(tx)?;
+            let created_at_ms = now_ms();
+            let iat = created_at_ms / 1000;
+            let claims = Claims::new(
+                &issuer,
+                &sub,
+                &ws.id,
+                scopes.clone(),
+                iat,
+                req.expires,
+                &jti,
+            )
+            .map_err(|e| match e {
+                TokenError::ClaimOutOfRange { claim } => Error::InvalidInput {
+                    field: claim,
+                    reason: "must be 1 to 256 characters".into(),
+                },
+                other => Error::Token(other),
+            })?;
+            let signing = read(&self.signing);
+            let key = signing
+                .active
+                .as_ref()
+                .ok_or(Error::Internal("signing key not loaded"))?;
+            let token = Token(Zeroizing::new(
+                keyhold_token::mint(key, &claims).map_err(Error::Token)?,
+            ));
+            let row = ApiKeyRow {
+                jti: jti.clone(),
+                workspace: ws.id.clone(),
+                name: req.name.clone(),
+                sub: sub.clone(),
+                scopes: scopes
+                    .iter()
+                    .map(Scope::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                kid: key.kid().to_owned(),
+                fingerprint: keyhold_token::fingerprint(token.expose()),
+                created_at_ms,
+                created_by: caller.name(),
+                expires_at: claims.exp(),
+                revoked_at_ms: None,
+                revoked_by: None,
+                last_used_at: None,
+            };
+            drop(signing);
+            tx.insert_api_key(&row).map_err(|e| match e {
+                StoreError::Constraint(_) => Error::Conflict(format!("key \"{}\"", req.name)),
+                other => Error::Store(other),
+            })?;
+            self.prune_signing_keys(tx, iat)?;
+            Ok(MintedKey {
+                token,
+                key: ApiKey::from_row(row, None, iat),
+            })
+        })
+    }
+
+    fn find_key(tx: &Tx<'_>, workspace_id: &str, ident: &str) -> Result<ApiKeyRow> {
+        let row = match tx.api_key(ident)? {
+            Some(r) if r.workspace == workspace_id => Some(r),
+            _ => tx.api_key_by_name(workspace_id, ident)?,
+        };
+        row.ok_or_else(|| Error::NotFound(format!("key \"{}\"", ident.escape_default())))
+    }
+
+    /// The keys of a workspace, newest first (`keys:read`). Never a token.
+    pub fn keys(&self, caller: &Caller, workspace: &str) -> Result<Vec<ApiKey>> {
+        self.store.read(|tx| {
+            let ws = workspaces::resolve(tx, workspace)?;
+            caller.require(Scope::KeysRead, &ws.id)?;
+            let all_at = tx.workspace_revoked_all_at(&ws.id)?;
+            let now = now();
+            Ok(tx
+                .api_keys(&ws.id)?
+                .into_iter()
+                .map(|r| ApiKey::from_row(r, all_at, now))
+                .collect())
+        })
+    }
+
+    /// One key, by id or name (`keys:read`).
+    pub fn key(&self, caller: &Caller, workspace: &str, ident: &str) -> Result<ApiKey> {
+        self.store.read(|tx| {
+            let ws = workspaces::resolve(tx, workspace)?;
+            caller.require(Scope::KeysRead, &ws.id)?;
+            let row = Self::find_key(tx, &ws.id, ident)?;
+            Ok(ApiKey::from_row(
+                row,
+                tx.workspace_revoked_all_at(&ws.id)?,
+                now(),
+            ))
+        })
+    }
+
+    /// Revokes one key, by id or name (`keys:revoke`). Takes effect on the next verification
+    /// in every process. Revoking a revoked key is not an error; it changes nothing.
+    pub fn revoke_key(&self, caller: &Caller, workspace: &str, ident: &str) -> Result<ApiKey> {
+        self.store.write(|tx| {
+            let ws = workspaces::resolve(tx, workspace)?;
+            caller.require(Scope::KeysRevoke, &ws.id)?;
+            let row = Self::find_key(tx, &ws.id, ident)?;
+            tx.revoke_api_key(&row.jti, now_ms(), &caller.name())?;
+            let row = tx
+                .api_key(&row.jti)?
+                .ok_or(Error::Internal("revoked key vanished"))?;
+            Ok(ApiKey::from_row(
+                row,
+                tx.workspace_revoked_all_at(&ws.id)?,
+                now(),
+            ))
+        })
+    }
+
+    /// Revokes every key of a workspace at once (`keys:revoke`): one row is written, however
+    /// many keys there are; every key minted up to this instant is refused from the next
+    /// verification on. Keys minted afterwards work.
+    pub fn revoke_all_keys(&self, caller: &Caller, workspace: &str) -> Result<RevokeAll> {
+        self.store.write(|tx| {
+            let ws = workspaces::resolve(tx, workspace)?;
+            caller.require(Scope::KeysRevoke, &ws.id)?;
+            let before = tx.workspace_revoked_all_at(&ws.id)?;
+            let now_s = now();
+            let keys_revoked = tx
+                .api_keys(&ws.id)?
+                .into_iter()
+                .filter(|r| ApiKey::from_row(r.clone(), before, now_s).status == KeyState::Active)
+                .count();
+            let at = now_ms();
+            tx.revoke_all_api_keys(&ws.id, at)?;
+            Ok(RevokeAll {
+                workspace: ws.id,
+                revoked_at_ms: at,
+                keys_revoked,
+            })
+        })
+    }
+
+    /// Verifies a token completely: signature, claims and leeway, then — read fresh from the
+    /// store — workspace, key status and revoke-all, then that its scopes cover `required`.
+    pub fn verify_token(&self, token: &str, required: Option<Scope>) -> Result<Principal> {
+        let now = now();
+        let issuer = self.issuer();
+        let verified = {
+            let first = {
+                let signing = read(&self.signing);
+                keyhold_token::verify(token, &signing.verifiers, &issuer, now, DEFAULT_LEEWAY)
+            };
+            match first {
+                // Another process may have rotated the signing key since we loaded ours.
+                Err(TokenError::UnknownKid) => {
+                    self.store.read(|tx| self.load_verifiers(tx))?;
+                    let signing = read(&self.signing);
+                    keyhold_token::verify(token, &signing.verifiers, &issuer, now, DEFAULT_LEEWAY)
+                }
+                other => other,
+            }
+        }
+        .map_err(Error::Token)?;
+        let claims = verified.claims();
+        let (facts, last_used) = self.store.read(|tx| {
+            Ok::<_, Error>(match tx.key_standing(claims.jti())? {
+                Some((ws, standing)) if ws == claims.workspace() => {
+                    // Revoke-all is decided at millisecond precision on the stored creation
+                    // time, so a key minted right after a revoke-all (same second) works.
+                    let by_all = standing
+                        .workspace_revoked_all_at_ms
+                        .filter(|at| standing.created_at_ms <= *at);
+                    (
+                        KeyFacts {
+                            workspace_known: true,
+                            key_status: if standing.revoked_at_ms.is_some() {
+                                KeyStatus::Revoked
+                            } else {
+                                KeyStatus::Active
+                            },
+                            workspace_revoked_all_at: by_all.map(|_| claims.iat()),
+                        },
+                        standing.last_used_at,
+                    )
+                }
+                _ => (
+                    KeyFacts {
+                        workspace_known: tx.workspace(claims.workspace())?.is_some(),
+                        key_status: KeyStatus::Unknown,
+                        workspace_revoked_all_at: None,
+                    },
+                    None,
+                ),
+            })
+        })?;
+        keyhold_token::check_state(claims, &facts, claims.workspace(), required)
+            .map_err(Error::Token)?;
+        if last_used.is_none_or(|t| t + LAST_USED_GRANULARITY_SECS <= now) {
+            self.store
+                .write(|tx| tx.touch_api_key(claims.jti(), now).map_err(Error::from))?;
+        }
+        Ok(Principal {
+            sub: claims.sub().to_owned(),
+            workspace: claims.workspace().to_owned(),
+            key_id: claims.jti().to_owned(),
+            scopes: claims.scopes().clone(),
+            iat: claims.iat(),
+            exp: claims.exp(),
+            kid: verified.kid().to_owned(),
+        })
+    }
+
+    /// The public keys that verify this store's tokens, as an RFC 7517 JWKS.
+    pub fn jwks(&self) -> Result<Jwks> {
+        self.store.read(|tx| self.load_verifiers(tx))?;
+        Ok(Jwks::new(read(&self.signing).verifiers.values().cloned()))
+    }
+
+    /// Rotates the signing key (`admin`): new tokens are signed by a new key; the old one only
+    /// verifies until the last token it signed expires, then it is deleted. Its private half
+    /// is deleted at once.
+    pub fn rotate_signing_key(&self, caller: &Caller) -> Result<SigningKeyRotation> {
+        if let Caller::Key(p) = caller {
+            caller.require(Scope::Admin, &p.workspace)?;
+        }
+        let out = self.store.write(|tx| {
+            let now = now();
+            self.ensure_signing_key(tx)?;
+            let old: Vec<String> = tx
+                .signing_keys()?
+                .into_iter()
+                .filter(|k| k.state == SigningKeyState::Active)
+                .map(|k| k.kid)
+                .collect();
+            tx.retire_active_signing_key(now)?;
+            for kid in &old {
+                tx.delete_record(&signing_record(kid))?;
+            }
+            let kid = self.add_signing_key(tx)?;
+            let retired = self.prune_signing_keys(tx, now)?;
+            let mut retiring = Vec::new();
+            for row in tx.signing_keys()? {
+                if row.state == SigningKeyState::Retiring {
+                    retiring.push((row.kid.clone(), tx.last_expiry_signed_by(&row.kid)?));
+                }
+            }
+            self.load_verifiers(tx)?;
+            Ok::<_, Error>(SigningKeyRotation {
+                kid,
+                retiring,
+                retired,
+            })
+        })?;
+        write(&self.signing).active = None;
+        Ok(out)
+    }
+
+    /// Loads signing state at open.
+    pub(crate) fn load_signing(&self) -> Result<()> {
+        self.store.read(|tx| self.load_verifiers(tx))
+    }
+}

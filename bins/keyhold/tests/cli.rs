@@ -358,3 +358,240 @@ fn canary_never_appears_in_cli_output() {
     assert!(!hay.contains(key.trim()), "master key in CLI output");
     assert!(Path::new(&cli.data()).exists());
 }
+
+fn create_key(cli: &Cli, name: &str, extra: &[&str]) -> (String, Output) {
+    let mut args = vec!["keys", "create", "--name", name];
+    args.extend_from_slice(extra);
+    let out = cli.run(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout.clone())
+        .expect("utf8")
+        .trim()
+        .to_owned();
+    (token, out)
+}
+
+#[test]
+fn keys_create_shows_the_token_once_and_list_never() {
+    let cli = Cli::new();
+    cli.ok(&["init"]);
+    let (token, out) = create_key(
+        &cli,
+        "mobile-app",
+        &[
+            "--expires",
+            "30d",
+            "--scope",
+            "read:queries",
+            "--scope",
+            "execute:queries",
+        ],
+    );
+    assert_eq!(token.split('.').count(), 3, "stdout is exactly the token");
+    let notice = String::from_utf8_lossy(&out.stderr);
+    assert!(notice.contains("shown once"), "{notice}");
+    assert!(
+        !notice.contains(&token),
+        "the notice does not repeat the token"
+    );
+    let json_out = cli.ok(&[
+        "keys",
+        "create",
+        "--name",
+        "ci",
+        "--expires",
+        "1h",
+        "--json",
+    ]);
+    let created = json(&json_out);
+    assert_eq!(created["key"]["name"], "ci");
+    assert_eq!(created["key"]["scopes"], serde_json::json!(["admin"]));
+    let ci_token = created["token"].as_str().expect("token").to_owned();
+    let mut everything = String::new();
+    for args in [
+        &["keys", "list"][..],
+        &["keys", "list", "--json"],
+        &["keys", "show", "mobile-app"],
+        &["keys", "show", "ci", "--json"],
+        &["jwks"],
+        &["status", "--json"],
+    ] {
+        let out = cli.run(args);
+        assert!(out.status.success(), "{args:?}");
+        everything.push_str(&String::from_utf8_lossy(&out.stdout));
+        everything.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    for t in [&token, &ci_token] {
+        let sig = t.rsplit('.').next().expect("sig");
+        assert!(
+            !everything.contains(sig),
+            "a token signature was printed again"
+        );
+    }
+    assert!(everything.contains("mobile-app") && everything.contains("\"fingerprint\""));
+    for bad in [
+        &["keys", "create", "--name", "x", "--expires", "2d"][..],
+        &[
+            "keys",
+            "create",
+            "--name",
+            "x",
+            "--expires",
+            "1h",
+            "--scope",
+            "delete:everything",
+        ],
+    ] {
+        let out = cli.run(bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        let line = stderr_line(&out);
+        assert!(
+            line.contains("15m") || line.contains("unknown scope"),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn keys_verify_reads_stdin_or_the_environment_and_reports_the_envelope() {
+    let cli = Cli::new();
+    cli.ok(&["init"]);
+    let (token, _) = create_key(
+        &cli,
+        "svc",
+        &[
+            "--expires",
+            "1h",
+            "--scope",
+            "read:queries",
+            "--sub",
+            "svc@team.example",
+        ],
+    );
+    let out = cli.run_with_stdin(
+        &["keys", "verify", "--json"],
+        format!("{token}\n").as_bytes(),
+    );
+    assert!(out.status.success());
+    let claims = json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(claims["sub"], "svc@team.example");
+    let out = cli
+        .cmd(&["keys", "verify", "--scope", "read:queries"])
+        .env("KEYHOLD_TOKEN", &token)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli
+        .cmd(&["keys", "verify", "--scope", "keys:write", "--json"])
+        .env("KEYHOLD_TOKEN", &token)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(9), "403-class refusal");
+    let env = json(String::from_utf8_lossy(&out.stderr).trim());
+    assert_eq!(env["error"]["code"], "insufficient_scope");
+    for field in ["message", "request_id", "doc_url"] {
+        assert!(env["error"][field].is_string(), "envelope has {field}");
+    }
+    let mut tampered = token.clone();
+    tampered.pop();
+    tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+    let out = cli
+        .cmd(&["keys", "verify"])
+        .env("KEYHOLD_TOKEN", &tampered)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(8));
+    assert!(stderr_line(&out).contains("signature"));
+    let out = cli.run_with_stdin(&["keys", "verify"], b"");
+    assert_eq!(out.status.code(), Some(2), "no token given");
+}
+
+#[test]
+fn a_revocation_by_one_process_is_seen_by_the_next_verification_in_another() {
+    let cli = Cli::new();
+    cli.ok(&["init"]);
+    let (one, _) = create_key(&cli, "one", &["--expires", "8h", "--scope", "read:queries"]);
+    let (two, _) = create_key(&cli, "two", &["--expires", "8h", "--scope", "read:queries"]);
+    // This test process holds the store open and verifies, like a server would ...
+    let verifier = cli.library();
+    verifier.verify_token(&one, None).expect("valid");
+    verifier.verify_token(&two, None).expect("valid");
+    // ... while the CLI, another process, revokes.
+    cli.ok(&["keys", "revoke", "one"]);
+    assert_eq!(
+        verifier
+            .verify_token(&one, None)
+            .expect_err("revoked")
+            .code(),
+        "key_revoked"
+    );
+    verifier.verify_token(&two, None).expect("still valid");
+    cli.ok(&["keys", "revoke-all", "--yes"]);
+    assert_eq!(
+        verifier
+            .verify_token(&two, None)
+            .expect_err("revoked")
+            .code(),
+        "key_revoked_all"
+    );
+    // And the other way round: the library revokes, the CLI process verifies.
+    let (three, _) = create_key(
+        &cli,
+        "three",
+        &["--expires", "8h", "--scope", "read:queries"],
+    );
+    cli.cmd(&["keys", "verify"])
+        .env("KEYHOLD_TOKEN", &three)
+        .output()
+        .map(|o| assert!(o.status.success()))
+        .expect("run");
+    verifier
+        .revoke_key(&keyhold::Caller::operator(), "default", "three")
+        .expect("revoke");
+    let out = cli
+        .cmd(&["keys", "verify", "--json"])
+        .env("KEYHOLD_TOKEN", &three)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(8));
+    assert_eq!(
+        json(String::from_utf8_lossy(&out.stderr).trim())["error"]["code"],
+        "key_revoked"
+    );
+}
+
+#[test]
+fn signing_key_rotation_through_the_cli() {
+    let cli = Cli::new();
+    cli.ok(&["init"]);
+    let (old, _) = create_key(&cli, "old", &["--expires", "1h"]);
+    let before = json(&cli.ok(&["jwks"]));
+    assert_eq!(before["keys"].as_array().expect("keys").len(), 1);
+    let r = json(&cli.ok(&["signing-key", "rotate", "--json"]));
+    let after = json(&cli.ok(&["jwks"]));
+    let kids: Vec<&str> = after["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| k["kid"].as_str().expect("kid"))
+        .collect();
+    assert_eq!(kids.len(), 2);
+    assert!(kids.contains(&r["kid"].as_str().expect("kid")));
+    let out = cli
+        .cmd(&["keys", "verify"])
+        .env("KEYHOLD_TOKEN", &old)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "a token of the retiring key still verifies"
+    );
+}

@@ -182,6 +182,16 @@ impl Store {
         self.with_conn(|c| c.pragma_query_value(None, "user_version", |r| r.get(0)))
     }
 
+    /// SQLite's `PRAGMA data_version` for this connection: it changes whenever another
+    /// connection (another process, or another handle) commits a change to the database, and
+    /// never because of this connection's own commits. Cheap: no table is read.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        self.with_conn(|c| {
+            let mut stmt = c.prepare_cached("PRAGMA data_version")?;
+            stmt.query_row([], |r| r.get(0))
+        })
+    }
+
     /// Runs SQLite's `quick_check` (O(size of the database)): `Ok` or `Corrupt`.
     pub fn quick_check(&self) -> Result<(), StoreError> {
         let result: String =
@@ -206,5 +216,31 @@ impl Store {
             },
             migrations::MigrateError::Sqlite(e) => StoreError::from_sqlite(&self.path, e),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_version_moves_only_for_other_connections_commits() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("k.db");
+        let a = Store::create(&path).expect("create");
+        let b = Store::open(&path).expect("open");
+        let v0 = a.data_version().expect("v");
+        a.write(|tx| tx.set_meta("x", b"1")).expect("own write");
+        assert_eq!(a.data_version().expect("v"), v0, "own commits do not count");
+        b.write(|tx| tx.set_meta("x", b"2")).expect("other write");
+        let v1 = a.data_version().expect("v");
+        assert_ne!(v1, v0, "another connection's commit is seen at once");
+        assert_eq!(
+            a.data_version().expect("v"),
+            v1,
+            "stable while nothing changes"
+        );
+        let in_tx = a.read(|tx| tx.data_version()).expect("v");
+        assert_eq!(in_tx, v1);
     }
 }

@@ -125,6 +125,15 @@ impl<'a> Tx<'a> {
         }
     }
 
+    /// `PRAGMA data_version` as seen by this transaction (see [`crate::Store::data_version`]).
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("PRAGMA data_version")
+            .map_err(|e| self.err(e))?;
+        stmt.query_row([], |r| r.get(0)).map_err(|e| self.err(e))
+    }
+
     // --- meta ---------------------------------------------------------------------------
 
     /// A store-level metadata value.

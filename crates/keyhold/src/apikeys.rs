@@ -263,6 +263,53 @@ pub struct SigningKeyRotation {
     pub retired: Vec<String>,
 }
 
+/// Successful verifications, keyed by SHA-256 of the token (the cache never holds a token).
+///
+/// A hit skips parsing and the signature check only. Expiry is re-checked against the clock on
+/// every hit, and the key's standing (revoked, revoke-all) is reused only while the store is
+/// provably unchanged since it was read: this process's own revocations bump `local_epoch`,
+/// and any other connection's commit changes SQLite's `data_version`. Otherwise the standing
+/// is read again — so revocation stays exact, in every process.
+pub(crate) struct VerifyCache {
+    entries: std::collections::HashMap<[u8; 32], Cached>,
+    capacity: usize,
+}
+
+struct Cached {
+    principal: Principal,
+    claims: Claims,
+    facts: KeyFacts,
+    last_used: Option<i64>,
+    seen: (i64, u64),
+}
+
+/// Default number of verified tokens remembered per process.
+pub const VERIFY_CACHE_CAPACITY: usize = 4096;
+
+impl Default for VerifyCache {
+    fn default() -> Self {
+        Self {
+            entries: std::collections::HashMap::new(),
+            capacity: VERIFY_CACHE_CAPACITY,
+        }
+    }
+}
+
+fn token_digest(token: &str) -> [u8; 32] {
+    let d = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// The time rules of `keyhold_token::verify`, re-applied to a cached token on every hit.
+fn within_lifetime(c: &Claims, now: i64) -> bool {
+    let l = i64::try_from(DEFAULT_LEEWAY).unwrap_or(0);
+    now <= c.exp().saturating_add(l)
+        && c.nbf().is_none_or(|n| n <= now.saturating_add(l))
+        && c.iat() <= now.saturating_add(l)
+}
+
 /// In-memory signing state: the active private key and every public key that may verify.
 #[derive(Default)]
 pub(crate) struct Signing {
@@ -509,10 +556,18 @@ impl Keyhold {
         })
     }
 
+    /// Invalidates this handle's cached standings after a revocation has committed (other
+    /// handles and processes see it through SQLite's `data_version`). Bumped after the commit,
+    /// so a verification that read the old standing meanwhile cannot keep it.
+    fn revocations_committed(&self) {
+        self.revocation_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
     /// Revokes one key, by id or name (`keys:revoke`). Takes effect on the next verification
     /// in every process. Revoking a revoked key is not an error; it changes nothing.
     pub fn revoke_key(&self, caller: &Caller, workspace: &str, ident: &str) -> Result<ApiKey> {
-        self.store.write(|tx| {
+        let out = self.store.write(|tx| {
             let ws = workspaces::resolve(tx, workspace)?;
             caller.require(Scope::KeysRevoke, &ws.id)?;
             let row = Self::find_key(tx, &ws.id, ident)?;
@@ -525,14 +580,16 @@ impl Keyhold {
                 tx.workspace_revoked_all_at(&ws.id)?,
                 now(),
             ))
-        })
+        });
+        self.revocations_committed();
+        out
     }
 
     /// Revokes every key of a workspace at once (`keys:revoke`): one row is written, however
     /// many keys there are; every key minted up to this instant is refused from the next
     /// verification on. Keys minted afterwards work.
     pub fn revoke_all_keys(&self, caller: &Caller, workspace: &str) -> Result<RevokeAll> {
-        self.store.write(|tx| {
+        let out = self.store.write(|tx| {
             let ws = workspaces::resolve(tx, workspace)?;
             caller.require(Scope::KeysRevoke, &ws.id)?;
             let before = tx.workspace_revoked_all_at(&ws.id)?;
@@ -549,13 +606,67 @@ impl Keyhold {
                 revoked_at_ms: at,
                 keys_revoked,
             })
-        })
+        });
+        self.revocations_committed();
+        out
     }
 
     /// Verifies a token completely: signature, claims and leeway, then — read fresh from the
     /// store — workspace, key status and revoke-all, then that its scopes cover `required`.
+    ///
+    /// Repeated verifications of the same token are served from a cache that keeps
+    /// revocation and expiry exact (see `VerifyCache`).
     pub fn verify_token(&self, token: &str, required: Option<Scope>) -> Result<Principal> {
         let now = now();
+        let digest = token_digest(token);
+        let hit = {
+            let cache = read(&self.verify_cache);
+            cache.entries.get(&digest).map(|c| {
+                (
+                    c.principal.clone(),
+                    c.claims.clone(),
+                    c.facts,
+                    c.last_used,
+                    c.seen,
+                )
+            })
+        };
+        if let Some((principal, claims, facts, last_used, seen)) = hit
+            && within_lifetime(&claims, now)
+        {
+            let epoch = self
+                .revocation_epoch
+                .load(std::sync::atomic::Ordering::Acquire);
+            let (facts, last_used) = if self.store.data_version()? == seen.0 && epoch == seen.1 {
+                (facts, last_used)
+            } else {
+                let (version, facts, last_used) = self.store.read(|tx| {
+                    let version = tx.data_version()?;
+                    let (facts, last_used) =
+                        Self::standing(tx, &principal.key_id, &principal.workspace, principal.iat)?;
+                    Ok::<_, Error>((version, facts, last_used))
+                })?;
+                if let Some(c) = write(&self.verify_cache).entries.get_mut(&digest) {
+                    c.facts = facts;
+                    c.last_used = last_used;
+                    c.seen = (version, epoch);
+                }
+                (facts, last_used)
+            };
+            return self.finish(principal, &claims, facts, last_used, required, now, &digest);
+        }
+        self.verify_fresh(token, required, now, &digest)
+    }
+
+    /// The full path: parse, signature, claims, then the standing read from the store.
+    fn verify_fresh(
+        &self,
+        token: &str,
+        required: Option<Scope>,
+        now: i64,
+        digest: &[u8; 32],
+    ) -> Result<Principal> {
+        write(&self.verify_cache).entries.remove(digest);
         let issuer = self.issuer();
         let verified = {
             let first = {
@@ -574,44 +685,16 @@ impl Keyhold {
         }
         .map_err(Error::Token)?;
         let claims = verified.claims();
-        let (facts, last_used) = self.store.read(|tx| {
-            Ok::<_, Error>(match tx.key_standing(claims.jti())? {
-                Some((ws, standing)) if ws == claims.workspace() => {
-                    // Revoke-all is decided at millisecond precision on the stored creation
-                    // time, so a key minted right after a revoke-all (same second) works.
-                    let by_all = standing
-                        .workspace_revoked_all_at_ms
-                        .filter(|at| standing.created_at_ms <= *at);
-                    (
-                        KeyFacts {
-                            workspace_known: true,
-                            key_status: if standing.revoked_at_ms.is_some() {
-                                KeyStatus::Revoked
-                            } else {
-                                KeyStatus::Active
-                            },
-                            workspace_revoked_all_at: by_all.map(|_| claims.iat()),
-                        },
-                        standing.last_used_at,
-                    )
-                }
-                _ => (
-                    KeyFacts {
-                        workspace_known: tx.workspace(claims.workspace())?.is_some(),
-                        key_status: KeyStatus::Unknown,
-                        workspace_revoked_all_at: None,
-                    },
-                    None,
-                ),
-            })
+        let epoch = self
+            .revocation_epoch
+            .load(std::sync::atomic::Ordering::Acquire);
+        let (version, facts, last_used) = self.store.read(|tx| {
+            let version = tx.data_version()?;
+            let (facts, last_used) =
+                Self::standing(tx, claims.jti(), claims.workspace(), claims.iat())?;
+            Ok::<_, Error>((version, facts, last_used))
         })?;
-        keyhold_token::check_state(claims, &facts, claims.workspace(), required)
-            .map_err(Error::Token)?;
-        if last_used.is_none_or(|t| t + LAST_USED_GRANULARITY_SECS <= now) {
-            self.store
-                .write(|tx| tx.touch_api_key(claims.jti(), now).map_err(Error::from))?;
-        }
-        Ok(Principal {
+        let principal = Principal {
             sub: claims.sub().to_owned(),
             workspace: claims.workspace().to_owned(),
             key_id: claims.jti().to_owned(),
@@ -619,7 +702,107 @@ impl Keyhold {
             iat: claims.iat(),
             exp: claims.exp(),
             kid: verified.kid().to_owned(),
+        };
+        if let Err(e) = keyhold_token::check_state(claims, &facts, claims.workspace(), None) {
+            return Err(Error::Token(e));
+        }
+        {
+            let mut cache = write(&self.verify_cache);
+            if cache.capacity > 0 {
+                if cache.entries.len() >= cache.capacity {
+                    // Evict an arbitrary entry: a miss only costs one full verification.
+                    if let Some(k) = cache.entries.keys().next().copied() {
+                        cache.entries.remove(&k);
+                    }
+                }
+                cache.entries.insert(
+                    *digest,
+                    Cached {
+                        principal: principal.clone(),
+                        claims: claims.clone(),
+                        facts,
+                        last_used,
+                        seen: (version, epoch),
+                    },
+                );
+            }
+        }
+        self.finish(principal, claims, facts, last_used, required, now, digest)
+    }
+
+    /// What the store says about key `jti` of `workspace` (one indexed lookup).
+    fn standing(
+        tx: &Tx<'_>,
+        jti: &str,
+        workspace: &str,
+        iat: i64,
+    ) -> Result<(KeyFacts, Option<i64>)> {
+        Ok(match tx.key_standing(jti)? {
+            Some((ws, standing)) if ws == workspace => {
+                // Revoke-all is decided at millisecond precision on the stored creation time,
+                // so a key minted right after a revoke-all (same second) works.
+                let by_all = standing
+                    .workspace_revoked_all_at_ms
+                    .filter(|at| standing.created_at_ms <= *at);
+                (
+                    KeyFacts {
+                        workspace_known: true,
+                        key_status: if standing.revoked_at_ms.is_some() {
+                            KeyStatus::Revoked
+                        } else {
+                            KeyStatus::Active
+                        },
+                        workspace_revoked_all_at: by_all.map(|_| iat),
+                    },
+                    standing.last_used_at,
+                )
+            }
+            _ => (
+                KeyFacts {
+                    workspace_known: tx.workspace(workspace)?.is_some(),
+                    key_status: KeyStatus::Unknown,
+                    workspace_revoked_all_at: None,
+                },
+                None,
+            ),
         })
+    }
+
+    /// The stateful rules, the last-used time, and the principal.
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &self,
+        principal: Principal,
+        claims: &Claims,
+        facts: KeyFacts,
+        last_used: Option<i64>,
+        required: Option<Scope>,
+        now: i64,
+        digest: &[u8; 32],
+    ) -> Result<Principal> {
+        if let Err(e) = keyhold_token::check_state(claims, &facts, claims.workspace(), required) {
+            if !matches!(e, TokenError::InsufficientScope { .. }) {
+                write(&self.verify_cache).entries.remove(digest);
+            }
+            return Err(Error::Token(e));
+        }
+        if last_used.is_none_or(|t| t + LAST_USED_GRANULARITY_SECS <= now) {
+            self.store.write(|tx| {
+                tx.touch_api_key(&principal.key_id, now)
+                    .map_err(Error::from)
+            })?;
+            if let Some(c) = write(&self.verify_cache).entries.get_mut(digest) {
+                c.last_used = Some(now);
+            }
+        }
+        Ok(principal)
+    }
+
+    /// Sets how many verified tokens this handle remembers (0 disables the cache).
+    pub fn set_verify_cache_capacity(&self, capacity: usize) {
+        let mut cache = write(&self.verify_cache);
+        cache.capacity = capacity;
+        cache.entries.clear();
     }
 
     /// The public keys that verify this store's tokens, as an RFC 7517 JWKS.
@@ -670,5 +853,47 @@ impl Keyhold {
     /// Loads signing state at open.
     pub(crate) fn load_signing(&self) -> Result<()> {
         self.store.read(|tx| self.load_verifiers(tx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(iat: i64, preset: ExpiryPreset) -> Claims {
+        let scopes: ScopeSet = [Scope::ReadQueries].into_iter().collect();
+        Claims::new("urn:keyhold:t", "s", "ws_1", scopes, iat, preset, "key_1").expect("claims")
+    }
+
+    #[test]
+    fn cached_tokens_expire_exactly_with_the_same_leeway_as_verify() {
+        let l = i64::try_from(DEFAULT_LEEWAY).expect("small");
+        let c = claims(1_000_000, ExpiryPreset::FifteenMinutes);
+        let exp = c.exp();
+        assert!(within_lifetime(&c, exp));
+        assert!(
+            within_lifetime(&c, exp + l),
+            "edge of the leeway is still valid"
+        );
+        assert!(
+            !within_lifetime(&c, exp + l + 1),
+            "one second past it is not"
+        );
+        assert!(within_lifetime(&c, 1_000_000 - l), "iat at the leeway edge");
+        assert!(
+            !within_lifetime(&c, 1_000_000 - l - 1),
+            "iat further in the future"
+        );
+        let nbf = claims(1_000_000, ExpiryPreset::OneHour).with_not_before(1_000_100);
+        assert!(within_lifetime(&nbf, 1_000_100 - l));
+        assert!(!within_lifetime(&nbf, 1_000_100 - l - 1));
+    }
+
+    #[test]
+    fn the_cache_key_is_a_digest_not_the_token() {
+        let d = token_digest("a.b.c");
+        assert_eq!(d.len(), 32);
+        assert_ne!(&d[..5], b"a.b.c");
+        assert_ne!(token_digest("a.b.c"), token_digest("a.b.d"));
     }
 }

@@ -62,6 +62,8 @@ pub struct Keyhold {
     master: RwLock<UnlockedMaster>,
     ring: RwLock<KekRing>,
     signing: RwLock<apikeys::Signing>,
+    verify_cache: RwLock<apikeys::VerifyCache>,
+    revocation_epoch: std::sync::atomic::AtomicU64,
     key_source: KeySource,
 }
 
@@ -184,6 +186,8 @@ impl Keyhold {
             master: RwLock::new(master),
             ring: RwLock::new(ring),
             signing: RwLock::default(),
+            verify_cache: RwLock::default(),
+            revocation_epoch: std::sync::atomic::AtomicU64::new(0),
             key_source: key.clone(),
         };
         let now = now();
@@ -235,6 +239,8 @@ impl Keyhold {
             master: RwLock::new(master),
             ring: RwLock::new(KekRing::new()),
             signing: RwLock::default(),
+            verify_cache: RwLock::default(),
+            revocation_epoch: std::sync::atomic::AtomicU64::new(0),
             key_source: key,
         };
         kh.store.read(|tx| kh.load_keks(tx))?;

@@ -473,3 +473,67 @@ fn principal_debug_and_token_debug_are_safe() {
     assert!(format!("{:?}", m.token) == "Token(..)");
     let _: ScopeSet = p.scopes;
 }
+
+#[test]
+fn cached_verifications_see_revocations_from_this_handle_other_handles_and_revoke_all() {
+    let fx = Fixture::new();
+    let kh = fx.init();
+    let other = fx.open().expect("second connection");
+    let mint = |name: &str| {
+        kh.mint_key(
+            &op(),
+            &req(name, ExpiryPreset::OneHour, &[Scope::ReadQueries]),
+        )
+        .expect("mint")
+    };
+    let (a, b, c) = (mint("a"), mint("b"), mint("c"));
+    for _ in 0..3 {
+        for t in [&a, &b, &c] {
+            kh.verify_token(t.token.expose(), None)
+                .expect("valid, then cached");
+        }
+    }
+    // Revoked through the same handle: its own commit does not move data_version; the
+    // handle's epoch catches it.
+    kh.revoke_key(&op(), "default", "a").expect("revoke");
+    assert_eq!(
+        kh.verify_token(a.token.expose(), None)
+            .expect_err("revoked")
+            .code(),
+        "key_revoked"
+    );
+    // Revoked through another connection: data_version moves.
+    other.revoke_key(&op(), "default", "b").expect("revoke");
+    assert_eq!(
+        kh.verify_token(b.token.expose(), None)
+            .expect_err("revoked")
+            .code(),
+        "key_revoked"
+    );
+    kh.verify_token(c.token.expose(), Some(Scope::ReadQueries))
+        .expect("still valid");
+    // A cached token asked for a scope it lacks is refused, and stays valid for what it has.
+    assert_eq!(
+        kh.verify_token(c.token.expose(), Some(Scope::KeysWrite))
+            .expect_err("scope")
+            .code(),
+        "insufficient_scope"
+    );
+    kh.verify_token(c.token.expose(), None)
+        .expect("still valid");
+    other.revoke_all_keys(&op(), "default").expect("revoke all");
+    assert_eq!(
+        kh.verify_token(c.token.expose(), None)
+            .expect_err("revoked")
+            .code(),
+        "key_revoked_all"
+    );
+    // With the cache off, the same answers.
+    kh.set_verify_cache_capacity(0);
+    assert_eq!(
+        kh.verify_token(c.token.expose(), None)
+            .expect_err("revoked")
+            .code(),
+        "key_revoked_all"
+    );
+}

@@ -3,7 +3,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use crate::{StoreError, Tx};
+use crate::{Store, StoreError, Tx};
 
 /// Lifecycle of a token-signing key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,30 +277,6 @@ impl Tx<'_> {
             .map_err(|e| self.err(e))
     }
 
-    /// The facts verification needs about key `jti`, in one indexed lookup.
-    pub fn key_standing(&self, jti: &str) -> Result<Option<(String, KeyStanding)>, StoreError> {
-        let mut stmt = self
-            .conn()
-            .prepare_cached(
-                "SELECT k.workspace, k.created_at_ms, k.revoked_at_ms, w.revoked_all_at_ms, k.last_used_at
-                 FROM api_keys k JOIN workspaces w ON w.id = k.workspace WHERE k.jti = ?1",
-            )
-            .map_err(|e| self.err(e))?;
-        stmt.query_row([jti], |r| {
-            Ok((
-                r.get(0)?,
-                KeyStanding {
-                    created_at_ms: r.get(1)?,
-                    revoked_at_ms: r.get(2)?,
-                    workspace_revoked_all_at_ms: r.get(3)?,
-                    last_used_at: r.get(4)?,
-                },
-            ))
-        })
-        .optional()
-        .map_err(|e| self.err(e))
-    }
-
     /// When the workspace last had all its keys revoked (ms).
     pub fn workspace_revoked_all_at(&self, workspace: &str) -> Result<Option<i64>, StoreError> {
         self.conn()
@@ -323,5 +299,40 @@ impl Tx<'_> {
             )
             .map(drop)
             .map_err(|e| self.err(e))
+    }
+}
+
+impl Store {
+    /// The facts verification needs about key `jti` — and the `data_version` they were read
+    /// at — in one statement: no explicit transaction, one indexed lookup. This is the hot path
+    /// of every token verification.
+    pub fn key_standing(
+        &self,
+        jti: &str,
+    ) -> Result<(i64, Option<(String, KeyStanding)>), StoreError> {
+        self.with_conn(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT (SELECT data_version FROM pragma_data_version),
+                        k.workspace, k.created_at_ms, k.revoked_at_ms, w.revoked_all_at_ms, k.last_used_at
+                 FROM (SELECT 1) LEFT JOIN api_keys k ON k.jti = ?1 LEFT JOIN workspaces w ON w.id = k.workspace",
+            )?;
+            stmt.query_row([jti], |r| {
+                let version: i64 = r.get(0)?;
+                let workspace: Option<String> = r.get(1)?;
+                let standing = match workspace {
+                    Some(ws) => Some((
+                        ws,
+                        KeyStanding {
+                            created_at_ms: r.get(2)?,
+                            revoked_at_ms: r.get(3)?,
+                            workspace_revoked_all_at_ms: r.get(4)?,
+                            last_used_at: r.get(5)?,
+                        },
+                    )),
+                    None => None,
+                };
+                Ok((version, standing))
+            })
+        })
     }
 }

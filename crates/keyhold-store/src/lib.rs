@@ -242,5 +242,13 @@ mod tests {
         );
         let in_tx = a.read(|tx| tx.data_version()).expect("v");
         assert_eq!(in_tx, v1);
+        let (with_standing, none) = a.key_standing("key_missing").expect("lookup");
+        assert_eq!((with_standing, none), (v1, None));
+        b.write(|tx| tx.set_meta("x", b"3")).expect("other write");
+        assert_ne!(
+            a.key_standing("key_missing").expect("lookup").0,
+            v1,
+            "the lookup sees other commits"
+        );
     }
 }

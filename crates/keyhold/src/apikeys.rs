@@ -331,9 +331,8 @@ fn key_name(name: &str) -> Result<()> {
 
 impl Keyhold {
     /// The issuer (`iss`) of this store's tokens: unique per store.
-    pub fn issuer(&self) -> String {
-        let hex: String = self.store_id.iter().map(|b| format!("{b:02x}")).collect();
-        format!("urn:keyhold:{hex}")
+    pub fn issuer(&self) -> &str {
+        &self.issuer
     }
 
     /// Creates the first signing key if the store has none (new stores and stores created
@@ -463,22 +462,14 @@ impl Keyhold {
             self.active_signing_key(tx)?;
             let created_at_ms = now_ms();
             let iat = created_at_ms / 1000;
-            let claims = Claims::new(
-                &issuer,
-                &sub,
-                &ws.id,
-                scopes.clone(),
-                iat,
-                req.expires,
-                &jti,
-            )
-            .map_err(|e| match e {
-                TokenError::ClaimOutOfRange { claim } => Error::InvalidInput {
-                    field: claim,
-                    reason: "must be 1 to 256 characters".into(),
-                },
-                other => Error::Token(other),
-            })?;
+            let claims = Claims::new(issuer, &sub, &ws.id, scopes.clone(), iat, req.expires, &jti)
+                .map_err(|e| match e {
+                    TokenError::ClaimOutOfRange { claim } => Error::InvalidInput {
+                        field: claim,
+                        reason: "must be 1 to 256 characters".into(),
+                    },
+                    other => Error::Token(other),
+                })?;
             let signing = read(&self.signing);
             let key = signing
                 .active
@@ -618,44 +609,33 @@ impl Keyhold {
     /// revocation and expiry exact (see `VerifyCache`).
     pub fn verify_token(&self, token: &str, required: Option<Scope>) -> Result<Principal> {
         let now = now();
+        if read(&self.verify_cache).capacity == 0 {
+            return self.verify_fresh(token, required, now, None);
+        }
         let digest = token_digest(token);
+        let epoch = self
+            .revocation_epoch
+            .load(std::sync::atomic::Ordering::Acquire);
+        let version = self.store.data_version()?;
+        // Fast path: a cached token whose standing is provably current.
         let hit = {
             let cache = read(&self.verify_cache);
-            cache.entries.get(&digest).map(|c| {
-                (
-                    c.principal.clone(),
-                    c.claims.clone(),
-                    c.facts,
-                    c.last_used,
-                    c.seen,
-                )
-            })
+            match cache.entries.get(&digest) {
+                Some(c) if within_lifetime(&c.claims, now) && c.seen == (version, epoch) => Some(
+                    keyhold_token::check_state(&c.claims, &c.facts, c.claims.workspace(), required)
+                        .map(|()| (c.principal.clone(), c.last_used)),
+                ),
+                _ => None,
+            }
         };
-        if let Some((principal, claims, facts, last_used, seen)) = hit
-            && within_lifetime(&claims, now)
-        {
-            let epoch = self
-                .revocation_epoch
-                .load(std::sync::atomic::Ordering::Acquire);
-            let (facts, last_used) = if self.store.data_version()? == seen.0 && epoch == seen.1 {
-                (facts, last_used)
-            } else {
-                let (version, facts, last_used) = self.store.read(|tx| {
-                    let version = tx.data_version()?;
-                    let (facts, last_used) =
-                        Self::standing(tx, &principal.key_id, &principal.workspace, principal.iat)?;
-                    Ok::<_, Error>((version, facts, last_used))
-                })?;
-                if let Some(c) = write(&self.verify_cache).entries.get_mut(&digest) {
-                    c.facts = facts;
-                    c.last_used = last_used;
-                    c.seen = (version, epoch);
-                }
-                (facts, last_used)
-            };
-            return self.finish(principal, &claims, facts, last_used, required, now, &digest);
+        match hit {
+            Some(Ok((principal, last_used))) => {
+                return self.touch(principal, last_used, now, Some(&digest));
+            }
+            Some(Err(e @ TokenError::InsufficientScope { .. })) => return Err(Error::Token(e)),
+            _ => {}
         }
-        self.verify_fresh(token, required, now, &digest)
+        self.verify_fresh(token, required, now, Some(&digest))
     }
 
     /// The full path: parse, signature, claims, then the standing read from the store.
@@ -664,21 +644,28 @@ impl Keyhold {
         token: &str,
         required: Option<Scope>,
         now: i64,
-        digest: &[u8; 32],
+        digest: Option<&[u8; 32]>,
     ) -> Result<Principal> {
-        write(&self.verify_cache).entries.remove(digest);
-        let issuer = self.issuer();
+        if let Some(d) = digest {
+            write(&self.verify_cache).entries.remove(d);
+        }
         let verified = {
             let first = {
                 let signing = read(&self.signing);
-                keyhold_token::verify(token, &signing.verifiers, &issuer, now, DEFAULT_LEEWAY)
+                keyhold_token::verify(token, &signing.verifiers, &self.issuer, now, DEFAULT_LEEWAY)
             };
             match first {
                 // Another process may have rotated the signing key since we loaded ours.
                 Err(TokenError::UnknownKid) => {
                     self.store.read(|tx| self.load_verifiers(tx))?;
                     let signing = read(&self.signing);
-                    keyhold_token::verify(token, &signing.verifiers, &issuer, now, DEFAULT_LEEWAY)
+                    keyhold_token::verify(
+                        token,
+                        &signing.verifiers,
+                        &self.issuer,
+                        now,
+                        DEFAULT_LEEWAY,
+                    )
                 }
                 other => other,
             }
@@ -688,12 +675,10 @@ impl Keyhold {
         let epoch = self
             .revocation_epoch
             .load(std::sync::atomic::Ordering::Acquire);
-        let (version, facts, last_used) = self.store.read(|tx| {
-            let version = tx.data_version()?;
-            let (facts, last_used) =
-                Self::standing(tx, claims.jti(), claims.workspace(), claims.iat())?;
-            Ok::<_, Error>((version, facts, last_used))
-        })?;
+        let (version, facts, last_used) =
+            self.standing(claims.jti(), claims.workspace(), claims.iat())?;
+        keyhold_token::check_state(claims, &facts, claims.workspace(), None)
+            .map_err(Error::Token)?;
         let principal = Principal {
             sub: claims.sub().to_owned(),
             workspace: claims.workspace().to_owned(),
@@ -703,95 +688,90 @@ impl Keyhold {
             exp: claims.exp(),
             kid: verified.kid().to_owned(),
         };
-        if let Err(e) = keyhold_token::check_state(claims, &facts, claims.workspace(), None) {
-            return Err(Error::Token(e));
-        }
+        if let Some(required) = required
+            && !claims.scopes().covers(required)
         {
-            let mut cache = write(&self.verify_cache);
-            if cache.capacity > 0 {
-                if cache.entries.len() >= cache.capacity {
-                    // Evict an arbitrary entry: a miss only costs one full verification.
-                    if let Some(k) = cache.entries.keys().next().copied() {
-                        cache.entries.remove(&k);
-                    }
-                }
-                cache.entries.insert(
-                    *digest,
-                    Cached {
-                        principal: principal.clone(),
-                        claims: claims.clone(),
-                        facts,
-                        last_used,
-                        seen: (version, epoch),
-                    },
-                );
-            }
+            return Err(Error::Token(TokenError::InsufficientScope { required }));
         }
-        self.finish(principal, claims, facts, last_used, required, now, digest)
+        if let Some(d) = digest {
+            let mut cache = write(&self.verify_cache);
+            if cache.entries.len() >= cache.capacity {
+                // Evict an arbitrary entry: a miss only costs one full verification.
+                if let Some(k) = cache.entries.keys().next().copied() {
+                    cache.entries.remove(&k);
+                }
+            }
+            cache.entries.insert(
+                *d,
+                Cached {
+                    principal: principal.clone(),
+                    claims: verified.into_claims(),
+                    facts,
+                    last_used,
+                    seen: (version, epoch),
+                },
+            );
+        }
+        self.touch(principal, last_used, now, digest)
     }
 
-    /// What the store says about key `jti` of `workspace` (one indexed lookup).
+    /// What the store says about key `jti` of `workspace`, with the `data_version` it was read
+    /// at (one statement on the hot path; a second only when the key is unknown).
     fn standing(
-        tx: &Tx<'_>,
+        &self,
         jti: &str,
         workspace: &str,
         iat: i64,
-    ) -> Result<(KeyFacts, Option<i64>)> {
-        Ok(match tx.key_standing(jti)? {
+    ) -> Result<(i64, KeyFacts, Option<i64>)> {
+        let (version, found) = self.store.key_standing(jti)?;
+        Ok(match found {
             Some((ws, standing)) if ws == workspace => {
                 // Revoke-all is decided at millisecond precision on the stored creation time,
                 // so a key minted right after a revoke-all (same second) works.
                 let by_all = standing
                     .workspace_revoked_all_at_ms
                     .filter(|at| standing.created_at_ms <= *at);
-                (
-                    KeyFacts {
-                        workspace_known: true,
-                        key_status: if standing.revoked_at_ms.is_some() {
-                            KeyStatus::Revoked
-                        } else {
-                            KeyStatus::Active
-                        },
-                        workspace_revoked_all_at: by_all.map(|_| iat),
+                let facts = KeyFacts {
+                    workspace_known: true,
+                    key_status: if standing.revoked_at_ms.is_some() {
+                        KeyStatus::Revoked
+                    } else {
+                        KeyStatus::Active
                     },
-                    standing.last_used_at,
-                )
+                    workspace_revoked_all_at: by_all.map(|_| iat),
+                };
+                (version, facts, standing.last_used_at)
             }
-            _ => (
-                KeyFacts {
-                    workspace_known: tx.workspace(workspace)?.is_some(),
+            _ => {
+                let workspace_known = self
+                    .store
+                    .read(|tx| Ok::<_, Error>(tx.workspace(workspace)?.is_some()))?;
+                let facts = KeyFacts {
+                    workspace_known,
                     key_status: KeyStatus::Unknown,
                     workspace_revoked_all_at: None,
-                },
-                None,
-            ),
+                };
+                (version, facts, None)
+            }
         })
     }
 
-    /// The stateful rules, the last-used time, and the principal.
-    #[allow(clippy::too_many_arguments)]
-    fn finish(
+    /// Keeps the last-used time to the minute, then hands out the principal.
+    fn touch(
         &self,
         principal: Principal,
-        claims: &Claims,
-        facts: KeyFacts,
         last_used: Option<i64>,
-        required: Option<Scope>,
         now: i64,
-        digest: &[u8; 32],
+        digest: Option<&[u8; 32]>,
     ) -> Result<Principal> {
-        if let Err(e) = keyhold_token::check_state(claims, &facts, claims.workspace(), required) {
-            if !matches!(e, TokenError::InsufficientScope { .. }) {
-                write(&self.verify_cache).entries.remove(digest);
-            }
-            return Err(Error::Token(e));
-        }
         if last_used.is_none_or(|t| t + LAST_USED_GRANULARITY_SECS <= now) {
             self.store.write(|tx| {
                 tx.touch_api_key(&principal.key_id, now)
                     .map_err(Error::from)
             })?;
-            if let Some(c) = write(&self.verify_cache).entries.get_mut(digest) {
+            if let Some(d) = digest
+                && let Some(c) = write(&self.verify_cache).entries.get_mut(d)
+            {
                 c.last_used = Some(now);
             }
         }

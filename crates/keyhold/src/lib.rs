@@ -34,7 +34,7 @@ use keyhold_store::{KekRow, KekState, Store, Tx};
 
 pub use apikeys::{
     ApiKey, Caller, KeyState, MintRequest, MintedKey, Principal, RevokeAll, SigningKeyRotation,
-    Token,
+    Token, VERIFY_CACHE_CAPACITY,
 };
 pub use datadir::DataDir;
 pub use error::{Error, Result};
@@ -59,6 +59,7 @@ pub struct Keyhold {
     dir: DataDir,
     store: Store,
     store_id: Vec<u8>,
+    issuer: String,
     master: RwLock<UnlockedMaster>,
     ring: RwLock<KekRing>,
     signing: RwLock<apikeys::Signing>,
@@ -113,6 +114,12 @@ pub struct Status {
     pub records: u64,
     /// Unix time the store was created.
     pub created_at: i64,
+}
+
+/// The `iss` of a store's tokens: `urn:keyhold:` and the store's random id in hex.
+fn issuer_of(store_id: &[u8]) -> String {
+    let hex: String = store_id.iter().map(|b| format!("{b:02x}")).collect();
+    format!("urn:keyhold:{hex}")
 }
 
 pub(crate) fn now() -> i64 {
@@ -182,6 +189,7 @@ impl Keyhold {
         let kh = Self {
             dir: dir.clone(),
             store,
+            issuer: issuer_of(&store_id),
             store_id,
             master: RwLock::new(master),
             ring: RwLock::new(ring),
@@ -235,6 +243,7 @@ impl Keyhold {
         let kh = Self {
             dir,
             store,
+            issuer: issuer_of(&store_id),
             store_id,
             master: RwLock::new(master),
             ring: RwLock::new(KekRing::new()),

@@ -316,23 +316,40 @@ impl Store {
                         k.workspace, k.created_at_ms, k.revoked_at_ms, w.revoked_all_at_ms, k.last_used_at
                  FROM (SELECT 1) LEFT JOIN api_keys k ON k.jti = ?1 LEFT JOIN workspaces w ON w.id = k.workspace",
             )?;
-            stmt.query_row([jti], |r| {
-                let version: i64 = r.get(0)?;
-                let workspace: Option<String> = r.get(1)?;
-                let standing = match workspace {
-                    Some(ws) => Some((
-                        ws,
-                        KeyStanding {
-                            created_at_ms: r.get(2)?,
-                            revoked_at_ms: r.get(3)?,
-                            workspace_revoked_all_at_ms: r.get(4)?,
-                            last_used_at: r.get(5)?,
-                        },
-                    )),
-                    None => None,
-                };
-                Ok((version, standing))
-            })
+            stmt.query_row([jti], |r| Ok((r.get(0)?, standing_from(r, 1)?)))
         })
     }
+
+    /// [`Store::key_standing`] without the `data_version` (for callers that cache nothing).
+    pub fn key_standing_uncached(
+        &self,
+        jti: &str,
+    ) -> Result<Option<(String, KeyStanding)>, StoreError> {
+        self.with_conn(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT k.workspace, k.created_at_ms, k.revoked_at_ms, w.revoked_all_at_ms, k.last_used_at
+                 FROM api_keys k JOIN workspaces w ON w.id = k.workspace WHERE k.jti = ?1",
+            )?;
+            stmt.query_row([jti], |r| standing_from(r, 0)).optional().map(Option::flatten)
+        })
+    }
+}
+
+fn standing_from(
+    r: &rusqlite::Row<'_>,
+    at: usize,
+) -> rusqlite::Result<Option<(String, KeyStanding)>> {
+    let workspace: Option<String> = r.get(at)?;
+    Ok(match workspace {
+        Some(ws) => Some((
+            ws,
+            KeyStanding {
+                created_at_ms: r.get(at + 1)?,
+                revoked_at_ms: r.get(at + 2)?,
+                workspace_revoked_all_at_ms: r.get(at + 3)?,
+                last_used_at: r.get(at + 4)?,
+            },
+        )),
+        None => None,
+    })
 }

@@ -277,8 +277,51 @@ pub struct SigningKeyRotation {
 /// and any other connection's commit changes SQLite's `data_version`. Otherwise the standing
 /// is read again — so revocation stays exact, in every process.
 pub(crate) struct VerifyCache {
-    entries: std::collections::HashMap<CacheKey, Cached>,
+    entries: std::collections::HashMap<CacheKey, Cached, TailHash>,
     capacity: usize,
+}
+
+/// Hashes only the last 32 bytes it is given, mixed with a per-process random seed: for a
+/// token that is the end of its Ed25519 signature, already uniformly random. Equality is still
+/// decided on the whole token, and only tokens that verified are ever inserted, so nobody can
+/// fill a bucket with chosen keys.
+#[derive(Clone)]
+pub(crate) struct TailHash(u64);
+
+impl Default for TailHash {
+    fn default() -> Self {
+        let seed = keyhold_crypto::random::array::<8>()
+            .map(u64::from_le_bytes)
+            .unwrap_or(0x9e37_79b9_7f4a_7c15);
+        Self(seed)
+    }
+}
+
+impl std::hash::BuildHasher for TailHash {
+    type Hasher = TailHasher;
+    fn build_hasher(&self) -> TailHasher {
+        TailHasher(self.0)
+    }
+}
+
+/// See [`TailHash`].
+pub(crate) struct TailHasher(u64);
+
+impl std::hash::Hasher for TailHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let tail = &bytes[bytes.len().saturating_sub(32)..];
+        for chunk in tail.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0 ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x0000_0100_0000_01b3)
+                .rotate_left(29);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// A cached token: hashed and compared as a `str`, zeroized when dropped.
@@ -319,7 +362,7 @@ pub const VERIFY_CACHE_CAPACITY: usize = 4096;
 impl Default for VerifyCache {
     fn default() -> Self {
         Self {
-            entries: std::collections::HashMap::new(),
+            entries: std::collections::HashMap::default(),
             capacity: VERIFY_CACHE_CAPACITY,
         }
     }

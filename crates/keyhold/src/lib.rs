@@ -42,6 +42,7 @@ pub use keyhold_crypto::secrecy::zeroize::Zeroizing;
 pub use keyhold_crypto::{MasterKey, MasterKeyFile, SecretBytes};
 pub use keyhold_token::{
     DEFAULT_LEEWAY, ExpiryPreset, Jwk, Jwks, MAX_TOKEN_LEN, Scope, ScopeSet, TokenError,
+    VerifyingKey,
 };
 pub use keys::{KEK_ROTATION_BATCH, KekRotation, KeySource, MASTER_KEY_ENV, MasterKeyRotation};
 pub use records::RecordInfo;

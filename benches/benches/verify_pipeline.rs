@@ -10,7 +10,12 @@
 //!
 //! Targets (docs/performance.md): pipeline ≥ 90% of the bare rate; cached ≥ 20× the bare rate;
 //! 1M keys within 5% of 10 keys.
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout
+)]
 
 use std::hint::black_box;
 use std::path::Path;

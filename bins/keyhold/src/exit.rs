@@ -29,7 +29,7 @@ pub fn envelope(e: &keyhold::Error) -> serde_json::Value {
             "code": e.code(),
             "message": one_line(&e.to_string()),
             "request_id": request_id(),
-            "doc_url": format!("docs/auth-and-tokens.md#{}", e.code().replace('_', "-")),
+            "doc_url": format!("docs/auth-and-tokens.md#{}", e.code()),
         }
     })
 }

@@ -144,3 +144,65 @@ impl From<CryptoError> for Error {
 
 /// Shorthand for keyhold results.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use keyhold_token::TokenError;
+
+    use super::*;
+
+    /// Failures no test can provoke on demand (a failing OS random source, a signing error,
+    /// SQLite refusing in an unexpected way, a writer holding the lock for 10 s): their code
+    /// and status are pinned here, where they are decided.
+    #[test]
+    fn codes_and_statuses_of_server_side_failures() {
+        let p = PathBuf::from("/data/keyhold.db");
+        let cases: Vec<(Error, &str, u16)> = vec![
+            (Error::Internal("x"), "internal_error", 500),
+            (
+                Error::Io {
+                    path: p.clone(),
+                    kind: std::io::ErrorKind::PermissionDenied,
+                },
+                "io_error",
+                500,
+            ),
+            (Error::Store(StoreError::Busy(p.clone())), "store_busy", 503),
+            (
+                Error::Store(StoreError::Sqlite {
+                    path: p.clone(),
+                    detail: "disk I/O error".into(),
+                }),
+                "store_error",
+                500,
+            ),
+            (
+                Error::Store(StoreError::NotADatabase(p.clone())),
+                "store_corrupt",
+                500,
+            ),
+            (Error::Token(TokenError::Rng), "rng_failed", 500),
+            (Error::Token(TokenError::Signing), "signing_failed", 500),
+            (
+                Error::Token(TokenError::InsufficientScope {
+                    required: keyhold_token::Scope::Admin,
+                }),
+                "insufficient_scope",
+                403,
+            ),
+            (Error::Token(TokenError::Expired), "token_expired", 401),
+            (Error::from(CryptoError::Rng), "internal_error", 500),
+            (
+                Error::from(CryptoError::KekIntegrity(3)),
+                "integrity_error",
+                500,
+            ),
+        ];
+        for (e, code, status) in cases {
+            assert_eq!((e.code(), e.http_status()), (code, status), "{e:?}");
+            assert!(!e.to_string().is_empty());
+        }
+    }
+}

@@ -701,3 +701,17 @@ fn key_sources_and_handles_do_not_print_keys() {
         "says where the key comes from: {printed}"
     );
 }
+
+#[test]
+fn a_data_dir_that_cannot_be_created_is_an_io_error_naming_it() {
+    let fx = Fixture::new();
+    let file = fx.dir.path().join("a-file");
+    std::fs::write(&file, b"x").expect("write");
+    let err = Keyhold::init(
+        file.join("data"),
+        KeySource::default_file(file.join("data")),
+    )
+    .expect_err("under a file");
+    assert_eq!(err.code(), "io_error");
+    assert!(err.to_string().contains("a-file"), "{err}");
+}

@@ -1,0 +1,110 @@
+//! docs/auth-and-tokens.md promises that its error table is complete and that every code in it
+//! is produced by some test. This keeps both promises checked.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed expectation is the report
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("root")
+}
+
+/// Codes in the doc's error table (rows that start with an anchor).
+fn documented() -> BTreeSet<String> {
+    let doc = std::fs::read_to_string(root().join("docs/auth-and-tokens.md")).expect("doc");
+    doc.lines()
+        .filter(|l| l.starts_with("| <a id=\""))
+        .map(|l| {
+            let id = l["| <a id=\"".len()..]
+                .split('"')
+                .next()
+                .expect("anchor")
+                .to_owned();
+            let shown = l.split('`').nth(1).expect("code in backticks");
+            assert_eq!(id, shown, "anchor and code differ in: {l}");
+            id
+        })
+        .collect()
+}
+
+/// Codes the `code()` functions can return: the string literals after `=>` inside them.
+fn returned_by(file: &str) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(root().join(file)).expect("source");
+    let start = text.find("fn code(&self)").expect("fn code");
+    let body = &text[start..];
+    let end = body.find("\n    }\n").expect("end of fn code");
+    // rustfmt may put a long arm's literal in a block on the next line: `=> {\n "code"`.
+    let body = body[..end]
+        .replace("=> {\n", "=> ")
+        .replace(['\n', ' '], "");
+    body.split("=>\"")
+        .skip(1)
+        .map(|s| s.split('"').next().expect("literal").to_owned())
+        .collect()
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries {
+        let p = e.expect("entry").path();
+        if p.is_dir() && !p.ends_with("target") {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// All test code: files under `tests/`, and `#[cfg(test)]` modules of sources.
+fn test_code() -> String {
+    let mut files = Vec::new();
+    for top in ["crates", "bins"] {
+        rust_files(&root().join(top), &mut files);
+    }
+    let mut all = String::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("read");
+        if f.components().any(|c| c.as_os_str() == "tests") {
+            all.push_str(&text);
+        } else if let Some(i) = text.find("#[cfg(test)]") {
+            all.push_str(&text[i..]);
+        }
+    }
+    all
+}
+
+#[test]
+fn every_code_keyhold_can_return_is_documented_and_nothing_else() {
+    let doc = documented();
+    let mut code = returned_by("crates/keyhold/src/error.rs");
+    code.extend(returned_by("crates/keyhold-token/src/error.rs"));
+    assert!(code.len() > 30, "found {} codes", code.len());
+    let undocumented: Vec<_> = code.difference(&doc).collect();
+    let stale: Vec<_> = doc.difference(&code).collect();
+    assert!(
+        undocumented.is_empty(),
+        "codes missing from docs/auth-and-tokens.md: {undocumented:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "documented codes nothing returns: {stale:?}"
+    );
+}
+
+#[test]
+fn every_documented_code_is_asserted_by_a_test() {
+    let tests = test_code();
+    let untested: Vec<_> = documented()
+        .into_iter()
+        .filter(|c| !tests.contains(&format!("\"{c}\"")))
+        .collect();
+    assert!(
+        untested.is_empty(),
+        "documented codes no test asserts: {untested:?}"
+    );
+}

@@ -106,7 +106,7 @@ fn run(args: Args) -> keyhold::Result<()> {
             command: SigningKeyCommand::Rotate,
         } => {
             let kh = Keyhold::open(&args.data_dir, key_source(&args))?;
-            let r = kh.rotate_signing_key(&Caller::operator())?;
+            let r = kh.rotate_signing_key(&Caller::operator().via(keyhold::Surface::Cli))?;
             out.emit(&r, || {
                 let mut s = format!("New tokens are signed by {}.", r.kid);
                 for (kid, until) in &r.retiring {
@@ -160,7 +160,7 @@ fn run(args: Args) -> keyhold::Result<()> {
 }
 
 fn keys(kh: &Keyhold, args: &Args, command: &KeysCommand, out: &Output) -> keyhold::Result<()> {
-    let caller = Caller::operator();
+    let caller = Caller::operator().via(keyhold::Surface::Cli);
     let ws = &args.workspace;
     match command {
         KeysCommand::Create {

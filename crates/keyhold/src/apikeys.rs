@@ -15,7 +15,7 @@ use keyhold_token::{
     TokenError, VerifyingKey,
 };
 
-use crate::{Error, Keyhold, Result, now, read, workspaces, write};
+use crate::{Caller, Error, Keyhold, Result, now, read, workspaces, write};
 
 /// Record kind under which signing keys' private halves are stored (store-level records).
 const SIGNING_KEY_KIND: &str = "signing-key";
@@ -28,73 +28,6 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
-}
-
-/// Who performs an operation.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum Caller {
-    /// Whoever holds the master key on this machine (the CLI's operator, an embedding
-    /// program): may do everything, in every workspace.
-    Operator {
-        /// A name for the audit trail (e.g. the OS user).
-        name: String,
-    },
-    /// A request authenticated by an API key.
-    Key(Principal),
-}
-
-impl Caller {
-    /// The local operator, named after the OS user running the process.
-    pub fn operator() -> Self {
-        let name = std::env::var("USER")
-            .ok()
-            .filter(|u| !u.is_empty() && u.len() <= 64 && u.chars().all(|c| c.is_ascii_graphic()))
-            .unwrap_or_else(|| format!("uid-{}", rustix::process::geteuid().as_raw()));
-        Self::Operator { name }
-    }
-
-    /// The identity minted keys default to and the audit trail records.
-    pub fn name(&self) -> String {
-        match self {
-            Self::Operator { name } => format!("operator:{name}"),
-            Self::Key(p) => format!("key:{}", p.key_id),
-        }
-    }
-
-    fn default_sub(&self) -> String {
-        match self {
-            Self::Operator { name } => name.clone(),
-            Self::Key(p) => p.sub.clone(),
-        }
-    }
-
-    fn scopes(&self) -> ScopeSet {
-        match self {
-            Self::Operator { .. } => {
-                let mut all = ScopeSet::new();
-                all.insert(Scope::Admin);
-                all
-            }
-            Self::Key(p) => p.scopes.clone(),
-        }
-    }
-
-    /// Refuses unless the caller may use `scope` in workspace `workspace_id`.
-    fn require(&self, scope: Scope, workspace_id: &str) -> Result<()> {
-        match self {
-            Self::Operator { .. } => Ok(()),
-            Self::Key(p) if p.workspace != workspace_id => {
-                Err(Error::Token(TokenError::WorkspaceMismatch))
-            }
-            Self::Key(p) if !p.scopes.covers(scope) => {
-                Err(Error::Token(TokenError::InsufficientScope {
-                    required: scope,
-                }))
-            }
-            Self::Key(_) => Ok(()),
-        }
-    }
 }
 
 /// The identity behind a verified API key.
@@ -512,7 +445,7 @@ impl Keyhold {
         scopes
             .ensure_no_escalation(&caller_scopes)
             .map_err(Error::Token)?;
-        let sub = req.sub.clone().unwrap_or_else(|| caller.default_sub());
+        let sub = req.sub.clone().unwrap_or_else(|| caller.sub());
         let jti = keyhold_token::new_jti().map_err(Error::Token)?;
         let issuer = self.issuer();
         self.store.write(|tx| {
@@ -865,7 +798,7 @@ impl Keyhold {
     /// verifies until the last token it signed expires, then it is deleted. Its private half
     /// is deleted at once.
     pub fn rotate_signing_key(&self, caller: &Caller) -> Result<SigningKeyRotation> {
-        if let Caller::Key(p) = caller {
+        if let Some(p) = caller.principal() {
             caller.require(Scope::Admin, &p.workspace)?;
         }
         let out = self.store.write(|tx| {

@@ -18,8 +18,10 @@
 #![forbid(unsafe_code)]
 
 mod apikeys;
+mod caller;
 mod datadir;
 mod error;
+
 mod keys;
 mod names;
 mod records;
@@ -33,9 +35,10 @@ use keyhold_crypto::{KekRing, MasterCheck, UnlockedMaster, WrappedKek};
 use keyhold_store::{KekRow, KekState, Store, Tx};
 
 pub use apikeys::{
-    ApiKey, Caller, KeyState, MintRequest, MintedKey, Principal, RevokeAll, SigningKeyRotation,
-    Token, VERIFY_CACHE_CAPACITY,
+    ApiKey, KeyState, MintRequest, MintedKey, Principal, RevokeAll, SigningKeyRotation, Token,
+    VERIFY_CACHE_CAPACITY,
 };
+pub use caller::{Caller, Origin, Surface, new_request_id};
 pub use datadir::DataDir;
 pub use error::{Error, Result};
 pub use keyhold_crypto::secrecy::zeroize::Zeroizing;

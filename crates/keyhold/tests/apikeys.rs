@@ -36,7 +36,7 @@ fn payload(token: &str) -> serde_json::Value {
 }
 
 fn as_key(kh: &Keyhold, token: &str) -> Caller {
-    Caller::Key(kh.verify_token(token, None).expect("valid token"))
+    Caller::key(kh.verify_token(token, None).expect("valid token"))
 }
 
 #[test]

@@ -1,0 +1,168 @@
+//! Who performs an operation, and through which door: the attribution every audit record and
+//! every authorization decision starts from.
+
+use keyhold_token::{Scope, ScopeSet, TokenError};
+
+use crate::{Error, Principal, Result};
+
+/// The surface an operation came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Surface {
+    /// The `keyhold` command line.
+    Cli,
+    /// The HTTP API.
+    Http,
+    /// The web portal.
+    Portal,
+    /// The Azi assistant.
+    Assistant,
+    /// A program embedding the library.
+    Library,
+}
+
+impl Surface {
+    /// The lowercase name (`cli`, `http`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cli => "cli",
+            Self::Http => "http",
+            Self::Portal => "portal",
+            Self::Assistant => "assistant",
+            Self::Library => "library",
+        }
+    }
+}
+
+/// Where a request came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The door.
+    pub surface: Surface,
+    /// Remote address (HTTP) or OS user (CLI, library).
+    pub source: Option<String>,
+    /// Correlates the request across logs, responses and the audit trail.
+    pub request_id: String,
+}
+
+impl Origin {
+    /// An origin on `surface` with a fresh request id, attributed to the OS user.
+    pub fn new(surface: Surface) -> Self {
+        Self {
+            surface,
+            source: Some(os_user()),
+            request_id: new_request_id(),
+        }
+    }
+}
+
+/// A fresh request id: `req_` and 16 hex digits.
+pub fn new_request_id() -> String {
+    keyhold_crypto::random::identifier("req_", 8).unwrap_or_else(|_| "req_unavailable".to_owned())
+}
+
+fn os_user() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty() && u.len() <= 64 && u.chars().all(|c| c.is_ascii_graphic()))
+        .unwrap_or_else(|| format!("uid-{}", rustix::process::geteuid().as_raw()))
+}
+
+#[derive(Debug, Clone)]
+enum Who {
+    Operator { name: String },
+    Key(Principal),
+}
+
+/// Who performs an operation: the local operator (whoever holds the master key: may do
+/// everything, in every workspace) or the holder of a verified API key (bounded by its
+/// scopes and workspace) — and where the request came from.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    who: Who,
+    origin: Origin,
+}
+
+impl Caller {
+    /// The local operator, named after the OS user, through the library.
+    pub fn operator() -> Self {
+        Self {
+            who: Who::Operator { name: os_user() },
+            origin: Origin::new(Surface::Library),
+        }
+    }
+
+    /// The holder of a verified key, through the library.
+    pub fn key(principal: Principal) -> Self {
+        Self {
+            who: Who::Key(principal),
+            origin: Origin::new(Surface::Library),
+        }
+    }
+
+    /// The same caller, arriving through `surface`.
+    pub fn via(mut self, surface: Surface) -> Self {
+        self.origin.surface = surface;
+        self
+    }
+
+    /// The same caller, with this origin (surface, source address, request id).
+    pub fn with_origin(mut self, origin: Origin) -> Self {
+        self.origin = origin;
+        self
+    }
+
+    /// Where the request came from.
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// The verified key behind this caller, if it is not the operator.
+    pub fn principal(&self) -> Option<&Principal> {
+        match &self.who {
+            Who::Key(p) => Some(p),
+            Who::Operator { .. } => None,
+        }
+    }
+
+    /// The identity recorded as creator/revoker (`operator:NAME` or `key:ID`).
+    pub fn name(&self) -> String {
+        match &self.who {
+            Who::Operator { name } => format!("operator:{name}"),
+            Who::Key(p) => format!("key:{}", p.key_id),
+        }
+    }
+
+    /// The subject the audit trail records (the OS user for the operator).
+    pub fn sub(&self) -> String {
+        match &self.who {
+            Who::Operator { name } => name.clone(),
+            Who::Key(p) => p.sub.clone(),
+        }
+    }
+
+    /// The scopes this caller holds (`admin` for the operator).
+    pub(crate) fn scopes(&self) -> ScopeSet {
+        match &self.who {
+            Who::Operator { .. } => [Scope::Admin].into_iter().collect(),
+            Who::Key(p) => p.scopes.clone(),
+        }
+    }
+
+    /// Refuses unless the caller may use `scope` in workspace `workspace_id`.
+    pub(crate) fn require(&self, scope: Scope, workspace_id: &str) -> Result<()> {
+        match &self.who {
+            Who::Operator { .. } => Ok(()),
+            Who::Key(p) if p.workspace != workspace_id => {
+                Err(Error::Token(TokenError::WorkspaceMismatch))
+            }
+            Who::Key(p) if !p.scopes.covers(scope) => {
+                Err(Error::Token(TokenError::InsufficientScope {
+                    required: scope,
+                }))
+            }
+            Who::Key(_) => Ok(()),
+        }
+    }
+}

@@ -24,7 +24,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The credential arrives as a SecretBytes: redacted in Debug, zeroized on drop.
     let credential = SecretBytes::copy_from(b"postgres://app:s3cret@db.internal/app");
-    let info = kh.put_record("default", "connection", "orders-db", &credential)?;
+    let info = kh.put_record(
+        &keyhold::Caller::operator(),
+        "default",
+        "connection",
+        "orders-db",
+        &credential,
+    )?;
     println!(
         "stored {}/{} version {} under KEK {}",
         info.kind, info.id, info.version, info.kek_id
@@ -38,7 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(read_back.expose(), credential.expose());
     println!("read back {} bytes", read_back.len());
 
-    let kek = kh.rotate_kek()?;
+    let kek = kh.rotate_kek(&keyhold::Caller::operator())?;
     println!(
         "KEK rotated to {}: {} record(s) re-wrapped",
         kek.active_kek, kek.rewrapped

@@ -72,6 +72,51 @@ pub enum Command {
         #[command(subcommand)]
         command: SigningKeyCommand,
     },
+    /// The audit log: list, export, verify the hash chain, write a signed checkpoint.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List audit records, oldest first.
+    List {
+        /// Only records at or after this time (RFC 3339, e.g. 2026-11-27T00:00:00Z).
+        #[arg(long, value_name = "TIME")]
+        since: Option<humantime::Timestamp>,
+        /// Only this action (e.g. key.created, key.used, key.revoked).
+        #[arg(long)]
+        action: Option<String>,
+        /// Only records about this key id.
+        #[arg(long = "key", value_name = "ID")]
+        key: Option<String>,
+        /// Only this actor (sub).
+        #[arg(long)]
+        actor: Option<String>,
+        /// At most this many (the newest).
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+    },
+    /// Export every record as JSON lines (for a SIEM).
+    Export {
+        /// JSON lines (the only format).
+        #[arg(long, required = true)]
+        jsonl: bool,
+    },
+    /// Recompute the hash chain; with --checkpoint, also prove no newest rows were removed.
+    Verify {
+        /// A checkpoint written earlier by `keyhold audit checkpoint`.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+    },
+    /// Write a signed checkpoint (seq, head hash) to a file outside the database.
+    Checkpoint {
+        /// Where to write it.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

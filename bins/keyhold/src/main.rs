@@ -15,7 +15,9 @@ use clap::Parser;
 use keyhold::{Caller, KeySource, Keyhold, MintRequest, ScopeSet, Status};
 use serde::Serialize;
 
-use crate::args::{Args, Command, KeysCommand, RekeyArgs, SigningKeyCommand, WorkspaceCommand};
+use crate::args::{
+    Args, AuditCommand, Command, KeysCommand, RekeyArgs, SigningKeyCommand, WorkspaceCommand,
+};
 
 fn main() -> ExitCode {
     let args = match Args::try_parse() {
@@ -41,7 +43,11 @@ fn run(args: Args) -> keyhold::Result<()> {
     let out = Output { json: args.json };
     match &args.command {
         Command::Init => {
-            let (_kh, report) = Keyhold::init(&args.data_dir, key_source(&args))?;
+            let (_kh, report) = Keyhold::init_by(
+                &args.data_dir,
+                key_source(&args),
+                &Caller::operator().via(keyhold::Surface::Cli),
+            )?;
             out.emit(&report, || {
                 let key_note = if report.generated_master_key {
                     " (new: back it up, and in production keep it off the disk that holds the data)"
@@ -68,7 +74,8 @@ fn run(args: Args) -> keyhold::Result<()> {
             let kh = Keyhold::open(&args.data_dir, key_source(&args))?;
             match command {
                 WorkspaceCommand::Create { name } => {
-                    let ws = kh.create_workspace(name)?;
+                    let ws =
+                        kh.create_workspace(&Caller::operator().via(keyhold::Surface::Cli), name)?;
                     out.emit(&ws, || format!("Created workspace {} ({})", ws.name, ws.id))
                 }
                 WorkspaceCommand::List => {
@@ -91,6 +98,10 @@ fn run(args: Args) -> keyhold::Result<()> {
         Command::Keys { command } => {
             let kh = Keyhold::open(&args.data_dir, key_source(&args))?;
             keys(&kh, &args, command, &out)
+        }
+        Command::Audit { command } => {
+            let kh = Keyhold::open(&args.data_dir, key_source(&args))?;
+            audit(&kh, command, &out)
         }
         Command::Jwks => {
             let kh = Keyhold::open(&args.data_dir, key_source(&args))?;
@@ -133,7 +144,8 @@ fn run(args: Args) -> keyhold::Result<()> {
             let kh = Keyhold::open(&args.data_dir, key_source(&args))?;
             if *master {
                 let new_key = secret_input::new_master_key(new_key_file.as_deref())?;
-                let r = kh.rotate_master_key(&new_key)?;
+                let r =
+                    kh.rotate_master_key(&Caller::operator().via(keyhold::Surface::Cli), &new_key)?;
                 out.emit(&r, || match &r.key_file {
                     Some(f) => format!("Master key rotated: {} key-encryption key(s) re-wrapped; {} now holds the new key", r.keks_rewrapped, f.display()),
                     None => format!(
@@ -143,7 +155,11 @@ fn run(args: Args) -> keyhold::Result<()> {
                 })
             } else {
                 debug_assert!(*kek, "clap requires one of --master / --kek");
-                let r = kh.rotate_kek_with(*batch, |_| std::ops::ControlFlow::Continue(()))?;
+                let r = kh.rotate_kek_with(
+                    &Caller::operator().via(keyhold::Surface::Cli),
+                    *batch,
+                    |_| std::ops::ControlFlow::Continue(()),
+                )?;
                 out.emit(&r, || {
                     format!(
                         "Key-encryption key rotated{}: active KEK {}, {} record(s) re-wrapped in {} batch(es), retired KEK(s): {}",
@@ -251,7 +267,7 @@ fn keys(kh: &Keyhold, args: &Args, command: &KeysCommand, out: &Output) -> keyho
         }
         KeysCommand::Verify { scope } => {
             let token = secret_input::token()?;
-            let p = kh.verify_token(token.as_str(), *scope)?;
+            let p = kh.verify_token_from(token.as_str(), *scope, caller.origin())?;
             out.emit(&p, || {
                 let scopes: Vec<&str> = p.scopes.iter().map(keyhold::Scope::as_str).collect();
                 format!(
@@ -262,6 +278,86 @@ fn keys(kh: &Keyhold, args: &Args, command: &KeysCommand, out: &Output) -> keyho
                     scopes.join(" "),
                     time(p.iat),
                     time(p.exp)
+                )
+            })
+        }
+    }
+}
+
+fn audit(kh: &Keyhold, command: &AuditCommand, out: &Output) -> keyhold::Result<()> {
+    let caller = Caller::operator().via(keyhold::Surface::Cli);
+    match command {
+        AuditCommand::List {
+            since,
+            action,
+            key,
+            actor,
+            limit,
+        } => {
+            let since_ms = since.map(|t| {
+                let st: std::time::SystemTime = t.into();
+                st.duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            });
+            let filter = keyhold::AuditFilter {
+                since_ms,
+                action: action.clone(),
+                key_id: key.clone(),
+                actor: actor.clone(),
+                workspace: None,
+                limit: Some(*limit),
+            };
+            let entries = kh.audit_entries(&caller, &filter)?;
+            out.emit(&entries, || {
+                let mut s = format!(
+                    "{:>6} {:<20} {:<20} {:<14} {:<9} {:<38} {:<38} OUTCOME",
+                    "SEQ", "TIME", "ACTION", "ACTOR", "SURFACE", "KEY", "TARGET"
+                );
+                for e in &entries {
+                    s.push_str(&format!(
+                        "\n{:>6} {:<20} {:<20} {:<14} {:<9} {:<38} {:<38} {}",
+                        e.seq,
+                        time(e.time_ms / 1000),
+                        e.action,
+                        e.actor,
+                        e.surface,
+                        e.key_id.as_deref().unwrap_or("-"),
+                        e.target.as_deref().unwrap_or("-"),
+                        e.outcome
+                    ));
+                }
+                s
+            })
+        }
+        AuditCommand::Export { .. } => {
+            let entries = kh.audit_entries(&caller, &keyhold::AuditFilter::default())?;
+            let mut stdout = std::io::stdout().lock();
+            for e in &entries {
+                let line = serde_json::to_string(e)
+                    .map_err(|_| keyhold::Error::Internal("JSON encoding failed"))?;
+                if writeln!(stdout, "{line}").is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        }
+        AuditCommand::Verify { checkpoint } => {
+            let v = kh.verify_audit(checkpoint.as_deref())?;
+            out.emit(&v, || match v.checkpoint_seq {
+                Some(cp) => format!(
+                    "ok, {} rows, head {} (seq {}); checkpoint at seq {cp} matches",
+                    v.rows, v.head, v.head_seq
+                ),
+                None => format!("ok, {} rows, head {} (seq {})", v.rows, v.head, v.head_seq),
+            })
+        }
+        AuditCommand::Checkpoint { out: file } => {
+            let v = kh.audit_checkpoint(&caller, file)?;
+            out.emit(&v, || {
+                format!(
+                    "Checkpoint of seq {} written to {}; keep it outside this machine's data disk.",
+                    v.checkpoint_seq.unwrap_or(0),
+                    file.display()
                 )
             })
         }

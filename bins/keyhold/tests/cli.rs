@@ -91,14 +91,14 @@ fn init_status_and_workspaces() {
     assert!(out.contains("Initialised a keyhold store"), "{out}");
     assert!(out.contains("workspace:  default (ws_"), "{out}");
     let status = cli.ok(&["status"]);
-    assert!(status.contains("schema version:  2"), "{status}");
+    assert!(status.contains("schema version:  3"), "{status}");
     assert!(
         status.contains("KEKs:            1 (active: 1)"),
         "{status}"
     );
     let s = json(&cli.ok(&["status", "--json"]));
     assert_eq!(s["kek_count"], 1);
-    assert_eq!(s["schema_version"], 2);
+    assert_eq!(s["schema_version"], 3);
     assert_eq!(s["workspaces"], 1);
     let ws = json(&cli.ok(&["--json", "workspace", "create", "mobile-app"]));
     assert_eq!(ws["name"], "mobile-app");
@@ -181,7 +181,13 @@ fn master_key_rotation_from_stdin_and_from_a_file() {
     let cli = Cli::new();
     cli.ok(&["init"]);
     cli.library()
-        .put_record("default", "secret", "x", &SecretBytes::copy_from(b"kept"))
+        .put_record(
+            &keyhold::Caller::operator(),
+            "default",
+            "secret",
+            "x",
+            &SecretBytes::copy_from(b"kept"),
+        )
         .expect("put");
     let new_key = MasterKey::generate().expect("rng");
     let out = cli.run_with_stdin(
@@ -255,6 +261,7 @@ fn kek_rotation_killed_at_random_moments_resumes() {
     let n = 1500;
     for i in 0..n {
         kh.put_record(
+            &keyhold::Caller::operator(),
             "default",
             "secret",
             &format!("r{i:04}"),
@@ -328,6 +335,7 @@ fn canary_never_appears_in_cli_output() {
     );
     cli.library()
         .put_record(
+            &keyhold::Caller::operator(),
             "default",
             "secret",
             "canary",

@@ -6,6 +6,7 @@
 //! plaintext secret, and it depends on no other keyhold crate.
 #![forbid(unsafe_code)]
 
+mod audit;
 mod error;
 mod keys;
 mod migrations;
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+pub use audit::{AuditFilter, AuditRow};
 pub use error::StoreError;
 pub use keys::{ApiKeyRow, KeyStanding, SigningKeyRow, SigningKeyState};
 pub use tx::{KekRow, KekState, RecordKey, RecordRow, Tx, WorkspaceRow};

@@ -69,6 +69,24 @@ const MIGRATIONS: &[&str] = &[
 
     ALTER TABLE workspaces ADD COLUMN revoked_all_at_ms INTEGER;
     "#,
+    // 3: the audit log, a hash chain. `event` is the canonical encoding the chain hashes; the
+    // other columns repeat some of its fields so `audit list` can filter with indexes.
+    r#"
+    CREATE TABLE audit_log (
+        seq       INTEGER PRIMARY KEY CHECK (seq > 0),
+        time_ms   INTEGER NOT NULL,
+        workspace TEXT,
+        action    TEXT    NOT NULL,
+        actor     TEXT    NOT NULL,
+        key_id    TEXT,
+        outcome   TEXT    NOT NULL,
+        event     BLOB    NOT NULL,
+        prev      BLOB    NOT NULL,
+        hash      BLOB    NOT NULL
+    ) STRICT;
+    CREATE INDEX audit_by_time ON audit_log (time_ms);
+    CREATE INDEX audit_by_key ON audit_log (key_id) WHERE key_id IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this build writes.

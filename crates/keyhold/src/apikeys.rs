@@ -19,9 +19,6 @@ use crate::{Caller, Error, Keyhold, Result, now, read, workspaces, write};
 
 /// Record kind under which signing keys' private halves are stored (store-level records).
 const SIGNING_KEY_KIND: &str = "signing-key";
-/// Only refresh a key's last-used time when it is older than this, so verification does not
-/// turn every read into a write. (Every individual use is recorded by the audit log.)
-const LAST_USED_GRANULARITY_SECS: i64 = 60;
 
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -196,6 +193,9 @@ pub struct SigningKeyRotation {
     pub retired: Vec<String>,
 }
 
+/// A failed verification, with who the token claimed to be when its signature verified.
+type Rejection = Box<(Error, Option<Principal>)>;
+
 /// Successful verifications, keyed by the token itself.
 ///
 /// The token is the key (held in a zeroizing buffer, wiped on eviction) rather than a digest
@@ -285,7 +285,6 @@ struct Cached {
     principal: Principal,
     claims: Claims,
     facts: KeyFacts,
-    last_used: Option<i64>,
     seen: (i64, u64),
 }
 
@@ -502,6 +501,21 @@ impl Keyhold {
                 other => Error::Store(other),
             })?;
             self.prune_signing_keys(tx, iat)?;
+            let record = crate::audit::Record::new(keyhold_audit::Action::KeyCreated)
+                .workspace(&ws.id)
+                .target(&row.jti)
+                .detail(
+                    "name",
+                    keyhold_audit::PublicText::new(&row.name)
+                        .map_err(|_| Error::Internal("unrecordable key name"))?,
+                )
+                .detail("expires_at", row.expires_at)
+                .detail(
+                    "scopes",
+                    keyhold_audit::PublicText::new(&row.scopes)
+                        .map_err(|_| Error::Internal("unrecordable scopes"))?,
+                );
+            self.audit(tx, caller, record)?;
             Ok(MintedKey {
                 token,
                 key: ApiKey::from_row(row, None, iat),
@@ -561,7 +575,12 @@ impl Keyhold {
             let ws = workspaces::resolve(tx, workspace)?;
             caller.require(Scope::KeysRevoke, &ws.id)?;
             let row = Self::find_key(tx, &ws.id, ident)?;
-            tx.revoke_api_key(&row.jti, now_ms(), &caller.name())?;
+            let changed = tx.revoke_api_key(&row.jti, now_ms(), &caller.name())?;
+            let record = crate::audit::Record::new(keyhold_audit::Action::KeyRevoked)
+                .workspace(&ws.id)
+                .target(&row.jti)
+                .detail("already_revoked", !changed);
+            self.audit(tx, caller, record)?;
             let row = tx
                 .api_key(&row.jti)?
                 .ok_or(Error::Internal("revoked key vanished"))?;
@@ -591,6 +610,14 @@ impl Keyhold {
                 .count();
             let at = now_ms();
             tx.revoke_all_api_keys(&ws.id, at)?;
+            let record = crate::audit::Record::new(keyhold_audit::Action::KeysRevokedAll)
+                .workspace(&ws.id)
+                .target(&ws.id)
+                .detail(
+                    "keys_revoked",
+                    i64::try_from(keys_revoked).unwrap_or(i64::MAX),
+                );
+            self.audit(tx, caller, record)?;
             Ok(RevokeAll {
                 workspace: ws.id,
                 revoked_at_ms: at,
@@ -606,7 +633,73 @@ impl Keyhold {
     ///
     /// Repeated verifications of the same token are served from a cache that keeps
     /// revocation and expiry exact (see `VerifyCache`).
+    ///
+    /// Every verification is recorded — `key.used`, or `key.rejected` with the reason code and
+    /// the key id when the token's signature was good enough to know it — and a success is
+    /// returned only once its record is durable (group commit). The token is never recorded.
     pub fn verify_token(&self, token: &str, required: Option<Scope>) -> Result<Principal> {
+        self.verify_token_from(
+            token,
+            required,
+            &crate::Origin::new(crate::Surface::Library),
+        )
+    }
+
+    /// [`Keyhold::verify_token`] for a request that arrived from `origin`.
+    pub fn verify_token_from(
+        &self,
+        token: &str,
+        required: Option<Scope>,
+        origin: &crate::Origin,
+    ) -> Result<Principal> {
+        let outcome = self.check_token(token, required);
+        if !self.record_uses.load(std::sync::atomic::Ordering::Relaxed) {
+            return outcome.map_err(|r| r.0);
+        }
+        match outcome {
+            Ok(p) => {
+                let event = crate::audit::Record::new(keyhold_audit::Action::KeyUsed)
+                    .workspace(&p.workspace)
+                    .target(&p.key_id)
+                    .event(&p.sub, Some(&p.key_id), origin)?;
+                self.audit_durably(event)?;
+                Ok(p)
+            }
+            Err(rejection) => {
+                let (e, known) = *rejection;
+                let mut record =
+                    crate::audit::Record::new(keyhold_audit::Action::KeyRejected).failed(e.code());
+                let (sub, key) = match &known {
+                    Some(k) => {
+                        record = record.workspace(&k.workspace).target(&k.key_id);
+                        (k.sub.as_str(), Some(k.key_id.as_str()))
+                    }
+                    None => ("anonymous", None),
+                };
+                // The rejection stands whether or not its record could be written.
+                if let Ok(event) = record.event(sub, key, origin) {
+                    let _ = self.audit_durably(event);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Turns recording of key uses and rejections on or off for this handle (on by default).
+    /// Off is for benchmarks and offline tools that verify without serving anyone: nothing
+    /// that serves requests turns it off.
+    pub fn record_key_uses(&self, on: bool) {
+        self.record_uses
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The verification itself; on failure, who the token claimed to be if its signature
+    /// verified.
+    fn check_token(
+        &self,
+        token: &str,
+        required: Option<Scope>,
+    ) -> std::result::Result<Principal, Rejection> {
         let now = now();
         if read(&self.verify_cache).capacity == 0 {
             return self.verify_fresh(token, required, now, false);
@@ -614,23 +707,27 @@ impl Keyhold {
         let epoch = self
             .revocation_epoch
             .load(std::sync::atomic::Ordering::Acquire);
-        let version = self.store.data_version()?;
+        let version = self
+            .store
+            .data_version()
+            .map_err(|e| Box::new((Error::from(e), None)))?;
         // Fast path: a cached token whose standing is provably current.
         let hit = {
             let cache = read(&self.verify_cache);
             match cache.entries.get(token) {
                 Some(c) if within_lifetime(&c.claims, now) && c.seen == (version, epoch) => Some(
                     keyhold_token::check_state(&c.claims, &c.facts, c.claims.workspace(), required)
-                        .map(|()| (c.principal.clone(), c.last_used)),
+                        .map(|()| c.principal.clone())
+                        .map_err(|e| (e, c.principal.clone())),
                 ),
                 _ => None,
             }
         };
         match hit {
-            Some(Ok((principal, last_used))) => {
-                return self.touch(principal, last_used, now, Some(token));
+            Some(Ok(principal)) => return Ok(principal),
+            Some(Err((e @ TokenError::InsufficientScope { .. }, p))) => {
+                return Err(Box::new((Error::Token(e), Some(p))));
             }
-            Some(Err(e @ TokenError::InsufficientScope { .. })) => return Err(Error::Token(e)),
             _ => {}
         }
         self.verify_fresh(token, required, now, true)
@@ -643,7 +740,7 @@ impl Keyhold {
         required: Option<Scope>,
         now: i64,
         cache: bool,
-    ) -> Result<Principal> {
+    ) -> std::result::Result<Principal, Rejection> {
         if cache {
             write(&self.verify_cache).entries.remove(token);
         }
@@ -655,7 +752,9 @@ impl Keyhold {
             match first {
                 // Another process may have rotated the signing key since we loaded ours.
                 Err(TokenError::UnknownKid) => {
-                    self.store.read(|tx| self.load_verifiers(tx))?;
+                    self.store
+                        .read(|tx| self.load_verifiers(tx))
+                        .map_err(|e| (e, None))?;
                     let signing = read(&self.signing);
                     keyhold_token::verify(
                         token,
@@ -668,15 +767,14 @@ impl Keyhold {
                 other => other,
             }
         }
-        .map_err(Error::Token)?;
+        .map_err(|e| Box::new((Error::Token(e), None)))?;
         let claims = verified.claims();
         let epoch = self
             .revocation_epoch
             .load(std::sync::atomic::Ordering::Acquire);
-        let (version, facts, last_used) =
-            self.standing(claims.jti(), claims.workspace(), claims.iat())?;
-        keyhold_token::check_state(claims, &facts, claims.workspace(), None)
-            .map_err(Error::Token)?;
+        let (version, facts, _last_used) = self
+            .standing(claims.jti(), claims.workspace(), claims.iat())
+            .map_err(|e| (e, None))?;
         let principal = Principal {
             sub: claims.sub().to_owned(),
             workspace: claims.workspace().to_owned(),
@@ -686,10 +784,16 @@ impl Keyhold {
             exp: claims.exp(),
             kid: verified.kid().to_owned(),
         };
+        if let Err(e) = keyhold_token::check_state(claims, &facts, claims.workspace(), None) {
+            return Err(Box::new((Error::Token(e), Some(principal))));
+        }
         if let Some(required) = required
             && !claims.scopes().covers(required)
         {
-            return Err(Error::Token(TokenError::InsufficientScope { required }));
+            return Err(Box::new((
+                Error::Token(TokenError::InsufficientScope { required }),
+                Some(principal),
+            )));
         }
         if cache {
             let mut cache = write(&self.verify_cache);
@@ -710,12 +814,11 @@ impl Keyhold {
                     principal: principal.clone(),
                     claims: verified.into_claims(),
                     facts,
-                    last_used,
                     seen: (version, epoch),
                 },
             );
         }
-        self.touch(principal, last_used, now, cache.then_some(token))
+        Ok(principal)
     }
 
     /// What the store says about key `jti` of `workspace`, with the `data_version` it was read
@@ -759,28 +862,6 @@ impl Keyhold {
         })
     }
 
-    /// Keeps the last-used time to the minute, then hands out the principal.
-    fn touch(
-        &self,
-        principal: Principal,
-        last_used: Option<i64>,
-        now: i64,
-        cached: Option<&str>,
-    ) -> Result<Principal> {
-        if last_used.is_none_or(|t| t + LAST_USED_GRANULARITY_SECS <= now) {
-            self.store.write(|tx| {
-                tx.touch_api_key(&principal.key_id, now)
-                    .map_err(Error::from)
-            })?;
-            if let Some(t) = cached
-                && let Some(c) = write(&self.verify_cache).entries.get_mut(t)
-            {
-                c.last_used = Some(now);
-            }
-        }
-        Ok(principal)
-    }
-
     /// Sets how many verified tokens this handle remembers (0 disables the cache).
     pub fn set_verify_cache_capacity(&self, capacity: usize) {
         let mut cache = write(&self.verify_cache);
@@ -816,6 +897,11 @@ impl Keyhold {
             }
             let kid = self.add_signing_key(tx)?;
             let retired = self.prune_signing_keys(tx, now)?;
+            self.audit(
+                tx,
+                caller,
+                crate::audit::Record::new(keyhold_audit::Action::SigningKeyRotated).target(&kid),
+            )?;
             let mut retiring = Vec::new();
             for row in tx.signing_keys()? {
                 if row.state == SigningKeyState::Retiring {

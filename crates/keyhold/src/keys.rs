@@ -180,7 +180,18 @@ impl Keyhold {
     /// Replaces the master key: every KEK is re-wrapped under `new_key` in one transaction
     /// (data is never re-encrypted). If the key comes from a file, the file is replaced
     /// crash-safely; if it comes from `KEYHOLD_MASTER_KEY`, the caller must update it.
-    pub fn rotate_master_key(&self, new_key: &MasterKey) -> Result<MasterKeyRotation> {
+    ///
+    /// Recorded as `master_key.rotated`. Only the operator may do this.
+    pub fn rotate_master_key(
+        &self,
+        caller: &crate::Caller,
+        new_key: &MasterKey,
+    ) -> Result<MasterKeyRotation> {
+        if caller.principal().is_some() {
+            return Err(Error::Token(keyhold_token::TokenError::InsufficientScope {
+                required: keyhold_token::Scope::Admin,
+            }));
+        }
         let new_master = UnlockedMaster::derive(new_key, &self.store_id)?;
         let key_file = match &self.key_source {
             KeySource::File(f) => Some(f.clone()),
@@ -218,6 +229,11 @@ impl Keyhold {
                 tx.set_kek_wrapped(row.id, &wrapped.0)?;
             }
             tx.set_meta(META_MASTER_CHECK, &new_master.check_value().0)?;
+            let record = crate::audit::Record::new(keyhold_audit::Action::MasterKeyRotated).detail(
+                "keks_rewrapped",
+                i64::try_from(rows.len()).unwrap_or(i64::MAX),
+            );
+            self.audit(tx, caller, record)?;
             Ok::<_, Error>(rows.len())
         });
         let keks_rewrapped = match result {
@@ -244,9 +260,44 @@ impl Keyhold {
         })
     }
 
+    /// First step of a KEK rotation: a new active KEK, or the unfinished rotation's.
+    fn start_kek_rotation(&self, tx: &keyhold_store::Tx<'_>) -> Result<KekRotation> {
+        let keks = tx.keks()?;
+        let active = keks
+            .iter()
+            .find(|k| k.state == KekState::Active)
+            .ok_or(Error::Internal(
+                "the store has no active key-encryption key",
+            ))?;
+        if keks.iter().any(|k| k.state == KekState::Retiring) {
+            return Ok(KekRotation {
+                active_kek: active.id,
+                resumed: true,
+                ..KekRotation::default()
+            });
+        }
+        let id = tx.next_kek_id()?;
+        let wrapped: WrappedKek = {
+            let master = read(&self.master);
+            let mut ring = write(&self.ring);
+            ring.generate(&master, id)?
+        };
+        tx.set_kek_state(active.id, KekState::Retiring)?;
+        tx.insert_kek(&KekRow {
+            id,
+            wrapped: wrapped.0,
+            state: KekState::Active,
+            created_at: now(),
+        })?;
+        Ok(KekRotation {
+            active_kek: id,
+            ..KekRotation::default()
+        })
+    }
+
     /// Rotates the KEK to completion: see [`Keyhold::rotate_kek_with`].
-    pub fn rotate_kek(&self) -> Result<KekRotation> {
-        self.rotate_kek_with(KEK_ROTATION_BATCH, |_| ControlFlow::Continue(()))
+    pub fn rotate_kek(&self, caller: &crate::Caller) -> Result<KekRotation> {
+        self.rotate_kek_with(caller, KEK_ROTATION_BATCH, |_| ControlFlow::Continue(()))
     }
 
     /// Starts a KEK rotation (or resumes an unfinished one): a new KEK becomes active for all
@@ -254,44 +305,28 @@ impl Keyhold {
     /// After each committed batch `progress` may stop the run (`ControlFlow::Break`); a later
     /// call resumes where it stopped, as it does after a crash. When no record uses an old
     /// KEK any more, the old KEKs are deleted.
+    ///
+    /// Each call is recorded once, as `kek.rotated`, in the transaction that starts (or
+    /// resumes) the rotation. Only the operator may do this.
     pub fn rotate_kek_with(
         &self,
+        caller: &crate::Caller,
         batch: usize,
         mut progress: impl FnMut(&KekRotation) -> ControlFlow<()>,
     ) -> Result<KekRotation> {
+        if caller.principal().is_some() {
+            return Err(Error::Token(keyhold_token::TokenError::InsufficientScope {
+                required: keyhold_token::Scope::Admin,
+            }));
+        }
         let batch = batch.max(1);
         let mut state = self.store.write(|tx| {
-            let keks = tx.keks()?;
-            let active =
-                keks.iter()
-                    .find(|k| k.state == KekState::Active)
-                    .ok_or(Error::Internal(
-                        "the store has no active key-encryption key",
-                    ))?;
-            if keks.iter().any(|k| k.state == KekState::Retiring) {
-                return Ok::<_, Error>(KekRotation {
-                    active_kek: active.id,
-                    resumed: true,
-                    ..KekRotation::default()
-                });
-            }
-            let id = tx.next_kek_id()?;
-            let wrapped: WrappedKek = {
-                let master = read(&self.master);
-                let mut ring = write(&self.ring);
-                ring.generate(&master, id)?
-            };
-            tx.set_kek_state(active.id, KekState::Retiring)?;
-            tx.insert_kek(&KekRow {
-                id,
-                wrapped: wrapped.0,
-                state: KekState::Active,
-                created_at: now(),
-            })?;
-            Ok(KekRotation {
-                active_kek: id,
-                ..KekRotation::default()
-            })
+            let started = self.start_kek_rotation(tx)?;
+            let record = crate::audit::Record::new(keyhold_audit::Action::KekRotated)
+                .detail("active_kek", i64::from(started.active_kek))
+                .detail("resumed", started.resumed);
+            self.audit(tx, caller, record)?;
+            Ok::<_, Error>(started)
         })?;
         loop {
             let done = self.store.write(|tx| {

@@ -18,9 +18,11 @@
 #![forbid(unsafe_code)]
 
 mod apikeys;
+mod audit;
 mod caller;
 mod datadir;
 mod error;
+mod group;
 
 mod keys;
 mod names;
@@ -38,11 +40,13 @@ pub use apikeys::{
     ApiKey, KeyState, MintRequest, MintedKey, Principal, RevokeAll, SigningKeyRotation, Token,
     VERIFY_CACHE_CAPACITY,
 };
+pub use audit::{AuditEntry, AuditVerification};
 pub use caller::{Caller, Origin, Surface, new_request_id};
 pub use datadir::DataDir;
 pub use error::{Error, Result};
 pub use keyhold_crypto::secrecy::zeroize::Zeroizing;
 pub use keyhold_crypto::{MasterKey, MasterKeyFile, SecretBytes};
+pub use keyhold_store::AuditFilter;
 pub use keyhold_token::{
     DEFAULT_LEEWAY, ExpiryPreset, Jwk, Jwks, MAX_TOKEN_LEN, Scope, ScopeSet, TokenError,
     VerifyingKey,
@@ -69,6 +73,9 @@ pub struct Keyhold {
     signing: RwLock<apikeys::Signing>,
     verify_cache: RwLock<apikeys::VerifyCache>,
     revocation_epoch: std::sync::atomic::AtomicU64,
+    audit: RwLock<audit::AuditKeys>,
+    uses: group::GroupCommit<keyhold_audit::Event>,
+    record_uses: std::sync::atomic::AtomicBool,
     key_source: KeySource,
 }
 
@@ -148,12 +155,21 @@ impl Keyhold {
     /// master key file if `key` names one that does not exist yet, the first KEK and the
     /// default workspace. Refuses if a store exists there already.
     pub fn init(data_dir: impl AsRef<Path>, key: KeySource) -> Result<(Self, InitReport)> {
+        Self::init_by(data_dir, key, &Caller::operator())
+    }
+
+    /// [`Keyhold::init`], attributed to `caller` in the audit log.
+    pub fn init_by(
+        data_dir: impl AsRef<Path>,
+        key: KeySource,
+        caller: &Caller,
+    ) -> Result<(Self, InitReport)> {
         let dir = DataDir::create(data_dir.as_ref())?;
         if dir.database().exists() {
             return Err(Error::AlreadyInitialized(dir.path().to_path_buf()));
         }
         let (master, generated) = key.load_or_create()?;
-        let created = Self::create_store(&dir, &master, &key);
+        let created = Self::create_store(&dir, &master, &key, caller);
         match created {
             Ok(kh) => {
                 let workspace = kh.workspace(DEFAULT_WORKSPACE)?;
@@ -179,7 +195,12 @@ impl Keyhold {
         }
     }
 
-    fn create_store(dir: &DataDir, master_key: &MasterKey, key: &KeySource) -> Result<Self> {
+    fn create_store(
+        dir: &DataDir,
+        master_key: &MasterKey,
+        key: &KeySource,
+        caller: &Caller,
+    ) -> Result<Self> {
         let store = Store::create(&dir.database()).map_err(|e| match e {
             keyhold_store::StoreError::AlreadyExists(_) => {
                 Error::AlreadyInitialized(dir.path().to_path_buf())
@@ -200,6 +221,9 @@ impl Keyhold {
             signing: RwLock::default(),
             verify_cache: RwLock::default(),
             revocation_epoch: std::sync::atomic::AtomicU64::new(0),
+            audit: RwLock::default(),
+            uses: group::GroupCommit::default(),
+            record_uses: std::sync::atomic::AtomicBool::new(true),
             key_source: key.clone(),
         };
         let now = now();
@@ -214,8 +238,16 @@ impl Keyhold {
                 state: KekState::Active,
                 created_at: now,
             })?;
-            workspaces::insert(tx, DEFAULT_WORKSPACE, now)?;
-            kh.ensure_signing_key(tx)
+            let ws = workspaces::insert(tx, DEFAULT_WORKSPACE, now)?;
+            kh.ensure_signing_key(tx)?;
+            kh.ensure_audit_keys(tx)?;
+            kh.audit(
+                tx,
+                caller,
+                audit::Record::new(keyhold_audit::Action::WorkspaceCreated)
+                    .workspace(&ws.id)
+                    .target(&ws.name),
+            )
         })?;
         kh.load_signing()?;
         Ok(kh)
@@ -254,6 +286,9 @@ impl Keyhold {
             signing: RwLock::default(),
             verify_cache: RwLock::default(),
             revocation_epoch: std::sync::atomic::AtomicU64::new(0),
+            audit: RwLock::default(),
+            uses: group::GroupCommit::default(),
+            record_uses: std::sync::atomic::AtomicBool::new(true),
             key_source: key,
         };
         kh.store.read(|tx| kh.load_keks(tx))?;

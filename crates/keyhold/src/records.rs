@@ -106,8 +106,12 @@ impl Keyhold {
 
     /// Stores `secret` as record `kind`/`id` of `workspace` (id or name), encrypted under a
     /// fresh data key; replaces any previous value and increments the version.
+    ///
+    /// Recorded as `record.written` (kind, id and version — never the value). A key caller
+    /// needs `admin`.
     pub fn put_record(
         &self,
+        caller: &crate::Caller,
         workspace: &str,
         kind: &str,
         id: &str,
@@ -115,7 +119,16 @@ impl Keyhold {
     ) -> Result<RecordInfo> {
         self.store.write(|tx| {
             let key = Self::record_key(tx, workspace, kind, id)?;
-            self.seal_record(tx, key, secret)
+            if caller.principal().is_some() {
+                caller.require(keyhold_token::Scope::Admin, &key.workspace)?;
+            }
+            let info = self.seal_record(tx, key, secret)?;
+            let record = crate::audit::Record::new(keyhold_audit::Action::RecordWritten)
+                .workspace(&info.workspace)
+                .target(&format!("{}/{}", info.kind, info.id))
+                .detail("version", i64::try_from(info.version).unwrap_or(i64::MAX));
+            self.audit(tx, caller, record)?;
+            Ok(info)
         })
     }
 
@@ -128,11 +141,24 @@ impl Keyhold {
     }
 
     /// Deletes record `kind`/`id` of `workspace` (`secure_delete` overwrites the freed pages).
-    pub fn delete_record(&self, workspace: &str, kind: &str, id: &str) -> Result<()> {
+    /// Recorded as `record.deleted`.
+    pub fn delete_record(
+        &self,
+        caller: &crate::Caller,
+        workspace: &str,
+        kind: &str,
+        id: &str,
+    ) -> Result<()> {
         self.store.write(|tx| {
             let key = Self::record_key(tx, workspace, kind, id)?;
+            if caller.principal().is_some() {
+                caller.require(keyhold_token::Scope::Admin, &key.workspace)?;
+            }
             if tx.delete_record(&key)? {
-                Ok(())
+                let record = crate::audit::Record::new(keyhold_audit::Action::RecordDeleted)
+                    .workspace(&key.workspace)
+                    .target(&format!("{}/{}", key.kind, key.id));
+                self.audit(tx, caller, record)
             } else {
                 Err(Error::NotFound(format!(
                     "record {}/{}/{}",

@@ -45,8 +45,22 @@ pub(crate) fn resolve(tx: &Tx<'_>, ident: &str) -> Result<Workspace> {
 
 impl Keyhold {
     /// Creates a workspace. Names are `[a-z0-9][a-z0-9-]{0,62}` and unique.
-    pub fn create_workspace(&self, name: &str) -> Result<Workspace> {
-        self.store.write(|tx| insert(tx, name, now()))
+    /// Needs `admin` when the caller is a key. Recorded as `workspace.created`.
+    pub fn create_workspace(&self, caller: &crate::Caller, name: &str) -> Result<Workspace> {
+        if let Some(p) = caller.principal() {
+            caller.require(keyhold_token::Scope::Admin, &p.workspace)?;
+        }
+        self.store.write(|tx| {
+            let ws = insert(tx, name, now())?;
+            self.audit(
+                tx,
+                caller,
+                crate::audit::Record::new(keyhold_audit::Action::WorkspaceCreated)
+                    .workspace(&ws.id)
+                    .target(&ws.name),
+            )?;
+            Ok(ws)
+        })
     }
 
     /// All workspaces, by name.

@@ -185,7 +185,8 @@ fn scope_checks_on_every_key_operation() {
 fn a_token_of_workspace_a_is_refused_in_workspace_b() {
     let fx = Fixture::new();
     let kh = fx.init();
-    kh.create_workspace("team-b").expect("ws");
+    kh.create_workspace(&keyhold::Caller::operator(), "team-b")
+        .expect("ws");
     let a = kh
         .mint_key(
             &op(),
@@ -265,7 +266,8 @@ fn revoke_by_id_or_name_takes_effect_on_the_next_verification() {
 fn revoke_all_disables_every_existing_key_at_once_and_only_those() {
     let fx = Fixture::new();
     let kh = fx.init();
-    kh.create_workspace("other").expect("ws");
+    kh.create_workspace(&keyhold::Caller::operator(), "other")
+        .expect("ws");
     let tokens: Vec<_> = (0..25)
         .map(|i| {
             kh.mint_key(

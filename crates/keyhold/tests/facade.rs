@@ -16,7 +16,13 @@ fn round_trip_versions_and_overwrite() {
     for (i, len) in [0usize, 1, 255, 4096, 70_000].into_iter().enumerate() {
         let value: Vec<u8> = (0..len).map(|j| (j * 7 + i) as u8).collect();
         let info = kh
-            .put_record("default", "secret", &format!("item-{i}"), &secret(&value))
+            .put_record(
+                &keyhold::Caller::operator(),
+                "default",
+                "secret",
+                &format!("item-{i}"),
+                &secret(&value),
+            )
             .expect("put");
         assert_eq!(info.version, 1);
         assert_eq!(
@@ -27,7 +33,13 @@ fn round_trip_versions_and_overwrite() {
         );
     }
     let v2 = kh
-        .put_record("default", "secret", "item-0", &secret(b"second"))
+        .put_record(
+            &keyhold::Caller::operator(),
+            "default",
+            "secret",
+            "item-0",
+            &secret(b"second"),
+        )
         .expect("put");
     assert_eq!(v2.version, 2);
     assert_eq!(
@@ -37,9 +49,17 @@ fn round_trip_versions_and_overwrite() {
         b"second"
     );
     // Workspaces are addressed by name or id, and isolate records.
-    let ws = kh.create_workspace("mobile-app").expect("ws");
-    kh.put_record(&ws.id, "secret", "item-0", &secret(b"other ws"))
-        .expect("put");
+    let ws = kh
+        .create_workspace(&keyhold::Caller::operator(), "mobile-app")
+        .expect("ws");
+    kh.put_record(
+        &keyhold::Caller::operator(),
+        &ws.id,
+        "secret",
+        "item-0",
+        &secret(b"other ws"),
+    )
+    .expect("put");
     assert_eq!(
         kh.record("mobile-app", "secret", "item-0")
             .expect("get")
@@ -58,7 +78,7 @@ fn round_trip_versions_and_overwrite() {
         kh.record("default", "secret", "item-4").expect("get").len(),
         70_000
     );
-    kh.delete_record("default", "secret", "item-4")
+    kh.delete_record(&keyhold::Caller::operator(), "default", "secret", "item-4")
         .expect("delete");
     assert_eq!(
         kh.record("default", "secret", "item-4")
@@ -73,9 +93,15 @@ fn round_trip_versions_and_overwrite() {
         "not_found"
     );
     assert_eq!(
-        kh.put_record("default", "Bad Kind", "x", &secret(b"v"))
-            .expect_err("kind")
-            .code(),
+        kh.put_record(
+            &keyhold::Caller::operator(),
+            "default",
+            "Bad Kind",
+            "x",
+            &secret(b"v")
+        )
+        .expect_err("kind")
+        .code(),
         "invalid_input"
     );
 }
@@ -96,8 +122,14 @@ const FIELDS: &[(&str, usize)] = &[
 fn every_tampered_field_is_an_integrity_error_naming_the_record() {
     let fx = Fixture::new();
     let kh = fx.init();
-    kh.put_record("default", "secret", "db-password", &secret(b"0123456789"))
-        .expect("put");
+    kh.put_record(
+        &keyhold::Caller::operator(),
+        "default",
+        "secret",
+        "db-password",
+        &secret(b"0123456789"),
+    )
+    .expect("put");
     let ws = kh.workspace("default").expect("ws").id;
     let sql = fx.sql();
     let original: Vec<u8> = sql
@@ -169,15 +201,41 @@ fn every_tampered_field_is_an_integrity_error_naming_the_record() {
 fn an_envelope_moved_to_another_record_fails_to_open() {
     let fx = Fixture::new();
     let kh = fx.init();
-    let other = kh.create_workspace("other").expect("ws");
-    kh.put_record("default", "secret", "a", &secret(b"value-a"))
-        .expect("put");
-    kh.put_record("default", "secret", "b", &secret(b"value-b"))
-        .expect("put");
-    kh.put_record("other", "secret", "a", &secret(b"value-other"))
-        .expect("put");
-    kh.put_record("default", "note", "a", &secret(b"value-note"))
-        .expect("put");
+    let other = kh
+        .create_workspace(&keyhold::Caller::operator(), "other")
+        .expect("ws");
+    kh.put_record(
+        &keyhold::Caller::operator(),
+        "default",
+        "secret",
+        "a",
+        &secret(b"value-a"),
+    )
+    .expect("put");
+    kh.put_record(
+        &keyhold::Caller::operator(),
+        "default",
+        "secret",
+        "b",
+        &secret(b"value-b"),
+    )
+    .expect("put");
+    kh.put_record(
+        &keyhold::Caller::operator(),
+        "other",
+        "secret",
+        "a",
+        &secret(b"value-other"),
+    )
+    .expect("put");
+    kh.put_record(
+        &keyhold::Caller::operator(),
+        "default",
+        "note",
+        "a",
+        &secret(b"value-note"),
+    )
+    .expect("put");
     let sql = fx.sql();
     let copy = |from_ws: &str, to_id: &str, to_ws: &str, to_kind: &str| {
         sql.execute(
@@ -221,8 +279,14 @@ fn an_envelope_moved_to_another_record_fails_to_open() {
 fn wrong_master_key_is_reported_as_such_and_writes_nothing() {
     let fx = Fixture::new();
     let kh = fx.init();
-    kh.put_record("default", "secret", "x", &secret(b"v"))
-        .expect("put");
+    kh.put_record(
+        &keyhold::Caller::operator(),
+        "default",
+        "secret",
+        "x",
+        &secret(b"v"),
+    )
+    .expect("put");
     drop(kh);
     let before = file_bytes(&fx.db());
     let wrong = MasterKey::generate().expect("rng");
@@ -263,6 +327,7 @@ fn master_key_rotation_keeps_every_record_readable() {
     let kh = fx.init();
     for i in 0..40 {
         kh.put_record(
+            &keyhold::Caller::operator(),
             "default",
             "secret",
             &format!("r{i}"),
@@ -270,7 +335,7 @@ fn master_key_rotation_keeps_every_record_readable() {
         )
         .expect("put");
     }
-    kh.rotate_kek()
+    kh.rotate_kek(&keyhold::Caller::operator())
         .expect("a second KEK, so more than one is re-wrapped");
     let old_file = file_bytes(&fx.key_file());
     let new_key = MasterKey::generate().expect("rng");
@@ -284,7 +349,9 @@ fn master_key_rotation_keeps_every_record_readable() {
             .map(|r| r.expect("row"))
             .collect()
     };
-    let r = kh.rotate_master_key(&new_key).expect("rotate");
+    let r = kh
+        .rotate_master_key(&keyhold::Caller::operator(), &new_key)
+        .expect("rotate");
     assert_eq!(
         r.keks_rewrapped, 1,
         "KEK rotation finished, so one KEK remains"
@@ -335,11 +402,20 @@ fn master_key_rotation_keeps_every_record_readable() {
 fn master_key_rotation_interrupted_before_the_key_file_rename_is_finished_on_open() {
     let fx = Fixture::new();
     let kh = fx.init();
-    kh.put_record("default", "secret", "x", &secret(b"survives"))
-        .expect("put");
+    kh.put_record(
+        &keyhold::Caller::operator(),
+        "default",
+        "secret",
+        "x",
+        &secret(b"survives"),
+    )
+    .expect("put");
     let old_file = file_bytes(&fx.key_file());
-    kh.rotate_master_key(&MasterKey::generate().expect("rng"))
-        .expect("rotate");
+    kh.rotate_master_key(
+        &keyhold::Caller::operator(),
+        &MasterKey::generate().expect("rng"),
+    )
+    .expect("rotate");
     drop(kh);
     // Reconstruct the crash window: database committed, new key still only in the staging file.
     let new_file = file_bytes(&fx.key_file());
@@ -364,11 +440,12 @@ fn master_key_rotation_interrupted_before_the_key_file_rename_is_finished_on_ope
 fn kek_rotation_stopped_halfway_resumes_and_completes() {
     let fx = Fixture::new();
     let kh = fx.init();
-    // The store starts with its own records (the token-signing key).
+    // The store starts with its own records (token-signing key, audit keys).
     let base = kh.status().expect("status").records;
-    assert_eq!(base, 1);
+    assert!(base >= 1);
     for i in 0..50 {
         kh.put_record(
+            &keyhold::Caller::operator(),
             "default",
             "secret",
             &format!("r{i:02}"),
@@ -378,7 +455,7 @@ fn kek_rotation_stopped_halfway_resumes_and_completes() {
     }
     let mut seen = 0;
     let partial = kh
-        .rotate_kek_with(7, |_| {
+        .rotate_kek_with(&keyhold::Caller::operator(), 7, |_| {
             seen += 1;
             if seen == 2 {
                 ControlFlow::Break(())
@@ -391,8 +468,14 @@ fn kek_rotation_stopped_halfway_resumes_and_completes() {
     assert_eq!(partial.rewrapped, 14);
     assert_eq!(partial.active_kek, 2);
     // A write during the rotation uses the new KEK.
-    kh.put_record("default", "secret", "during", &secret(b"new"))
-        .expect("put");
+    kh.put_record(
+        &keyhold::Caller::operator(),
+        "default",
+        "secret",
+        "during",
+        &secret(b"new"),
+    )
+    .expect("put");
     drop(kh); // the process "dies" here: each batch was its own committed transaction
     let kh = fx.open().expect("reopen");
     let status = kh.status().expect("status");
@@ -406,7 +489,7 @@ fn kek_rotation_stopped_halfway_resumes_and_completes() {
             format!("v{i}").as_bytes()
         );
     }
-    let done = kh.rotate_kek().expect("resume");
+    let done = kh.rotate_kek(&keyhold::Caller::operator()).expect("resume");
     assert!(done.resumed && done.complete);
     assert_eq!(
         done.active_kek, 2,
@@ -431,7 +514,9 @@ fn kek_rotation_stopped_halfway_resumes_and_completes() {
             format!("v{i}").as_bytes()
         );
     }
-    let again = kh.rotate_kek().expect("next rotation");
+    let again = kh
+        .rotate_kek(&keyhold::Caller::operator())
+        .expect("next rotation");
     assert_eq!(
         (again.active_kek, again.rewrapped, again.resumed),
         (3, 51 + base, false)
@@ -443,12 +528,25 @@ fn another_process_rotating_the_kek_is_picked_up() {
     let fx = Fixture::new();
     let a = fx.init();
     let b = fx.open().expect("second handle");
-    a.put_record("default", "secret", "x", &secret(b"one"))
-        .expect("put");
-    b.rotate_kek().expect("rotate in b");
+    a.put_record(
+        &keyhold::Caller::operator(),
+        "default",
+        "secret",
+        "x",
+        &secret(b"one"),
+    )
+    .expect("put");
+    b.rotate_kek(&keyhold::Caller::operator())
+        .expect("rotate in b");
     // `a` has never seen KEK 2; it must load it rather than fail.
-    a.put_record("default", "secret", "y", &secret(b"two"))
-        .expect("put with the new KEK");
+    a.put_record(
+        &keyhold::Caller::operator(),
+        "default",
+        "secret",
+        "y",
+        &secret(b"two"),
+    )
+    .expect("put with the new KEK");
     assert_eq!(
         a.record("default", "secret", "x").expect("get").expose(),
         b"one"
@@ -464,11 +562,24 @@ fn canary_never_reaches_the_database_files_or_debug_output() {
     let fx = Fixture::new();
     let kh = fx.init();
     let canary = canary();
-    kh.put_record("default", "secret", "canary", &secret(&canary))
-        .expect("put");
-    kh.put_record("default", "secret", "canary", &secret(&canary))
-        .expect("overwrite");
-    kh.rotate_kek().expect("kek rotation re-wraps it");
+    kh.put_record(
+        &keyhold::Caller::operator(),
+        "default",
+        "secret",
+        "canary",
+        &secret(&canary),
+    )
+    .expect("put");
+    kh.put_record(
+        &keyhold::Caller::operator(),
+        "default",
+        "secret",
+        "canary",
+        &secret(&canary),
+    )
+    .expect("overwrite");
+    kh.rotate_kek(&keyhold::Caller::operator())
+        .expect("kek rotation re-wraps it");
     let got = kh.record("default", "secret", "canary").expect("get");
     assert_eq!(got.expose(), &canary[..]);
     let debug = format!(
@@ -506,8 +617,14 @@ fn canary_never_reaches_the_database_files_or_debug_output() {
 fn files_are_private() {
     let fx = Fixture::new();
     let kh = fx.init();
-    kh.put_record("default", "secret", "x", &secret(b"v"))
-        .expect("put");
+    kh.put_record(
+        &keyhold::Caller::operator(),
+        "default",
+        "secret",
+        "x",
+        &secret(b"v"),
+    )
+    .expect("put");
     assert_eq!(mode(&fx.data()), 0o700);
     assert_eq!(mode(&fx.db()), 0o600);
     assert_eq!(mode(&fx.key_file()), 0o600);
@@ -578,8 +695,14 @@ fn init_with_an_environment_key_writes_no_key_file() {
     let (kh, report) = Keyhold::init(fx.data(), text_key(&key)).expect("init");
     assert!(!report.generated_master_key);
     assert!(!fx.key_file().exists());
-    kh.put_record("default", "secret", "x", &secret(b"v"))
-        .expect("put");
+    kh.put_record(
+        &keyhold::Caller::operator(),
+        "default",
+        "secret",
+        "x",
+        &secret(b"v"),
+    )
+    .expect("put");
     drop(kh);
     assert!(Keyhold::open(fx.data(), text_key(&key)).is_ok());
     let bad = KeySource::Text(keyhold::Zeroizing::new("not-a-key".into()));
@@ -607,8 +730,14 @@ fn damaged_database_files_give_a_clear_error() {
     let fx = Fixture::new();
     let kh = fx.init();
     for i in 0..30 {
-        kh.put_record("default", "secret", &format!("r{i}"), &secret(&[7u8; 3000]))
-            .expect("put");
+        kh.put_record(
+            &keyhold::Caller::operator(),
+            "default",
+            "secret",
+            &format!("r{i}"),
+            &secret(&[7u8; 3000]),
+        )
+        .expect("put");
     }
     drop(kh);
     let full = file_bytes(&fx.db());
@@ -663,14 +792,20 @@ fn a_newer_schema_is_refused() {
 fn workspace_rules() {
     let fx = Fixture::new();
     let kh = fx.init();
-    let ws = kh.create_workspace("team-a").expect("create");
+    let ws = kh
+        .create_workspace(&keyhold::Caller::operator(), "team-a")
+        .expect("create");
     assert!(ws.id.starts_with("ws_") && ws.id.len() == 23);
     assert_eq!(
-        kh.create_workspace("team-a").expect_err("dup").code(),
+        kh.create_workspace(&keyhold::Caller::operator(), "team-a")
+            .expect_err("dup")
+            .code(),
         "conflict"
     );
     assert_eq!(
-        kh.create_workspace("Team A").expect_err("bad").code(),
+        kh.create_workspace(&keyhold::Caller::operator(), "Team A")
+            .expect_err("bad")
+            .code(),
         "invalid_input"
     );
     let names: Vec<String> = kh

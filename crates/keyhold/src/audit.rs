@@ -1,0 +1,459 @@
+//! The audit log, from the facade's side: every operation records exactly one event, in the
+//! same transaction as its change (fail-closed); key uses are recorded through group commit;
+//! the chain is verified and checkpointed here.
+
+use std::path::Path;
+
+use keyhold_audit::{
+    Action, Actor, Anchor, AuditChain, AuditKey, ChainHead, Checkpoint, CheckpointSigner,
+    DetailName, DetailValue, Details, Event, Outcome, PublicText, ReasonCode, RowRef, Verifier,
+};
+use keyhold_store::{AuditFilter, AuditRow, RecordKey, Tx};
+
+use crate::{Caller, Error, Keyhold, Origin, Result, Surface, read, write};
+
+const AUDIT_KEY_KIND: &str = "audit-key";
+const CHECKPOINT_KEY_KIND: &str = "audit-checkpoint-key";
+const META_CHECKPOINT_PUBLIC: &str = "audit_checkpoint_public";
+
+pub use keyhold_audit::ChainError;
+
+/// In-memory audit keys (loaded from their encrypted records on first use).
+#[derive(Default)]
+pub(crate) struct AuditKeys {
+    key: Option<AuditKey>,
+}
+
+fn store_record(kind: &str) -> RecordKey {
+    RecordKey {
+        workspace: String::new(),
+        kind: kind.to_owned(),
+        id: "current".to_owned(),
+    }
+}
+
+fn text(s: &str) -> Result<PublicText> {
+    PublicText::new(s).map_err(|_| Error::Internal("a value cannot be recorded in the audit log"))
+}
+
+fn surface(s: Surface) -> keyhold_audit::Surface {
+    match s {
+        Surface::Cli => keyhold_audit::Surface::Cli,
+        Surface::Http => keyhold_audit::Surface::Http,
+        Surface::Portal => keyhold_audit::Surface::Portal,
+        Surface::Assistant => keyhold_audit::Surface::Assistant,
+        Surface::Library => keyhold_audit::Surface::Library,
+    }
+}
+
+/// An event under construction: what happened, to what, with which outcome.
+pub(crate) struct Record {
+    pub(crate) action: Action,
+    pub(crate) workspace: Option<String>,
+    pub(crate) target: Option<String>,
+    pub(crate) key_id: Option<String>,
+    pub(crate) failure: Option<&'static str>,
+    pub(crate) details: Vec<(&'static str, DetailValue)>,
+}
+
+impl Record {
+    pub(crate) fn new(action: Action) -> Self {
+        Self {
+            action,
+            workspace: None,
+            target: None,
+            key_id: None,
+            failure: None,
+            details: Vec::new(),
+        }
+    }
+    pub(crate) fn workspace(mut self, ws: &str) -> Self {
+        self.workspace = Some(ws.to_owned());
+        self
+    }
+    pub(crate) fn target(mut self, t: &str) -> Self {
+        self.target = Some(t.to_owned());
+        self
+    }
+    pub(crate) fn failed(mut self, code: &'static str) -> Self {
+        self.failure = Some(code);
+        self
+    }
+    pub(crate) fn detail(mut self, name: &'static str, v: impl Into<DetailValue>) -> Self {
+        self.details.push((name, v.into()));
+        self
+    }
+
+    /// The event for `actor` at `origin`.
+    pub(crate) fn event(
+        self,
+        sub: &str,
+        acting_key: Option<&str>,
+        origin: &Origin,
+    ) -> Result<Event> {
+        let mut actor = Actor::new(text(sub)?, surface(origin.surface));
+        // The key the actor acted with; for key events about another key, `target` names that.
+        if let Some(k) = acting_key.or(self.key_id.as_deref()) {
+            actor = actor.with_key_id(text(k)?);
+        }
+        if let Some(src) = &origin.source {
+            actor = actor.with_source(text(src)?);
+        }
+        let mut event = Event::new(
+            crate::apikeys::now_ms(),
+            actor,
+            self.action,
+            text(&origin.request_id)?,
+        );
+        if let Some(ws) = &self.workspace {
+            event = event.with_workspace(text(ws)?);
+        }
+        if let Some(t) = &self.target {
+            event = event.with_target(text(t)?);
+        }
+        if let Some(code) = self.failure {
+            let code =
+                ReasonCode::new(code).map_err(|_| Error::Internal("an invalid reason code"))?;
+            event = event.with_outcome(Outcome::Failure(code));
+        }
+        if !self.details.is_empty() {
+            let mut d = Details::new();
+            for (name, v) in self.details {
+                let name =
+                    DetailName::new(name).map_err(|_| Error::Internal("an invalid detail name"))?;
+                d.insert(name, v)
+                    .map_err(|_| Error::Internal("too many audit details"))?;
+            }
+            event = event.with_details(d);
+        }
+        Ok(event)
+    }
+
+    /// The event for `caller`.
+    pub(crate) fn by(self, caller: &Caller) -> Result<Event> {
+        let key = caller.principal().map(|p| p.key_id.clone());
+        self.event(&caller.sub(), key.as_deref(), caller.origin())
+    }
+}
+
+/// Verification result of the whole chain.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AuditVerification {
+    /// Rows checked.
+    pub rows: u64,
+    /// The newest row's seq.
+    pub head_seq: u64,
+    /// The newest row's chain hash (hex).
+    pub head: String,
+    /// Whether a checkpoint was checked too.
+    pub checkpoint_seq: Option<u64>,
+}
+
+/// One audit record, decoded for display or export (no secret can be in it: see
+/// `keyhold-audit`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AuditEntry {
+    /// Position in the chain.
+    pub seq: u64,
+    /// Unix milliseconds.
+    pub time_ms: i64,
+    /// Dotted action.
+    pub action: String,
+    /// Workspace id.
+    pub workspace: Option<String>,
+    /// Who.
+    pub actor: String,
+    /// With which key.
+    pub key_id: Option<String>,
+    /// Through which surface.
+    pub surface: String,
+    /// From where.
+    pub source: Option<String>,
+    /// On what.
+    pub target: Option<String>,
+    /// `success` or the failure code.
+    pub outcome: String,
+    /// Request id.
+    pub request_id: String,
+    /// Extra public facts.
+    pub details: serde_json::Map<String, serde_json::Value>,
+    /// Chain hash (hex).
+    pub hash: String,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn entry(row: &AuditRow) -> Result<AuditEntry> {
+    let e = Event::from_canonical(&row.event).map_err(|_| Error::Integrity {
+        what: format!("audit record {}", row.seq),
+        detail: "undecodable event".into(),
+    })?;
+    let details = e
+        .details
+        .iter()
+        .map(|(k, v)| {
+            let v = match v {
+                DetailValue::Text(t) => serde_json::Value::from(t.as_str()),
+                DetailValue::Int(i) => serde_json::Value::from(*i),
+                DetailValue::Bool(b) => serde_json::Value::from(*b),
+                _ => serde_json::Value::Null,
+            };
+            (k.as_str().to_owned(), v)
+        })
+        .collect();
+    Ok(AuditEntry {
+        seq: row.seq,
+        time_ms: e.time_ms,
+        action: e.action.as_str().to_owned(),
+        workspace: e.workspace.map(|w| w.as_str().to_owned()),
+        actor: e.actor.sub.as_str().to_owned(),
+        key_id: e.actor.key_id.map(|k| k.as_str().to_owned()),
+        surface: e.actor.surface.as_str().to_owned(),
+        source: e.actor.source.map(|s| s.as_str().to_owned()),
+        target: e.target.map(|t| t.as_str().to_owned()),
+        outcome: match &e.outcome {
+            Outcome::Success => "success".to_owned(),
+            Outcome::Failure(code) => code.as_str().to_owned(),
+            _ => "unknown".to_owned(),
+        },
+        request_id: e.request_id.as_str().to_owned(),
+        details,
+        hash: hex(&row.hash),
+    })
+}
+
+impl Keyhold {
+    /// Creates the audit key and the checkpoint signing key if the store has none.
+    pub(crate) fn ensure_audit_keys(&self, tx: &Tx<'_>) -> Result<()> {
+        if tx.record_version(&store_record(AUDIT_KEY_KIND))? == 0 {
+            let key = AuditKey::generate()
+                .map_err(|_| Error::Internal("could not generate the audit key"))?;
+            self.seal_record(tx, store_record(AUDIT_KEY_KIND), &key.to_secret_bytes())?;
+            write(&self.audit).key = Some(key);
+        }
+        if tx.meta(META_CHECKPOINT_PUBLIC)?.is_none() {
+            let signer = CheckpointSigner::generate()
+                .map_err(|_| Error::Internal("could not generate the checkpoint key"))?;
+            self.seal_record(tx, store_record(CHECKPOINT_KEY_KIND), &signer.to_pkcs8())?;
+            tx.set_meta(META_CHECKPOINT_PUBLIC, &signer.public_key())?;
+        }
+        Ok(())
+    }
+
+    fn load_audit_key(&self, tx: &Tx<'_>) -> Result<()> {
+        if read(&self.audit).key.is_some() {
+            return Ok(());
+        }
+        let secret = self.open_record(tx, &store_record(AUDIT_KEY_KIND))?;
+        let key = AuditKey::from_secret(&secret).map_err(|_| Error::Integrity {
+            what: "audit key".into(),
+            detail: "wrong length".into(),
+        })?;
+        write(&self.audit).key = Some(key);
+        Ok(())
+    }
+
+    /// Appends `events` to the chain inside `tx` (the caller's transaction: if it rolls back,
+    /// so do the rows; if the rows cannot be written, the operation fails).
+    pub(crate) fn append_audit(&self, tx: &Tx<'_>, events: &[Event]) -> Result<()> {
+        if tx.record_version(&store_record(AUDIT_KEY_KIND))? == 0 {
+            self.ensure_audit_keys(tx)?;
+        }
+        self.load_audit_key(tx)?;
+        let head = match tx.audit_head()? {
+            None => ChainHead::GENESIS,
+            Some((seq, hash)) => ChainHead {
+                seq,
+                hash: hash.try_into().map_err(|_| Error::Integrity {
+                    what: format!("audit record {seq}"),
+                    detail: "stored hash has the wrong length".into(),
+                })?,
+            },
+        };
+        let audit = read(&self.audit);
+        let key = audit
+            .key
+            .as_ref()
+            .ok_or(Error::Internal("audit key not loaded"))?;
+        let sealed = AuditChain::new(key, head)
+            .append_batch(events)
+            .map_err(|_| Error::Internal("an event could not be encoded for the audit log"))?;
+        let rows: Vec<AuditRow> = sealed
+            .into_iter()
+            .zip(events)
+            .map(|(s, e)| AuditRow {
+                seq: s.link.seq,
+                time_ms: e.time_ms,
+                workspace: e.workspace.as_ref().map(|w| w.as_str().to_owned()),
+                action: e.action.as_str().to_owned(),
+                actor: e.actor.sub.as_str().to_owned(),
+                key_id: e.actor.key_id.as_ref().map(|k| k.as_str().to_owned()),
+                outcome: match &e.outcome {
+                    Outcome::Success => "success".to_owned(),
+                    Outcome::Failure(c) => c.as_str().to_owned(),
+                    _ => "unknown".to_owned(),
+                },
+                event: s.canonical,
+                prev: s.link.prev.to_vec(),
+                hash: s.link.hash.to_vec(),
+            })
+            .collect();
+        tx.append_audit(&rows)?;
+        Ok(())
+    }
+
+    /// Records one event by `caller` in `tx`.
+    pub(crate) fn audit(&self, tx: &Tx<'_>, caller: &Caller, record: Record) -> Result<()> {
+        let event = record.by(caller)?;
+        self.append_audit(tx, std::slice::from_ref(&event))
+    }
+
+    /// Records an event in its own durable transaction, through group commit (key uses and
+    /// rejections). Returns once the row is durable.
+    pub(crate) fn audit_durably(&self, event: Event) -> Result<()> {
+        self.uses.submit(event, |batch| {
+            self.store.write(|tx| {
+                self.append_audit(tx, &batch)?;
+                for e in &batch {
+                    if e.action == Action::KeyUsed
+                        && let Some(k) = &e.actor.key_id
+                    {
+                        tx.touch_api_key(k.as_str(), e.time_ms / 1000)?;
+                    }
+                }
+                Ok(())
+            })
+        })
+    }
+
+    /// Audit records matching `filter`, oldest first (`audit:read`; a key sees only its own
+    /// workspace).
+    pub fn audit_entries(&self, caller: &Caller, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        let mut filter = filter.clone();
+        if let Some(p) = caller.principal() {
+            caller.require(keyhold_token::Scope::AuditRead, &p.workspace)?;
+            filter.workspace = Some(p.workspace.clone());
+        }
+        let rows = self
+            .store
+            .read(|tx| tx.audit_rows(&filter).map_err(Error::from))?;
+        rows.iter().map(entry).collect()
+    }
+
+    /// Recomputes the whole chain with the audit key; with a checkpoint, also proves that the
+    /// chain still reaches the checkpoint's row with the same hash. Names the first bad row.
+    pub fn verify_audit(&self, checkpoint: Option<&Path>) -> Result<AuditVerification> {
+        let anchor = match checkpoint {
+            None => None,
+            Some(path) => Some(self.read_checkpoint(path)?),
+        };
+        self.store.read(|tx| {
+            self.load_audit_key(tx)?;
+            let audit = read(&self.audit);
+            let key = audit
+                .key
+                .as_ref()
+                .ok_or(Error::Internal("audit key not loaded"))?;
+            let mut verifier = Verifier::new(key, anchor);
+            let mut bad: Option<Error> = None;
+            tx.for_each_audit_row(|seq, event, prev, hash| {
+                let (Ok(prev), Ok(hash)) =
+                    (<&[u8; 32]>::try_from(prev), <&[u8; 32]>::try_from(hash))
+                else {
+                    bad = Some(Error::Integrity {
+                        what: format!("audit record {seq}"),
+                        detail: "malformed hash".into(),
+                    });
+                    return false;
+                };
+                match verifier.push(&RowRef {
+                    seq,
+                    prev,
+                    hash,
+                    canonical: event,
+                }) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        bad = Some(chain_error(&e));
+                        false
+                    }
+                }
+            })?;
+            if let Some(e) = bad {
+                return Err(e);
+            }
+            let s = verifier.finish().map_err(|e| chain_error(&e))?;
+            Ok(AuditVerification {
+                rows: s.rows,
+                head_seq: s.head_seq,
+                head: hex(&s.head_hash),
+                checkpoint_seq: anchor.map(|a| a.seq),
+            })
+        })
+    }
+
+    fn read_checkpoint(&self, path: &Path) -> Result<Anchor> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, &e))?;
+        let cp = Checkpoint::from_json(&text).map_err(|_| Error::InvalidInput {
+            field: "checkpoint",
+            reason: format!("{} is not a keyhold checkpoint", path.display()),
+        })?;
+        let public = self
+            .store
+            .read(|tx| tx.meta(META_CHECKPOINT_PUBLIC).map_err(Error::from))?
+            .ok_or(Error::Internal("the store has no checkpoint key"))?;
+        cp.verify_for_store(&public, &self.store_id)
+            .map_err(|_| Error::Integrity {
+                what: format!("checkpoint {}", path.display()),
+                detail: "its signature does not verify for this store".into(),
+            })
+    }
+
+    /// Signs the chain's current head and writes the checkpoint to `out` (outside the
+    /// database), so that deleting the newest rows is detected later.
+    pub fn audit_checkpoint(&self, caller: &Caller, out: &Path) -> Result<AuditVerification> {
+        let verified = self.verify_audit(None)?;
+        let checkpoint = self.store.write(|tx| {
+            let signer_bytes = self.open_record(tx, &store_record(CHECKPOINT_KEY_KIND))?;
+            let signer = CheckpointSigner::from_pkcs8(signer_bytes.expose()).map_err(|_| {
+                Error::Integrity {
+                    what: "checkpoint key".into(),
+                    detail: "does not decode".into(),
+                }
+            })?;
+            let head = match tx.audit_head()? {
+                None => ChainHead::GENESIS,
+                Some((seq, hash)) => ChainHead {
+                    seq,
+                    hash: hash
+                        .try_into()
+                        .map_err(|_| Error::Internal("malformed head"))?,
+                },
+            };
+            let cp = signer
+                .sign(&self.store_id, head, crate::apikeys::now_ms())
+                .map_err(|_| Error::Internal("could not sign the checkpoint"))?;
+            self.audit(
+                tx,
+                caller,
+                Record::new(Action::AuditCheckpointed)
+                    .detail("seq", i64::try_from(head.seq).unwrap_or(i64::MAX)),
+            )?;
+            Ok::<_, Error>(cp)
+        })?;
+        std::fs::write(out, checkpoint.to_json()).map_err(|e| Error::io(out, &e))?;
+        Ok(AuditVerification {
+            checkpoint_seq: Some(checkpoint.seq),
+            ..verified
+        })
+    }
+}
+
+fn chain_error(e: &ChainError) -> Error {
+    Error::Integrity {
+        what: format!("audit record {}", e.seq()),
+        detail: e.to_string(),
+    }
+}

@@ -605,3 +605,77 @@ fn signing_key_rotation_through_the_cli() {
         "a token of the retiring key still verifies"
     );
 }
+
+#[test]
+fn audit_list_export_verify_and_checkpoint() {
+    let cli = Cli::new();
+    cli.ok(&["init"]);
+    let (token, _) = create_key(&cli, "svc", &["--expires", "1h", "--scope", "read:queries"]);
+    cli.cmd(&["keys", "verify"])
+        .env("KEYHOLD_TOKEN", &token)
+        .output()
+        .map(|o| assert!(o.status.success()))
+        .expect("run");
+    cli.ok(&["keys", "revoke", "svc"]);
+    let list = json(&cli.ok(&["audit", "list", "--json"]));
+    let actions: Vec<&str> = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|e| e["action"].as_str().expect("action"))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "workspace.created",
+            "key.created",
+            "key.used",
+            "key.revoked"
+        ]
+    );
+    assert!(
+        list.as_array()
+            .expect("array")
+            .iter()
+            .all(|e| e["surface"] == "cli")
+    );
+    let used = json(&cli.ok(&["audit", "list", "--json", "--action", "key.used"]));
+    assert_eq!(used.as_array().expect("array").len(), 1);
+    let export = cli.ok(&["audit", "export", "--jsonl"]);
+    assert_eq!(export.lines().count(), 4);
+    for line in export.lines() {
+        json(line);
+    }
+    assert!(
+        !export.contains(token.rsplit('.').next().expect("sig")),
+        "no token in the export"
+    );
+    let ok = cli.ok(&["audit", "verify"]);
+    assert!(ok.starts_with("ok, 4 rows, head "), "{ok}");
+    let cp = cli.dir.path().join("cp.json");
+    cli.ok(&["audit", "checkpoint", "--out", cp.to_str().expect("utf8")]);
+    let ok = cli.ok(&[
+        "audit",
+        "verify",
+        "--checkpoint",
+        cp.to_str().expect("utf8"),
+    ]);
+    assert!(ok.contains("checkpoint at seq 4 matches"), "{ok}");
+    // Deleting the newest rows is caught against the checkpoint, with exit status 6.
+    assert!(delete_newest_audit_rows(&cli.data().join("keyhold.db")));
+    let out = cli.run(&[
+        "audit",
+        "verify",
+        "--checkpoint",
+        cp.to_str().expect("utf8"),
+    ]);
+    assert_eq!(out.status.code(), Some(6));
+    assert!(stderr_line(&out).contains("audit record"));
+}
+
+/// Plays the attacker with write access to the database file: deletes the newest rows.
+fn delete_newest_audit_rows(db: &Path) -> bool {
+    rusqlite::Connection::open(db)
+        .and_then(|c| c.execute("DELETE FROM audit_log WHERE seq >= 4", []))
+        .is_ok_and(|n| n >= 1)
+}

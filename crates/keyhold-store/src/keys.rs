@@ -293,10 +293,10 @@ impl Tx<'_> {
     /// Sets a key's last-used time (kept monotonic).
     pub fn touch_api_key(&self, jti: &str, at: i64) -> Result<(), StoreError> {
         self.conn()
-            .execute(
+            .prepare_cached(
                 "UPDATE api_keys SET last_used_at = ?2 WHERE jti = ?1 AND COALESCE(last_used_at, 0) < ?2",
-                params![jti, at],
             )
+            .and_then(|mut st| st.execute(params![jti, at]))
             .map(drop)
             .map_err(|e| self.err(e))
     }

@@ -33,6 +33,9 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// An open keyhold database.
 pub struct Store {
     conn: Mutex<Connection>,
+    /// A second connection for appends that must not hold up everything else while they wait
+    /// for their fsync (the audit log's group commit). Opened on first use.
+    aside: Mutex<Option<Connection>>,
     path: PathBuf,
 }
 
@@ -106,9 +109,15 @@ impl Store {
     fn configure(conn: Connection, path: &Path) -> Result<Self, StoreError> {
         let store = Self {
             conn: Mutex::new(conn),
+            aside: Mutex::new(None),
             path: path.to_path_buf(),
         };
-        store.with_conn(|c| {
+        store.with_conn(Self::pragmas)?;
+        Ok(store)
+    }
+
+    fn pragmas(c: &Connection) -> rusqlite::Result<()> {
+        {
             c.busy_timeout(BUSY_TIMEOUT)?;
             // Reading the header here is what turns a non-database file into an error.
             let mode: String =
@@ -121,8 +130,39 @@ impl Store {
             c.pragma_update(None, "foreign_keys", "ON")?;
             c.pragma_update(None, "trusted_schema", "OFF")?;
             Ok(())
-        })?;
-        Ok(store)
+        }
+    }
+
+    /// Like [`Store::write`], on the second connection. Reads and writes on the main
+    /// connection go on while this transaction waits for its fsync; SQLite still serialises
+    /// the writers themselves (the busy timeout applies).
+    pub fn write_aside<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut guard = self
+            .aside
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if guard.is_none() {
+            let c = Connection::open_with_flags(
+                &self.path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| StoreError::from_sqlite(&self.path, e))?;
+            Self::pragmas(&c).map_err(|e| StoreError::from_sqlite(&self.path, e))?;
+            *guard = Some(c);
+        }
+        let conn = guard
+            .as_mut()
+            .ok_or_else(|| StoreError::Busy(self.path.clone()))?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| StoreError::from_sqlite(&self.path, e))?;
+        let out = f(&Tx::new(&tx, &self.path))?;
+        tx.commit()
+            .map_err(|e| StoreError::from_sqlite(&self.path, e))?;
+        Ok(out)
     }
 
     /// The database file's path.

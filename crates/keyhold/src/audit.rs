@@ -314,14 +314,21 @@ impl Keyhold {
     /// rejections). Returns once the row is durable.
     pub(crate) fn audit_durably(&self, event: Event) -> Result<()> {
         self.uses.submit(event, |batch| {
-            self.store.write(|tx| {
+            self.store.write_aside(|tx| {
                 self.append_audit(tx, &batch)?;
+                // Last-used time from the use records, one update per key per batch.
+                let mut last: std::collections::BTreeMap<&str, i64> =
+                    std::collections::BTreeMap::new();
                 for e in &batch {
                     if e.action == Action::KeyUsed
                         && let Some(k) = &e.actor.key_id
                     {
-                        tx.touch_api_key(k.as_str(), e.time_ms / 1000)?;
+                        let t = last.entry(k.as_str()).or_insert(0);
+                        *t = (*t).max(e.time_ms / 1000);
                     }
+                }
+                for (key, at) in last {
+                    tx.touch_api_key(key, at)?;
                 }
                 Ok(())
             })

@@ -66,6 +66,17 @@ fn rate(kh: &Keyhold, tokens: &[String], secs: f64) -> f64 {
 fn main() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (kh, tokens) = store(&tmp.path().join("uses"));
+    if let Ok(mode) = std::env::var("KEYHOLD_BENCH_PROBE") {
+        // Diagnostics: one mode for 5 s, to be run under `time`/`perf`.
+        kh.set_verify_cache_capacity(0);
+        kh.record_key_uses(mode == "durable");
+        let secs = std::env::var("KEYHOLD_BENCH_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(5.0);
+        println!("{mode}: {:.0}/s", rate(&kh, &tokens, secs));
+        return;
+    }
     println!("1. verifications/s with {CALLERS} concurrent callers (alternating rounds, medians):");
     for (label, cache) in [
         ("full verification (cache off)", 0),

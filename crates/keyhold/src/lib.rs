@@ -6,11 +6,12 @@
 //! thin adapters over this crate.
 //!
 //! ```no_run
-//! use keyhold::{Keyhold, KeySource, SecretBytes};
+//! use keyhold::{Caller, Keyhold, KeySource, SecretBytes};
 //!
 //! # fn main() -> keyhold::Result<()> {
 //! let kh = Keyhold::open("./keyhold-data", KeySource::default_file("./keyhold-data"))?;
-//! kh.put_record("default", "secret", "db-password", &SecretBytes::copy_from(b"hunter2"))?;
+//! let me = Caller::operator(); // who acts, for authorization and the audit log
+//! kh.put_record(&me, "default", "secret", "db-password", &SecretBytes::copy_from(b"hunter2"))?;
 //! let secret = kh.record("default", "secret", "db-password")?;
 //! assert_eq!(secret.len(), 7);
 //! # Ok(()) }

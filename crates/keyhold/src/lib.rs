@@ -212,21 +212,7 @@ impl Keyhold {
         let master = UnlockedMaster::derive(master_key, &store_id)?;
         let mut ring = KekRing::new();
         let wrapped = ring.generate(&master, 1)?;
-        let kh = Self {
-            dir: dir.clone(),
-            store,
-            issuer: issuer_of(&store_id),
-            store_id,
-            master: RwLock::new(master),
-            ring: RwLock::new(ring),
-            signing: RwLock::default(),
-            verify_cache: RwLock::default(),
-            revocation_epoch: std::sync::atomic::AtomicU64::new(0),
-            audit: RwLock::default(),
-            uses: group::GroupCommit::default(),
-            record_uses: std::sync::atomic::AtomicBool::new(true),
-            key_source: key.clone(),
-        };
+        let kh = Self::assemble(dir.clone(), store, store_id, master, ring, key.clone());
         let now = now();
         // Everything a store starts with, in one transaction.
         kh.store.write(|tx| {
@@ -277,24 +263,36 @@ impl Keyhold {
             detail: "wrong length".into(),
         })?);
         let master = key.unlock(&store_id, &check, dir.path())?;
-        let kh = Self {
+        let kh = Self::assemble(dir, store, store_id, master, KekRing::new(), key);
+        kh.store.read(|tx| kh.load_keks(tx))?;
+        kh.load_signing()?;
+        Ok(kh)
+    }
+
+    /// A handle over an open store and an unlocked master key; caches start empty.
+    fn assemble(
+        dir: DataDir,
+        store: Store,
+        store_id: Vec<u8>,
+        master: UnlockedMaster,
+        ring: KekRing,
+        key_source: KeySource,
+    ) -> Self {
+        Self {
             dir,
             store,
             issuer: issuer_of(&store_id),
             store_id,
             master: RwLock::new(master),
-            ring: RwLock::new(KekRing::new()),
+            ring: RwLock::new(ring),
             signing: RwLock::default(),
             verify_cache: RwLock::default(),
             revocation_epoch: std::sync::atomic::AtomicU64::new(0),
             audit: RwLock::default(),
             uses: group::GroupCommit::default(),
             record_uses: std::sync::atomic::AtomicBool::new(true),
-            key_source: key,
-        };
-        kh.store.read(|tx| kh.load_keks(tx))?;
-        kh.load_signing()?;
-        Ok(kh)
+            key_source,
+        }
     }
 
     /// (Re)loads into the ring every stored KEK it does not hold yet, and drops retired ones.

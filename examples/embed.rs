@@ -39,7 +39,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Another handle on the same store (as another process would have) reads it back.
     let other = Keyhold::open(&data_dir, key())?;
-    let read_back = other.record("default", "connection", "orders-db")?;
+    let read_back = other.record(
+        &keyhold::Caller::operator(),
+        "default",
+        "connection",
+        "orders-db",
+    )?;
     // EXPOSE: the example compares the value to show the round trip.
     assert_eq!(read_back.expose(), credential.expose());
     println!("read back {} bytes", read_back.len());

@@ -212,7 +212,7 @@ fn master_key_rotation_from_stdin_and_from_a_file() {
     );
     assert_eq!(
         cli.library()
-            .record("default", "secret", "x")
+            .record(&keyhold::Caller::operator(), "default", "secret", "x")
             .expect("get")
             .expose(),
         b"kept"
@@ -232,7 +232,7 @@ fn master_key_rotation_from_stdin_and_from_a_file() {
     ]);
     assert_eq!(
         cli.library()
-            .record("default", "secret", "x")
+            .record(&keyhold::Caller::operator(), "default", "secret", "x")
             .expect("get")
             .expose(),
         b"kept"
@@ -285,9 +285,14 @@ fn kek_rotation_killed_at_random_moments_resumes() {
         let kh = cli.library();
         for i in (0..n).step_by(37) {
             assert_eq!(
-                kh.record("default", "secret", &format!("r{i:04}"))
-                    .expect("readable after kill")
-                    .expose(),
+                kh.record(
+                    &keyhold::Caller::operator(),
+                    "default",
+                    "secret",
+                    &format!("r{i:04}")
+                )
+                .expect("readable after kill")
+                .expose(),
                 format!("value-{i}").as_bytes(),
                 "round {round}"
             );
@@ -313,9 +318,14 @@ fn kek_rotation_killed_at_random_moments_resumes() {
         );
         for i in 0..n {
             assert_eq!(
-                kh.record("default", "secret", &format!("r{i:04}"))
-                    .expect("get")
-                    .expose(),
+                kh.record(
+                    &keyhold::Caller::operator(),
+                    "default",
+                    "secret",
+                    &format!("r{i:04}")
+                )
+                .expect("get")
+                .expose(),
                 format!("value-{i}").as_bytes()
             );
         }

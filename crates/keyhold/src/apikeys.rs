@@ -444,6 +444,32 @@ impl Keyhold {
         scopes
             .ensure_no_escalation(&caller_scopes)
             .map_err(Error::Token)?;
+        if let Some(parent) = caller.principal() {
+            // Authorization first, so a key without keys:write learns only that.
+            if !parent.scopes.covers(Scope::KeysWrite) {
+                return Err(Error::Token(TokenError::InsufficientScope {
+                    required: Scope::KeysWrite,
+                }));
+            }
+            // A key mints only for its own subject, and nothing that outlives it.
+            if req.sub.as_deref().is_some_and(|s| s != parent.sub) {
+                return Err(Error::InvalidInput {
+                    field: "sub",
+                    reason: "a key can mint keys only for its own subject".into(),
+                });
+            }
+            let exp =
+                now().saturating_add(i64::try_from(req.expires.seconds()).unwrap_or(i64::MAX));
+            if exp > parent.exp {
+                return Err(Error::InvalidInput {
+                    field: "expires",
+                    reason: format!(
+                        "a key cannot outlive the key that mints it (this one expires in {} s)",
+                        parent.exp - now()
+                    ),
+                });
+            }
+        }
         let sub = req.sub.clone().unwrap_or_else(|| caller.sub());
         let jti = keyhold_token::new_jti().map_err(Error::Token)?;
         let issuer = self.issuer();
@@ -576,6 +602,9 @@ impl Keyhold {
             caller.require(Scope::KeysRevoke, &ws.id)?;
             let row = Self::find_key(tx, &ws.id, ident)?;
             let changed = tx.revoke_api_key(&row.jti, now_ms(), &caller.name())?;
+            // Bumped before the commit as well as after: a cache hit racing the commit either
+            // sees the new epoch or reads the committed revocation.
+            self.revocations_committed();
             let record = crate::audit::Record::new(keyhold_audit::Action::KeyRevoked)
                 .workspace(&ws.id)
                 .target(&row.jti)
@@ -610,6 +639,7 @@ impl Keyhold {
                 .count();
             let at = now_ms();
             tx.revoke_all_api_keys(&ws.id, at)?;
+            self.revocations_committed();
             let record = crate::audit::Record::new(keyhold_audit::Action::KeysRevokedAll)
                 .workspace(&ws.id)
                 .target(&ws.id)
@@ -879,8 +909,11 @@ impl Keyhold {
     /// verifies until the last token it signed expires, then it is deleted. Its private half
     /// is deleted at once.
     pub fn rotate_signing_key(&self, caller: &Caller) -> Result<SigningKeyRotation> {
-        if let Some(p) = caller.principal() {
-            caller.require(Scope::Admin, &p.workspace)?;
+        // Store-wide: only the operator (the master-key holder), never a workspace's key.
+        if caller.principal().is_some() {
+            return Err(Error::Token(TokenError::InsufficientScope {
+                required: Scope::Admin,
+            }));
         }
         let out = self.store.write(|tx| {
             let now = now();

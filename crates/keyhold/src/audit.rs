@@ -226,12 +226,16 @@ fn entry(row: &AuditRow) -> Result<AuditEntry> {
 
 impl Keyhold {
     /// Creates the audit key and the checkpoint signing key if the store has none.
-    pub(crate) fn ensure_audit_keys(&self, tx: &Tx<'_>) -> Result<()> {
+    ///
+    /// A key created here is returned, not cached: the transaction may still roll back, and
+    /// the handle must never keep a key the store does not have.
+    pub(crate) fn ensure_audit_keys(&self, tx: &Tx<'_>) -> Result<Option<AuditKey>> {
+        let mut created = None;
         if tx.record_version(&store_record(AUDIT_KEY_KIND))? == 0 {
             let key = AuditKey::generate()
                 .map_err(|_| Error::Internal("could not generate the audit key"))?;
             self.seal_record(tx, store_record(AUDIT_KEY_KIND), &key.to_secret_bytes())?;
-            write(&self.audit).key = Some(key);
+            created = Some(key);
         }
         if tx.meta(META_CHECKPOINT_PUBLIC)?.is_none() {
             let signer = CheckpointSigner::generate()
@@ -239,7 +243,7 @@ impl Keyhold {
             self.seal_record(tx, store_record(CHECKPOINT_KEY_KIND), &signer.to_pkcs8())?;
             tx.set_meta(META_CHECKPOINT_PUBLIC, &signer.public_key())?;
         }
-        Ok(())
+        Ok(created)
     }
 
     fn load_audit_key(&self, tx: &Tx<'_>) -> Result<()> {
@@ -258,10 +262,16 @@ impl Keyhold {
     /// Appends `events` to the chain inside `tx` (the caller's transaction: if it rolls back,
     /// so do the rows; if the rows cannot be written, the operation fails).
     pub(crate) fn append_audit(&self, tx: &Tx<'_>, events: &[Event]) -> Result<()> {
-        if tx.record_version(&store_record(AUDIT_KEY_KIND))? == 0 {
-            self.ensure_audit_keys(tx)?;
+        // A store from before the audit log gets its keys here, in this transaction; the new
+        // key is used uncached until a later call loads it from the committed record.
+        let fresh = if tx.record_version(&store_record(AUDIT_KEY_KIND))? == 0 {
+            self.ensure_audit_keys(tx)?
+        } else {
+            None
+        };
+        if fresh.is_none() {
+            self.load_audit_key(tx)?;
         }
-        self.load_audit_key(tx)?;
         let head = match tx.audit_head()? {
             None => ChainHead::GENESIS,
             Some((seq, hash)) => ChainHead {
@@ -273,9 +283,9 @@ impl Keyhold {
             },
         };
         let audit = read(&self.audit);
-        let key = audit
-            .key
+        let key = fresh
             .as_ref()
+            .or(audit.key.as_ref())
             .ok_or(Error::Internal("audit key not loaded"))?;
         let sealed = AuditChain::new(key, head)
             .append_batch(events)

@@ -198,6 +198,8 @@ impl Keyhold {
             KeySource::Text(_) => None,
         };
         let staged = key_file.as_ref().map(staging_file);
+        // Whether this call wrote the staging file: only then may it remove it on failure.
+        let created_staging = std::cell::Cell::new(false);
         let result = self.store.write(|tx| {
             // Under the write lock: make sure nobody rotated the master key since we opened.
             let check = tx
@@ -211,13 +213,23 @@ impl Keyhold {
             read(&self.master)
                 .verify(&check)
                 .map_err(|_| Error::WrongMasterKey(self.dir.path().to_path_buf()))?;
-            if let Some(staged) = &staged {
+            if let (Some(staged), Some(file)) = (&staged, &key_file) {
                 if staged.exists() {
-                    // Left by a rotation that never committed (we just checked the database
-                    // still uses the current key), so it holds nothing anybody needs.
-                    staged.remove()?;
+                    // Either a rotation that committed but has not renamed its staged key yet
+                    // (the staged key opens the store as it is now: finish its rename), or one
+                    // that never committed (it does not: nobody needs it).
+                    let committed = staged.read().ok().is_some_and(|k| {
+                        UnlockedMaster::derive(&k, &self.store_id)
+                            .is_ok_and(|m| m.verify(&check).is_ok())
+                    });
+                    if committed {
+                        staged.rename_to(file)?;
+                    } else {
+                        staged.remove()?;
+                    }
                 }
                 staged.create(new_key)?;
+                created_staging.set(true);
             }
             self.load_keks(tx)?;
             let rows = tx.keks()?;
@@ -239,21 +251,28 @@ impl Keyhold {
         let keks_rewrapped = match result {
             Ok(n) => n,
             Err(e) => {
-                if let Some(staged) = &staged {
+                // The database did not commit, so the staged key (ours) is not needed; a
+                // staging file of somebody else's is never touched here.
+                if let Some(staged) = staged.as_ref().filter(|_| created_staging.get()) {
                     let _ = staged.remove();
                 }
                 return Err(e);
             }
         };
-        if let (Some(staged), Some(file)) = (&staged, &key_file) {
-            match staged.rename_to(file) {
-                Ok(()) => {}
-                // Another process opening the store in between may have finished the rename.
-                Err(_) if !staged.exists() => {}
-                Err(e) => return Err(e.into()),
+        let check = new_master.check_value();
+        *write(&self.master) = new_master;
+        if let (Some(staged), Some(file)) = (&staged, &key_file)
+            && let Err(e) = staged.rename_to(file)
+        {
+            // Another process opening the store in between may have finished the rename;
+            // believe that only if the key file now holds the new key.
+            let saved = file.read().ok().is_some_and(|k| {
+                UnlockedMaster::derive(&k, &self.store_id).is_ok_and(|m| m.verify(&check).is_ok())
+            });
+            if !saved {
+                return Err(e.into());
             }
         }
-        *write(&self.master) = new_master;
         Ok(MasterKeyRotation {
             keks_rewrapped,
             key_file: key_file.map(|f| f.path().to_path_buf()),
@@ -278,9 +297,10 @@ impl Keyhold {
         }
         let id = tx.next_kek_id()?;
         let wrapped: WrappedKek = {
+            // Generated outside the handle's ring: it enters the ring only once loaded from
+            // the committed store, so a rolled-back rotation leaves no ghost KEK behind.
             let master = read(&self.master);
-            let mut ring = write(&self.ring);
-            ring.generate(&master, id)?
+            keyhold_crypto::KekRing::new().generate(&master, id)?
         };
         tx.set_kek_state(active.id, KekState::Retiring)?;
         tx.insert_kek(&KekRow {

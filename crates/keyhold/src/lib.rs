@@ -12,7 +12,7 @@
 //! let kh = Keyhold::open("./keyhold-data", KeySource::default_file("./keyhold-data"))?;
 //! let me = Caller::operator(); // who acts, for authorization and the audit log
 //! kh.put_record(&me, "default", "secret", "db-password", &SecretBytes::copy_from(b"hunter2"))?;
-//! let secret = kh.record("default", "secret", "db-password")?;
+//! let secret = kh.record(&keyhold::Caller::operator(), "default", "secret", "db-password")?;
 //! assert_eq!(secret.len(), 7);
 //! # Ok(()) }
 //! ```

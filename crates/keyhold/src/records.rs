@@ -133,9 +133,21 @@ impl Keyhold {
     }
 
     /// Reads and decrypts record `kind`/`id` of `workspace`.
-    pub fn record(&self, workspace: &str, kind: &str, id: &str) -> Result<SecretBytes> {
+    ///
+    /// A key caller needs `admin` in the record's workspace. Reads are not audited yet
+    /// (docs/audit.md says so).
+    pub fn record(
+        &self,
+        caller: &crate::Caller,
+        workspace: &str,
+        kind: &str,
+        id: &str,
+    ) -> Result<SecretBytes> {
         self.store.read(|tx| {
             let key = Self::record_key(tx, workspace, kind, id)?;
+            if caller.principal().is_some() {
+                caller.require(keyhold_token::Scope::Admin, &key.workspace)?;
+            }
             self.open_record(tx, &key)
         })
     }

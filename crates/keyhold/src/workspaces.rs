@@ -45,10 +45,13 @@ pub(crate) fn resolve(tx: &Tx<'_>, ident: &str) -> Result<Workspace> {
 
 impl Keyhold {
     /// Creates a workspace. Names are `[a-z0-9][a-z0-9-]{0,62}` and unique.
-    /// Needs `admin` when the caller is a key. Recorded as `workspace.created`.
+    /// Only the operator may (a key is confined to its own workspace). Recorded as
+    /// `workspace.created`.
     pub fn create_workspace(&self, caller: &crate::Caller, name: &str) -> Result<Workspace> {
-        if let Some(p) = caller.principal() {
-            caller.require(keyhold_token::Scope::Admin, &p.workspace)?;
+        if caller.principal().is_some() {
+            return Err(Error::Token(keyhold_token::TokenError::InsufficientScope {
+                required: keyhold_token::Scope::Admin,
+            }));
         }
         self.store.write(|tx| {
             let ws = insert(tx, name, now())?;

@@ -114,9 +114,32 @@ fn a_key_cannot_mint_a_key_with_more_than_its_own_scopes() {
     }
     // Defaulting to "the caller's scopes" never widens them either.
     let default = kh
-        .mint_key(&caller, &req("default-scopes", ExpiryPreset::OneHour, &[]))
+        .mint_key(
+            &caller,
+            &req("default-scopes", ExpiryPreset::FifteenMinutes, &[]),
+        )
         .expect("mint");
     assert_eq!(default.key.scopes, ["keys:write", "read:queries"]);
+    // A key cannot mint a key that outlives it, nor one for another subject.
+    let err = kh
+        .mint_key(
+            &caller,
+            &req("outlives", ExpiryPreset::EightHours, &[Scope::ReadQueries]),
+        )
+        .expect_err("an eight-hour child of a one-hour key");
+    assert_eq!(err.code(), "invalid_input");
+    assert!(err.to_string().contains("outlive"), "{err}");
+    let mut other_sub = req(
+        "impostor",
+        ExpiryPreset::FifteenMinutes,
+        &[Scope::ReadQueries],
+    );
+    other_sub.sub = Some("alice@team.example".into());
+    let err = kh
+        .mint_key(&caller, &other_sub)
+        .expect_err("another subject");
+    assert_eq!(err.code(), "invalid_input");
+    assert!(err.to_string().contains("own subject"), "{err}");
     // A key without keys:write cannot mint at all.
     let reader = as_key(&kh, child.token.expose());
     let err = kh
@@ -132,7 +155,9 @@ fn a_key_cannot_mint_a_key_with_more_than_its_own_scopes() {
         .into_iter()
         .map(|k| k.name)
         .collect();
-    assert!(!names.contains(&"escalate".to_owned()) && !names.contains(&"nope".to_owned()));
+    for refused in ["escalate", "nope", "outlives", "impostor"] {
+        assert!(!names.contains(&refused.to_owned()), "{refused} was stored");
+    }
 }
 
 #[test]

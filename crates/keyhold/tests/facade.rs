@@ -26,9 +26,14 @@ fn round_trip_versions_and_overwrite() {
             .expect("put");
         assert_eq!(info.version, 1);
         assert_eq!(
-            kh.record("default", "secret", &format!("item-{i}"))
-                .expect("get")
-                .expose(),
+            kh.record(
+                &keyhold::Caller::operator(),
+                "default",
+                "secret",
+                &format!("item-{i}")
+            )
+            .expect("get")
+            .expose(),
             &value[..]
         );
     }
@@ -43,7 +48,7 @@ fn round_trip_versions_and_overwrite() {
         .expect("put");
     assert_eq!(v2.version, 2);
     assert_eq!(
-        kh.record("default", "secret", "item-0")
+        kh.record(&keyhold::Caller::operator(), "default", "secret", "item-0")
             .expect("get")
             .expose(),
         b"second"
@@ -61,13 +66,18 @@ fn round_trip_versions_and_overwrite() {
     )
     .expect("put");
     assert_eq!(
-        kh.record("mobile-app", "secret", "item-0")
-            .expect("get")
-            .expose(),
+        kh.record(
+            &keyhold::Caller::operator(),
+            "mobile-app",
+            "secret",
+            "item-0"
+        )
+        .expect("get")
+        .expose(),
         b"other ws"
     );
     assert_eq!(
-        kh.record("default", "secret", "item-0")
+        kh.record(&keyhold::Caller::operator(), "default", "secret", "item-0")
             .expect("get")
             .expose(),
         b"second"
@@ -75,19 +85,21 @@ fn round_trip_versions_and_overwrite() {
     drop(kh);
     let kh = fx.open().expect("reopen");
     assert_eq!(
-        kh.record("default", "secret", "item-4").expect("get").len(),
+        kh.record(&keyhold::Caller::operator(), "default", "secret", "item-4")
+            .expect("get")
+            .len(),
         70_000
     );
     kh.delete_record(&keyhold::Caller::operator(), "default", "secret", "item-4")
         .expect("delete");
     assert_eq!(
-        kh.record("default", "secret", "item-4")
+        kh.record(&keyhold::Caller::operator(), "default", "secret", "item-4")
             .expect_err("gone")
             .code(),
         "not_found"
     );
     assert_eq!(
-        kh.record("nope", "secret", "item-0")
+        kh.record(&keyhold::Caller::operator(), "nope", "secret", "item-0")
             .expect_err("no ws")
             .code(),
         "not_found"
@@ -149,7 +161,12 @@ fn every_tampered_field_is_an_integrity_error_naming_the_record() {
         )
         .expect("tamper");
         let err = kh
-            .record("default", "secret", "db-password")
+            .record(
+                &keyhold::Caller::operator(),
+                "default",
+                "secret",
+                "db-password",
+            )
             .expect_err(field);
         assert_eq!(err.code(), "integrity_error", "{field}: {err}");
         let msg = err.to_string();
@@ -167,9 +184,14 @@ fn every_tampered_field_is_an_integrity_error_naming_the_record() {
         )
         .expect("tamper");
         assert_eq!(
-            kh.record("default", "secret", "db-password")
-                .expect_err("short")
-                .code(),
+            kh.record(
+                &keyhold::Caller::operator(),
+                "default",
+                "secret",
+                "db-password"
+            )
+            .expect_err("short")
+            .code(),
             "integrity_error"
         );
     }
@@ -180,7 +202,12 @@ fn every_tampered_field_is_an_integrity_error_naming_the_record() {
     )
     .expect("tamper");
     let err = kh
-        .record("default", "secret", "db-password")
+        .record(
+            &keyhold::Caller::operator(),
+            "default",
+            "secret",
+            "db-password",
+        )
         .expect_err("version");
     assert_eq!(err.code(), "integrity_error");
     assert!(err.to_string().contains("version 2"), "{err}");
@@ -190,9 +217,14 @@ fn every_tampered_field_is_an_integrity_error_naming_the_record() {
     )
     .expect("restore");
     assert_eq!(
-        kh.record("default", "secret", "db-password")
-            .expect("restored")
-            .expose(),
+        kh.record(
+            &keyhold::Caller::operator(),
+            "default",
+            "secret",
+            "db-password"
+        )
+        .expect("restored")
+        .expose(),
         b"0123456789"
     );
 }
@@ -248,27 +280,27 @@ fn an_envelope_moved_to_another_record_fails_to_open() {
     let default_id = kh.workspace("default").expect("ws").id;
     copy(&default_id, "b", &default_id, "secret"); // another id
     assert_eq!(
-        kh.record("default", "secret", "b")
+        kh.record(&keyhold::Caller::operator(), "default", "secret", "b")
             .expect_err("moved id")
             .code(),
         "integrity_error"
     );
     copy(&default_id, "a", &other.id, "secret"); // another workspace
     assert_eq!(
-        kh.record("other", "secret", "a")
+        kh.record(&keyhold::Caller::operator(), "other", "secret", "a")
             .expect_err("moved ws")
             .code(),
         "integrity_error"
     );
     copy(&default_id, "a", &default_id, "note"); // another kind
     assert_eq!(
-        kh.record("default", "note", "a")
+        kh.record(&keyhold::Caller::operator(), "default", "note", "a")
             .expect_err("moved kind")
             .code(),
         "integrity_error"
     );
     assert_eq!(
-        kh.record("default", "secret", "a")
+        kh.record(&keyhold::Caller::operator(), "default", "secret", "a")
             .expect("source intact")
             .expose(),
         b"value-a"
@@ -314,7 +346,7 @@ fn wrong_master_key_is_reported_as_such_and_writes_nothing() {
     assert_eq!(
         fx.open()
             .expect("right key")
-            .record("default", "secret", "x")
+            .record(&keyhold::Caller::operator(), "default", "secret", "x")
             .expect("get")
             .expose(),
         b"v"
@@ -361,16 +393,23 @@ fn master_key_rotation_keeps_every_record_readable() {
     assert!(!fx.data().join("master.key.next").exists());
     // The running handle keeps working, a fresh open uses the new key file.
     assert_eq!(
-        kh.record("default", "secret", "r3").expect("get").expose(),
+        kh.record(&keyhold::Caller::operator(), "default", "secret", "r3")
+            .expect("get")
+            .expose(),
         b"value-3"
     );
     drop(kh);
     let kh = fx.open().expect("open with the rotated key file");
     for i in 0..40 {
         assert_eq!(
-            kh.record("default", "secret", &format!("r{i}"))
-                .expect("get")
-                .expose(),
+            kh.record(
+                &keyhold::Caller::operator(),
+                "default",
+                "secret",
+                &format!("r{i}")
+            )
+            .expect("get")
+            .expose(),
             format!("value-{i}").as_bytes()
         );
     }
@@ -429,7 +468,9 @@ fn master_key_rotation_interrupted_before_the_key_file_rename_is_finished_on_ope
     .expect("chmod");
     let kh = fx.open().expect("open finishes the rotation");
     assert_eq!(
-        kh.record("default", "secret", "x").expect("get").expose(),
+        kh.record(&keyhold::Caller::operator(), "default", "secret", "x")
+            .expect("get")
+            .expose(),
         b"survives"
     );
     assert_eq!(file_bytes(&fx.key_file()), new_file);
@@ -483,9 +524,14 @@ fn kek_rotation_stopped_halfway_resumes_and_completes() {
     assert_eq!(status.records_pending_rewrap, 36 + base);
     for i in 0..50 {
         assert_eq!(
-            kh.record("default", "secret", &format!("r{i:02}"))
-                .expect("mixed KEKs readable")
-                .expose(),
+            kh.record(
+                &keyhold::Caller::operator(),
+                "default",
+                "secret",
+                &format!("r{i:02}")
+            )
+            .expect("mixed KEKs readable")
+            .expose(),
             format!("v{i}").as_bytes()
         );
     }
@@ -508,9 +554,14 @@ fn kek_rotation_stopped_halfway_resumes_and_completes() {
     );
     for i in 0..50 {
         assert_eq!(
-            kh.record("default", "secret", &format!("r{i:02}"))
-                .expect("get")
-                .expose(),
+            kh.record(
+                &keyhold::Caller::operator(),
+                "default",
+                "secret",
+                &format!("r{i:02}")
+            )
+            .expect("get")
+            .expose(),
             format!("v{i}").as_bytes()
         );
     }
@@ -548,11 +599,15 @@ fn another_process_rotating_the_kek_is_picked_up() {
     )
     .expect("put with the new KEK");
     assert_eq!(
-        a.record("default", "secret", "x").expect("get").expose(),
+        a.record(&keyhold::Caller::operator(), "default", "secret", "x")
+            .expect("get")
+            .expose(),
         b"one"
     );
     assert_eq!(
-        b.record("default", "secret", "y").expect("get").expose(),
+        b.record(&keyhold::Caller::operator(), "default", "secret", "y")
+            .expect("get")
+            .expose(),
         b"two"
     );
 }
@@ -580,7 +635,9 @@ fn canary_never_reaches_the_database_files_or_debug_output() {
     .expect("overwrite");
     kh.rotate_kek(&keyhold::Caller::operator())
         .expect("kek rotation re-wraps it");
-    let got = kh.record("default", "secret", "canary").expect("get");
+    let got = kh
+        .record(&keyhold::Caller::operator(), "default", "secret", "canary")
+        .expect("get");
     assert_eq!(got.expose(), &canary[..]);
     let debug = format!(
         "{got:?} {kh:?} {:?} {:?}",
@@ -589,7 +646,7 @@ fn canary_never_reaches_the_database_files_or_debug_output() {
     );
     assert_absent(debug.as_bytes(), &canary, "Debug output");
     let err = kh
-        .record("default", "secret", "missing")
+        .record(&keyhold::Caller::operator(), "default", "secret", "missing")
         .expect_err("missing");
     assert_absent(format!("{err} {err:?}").as_bytes(), &canary, "an error");
     // While open (WAL and SHM present) ...
@@ -746,7 +803,7 @@ fn damaged_database_files_give_a_clear_error() {
     let err = match fx.open() {
         Err(e) => e,
         Ok(kh) => kh
-            .record("default", "secret", "r29")
+            .record(&keyhold::Caller::operator(), "default", "secret", "r29")
             .expect_err("truncated data cannot be read"),
     };
     assert_eq!(err.code(), "store_corrupt", "{err}");
@@ -849,4 +906,63 @@ fn a_data_dir_that_cannot_be_created_is_an_io_error_naming_it() {
     .expect_err("under a file");
     assert_eq!(err.code(), "io_error");
     assert!(err.to_string().contains("a-file"), "{err}");
+}
+
+/// Regression (security review): a stale handle's failed rotation used to delete another
+/// rotation's committed-but-not-yet-renamed staging file, losing the only copy of the key.
+#[test]
+fn a_failed_master_key_rotation_never_deletes_another_rotations_staged_key() {
+    let fx = Fixture::new();
+    let kh = fx.init();
+    kh.put_record(
+        &keyhold::Caller::operator(),
+        "default",
+        "secret",
+        "x",
+        &secret(b"keep me"),
+    )
+    .expect("put");
+    let stale = fx.open().expect("a handle that will hold the old key");
+    let old_file = file_bytes(&fx.key_file());
+    let k2 = MasterKey::generate().expect("rng");
+    kh.rotate_master_key(&keyhold::Caller::operator(), &k2)
+        .expect("rotate");
+    drop(kh);
+    // Recreate the window between commit and rename.
+    let staged = fx.data().join("master.key.next");
+    std::fs::rename(fx.key_file(), &staged).expect("stage");
+    std::fs::write(fx.key_file(), &old_file).expect("old key back");
+    std::fs::set_permissions(
+        fx.key_file(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .expect("chmod");
+    let err = stale
+        .rotate_master_key(
+            &keyhold::Caller::operator(),
+            &MasterKey::generate().expect("rng"),
+        )
+        .expect_err("the stale handle holds the old key");
+    assert_eq!(err.code(), "wrong_master_key");
+    assert!(
+        staged.exists(),
+        "the committed rotation's staged key must survive"
+    );
+    drop(stale);
+    // A handle with the current key that rotates again first finishes the pending rename.
+    let current = Keyhold::open(fx.data(), text_key(&k2)).expect("current key");
+    let k3 = MasterKey::generate().expect("rng");
+    // (Its key source is text, so it stages nothing of its own; the file must end up with k2.)
+    current
+        .rotate_master_key(&keyhold::Caller::operator(), &k3)
+        .expect("rotate");
+    drop(current);
+    assert_eq!(
+        Keyhold::open(fx.data(), text_key(&k3))
+            .expect("k3 opens")
+            .record(&keyhold::Caller::operator(), "default", "secret", "x")
+            .expect("get")
+            .expose(),
+        b"keep me"
+    );
 }

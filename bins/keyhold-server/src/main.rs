@@ -1,0 +1,155 @@
+//! `keyhold-server`: the HTTP API over the keyhold facade. hyper 1 on tokio; every store
+//! operation runs on the blocking pool (SQLite and the audit group commit block).
+#![forbid(unsafe_code)]
+// A server binary reports its address and the first admin key on stdout.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod api;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use keyhold::{Caller, ExpiryPreset, KeySource, Keyhold, MintRequest, Scope, Surface};
+
+/// keyhold-server: API keys and connection credentials over HTTP.
+#[derive(Debug, Parser)]
+#[command(name = "keyhold-server", version, max_term_width = 100)]
+struct Args {
+    /// Data directory holding the store (created and initialised if empty).
+    #[arg(
+        long,
+        env = "KEYHOLD_DATA_DIR",
+        hide_env_values = true,
+        default_value = "./keyhold-data",
+        value_name = "DIR"
+    )]
+    data_dir: PathBuf,
+    /// Master key file (default: <DATA_DIR>/master.key). Ignored when KEYHOLD_MASTER_KEY is set.
+    #[arg(
+        long,
+        env = "KEYHOLD_MASTER_KEY_FILE",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
+    master_key_file: Option<PathBuf>,
+    /// Address to listen on. Loopback unless TLS is configured (or --insecure-no-tls).
+    #[arg(long, default_value = "127.0.0.1:8200", value_name = "ADDR")]
+    listen: SocketAddr,
+    /// Accept plain HTTP on a non-loopback address (tokens would cross the network in clear).
+    #[arg(long)]
+    insecure_no_tls: bool,
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(2);
+        }
+    };
+    if !args.listen.ip().is_loopback() && !args.insecure_no_tls {
+        eprintln!(
+            "keyhold-server: error: refusing to listen on {} without TLS; TLS (--tls-cert/--tls-key) is not available in this build: listen on loopback behind a TLS proxy, or pass --insecure-no-tls",
+            args.listen
+        );
+        return ExitCode::from(2);
+    }
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("keyhold-server: error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn open_or_init(args: &Args) -> keyhold::Result<Keyhold> {
+    let key_file = args
+        .master_key_file
+        .clone()
+        .unwrap_or_else(|| keyhold::DataDir::default_key_file(&args.data_dir));
+    if args.data_dir.join("keyhold.db").exists() {
+        return Keyhold::open(&args.data_dir, KeySource::from_env_or_file(key_file));
+    }
+    let operator = Caller::operator().via(Surface::Library);
+    let (kh, report) = Keyhold::init_by(
+        &args.data_dir,
+        KeySource::from_env_or_file(key_file),
+        &operator,
+    )?;
+    let admin = kh.mint_key(
+        &operator,
+        &MintRequest {
+            workspace: report.workspace.id.clone(),
+            name: "admin".into(),
+            expires: ExpiryPreset::ThirtyDays,
+            scopes: Some([Scope::Admin].into_iter().collect()),
+            sub: None,
+        },
+    )?;
+    println!(
+        "keyhold-server: created a new store in {}",
+        report.data_dir.display()
+    );
+    // EXPOSE: the first admin key is shown exactly once, here.
+    println!(
+        "admin key (30 days; shown once, store it now): {}",
+        admin.token.expose()
+    );
+    Ok(kh)
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let kh = Arc::new(open_or_init(&args)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(kh, args.listen))
+}
+
+async fn serve(kh: Arc<Keyhold>, addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, peer)) = accepted else { continue };
+                let kh = kh.clone();
+                let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    // A client that does not finish its headers in time is dropped.
+                    .header_read_timeout(Duration::from_secs(10))
+                    .serve_connection(TokioIo::new(stream), service_fn(move |req| api::handle(kh.clone(), peer, req)));
+                let watched = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = watched.await;
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    // In-flight requests finish (their audit rows are committed before they answer).
+    let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

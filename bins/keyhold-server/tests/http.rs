@@ -1,0 +1,333 @@
+//! keyhold-server over real loopback HTTP: routes, scopes, the error envelope, limits, and a
+//! revocation by another process seen on the very next request.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed expectation is the report
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    admin: String,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start() -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keyhold-server"))
+        .args([
+            "--data-dir",
+            dir.path().join("data").to_str().expect("utf8"),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env_remove("KEYHOLD_MASTER_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn server");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let (mut admin, mut addr) = (None, None);
+    while addr.is_none() {
+        let line = lines.next().expect("server output").expect("line");
+        if let Some(t) = line.strip_prefix("admin key (30 days; shown once, store it now): ") {
+            admin = Some(t.to_owned());
+        }
+        if let Some(a) = line.strip_prefix("listening on http://") {
+            addr = Some(a.parse().expect("address"));
+        }
+    }
+    Server {
+        child,
+        addr: addr.expect("addr"),
+        admin: admin.expect("admin key printed once"),
+        dir,
+    }
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: serde_json::Value,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn request(
+    s: &Server,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+    extra: &[(&str, &str)],
+) -> Reply {
+    let mut stream = TcpStream::connect(s.addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+        s.addr
+    );
+    if let Some(t) = token {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    for (k, v) in extra {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    req.push_str(&format!(
+        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    stream.write_all(req.as_bytes()).expect("send");
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("read");
+    let (head, payload) = raw.split_once("\r\n\r\n").expect("http response");
+    let mut head_lines = head.lines();
+    let status = head_lines
+        .next()
+        .expect("status")
+        .split(' ')
+        .nth(1)
+        .expect("code")
+        .parse()
+        .expect("number");
+    let headers = head_lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: serde_json::from_str(payload).unwrap_or(serde_json::Value::Null),
+    }
+}
+
+fn assert_envelope(r: &Reply, status: u16, code: &str) {
+    assert_eq!(r.status, status, "{:?}", r.body);
+    assert_eq!(r.body["error"]["code"], code, "{:?}", r.body);
+    let rid = r.body["error"]["request_id"].as_str().expect("request id");
+    assert_eq!(
+        Some(rid),
+        r.header("x-request-id"),
+        "envelope and header carry the same request id"
+    );
+    assert!(r.body["error"]["message"].is_string() && r.body["error"]["doc_url"].is_string());
+}
+
+fn mint(s: &Server, token: &str, body: &str) -> Reply {
+    request(s, "POST", "/v1/keys", Some(token), Some(body), &[])
+}
+
+#[test]
+fn routes_scopes_and_the_error_envelope() {
+    let s = start();
+    assert_eq!(request(&s, "GET", "/healthz", None, None, &[]).status, 200);
+    assert_envelope(
+        &request(&s, "GET", "/nope", None, None, &[]),
+        404,
+        "not_found",
+    );
+    assert_envelope(
+        &request(&s, "DELETE", "/healthz", None, None, &[]),
+        405,
+        "method_not_allowed",
+    );
+    let r = request(
+        &s,
+        "GET",
+        "/v1/whoami",
+        None,
+        None,
+        &[("X-Request-Id", "req-from-client-1")],
+    );
+    assert_envelope(&r, 401, "missing_token");
+    assert_eq!(r.header("x-request-id"), Some("req-from-client-1"));
+    assert!(
+        r.header("www-authenticate")
+            .is_some_and(|v| v.starts_with("Bearer"))
+    );
+    let r = request(&s, "GET", "/v1/whoami", Some("not.a.token"), None, &[]);
+    assert_envelope(&r, 401, "token_malformed");
+    assert!(
+        r.header("www-authenticate")
+            .is_some_and(|v| v.contains("invalid_token"))
+    );
+    let me = request(&s, "GET", "/v1/whoami", Some(&s.admin), None, &[]);
+    assert_eq!(me.status, 200);
+    assert!(
+        me.body["scopes"]
+            .as_array()
+            .expect("scopes")
+            .contains(&serde_json::json!("admin"))
+    );
+    assert_eq!(
+        request(&s, "GET", "/.well-known/jwks.json", None, None, &[]).body["keys"]
+            .as_array()
+            .expect("keys")
+            .len(),
+        1
+    );
+
+    // Minting: the token once, never cached; then a narrower key is refused what it lacks.
+    let r = mint(
+        &s,
+        &s.admin,
+        r#"{"name":"reader","expires":"1h","scopes":["keys:read"]}"#,
+    );
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let reader = r.body["token"].as_str().expect("token").to_owned();
+    let r = mint(
+        &s,
+        &reader,
+        r#"{"name":"x","expires":"15m","scopes":["keys:read"]}"#,
+    );
+    assert_envelope(&r, 403, "insufficient_scope");
+    assert!(
+        r.header("www-authenticate")
+            .is_some_and(|v| v.contains("insufficient_scope"))
+    );
+    let list = request(&s, "GET", "/v1/keys", Some(&reader), None, &[]);
+    assert_eq!(list.status, 200);
+    assert!(
+        !list
+            .body
+            .to_string()
+            .contains(reader.rsplit('.').next().expect("sig")),
+        "no token in a listing"
+    );
+    assert_envelope(
+        &request(
+            &s,
+            "POST",
+            "/v1/keys/reader/revoke",
+            Some(&reader),
+            None,
+            &[],
+        ),
+        403,
+        "insufficient_scope",
+    );
+
+    // Bad bodies.
+    assert_envelope(&mint(&s, &s.admin, "{not json"), 400, "invalid_json");
+    let r = mint(
+        &s,
+        &s.admin,
+        r#"{"name":"y","expires":"1h","colour":"red"}"#,
+    );
+    assert_envelope(&r, 400, "invalid_json");
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("colour"),
+        "names the field"
+    );
+    assert_envelope(
+        &mint(&s, &s.admin, r#"{"name":"y","expires":"2d"}"#),
+        400,
+        "invalid_expiry",
+    );
+    let big = format!(
+        r#"{{"name":"y","expires":"1h","sub":"{}"}}"#,
+        "a".repeat(70 * 1024)
+    );
+    assert_envelope(&mint(&s, &s.admin, &big), 413, "body_too_large");
+}
+
+#[test]
+fn introspection_and_revocation_by_another_process() {
+    let s = start();
+    let r = mint(
+        &s,
+        &s.admin,
+        r#"{"name":"svc","expires":"8h","scopes":["read:queries","keys:read"]}"#,
+    );
+    let svc = r.body["token"].as_str().expect("token").to_owned();
+    let body = serde_json::json!({ "token": svc }).to_string();
+    let v = request(
+        &s,
+        "POST",
+        "/v1/tokens/verify",
+        Some(&s.admin),
+        Some(&body),
+        &[],
+    );
+    assert_eq!(
+        (v.status, v.body["valid"].as_bool()),
+        (200, Some(true)),
+        "{:?}",
+        v.body
+    );
+    assert_eq!(
+        request(&s, "GET", "/v1/whoami", Some(&svc), None, &[]).status,
+        200
+    );
+    // Another process (this test, through the library) revokes on the same data dir ...
+    let data = s.dir.path().join("data");
+    let kh = keyhold::Keyhold::open(&data, keyhold::KeySource::default_file(&data)).expect("open");
+    kh.revoke_key(&keyhold::Caller::operator(), "default", "svc")
+        .expect("revoke");
+    // ... and the running server refuses the key on the very next request.
+    assert_envelope(
+        &request(&s, "GET", "/v1/whoami", Some(&svc), None, &[]),
+        401,
+        "key_revoked",
+    );
+    let v = request(
+        &s,
+        "POST",
+        "/v1/tokens/verify",
+        Some(&s.admin),
+        Some(&body),
+        &[],
+    );
+    assert_eq!(
+        (v.body["valid"].as_bool(), v.body["error"]["code"].as_str()),
+        (Some(false), Some("key_revoked"))
+    );
+    // Revoke-all by the library: the admin key too, at once.
+    kh.revoke_all_keys(&keyhold::Caller::operator(), "default")
+        .expect("revoke all");
+    assert_envelope(
+        &request(&s, "GET", "/v1/whoami", Some(&s.admin), None, &[]),
+        401,
+        "key_revoked_all",
+    );
+    // Every request was recorded with the http surface and the peer address.
+    let used = kh
+        .audit_entries(
+            &keyhold::Caller::operator(),
+            &keyhold::AuditFilter {
+                action: Some("key.used".into()),
+                ..Default::default()
+            },
+        )
+        .expect("audit");
+    assert!(!used.is_empty());
+    assert!(used.iter().all(|e| {
+        e.surface == "http"
+            && e.source
+                .as_deref()
+                .is_some_and(|s| s.starts_with("127.0.0.1:"))
+    }));
+}

@@ -1,17 +1,21 @@
-//! Routes, authentication and the error envelope of API v1.
+//! Routes, authentication, the error envelope, request logging and metrics of API v1.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
+use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
 use hyper::{Method, Request, Response, StatusCode};
 use keyhold::{
-    Caller, Error, Keyhold, MintRequest, Origin, Principal, Scope, ScopeSet, Surface, TokenError,
+    AuditFilter, Caller, Error, Keyhold, MintRequest, Origin, Principal, Scope, ScopeSet, Surface,
+    TokenError,
 };
 use serde::Deserialize;
+
+use crate::metrics::Metrics;
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -19,6 +23,147 @@ pub const MAX_BODY: usize = 64 * 1024;
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 type Reply = Response<Full<Bytes>>;
+
+/// The server's shared state.
+pub struct App {
+    /// The store.
+    pub kh: Arc<Keyhold>,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+}
+
+/// Every route: (method, path template, scope needed, summary). The router resolves paths to
+/// these templates and refuses any other method; `/v1/openapi.json` documents exactly this
+/// table, and a test checks both directions.
+pub const ROUTES: &[(&str, &str, Option<&str>, &str)] = &[
+    ("GET", "/healthz", None, "Liveness."),
+    (
+        "GET",
+        "/.well-known/jwks.json",
+        None,
+        "Public keys that verify this store's tokens (RFC 7517).",
+    ),
+    ("GET", "/v1/openapi.json", None, "This document."),
+    ("GET", "/metrics", Some("audit:read"), "Prometheus metrics."),
+    (
+        "GET",
+        "/v1/whoami",
+        Some("any"),
+        "The caller's identity, workspace and scopes.",
+    ),
+    (
+        "POST",
+        "/v1/tokens/verify",
+        Some("keys:read"),
+        "Introspect a token: valid and its claims, or why not.",
+    ),
+    (
+        "GET",
+        "/v1/keys",
+        Some("keys:read"),
+        "The workspace's API keys (never a token).",
+    ),
+    (
+        "POST",
+        "/v1/keys",
+        Some("keys:write"),
+        "Mint an API key; the token is in this response only.",
+    ),
+    (
+        "POST",
+        "/v1/keys/revoke-all",
+        Some("keys:revoke"),
+        "Revoke every key of the workspace at once.",
+    ),
+    (
+        "GET",
+        "/v1/keys/{id}",
+        Some("keys:read"),
+        "One key, by id or name.",
+    ),
+    (
+        "POST",
+        "/v1/keys/{id}/revoke",
+        Some("keys:revoke"),
+        "Revoke one key.",
+    ),
+    (
+        "GET",
+        "/v1/audit",
+        Some("audit:read"),
+        "Audit records of the workspace (query: action, key, limit).",
+    ),
+    (
+        "POST",
+        "/v1/audit/verify",
+        Some("audit:read"),
+        "Recompute the audit hash chain.",
+    ),
+];
+
+/// The template `path` matches, if any.
+pub fn template_of(path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    Some(match segments.as_slice() {
+        ["healthz"] => "/healthz",
+        [".well-known", "jwks.json"] => "/.well-known/jwks.json",
+        ["v1", "openapi.json"] => "/v1/openapi.json",
+        ["metrics"] => "/metrics",
+        ["v1", "whoami"] => "/v1/whoami",
+        ["v1", "tokens", "verify"] => "/v1/tokens/verify",
+        ["v1", "keys"] => "/v1/keys",
+        ["v1", "keys", "revoke-all"] => "/v1/keys/revoke-all",
+        ["v1", "keys", _] => "/v1/keys/{id}",
+        ["v1", "keys", _, "revoke"] => "/v1/keys/{id}/revoke",
+        ["v1", "audit"] => "/v1/audit",
+        ["v1", "audit", "verify"] => "/v1/audit/verify",
+        _ => return None,
+    })
+}
+
+/// The OpenAPI 3.1 document of exactly [`ROUTES`].
+pub fn openapi() -> serde_json::Value {
+    let envelope = serde_json::json!({ "$ref": "#/components/schemas/ErrorEnvelope" });
+    let mut paths = serde_json::Map::new();
+    for (method, template, scope, summary) in ROUTES {
+        let entry = paths
+            .entry((*template).to_owned())
+            .or_insert_with(|| serde_json::json!({}));
+        let mut op = serde_json::json!({
+            "summary": summary,
+            "responses": {
+                "200": { "description": "Success" },
+                "default": { "description": "Error envelope", "content": { "application/json": { "schema": envelope } } }
+            }
+        });
+        if let Some(scope) = scope {
+            op["security"] = serde_json::json!([{ "bearer": [] }]);
+            op["x-keyhold-scope"] = serde_json::json!(scope);
+        }
+        if template.contains("{id}") {
+            op["parameters"] = serde_json::json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }]);
+        }
+        entry[method.to_ascii_lowercase()] = op;
+    }
+    serde_json::json!({
+        "openapi": "3.1.0",
+        "info": { "title": "keyhold API", "version": "1" },
+        "paths": paths,
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT" } },
+            "schemas": { "ErrorEnvelope": {
+                "type": "object", "required": ["error"],
+                "properties": { "error": {
+                    "type": "object", "required": ["code", "message", "request_id", "doc_url"],
+                    "properties": {
+                        "code": { "type": "string" }, "message": { "type": "string" },
+                        "request_id": { "type": "string" }, "doc_url": { "type": "string" }
+                    }
+                } }
+            } }
+        }
+    })
+}
 
 /// A failure to report: the facade's error, or an HTTP-level one.
 enum Failure {
@@ -44,19 +189,26 @@ fn http(status: StatusCode, code: &'static str, message: impl Into<String>) -> F
     }
 }
 
+/// A successful answer.
+enum Answer {
+    Json(StatusCode, serde_json::Value),
+    Text(String),
+}
+
+/// What a request turned out to be, for its log line and the metrics.
+#[derive(Default)]
+struct Seen {
+    route: Option<&'static str>,
+    key_id: Option<String>,
+}
+
 fn json_reply(status: StatusCode, request_id: &str, body: &serde_json::Value) -> Reply {
     let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
     *r.status_mut() = status;
     let h = r.headers_mut();
-    h.insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
-    );
-    h.insert(
-        hyper::header::CACHE_CONTROL,
-        hyper::header::HeaderValue::from_static("no-store"),
-    );
-    if let Ok(v) = hyper::header::HeaderValue::from_str(request_id) {
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert("x-request-id", v);
     }
     r
@@ -95,13 +247,13 @@ fn failure_reply(f: &Failure, request_id: &str) -> Reply {
         }
         _ => None,
     };
-    if let Some(c) = challenge.and_then(|c| hyper::header::HeaderValue::from_str(&c).ok()) {
-        r.headers_mut().insert(hyper::header::WWW_AUTHENTICATE, c);
+    if let Some(c) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        r.headers_mut().insert(WWW_AUTHENTICATE, c);
     }
     r
 }
 
-/// The request id: the client's `X-Request-Id` if it is short and printable, else a new one.
+/// The request id: the client's `X-Request-Id` if it is short and plain, else a new one.
 fn request_id(req: &Request<Incoming>) -> String {
     req.headers()
         .get("x-request-id")
@@ -115,22 +267,47 @@ fn request_id(req: &Request<Incoming>) -> String {
         .map_or_else(keyhold::new_request_id, str::to_owned)
 }
 
-/// Entry point for every request.
+/// Entry point for every request: route, answer, then one log line and the metrics.
 pub async fn handle(
-    kh: Arc<Keyhold>,
+    app: Arc<App>,
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Reply, Infallible> {
+    let started = Instant::now();
     let rid = request_id(&req);
+    let method = req.method().clone();
     let origin = Origin {
         surface: Surface::Http,
         source: Some(peer.to_string()),
         request_id: rid.clone(),
     };
-    Ok(match route(kh, origin, req).await {
-        Ok((status, body)) => json_reply(status, &rid, &body),
+    let mut seen = Seen::default();
+    let reply = match route(&app, origin, req, &mut seen).await {
+        Ok(Answer::Json(status, body)) => json_reply(status, &rid, &body),
+        Ok(Answer::Text(text)) => {
+            let mut r = Response::new(Full::new(Bytes::from(text)));
+            r.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            r
+        }
         Err(f) => failure_reply(&f, &rid),
-    })
+    };
+    let took = started.elapsed();
+    let route = seen.route.unwrap_or("unknown");
+    app.metrics.request(route, reply.status().as_u16(), took);
+    // One line per request; never a header, a body, a token or a credential.
+    tracing::info!(
+        request_id = %rid,
+        method = %method,
+        route,
+        status = reply.status().as_u16(),
+        latency_ms = took.as_secs_f64() * 1000.0,
+        key_id = seen.key_id.as_deref().unwrap_or("-"),
+        "request"
+    );
+    Ok(reply)
 }
 
 /// Runs a blocking facade call on the blocking pool.
@@ -177,9 +354,8 @@ async fn body(req: Request<Incoming>) -> Result<Bytes, Failure> {
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Failure> {
+    // serde_json's message names the offending field and position, never a value.
     serde_json::from_slice(bytes).map_err(|e| {
-        // serde_json names the field and position; it never echoes values of unknown fields
-        // beyond their name.
         http(
             StatusCode::BAD_REQUEST,
             "invalid_json",
@@ -190,10 +366,11 @@ fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Failure> {
 
 /// Authenticates the bearer key and checks `scope`; the verification is recorded.
 async fn authenticate(
-    kh: &Arc<Keyhold>,
+    app: &App,
     req: &Request<Incoming>,
     origin: &Origin,
     scope: Option<Scope>,
+    seen: &mut Seen,
 ) -> Result<Principal, Failure> {
     let header = req
         .headers()
@@ -204,6 +381,7 @@ async fn authenticate(
         .map(str::trim)
         .filter(|t| !t.is_empty())
     else {
+        app.metrics.verification("missing_token");
         return Err(http(
             StatusCode::UNAUTHORIZED,
             "missing_token",
@@ -211,11 +389,20 @@ async fn authenticate(
         ));
     };
     let (kh, token, origin) = (
-        kh.clone(),
+        app.kh.clone(),
         keyhold::Zeroizing::new(token.to_owned()),
         origin.clone(),
     );
-    blocking(move || kh.verify_token_from(&token, scope, &origin)).await
+    let result = blocking(move || kh.verify_token_from(&token, scope, &origin)).await;
+    match &result {
+        Ok(p) => {
+            app.metrics.verification("ok");
+            seen.key_id = Some(p.key_id.clone());
+        }
+        Err(Failure::Keyhold(e)) => app.metrics.verification(e.code()),
+        Err(Failure::Http { code, .. }) => app.metrics.verification(code),
+    }
+    result
 }
 
 #[derive(Deserialize)]
@@ -237,93 +424,112 @@ struct VerifyBody {
     scope: Option<String>,
 }
 
-fn method_not_allowed(allowed: &str) -> Failure {
-    http(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        format!("use {allowed}"),
-    )
+fn token_error(e: TokenError) -> Failure {
+    Failure::Keyhold(Error::Token(e))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+/// `key=value` pairs of a query string (no percent-decoding needed for the values we accept).
+fn query(req: &Request<Incoming>, name: &str) -> Option<String> {
+    req.uri()
+        .query()?
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
 }
 
 async fn route(
-    kh: Arc<Keyhold>,
+    app: &App,
     origin: Origin,
     req: Request<Incoming>,
-) -> Result<(StatusCode, serde_json::Value), Failure> {
+    seen: &mut Seen,
+) -> Result<Answer, Failure> {
     let path = req.uri().path().to_owned();
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let Some(template) = template_of(&path) else {
+        return Err(http(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no route {path}"),
+        ));
+    };
+    seen.route = Some(template);
     let method = req.method().clone();
-    match (segments.as_slice(), &method) {
-        (["healthz"], &Method::GET) => Ok((StatusCode::OK, serde_json::json!({ "status": "ok" }))),
-        (["healthz"], _) => Err(method_not_allowed("GET")),
-        ([".well-known", "jwks.json"], &Method::GET) => {
-            let k = kh.clone();
-            let jwks = blocking(move || k.jwks()).await?;
-            Ok((
-                StatusCode::OK,
-                serde_json::to_value(jwks).unwrap_or_default(),
-            ))
+    if !ROUTES
+        .iter()
+        .any(|(m, t, _, _)| *t == template && *m == method.as_str())
+    {
+        let allowed: Vec<&str> = ROUTES
+            .iter()
+            .filter(|(_, t, _, _)| *t == template)
+            .map(|(m, _, _, _)| *m)
+            .collect();
+        return Err(http(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("use {}", allowed.join(", ")),
+        ));
+    }
+    let id = path
+        .trim_end_matches('/')
+        .split('/')
+        .nth(3)
+        .unwrap_or_default()
+        .to_owned();
+    let kh = app.kh.clone();
+    let ok = |v: serde_json::Value| Ok(Answer::Json(StatusCode::OK, v));
+    match (template, method) {
+        ("/healthz", _) => ok(serde_json::json!({ "status": "ok" })),
+        ("/v1/openapi.json", _) => ok(openapi()),
+        ("/.well-known/jwks.json", _) => ok(to_json(&blocking(move || kh.jwks()).await?)),
+        ("/metrics", _) => {
+            authenticate(app, &req, &origin, Some(Scope::AuditRead), seen).await?;
+            Ok(Answer::Text(app.metrics.render(app.kh.audit_queue_depth())))
         }
-        (["v1", "whoami"], &Method::GET) => {
-            let p = authenticate(&kh, &req, &origin, None).await?;
-            Ok((StatusCode::OK, serde_json::to_value(p).unwrap_or_default()))
-        }
-        (["v1", "tokens", "verify"], &Method::POST) => {
-            authenticate(&kh, &req, &origin, Some(Scope::KeysRead)).await?;
+        ("/v1/whoami", _) => ok(to_json(
+            &authenticate(app, &req, &origin, None, seen).await?,
+        )),
+        ("/v1/tokens/verify", _) => {
+            authenticate(app, &req, &origin, Some(Scope::KeysRead), seen).await?;
             let b: VerifyBody = parse(&body(req).await?)?;
-            let scope = match b.scope {
-                Some(s) => Some(
-                    s.parse::<Scope>()
-                        .map_err(|e| Failure::Keyhold(Error::Token(e)))?,
-                ),
-                None => None,
-            };
+            let scope = b
+                .scope
+                .map(|s| s.parse::<Scope>())
+                .transpose()
+                .map_err(token_error)?;
             let token = keyhold::Zeroizing::new(b.token);
-            let k = kh.clone();
-            match tokio::task::spawn_blocking(move || k.verify_token_from(&token, scope, &origin))
-                .await
-            {
-                Ok(Ok(p)) => Ok((
-                    StatusCode::OK,
-                    serde_json::json!({ "valid": true, "claims": p }),
-                )),
-                Ok(Err(e)) => Ok((
-                    StatusCode::OK,
-                    serde_json::json!({ "valid": false, "error": { "code": e.code(), "message": e.to_string() } }),
-                )),
-                Err(_) => Err(http(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal_error",
-                    "the request's worker failed",
-                )),
+            match blocking(move || kh.verify_token_from(&token, scope, &origin)).await {
+                Ok(p) => ok(serde_json::json!({ "valid": true, "claims": p })),
+                Err(Failure::Keyhold(e)) => {
+                    app.metrics.verification(e.code());
+                    ok(
+                        serde_json::json!({ "valid": false, "error": { "code": e.code(), "message": e.to_string() } }),
+                    )
+                }
+                Err(f) => Err(f),
             }
         }
-        (["v1", "keys"], &Method::GET) => {
-            let p = authenticate(&kh, &req, &origin, Some(Scope::KeysRead)).await?;
-            let (k, ws, caller) = (
-                kh.clone(),
-                p.workspace.clone(),
-                Caller::key(p).with_origin(origin),
-            );
-            let keys = blocking(move || k.keys(&caller, &ws)).await?;
-            Ok((StatusCode::OK, serde_json::json!({ "keys": keys })))
+        ("/v1/keys", Method::GET) => {
+            let p = authenticate(app, &req, &origin, Some(Scope::KeysRead), seen).await?;
+            let (ws, caller) = (p.workspace.clone(), Caller::key(p).with_origin(origin));
+            ok(serde_json::json!({ "keys": blocking(move || kh.keys(&caller, &ws)).await? }))
         }
-        (["v1", "keys"], &Method::POST) => {
-            let p = authenticate(&kh, &req, &origin, Some(Scope::KeysWrite)).await?;
+        ("/v1/keys", _) => {
+            let p = authenticate(app, &req, &origin, Some(Scope::KeysWrite), seen).await?;
             let b: MintBody = parse(&body(req).await?)?;
-            let expires = b
-                .expires
-                .parse()
-                .map_err(|e| Failure::Keyhold(Error::Token(e)))?;
-            let scopes = match b.scopes {
-                None => None,
-                Some(list) => Some(
+            let expires = b.expires.parse().map_err(token_error)?;
+            let scopes = b
+                .scopes
+                .map(|list| {
                     list.iter()
                         .map(|s| s.parse::<Scope>())
                         .collect::<Result<ScopeSet, TokenError>>()
-                        .map_err(|e| Failure::Keyhold(Error::Token(e)))?,
-                ),
-            };
+                })
+                .transpose()
+                .map_err(token_error)?;
             let mint = MintRequest {
                 workspace: p.workspace.clone(),
                 name: b.name,
@@ -331,57 +537,60 @@ async fn route(
                 scopes,
                 sub: b.sub,
             };
-            let (k, caller) = (kh.clone(), Caller::key(p).with_origin(origin));
-            let minted = blocking(move || k.mint_key(&caller, &mint)).await?;
+            let caller = Caller::key(p).with_origin(origin);
+            let minted = blocking(move || kh.mint_key(&caller, &mint)).await?;
             // EXPOSE: the one response that carries the token (Cache-Control: no-store).
-            Ok((
+            Ok(Answer::Json(
                 StatusCode::CREATED,
                 serde_json::json!({ "token": minted.token.expose(), "key": minted.key }),
             ))
         }
-        (["v1", "keys"], _) => Err(method_not_allowed("GET, POST")),
-        (["v1", "keys", "revoke-all"], &Method::POST) => {
-            let p = authenticate(&kh, &req, &origin, Some(Scope::KeysRevoke)).await?;
-            let (k, ws, caller) = (
-                kh.clone(),
-                p.workspace.clone(),
-                Caller::key(p).with_origin(origin),
-            );
-            let r = blocking(move || k.revoke_all_keys(&caller, &ws)).await?;
-            Ok((StatusCode::OK, serde_json::to_value(r).unwrap_or_default()))
-        }
-        (["v1", "keys", id], &Method::GET) => {
-            let p = authenticate(&kh, &req, &origin, Some(Scope::KeysRead)).await?;
-            let (k, ws, id, caller) = (
-                kh.clone(),
-                p.workspace.clone(),
-                (*id).to_owned(),
-                Caller::key(p).with_origin(origin),
-            );
-            let key = blocking(move || k.key(&caller, &ws, &id)).await?;
-            Ok((
-                StatusCode::OK,
-                serde_json::to_value(key).unwrap_or_default(),
+        ("/v1/keys/revoke-all", _) => {
+            let p = authenticate(app, &req, &origin, Some(Scope::KeysRevoke), seen).await?;
+            let (ws, caller) = (p.workspace.clone(), Caller::key(p).with_origin(origin));
+            ok(to_json(
+                &blocking(move || kh.revoke_all_keys(&caller, &ws)).await?,
             ))
         }
-        (["v1", "keys", id, "revoke"], &Method::POST) => {
-            let p = authenticate(&kh, &req, &origin, Some(Scope::KeysRevoke)).await?;
-            let (k, ws, id, caller) = (
-                kh.clone(),
-                p.workspace.clone(),
-                (*id).to_owned(),
-                Caller::key(p).with_origin(origin),
-            );
-            let key = blocking(move || k.revoke_key(&caller, &ws, &id)).await?;
-            Ok((
-                StatusCode::OK,
-                serde_json::to_value(key).unwrap_or_default(),
+        ("/v1/keys/{id}", _) => {
+            let p = authenticate(app, &req, &origin, Some(Scope::KeysRead), seen).await?;
+            let (ws, caller) = (p.workspace.clone(), Caller::key(p).with_origin(origin));
+            ok(to_json(&blocking(move || kh.key(&caller, &ws, &id)).await?))
+        }
+        ("/v1/keys/{id}/revoke", _) => {
+            let p = authenticate(app, &req, &origin, Some(Scope::KeysRevoke), seen).await?;
+            let (ws, caller) = (p.workspace.clone(), Caller::key(p).with_origin(origin));
+            ok(to_json(
+                &blocking(move || kh.revoke_key(&caller, &ws, &id)).await?,
             ))
         }
-        (["v1", "keys", "revoke-all"] | ["v1", "keys", _, "revoke"], _) => {
-            Err(method_not_allowed("POST"))
+        ("/v1/audit", _) => {
+            let p = authenticate(app, &req, &origin, Some(Scope::AuditRead), seen).await?;
+            let limit = match query(&req, "limit") {
+                Some(l) => Some(l.parse::<u64>().map_err(|_| {
+                    http(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_input",
+                        "limit must be a number",
+                    )
+                })?),
+                None => Some(100),
+            };
+            let filter = AuditFilter {
+                action: query(&req, "action"),
+                key_id: query(&req, "key"),
+                limit,
+                ..AuditFilter::default()
+            };
+            let caller = Caller::key(p).with_origin(origin);
+            ok(
+                serde_json::json!({ "records": blocking(move || kh.audit_entries(&caller, &filter)).await? }),
+            )
         }
-        (["v1", "keys", _], _) => Err(method_not_allowed("GET")),
+        ("/v1/audit/verify", _) => {
+            authenticate(app, &req, &origin, Some(Scope::AuditRead), seen).await?;
+            ok(to_json(&blocking(move || kh.verify_audit(None)).await?))
+        }
         _ => Err(http(
             StatusCode::NOT_FOUND,
             "not_found",

@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod api;
+mod metrics;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -45,6 +46,12 @@ struct Args {
     /// Accept plain HTTP on a non-loopback address (tokens would cross the network in clear).
     #[arg(long)]
     insecure_no_tls: bool,
+    /// Log format: one line per request, as text or JSON (on stderr).
+    #[arg(long, value_parser = ["human", "json"], default_value = "human")]
+    log_format: String,
+    /// Log level: error, warn, info, debug or trace. Nothing secret is logged at any level.
+    #[arg(long, default_value = "info")]
+    log_level: tracing::Level,
 }
 
 fn main() -> ExitCode {
@@ -108,14 +115,26 @@ fn open_or_init(args: &Args) -> keyhold::Result<Keyhold> {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let kh = Arc::new(open_or_init(&args)?);
+    let logs = tracing_subscriber::fmt()
+        .with_max_level(args.log_level)
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
+    if args.log_format == "json" {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+    let app = Arc::new(api::App {
+        kh: Arc::new(open_or_init(&args)?),
+        metrics: metrics::Metrics::default(),
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(kh, args.listen))
+    runtime.block_on(serve(app, args.listen))
 }
 
-async fn serve(kh: Arc<Keyhold>, addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve(app: Arc<api::App>, addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -124,12 +143,12 @@ async fn serve(kh: Arc<Keyhold>, addr: SocketAddr) -> Result<(), Box<dyn std::er
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, peer)) = accepted else { continue };
-                let kh = kh.clone();
+                let app = app.clone();
                 let conn = http1::Builder::new()
                     .timer(TokioTimer::new())
                     // A client that does not finish its headers in time is dropped.
                     .header_read_timeout(Duration::from_secs(10))
-                    .serve_connection(TokioIo::new(stream), service_fn(move |req| api::handle(kh.clone(), peer, req)));
+                    .serve_connection(TokioIo::new(stream), service_fn(move |req| api::handle(app.clone(), peer, req)));
                 let watched = graceful.watch(conn);
                 tokio::spawn(async move {
                     let _ = watched.await;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 struct Server {
     child: Child,
+    log: std::path::PathBuf,
     addr: SocketAddr,
     admin: String,
     dir: tempfile::TempDir,
@@ -23,7 +24,9 @@ impl Drop for Server {
 
 fn start() -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("server.log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_keyhold-server"))
+        .args(["--log-level", "trace", "--log-format", "json"])
         .args([
             "--data-dir",
             dir.path().join("data").to_str().expect("utf8"),
@@ -32,7 +35,7 @@ fn start() -> Server {
         ])
         .env_remove("KEYHOLD_MASTER_KEY")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
         .expect("spawn server");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
@@ -48,6 +51,7 @@ fn start() -> Server {
     }
     Server {
         child,
+        log,
         addr: addr.expect("addr"),
         admin: admin.expect("admin key printed once"),
         dir,
@@ -330,4 +334,129 @@ fn introspection_and_revocation_by_another_process() {
                 .as_deref()
                 .is_some_and(|s| s.starts_with("127.0.0.1:"))
     }));
+}
+
+#[test]
+fn openapi_documents_exactly_the_served_routes() {
+    let s = start();
+    let doc = request(&s, "GET", "/v1/openapi.json", None, None, &[]);
+    assert_eq!(doc.status, 200);
+    assert_eq!(doc.body["openapi"], "3.1.0");
+    let paths = doc.body["paths"].as_object().expect("paths");
+    let mut documented = 0;
+    for (template, ops) in paths {
+        for method in ops.as_object().expect("ops").keys() {
+            documented += 1;
+            let path = template.replace("{id}", "some-key");
+            let r = request(&s, &method.to_uppercase(), &path, None, Some("{}"), &[]);
+            assert!(
+                r.status != 404 && r.status != 405,
+                "{method} {template} is documented but not served ({})",
+                r.status
+            );
+        }
+    }
+    assert_eq!(documented, 13);
+    // Nothing undocumented is served: other methods on documented paths are 405, other paths 404.
+    for (method, path) in [
+        ("DELETE", "/v1/keys"),
+        ("PUT", "/v1/whoami"),
+        ("GET", "/v1/keys/revoke-all"),
+        ("POST", "/healthz"),
+    ] {
+        assert_envelope(
+            &request(&s, method, path, None, None, &[]),
+            405,
+            "method_not_allowed",
+        );
+    }
+    for path in ["/v1", "/v1/keys/a/b/c", "/v2/keys", "/admin", "/v1/tokens"] {
+        assert_envelope(&request(&s, "GET", path, None, None, &[]), 404, "not_found");
+    }
+}
+
+#[test]
+fn metrics_and_logs_carry_no_token() {
+    let s = start();
+    let r = mint(
+        &s,
+        &s.admin,
+        r#"{"name":"auditor","expires":"1h","scopes":["audit:read","keys:read"]}"#,
+    );
+    let auditor = r.body["token"].as_str().expect("token").to_owned();
+    let body = serde_json::json!({ "token": auditor }).to_string();
+    request(
+        &s,
+        "POST",
+        "/v1/tokens/verify",
+        Some(&s.admin),
+        Some(&body),
+        &[],
+    );
+    request(
+        &s,
+        "GET",
+        "/v1/whoami",
+        Some("garbage.token.here"),
+        None,
+        &[],
+    );
+    let audit = request(
+        &s,
+        "GET",
+        "/v1/audit?action=key.created",
+        Some(&auditor),
+        None,
+        &[],
+    );
+    assert_eq!(audit.status, 200, "{:?}", audit.body);
+    assert_eq!(
+        audit.body["records"].as_array().expect("records").len(),
+        2,
+        "admin key and auditor"
+    );
+    let verified = request(&s, "POST", "/v1/audit/verify", Some(&auditor), None, &[]);
+    assert!(
+        verified.body["rows"].as_u64().is_some_and(|n| n > 3),
+        "{:?}",
+        verified.body
+    );
+    assert_envelope(
+        &request(&s, "GET", "/metrics", None, None, &[]),
+        401,
+        "missing_token",
+    );
+    let mut stream = TcpStream::connect(s.addr).expect("connect");
+    write!(stream, "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {auditor}\r\nConnection: close\r\n\r\n").expect("send");
+    let mut metrics = String::new();
+    stream.read_to_string(&mut metrics).expect("read");
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    assert!(
+        metrics.contains("keyhold_http_requests_total{route=\"/v1/keys\",status=\"201\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("keyhold_token_verifications_total{outcome=\"token_malformed\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("keyhold_audit_queue_depth 0"));
+    assert!(metrics.contains("keyhold_http_request_duration_seconds_bucket"));
+    // Every token, including the one in the create response, stays out of the logs at TRACE.
+    std::thread::sleep(Duration::from_millis(200));
+    let log = std::fs::read_to_string(&s.log).expect("log");
+    assert!(
+        log.lines().filter(|l| l.contains("\"request\"")).count() >= 7,
+        "one line per request:\n{log}"
+    );
+    for t in [&s.admin, &auditor] {
+        let sig = t.rsplit('.').next().expect("sig");
+        assert!(
+            !log.contains(sig) && !metrics.contains(sig),
+            "a token reached the logs or metrics"
+        );
+    }
+    assert!(
+        !log.contains("Bearer"),
+        "no Authorization header in the logs"
+    );
 }

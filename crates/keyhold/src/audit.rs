@@ -345,6 +345,11 @@ impl Keyhold {
         })
     }
 
+    /// Use records waiting for their durable transaction (the audit queue depth).
+    pub fn audit_queue_depth(&self) -> usize {
+        self.uses.queued()
+    }
+
     /// Audit records matching `filter`, oldest first (`audit:read`; a key sees only its own
     /// workspace).
     pub fn audit_entries(&self, caller: &Caller, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {

@@ -47,6 +47,11 @@ impl<T> GroupCommit<T> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Items waiting for their transaction right now.
+    pub(crate) fn queued(&self) -> usize {
+        self.lock().pending.len()
+    }
+
     /// Submits `item` and returns once it is durable. `commit` writes a batch in one
     /// transaction; it runs on whichever caller leads that batch.
     pub(crate) fn submit(&self, item: T, commit: impl Fn(Vec<T>) -> Result<()>) -> Result<()> {

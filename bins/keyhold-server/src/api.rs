@@ -19,8 +19,6 @@ use crate::metrics::Metrics;
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
-/// Time a client gets to send its body.
-const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 type Reply = Response<Full<Bytes>>;
 
@@ -30,6 +28,8 @@ pub struct App {
     pub kh: Arc<Keyhold>,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
+    /// Time a client gets to send its headers, and then its body.
+    pub read_timeout: Duration,
 }
 
 /// Every route: (method, path template, scope needed, summary). The router resolves paths to
@@ -326,9 +326,9 @@ async fn blocking<T: Send + 'static>(
         .map_err(Failure::from)
 }
 
-async fn body(req: Request<Incoming>) -> Result<Bytes, Failure> {
+async fn body(app: &App, req: Request<Incoming>) -> Result<Bytes, Failure> {
     let limited = Limited::new(req.into_body(), MAX_BODY);
-    match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
+    match tokio::time::timeout(app.read_timeout, limited.collect()).await {
         Err(_) => Err(http(
             StatusCode::REQUEST_TIMEOUT,
             "request_timeout",
@@ -494,7 +494,7 @@ async fn route(
         )),
         ("/v1/tokens/verify", _) => {
             authenticate(app, &req, &origin, Some(Scope::KeysRead), seen).await?;
-            let b: VerifyBody = parse(&body(req).await?)?;
+            let b: VerifyBody = parse(&body(app, req).await?)?;
             let scope = b
                 .scope
                 .map(|s| s.parse::<Scope>())
@@ -519,7 +519,7 @@ async fn route(
         }
         ("/v1/keys", _) => {
             let p = authenticate(app, &req, &origin, Some(Scope::KeysWrite), seen).await?;
-            let b: MintBody = parse(&body(req).await?)?;
+            let b: MintBody = parse(&body(app, req).await?)?;
             let expires = b.expires.parse().map_err(token_error)?;
             let scopes = b
                 .scopes

@@ -46,6 +46,10 @@ struct Args {
     /// Accept plain HTTP on a non-loopback address (tokens would cross the network in clear).
     #[arg(long)]
     insecure_no_tls: bool,
+    /// Seconds a client gets to send its headers, and then its body (slow or half-sent
+    /// requests are answered 408 or dropped, without holding a worker).
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    read_timeout: u64,
     /// Log format: one line per request, as text or JSON (on stderr).
     #[arg(long, value_parser = ["human", "json"], default_value = "human")]
     log_format: String,
@@ -127,6 +131,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let app = Arc::new(api::App {
         kh: Arc::new(open_or_init(&args)?),
         metrics: metrics::Metrics::default(),
+        read_timeout: Duration::from_secs(args.read_timeout.max(1)),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -147,7 +152,7 @@ async fn serve(app: Arc<api::App>, addr: SocketAddr) -> Result<(), Box<dyn std::
                 let conn = http1::Builder::new()
                     .timer(TokioTimer::new())
                     // A client that does not finish its headers in time is dropped.
-                    .header_read_timeout(Duration::from_secs(10))
+                    .header_read_timeout(app.read_timeout)
                     .serve_connection(TokioIo::new(stream), service_fn(move |req| api::handle(app.clone(), peer, req)));
                 let watched = graceful.watch(conn);
                 tokio::spawn(async move {

@@ -23,10 +23,15 @@ impl Drop for Server {
 }
 
 fn start() -> Server {
+    start_with(&[])
+}
+
+fn start_with(extra: &[&str]) -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("server.log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_keyhold-server"))
         .args(["--log-level", "trace", "--log-format", "json"])
+        .args(extra)
         .args([
             "--data-dir",
             dir.path().join("data").to_str().expect("utf8"),
@@ -459,4 +464,45 @@ fn metrics_and_logs_carry_no_token() {
         !log.contains("Bearer"),
         "no Authorization header in the logs"
     );
+}
+
+#[test]
+fn slow_or_half_sent_requests_time_out_without_holding_the_server() {
+    let s = start_with(&["--read-timeout", "1"]);
+    // Headers that never finish: the connection is answered 408 or closed, not kept.
+    let mut stuck = TcpStream::connect(s.addr).expect("connect");
+    stuck
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    stuck
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .expect("send");
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let _ = stuck.read_to_end(&mut buf);
+    let answered = String::from_utf8_lossy(&buf);
+    assert!(
+        buf.is_empty() || answered.starts_with("HTTP/1.1 408"),
+        "{answered}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "dropped after the read timeout"
+    );
+    // A body that never finishes: 408 with the envelope.
+    let mut half = TcpStream::connect(s.addr).expect("connect");
+    half.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        half,
+        "POST /v1/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Length: 100\r\n\r\n{{\"name\":",
+        s.admin
+    )
+    .expect("send");
+    let mut reply = String::new();
+    let _ = half.read_to_string(&mut reply);
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(reply.contains("request_timeout"), "{reply}");
+    // Meanwhile and afterwards the server answers everyone else.
+    assert_eq!(request(&s, "GET", "/healthz", None, None, &[]).status, 200);
 }

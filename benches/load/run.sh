@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Load benchmark of keyhold-server on loopback, against a minimal hyper hello-world measured in
+# the same run. Bounded: each wrk run lasts DURATION seconds; both servers are stopped at exit.
+#
+#   benches/load/run.sh            # DURATION=10 CONNECTIONS=32
+#
+# Prints requests/s and p50/p99 latency for: hello-world; POST /v1/tokens/verify with 8
+# repeating keys; with all-distinct keys; and the ratios the targets in docs/performance.md
+# are stated in.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DURATION="${DURATION:-10}"
+CONNECTIONS="${CONNECTIONS:-32}"
+command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
+cargo build --release --locked -q -p keyhold-server
+cargo build --release --locked -q -p keyhold-benches --bin hello
+work="$(mktemp -d)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+target/release/hello 127.0.0.1:0 > "$work/hello.out" &
+pids+=($!)
+target/release/keyhold-server --data-dir "$work/data" --listen 127.0.0.1:0 --log-level warn > "$work/server.out" 2> "$work/server.err" &
+pids+=($!)
+for f in hello server; do
+  for _ in $(seq 100); do grep -q "listening on" "$work/$f.out" 2>/dev/null && break; sleep 0.1; done
+done
+hello="$(sed -n 's/^listening on //p' "$work/hello.out")"
+server="$(sed -n 's/^listening on //p' "$work/server.out")"
+export ADMIN="$(sed -n 's/^admin key (30 days; shown once, store it now): //p' "$work/server.out")"
+
+mint() { # name -> token
+  curl -s -X POST "$server/v1/keys" -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
+    -d "{\"name\":\"$1\",\"expires\":\"1h\",\"scopes\":[\"read:queries\"]}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'
+}
+for i in $(seq 8); do mint "repeat-$i"; done > "$work/repeat.txt"
+# "All-distinct": more keys than the run can cycle through the cache with (4,096 entries).
+for i in $(seq 5000); do echo "$i"; done | xargs -P 4 -I{} sh -c 'curl -s -X POST "'"$server"'/v1/keys" -H "Authorization: Bearer $ADMIN" -H "Content-Type: application/json" -d "{\"name\":\"d-{}\",\"expires\":\"1h\",\"scopes\":[\"read:queries\"]}"' \
+  | python3 -c 'import json,sys
+for line in sys.stdin.read().replace("}{", "}\n{").splitlines():
+    print(json.loads(line)["token"])' > "$work/distinct.txt"
+
+run() { # label url [lua tokens]
+  local out
+  if [ -n "${3:-}" ]; then
+    out="$(TOKENS="$4" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$3" "$2")"
+  else
+    out="$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$2")"
+  fi
+  local rps p50 p99
+  rps="$(sed -n 's/^Requests\/sec: *//p' <<<"$out")"
+  p50="$(awk '$1=="50%"{print $2}' <<<"$out")"
+  p99="$(awk '$1=="99%"{print $2}' <<<"$out")"
+  printf '%-44s %10s req/s   p50 %8s   p99 %8s\n' "$1" "$rps" "$p50" "$p99"
+  echo "$rps" > "$work/$(tr ' /' '__' <<<"$1").rps"
+}
+echo "loopback, $CONNECTIONS connections, 2 wrk threads, ${DURATION}s each"
+run "hello-world (baseline)" "$hello/"
+run "verify, 8 repeating keys (durable uses)" "$server" benches/load/verify.lua "$work/repeat.txt"
+run "verify, $(wc -l < "$work/distinct.txt") distinct keys (durable uses)" "$server" benches/load/verify.lua "$work/distinct.txt"
+python3 - "$work" <<'PY'
+import glob, os, sys
+r = {os.path.basename(f)[:-4]: float(open(f).read() or 0) for f in glob.glob(sys.argv[1] + "/*.rps")}
+hello = next(v for k, v in r.items() if k.startswith("hello"))
+rep = next(v for k, v in r.items() if "repeating" in k)
+dis = next(v for k, v in r.items() if "distinct" in k)
+print(f"repeating keys / hello-world: {rep / hello:.3f}   (target >= 0.50)")
+print(f"distinct keys / hello-world:  {dis / hello:.3f}")
+PY

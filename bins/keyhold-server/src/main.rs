@@ -6,6 +6,7 @@
 
 mod api;
 mod metrics;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -46,6 +47,12 @@ struct Args {
     /// Accept plain HTTP on a non-loopback address (tokens would cross the network in clear).
     #[arg(long)]
     insecure_no_tls: bool,
+    /// TLS certificate chain (PEM). With --tls-key, the server speaks only HTTPS.
+    #[arg(long, requires = "tls_key", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM; must be readable by its owner only).
+    #[arg(long, requires = "tls_cert", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
     /// Seconds a client gets to send its headers, and then its body (slow or half-sent
     /// requests are answered 408 or dropped, without holding a worker).
     #[arg(long, default_value_t = 10, value_name = "SECS")]
@@ -66,9 +73,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if !args.listen.ip().is_loopback() && !args.insecure_no_tls {
+    if !args.listen.ip().is_loopback() && args.tls_cert.is_none() && !args.insecure_no_tls {
         eprintln!(
-            "keyhold-server: error: refusing to listen on {} without TLS; TLS (--tls-cert/--tls-key) is not available in this build: listen on loopback behind a TLS proxy, or pass --insecure-no-tls",
+            "keyhold-server: error: refusing to listen on {} without TLS: pass --tls-cert and --tls-key (or, knowingly, --insecure-no-tls)",
             args.listen
         );
         return ExitCode::from(2);
@@ -133,15 +140,24 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         metrics: metrics::Metrics::default(),
         read_timeout: Duration::from_secs(args.read_timeout.max(1)),
     });
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        _ => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(app, args.listen))
+    runtime.block_on(serve(app, args.listen, tls))
 }
 
-async fn serve(app: Arc<api::App>, addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve(
+    app: Arc<api::App>,
+    addr: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    println!("listening on http://{}", listener.local_addr()?);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("listening on {scheme}://{}", listener.local_addr()?);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
@@ -149,14 +165,27 @@ async fn serve(app: Arc<api::App>, addr: SocketAddr) -> Result<(), Box<dyn std::
             accepted = listener.accept() => {
                 let Ok((stream, peer)) = accepted else { continue };
                 let app = app.clone();
-                let conn = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    // A client that does not finish its headers in time is dropped.
-                    .header_read_timeout(app.read_timeout)
-                    .serve_connection(TokioIo::new(stream), service_fn(move |req| api::handle(app.clone(), peer, req)));
-                let watched = graceful.watch(conn);
+                let watcher = graceful.watcher();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let _ = watched.await;
+                    let http = http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        // A client that does not finish its headers in time is dropped.
+                        .header_read_timeout(app.read_timeout)
+                        .to_owned();
+                    let timeout = app.read_timeout;
+                    let service = service_fn(move |req| api::handle(app.clone(), peer, req));
+                    match tls {
+                        None => {
+                            let _ = watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await;
+                        }
+                        Some(acceptor) => {
+                            // The handshake gets the same deadline as headers do.
+                            if let Ok(Ok(stream)) = tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                                let _ = watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await;
+                            }
+                        }
+                    }
                 });
             }
             () = &mut shutdown => break,

@@ -506,3 +506,93 @@ fn slow_or_half_sent_requests_time_out_without_holding_the_server() {
     // Meanwhile and afterwards the server answers everyone else.
     assert_eq!(request(&s, "GET", "/healthz", None, None, &[]).status, 200);
 }
+
+#[test]
+fn tls_with_rustls_and_no_plain_http_beside_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .expect("cert");
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).expect("write cert");
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).expect("write key");
+    std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let data = dir.path().join("data").to_str().expect("utf8").to_owned();
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut a = vec!["--data-dir".to_owned(), data.clone()];
+        a.extend(extra.iter().map(|s| (*s).to_owned()));
+        a
+    };
+    let tls = [
+        "--tls-cert",
+        cert_path.to_str().expect("utf8"),
+        "--tls-key",
+        key_path.to_str().expect("utf8"),
+    ];
+    // A world-readable key is refused, saying why.
+    let out = Command::new(env!("CARGO_BIN_EXE_keyhold-server"))
+        .args(args(&tls))
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("chmod 600"));
+    // A non-loopback address without TLS is refused before anything is bound.
+    let out = Command::new(env!("CARGO_BIN_EXE_keyhold-server"))
+        .args(args(&["--listen", "192.0.2.1:8200"]))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("without TLS"));
+
+    std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keyhold-server"))
+        .args(args(&tls))
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let addr: SocketAddr = loop {
+        let line = lines.next().expect("output").expect("line");
+        if let Some(a) = line.strip_prefix("listening on https://") {
+            break a.parse().expect("addr");
+        }
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.cert.der().clone()).expect("root");
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).expect("client");
+    let mut tls_stream = rustls::StreamOwned::new(conn, TcpStream::connect(addr).expect("connect"));
+    tls_stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    let mut reply = String::new();
+    let _ = tls_stream.read_to_string(&mut reply);
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    // Plain HTTP to the TLS port gets no HTTP answer.
+    let mut plain = TcpStream::connect(addr).expect("connect");
+    plain
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("timeout");
+    plain
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    let mut buf = Vec::new();
+    let _ = plain.read_to_end(&mut buf);
+    assert!(
+        !String::from_utf8_lossy(&buf).contains("200"),
+        "no plaintext service on the TLS port"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

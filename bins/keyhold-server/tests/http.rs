@@ -596,3 +596,57 @@ fn tls_with_rustls_and_no_plain_http_beside_it() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn sigterm_lets_in_flight_requests_finish_then_exits() {
+    let mut s = start();
+    let body = r#"{"name":"late","expires":"1h","scopes":["read:queries"]}"#;
+    let mut inflight = TcpStream::connect(s.addr).expect("connect");
+    inflight
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    // Headers and half the body, then the signal, then the rest.
+    write!(
+        inflight,
+        "POST /v1/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        s.admin,
+        body.len(),
+        &body[..10]
+    )
+    .expect("send");
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = s.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    inflight
+        .write_all(body[10..].as_bytes())
+        .expect("rest of the body");
+    let mut reply = String::new();
+    let _ = inflight.read_to_string(&mut reply);
+    assert!(
+        reply.starts_with("HTTP/1.1 201"),
+        "the in-flight request finished: {reply}"
+    );
+    let status = s.child.wait().expect("exit");
+    assert!(status.success(), "clean exit after SIGTERM: {status:?}");
+    // Its audit row was durable before the answer.
+    let data = s.dir.path().join("data");
+    let kh = keyhold::Keyhold::open(&data, keyhold::KeySource::default_file(&data)).expect("open");
+    let created = kh
+        .audit_entries(
+            &keyhold::Caller::operator(),
+            &keyhold::AuditFilter {
+                action: Some("key.created".into()),
+                ..Default::default()
+            },
+        )
+        .expect("audit");
+    assert_eq!(created.len(), 2, "the admin key and the in-flight one");
+    kh.verify_audit(None).expect("chain intact");
+}

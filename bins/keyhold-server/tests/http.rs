@@ -625,7 +625,7 @@ fn sigterm_lets_in_flight_requests_finish_then_exits() {
     );
     std::thread::sleep(Duration::from_millis(300));
     inflight
-        .write_all(body[10..].as_bytes())
+        .write_all(&body.as_bytes()[10..])
         .expect("rest of the body");
     let mut reply = String::new();
     let _ = inflight.read_to_string(&mut reply);

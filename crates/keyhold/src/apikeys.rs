@@ -313,6 +313,9 @@ fn within_lifetime(c: &Claims, now: i64) -> bool {
 pub(crate) struct Signing {
     active: Option<SigningKey>,
     verifiers: BTreeMap<String, VerifyingKey>,
+    /// `data_version` when `verifiers` was last loaded: an unknown `kid` triggers a reload
+    /// only if some other connection has committed since (junk tokens cost no reload).
+    loaded_at: Option<i64>,
 }
 
 fn signing_record(kid: &str) -> RecordKey {
@@ -378,7 +381,10 @@ impl Keyhold {
             }
             map.insert(row.kid, vk);
         }
-        write(&self.signing).verifiers = map;
+        let version = tx.data_version()?;
+        let mut signing = write(&self.signing);
+        signing.verifiers = map;
+        signing.loaded_at = Some(version);
         Ok(())
     }
 
@@ -781,7 +787,9 @@ impl Keyhold {
             };
             match first {
                 // Another process may have rotated the signing key since we loaded ours.
-                Err(TokenError::UnknownKid) => {
+                Err(TokenError::UnknownKid)
+                    if self.store.data_version().ok() != read(&self.signing).loaded_at =>
+                {
                     self.store
                         .read(|tx| self.load_verifiers(tx))
                         .map_err(|e| (e, None))?;

@@ -650,3 +650,24 @@ fn sigterm_lets_in_flight_requests_finish_then_exits() {
     assert_eq!(created.len(), 2, "the admin key and the in-flight one");
     kh.verify_audit(None).expect("chain intact");
 }
+
+#[test]
+fn a_body_that_cannot_be_read_is_a_bad_request() {
+    let s = start();
+    let mut stream = TcpStream::connect(s.addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    write!(
+        stream,
+        "POST /v1/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nZZ-not-a-chunk-size\r\n",
+        s.admin
+    )
+    .expect("send");
+    let mut reply = String::new();
+    let _ = stream.read_to_string(&mut reply);
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    let body: serde_json::Value =
+        serde_json::from_str(reply.split_once("\r\n\r\n").expect("body").1).expect("json");
+    assert_eq!(body["error"]["code"], "bad_request");
+}

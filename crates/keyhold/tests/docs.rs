@@ -78,11 +78,35 @@ fn test_code() -> String {
     all
 }
 
+/// Codes the server's HTTP layer answers with: the literal after each `StatusCode::NAME,`.
+fn returned_by_server() -> BTreeSet<String> {
+    let text =
+        std::fs::read_to_string(root().join("bins/keyhold-server/src/api.rs")).expect("source");
+    let flat: String = text.split_whitespace().collect();
+    flat.split("StatusCode::")
+        .skip(1)
+        .filter_map(|chunk| {
+            let rest = chunk
+                .trim_start_matches(|c: char| c.is_ascii_uppercase() || c == '_')
+                .strip_prefix(",\"")?;
+            let code = rest.split('"').next()?;
+            (!code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+                .then(|| code.to_owned())
+        })
+        .collect()
+}
+
 #[test]
 fn every_code_keyhold_can_return_is_documented_and_nothing_else() {
     let doc = documented();
     let mut code = returned_by("crates/keyhold/src/error.rs");
     code.extend(returned_by("crates/keyhold-token/src/error.rs"));
+    let server = returned_by_server();
+    assert!(
+        server.contains("missing_token") && server.contains("body_too_large"),
+        "{server:?}"
+    );
+    code.extend(server);
     assert!(code.len() > 30, "found {} codes", code.len());
     let undocumented: Vec<_> = code.difference(&doc).collect();
     let stale: Vec<_> = doc.difference(&code).collect();

@@ -270,9 +270,16 @@ fn kek_rotation_killed_at_random_moments_resumes() {
         .expect("put");
     }
     drop(kh);
+    // Time one uninterrupted rotation on this machine, then kill the next ones at fixed
+    // fractions of that time, so the kills land inside the run however fast the disk is.
+    let started = std::time::Instant::now();
+    cli.ok(&["rekey", "--kek", "--batch", "10"]);
+    let full = started.elapsed().as_millis().max(20) as u64;
     let mut caught_halfway = 0;
-    // Deterministic but varied kill points: from almost immediately to well into the run.
-    for (round, delay_ms) in [3u64, 15, 40, 90].into_iter().enumerate() {
+    for (round, delay_ms) in [full / 10, full / 4, full / 2, full * 3 / 4]
+        .into_iter()
+        .enumerate()
+    {
         let mut child = cli
             .cmd(&["rekey", "--kek", "--batch", "10"])
             .stdout(Stdio::null())

@@ -141,6 +141,13 @@ fn assert_envelope(r: &Reply, status: u16, code: &str) {
     assert!(r.body["error"]["message"].is_string() && r.body["error"]["doc_url"].is_string());
 }
 
+/// Mints a key with the admin key and returns its token.
+fn mint_token(s: &Server, body: &str) -> String {
+    let r = mint(s, &s.admin, body);
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["token"].as_str().expect("token").to_owned()
+}
+
 fn mint(s: &Server, token: &str, body: &str) -> Reply {
     request(s, "POST", "/v1/keys", Some(token), Some(body), &[])
 }
@@ -266,12 +273,10 @@ fn routes_scopes_and_the_error_envelope() {
 #[test]
 fn introspection_and_revocation_by_another_process() {
     let s = start();
-    let r = mint(
+    let svc = mint_token(
         &s,
-        &s.admin,
         r#"{"name":"svc","expires":"8h","scopes":["read:queries","keys:read"]}"#,
     );
-    let svc = r.body["token"].as_str().expect("token").to_owned();
     let body = serde_json::json!({ "token": svc }).to_string();
     let v = request(
         &s,
@@ -383,12 +388,10 @@ fn openapi_documents_exactly_the_served_routes() {
 #[test]
 fn metrics_and_logs_carry_no_token() {
     let s = start();
-    let r = mint(
+    let auditor = mint_token(
         &s,
-        &s.admin,
         r#"{"name":"auditor","expires":"1h","scopes":["audit:read","keys:read"]}"#,
     );
-    let auditor = r.body["token"].as_str().expect("token").to_owned();
     let body = serde_json::json!({ "token": auditor }).to_string();
     request(
         &s,

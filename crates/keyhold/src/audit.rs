@@ -264,7 +264,10 @@ impl Keyhold {
     pub(crate) fn append_audit(&self, tx: &Tx<'_>, events: &[Event]) -> Result<()> {
         // A store from before the audit log gets its keys here, in this transaction; the new
         // key is used uncached until a later call loads it from the committed record.
-        let fresh = if tx.record_version(&store_record(AUDIT_KEY_KIND))? == 0 {
+        // (Once the key is loaded it is known to exist: no lookup on every append.)
+        let fresh = if read(&self.audit).key.is_none()
+            && tx.record_version(&store_record(AUDIT_KEY_KIND))? == 0
+        {
             self.ensure_audit_keys(tx)?
         } else {
             None

@@ -134,14 +134,7 @@ const FIELDS: &[(&str, usize)] = &[
 fn every_tampered_field_is_an_integrity_error_naming_the_record() {
     let fx = Fixture::new();
     let kh = fx.init();
-    kh.put_record(
-        &keyhold::Caller::operator(),
-        "default",
-        "secret",
-        "db-password",
-        &secret(b"0123456789"),
-    )
-    .expect("put");
+    put(&kh, "db-password", b"0123456789");
     let ws = kh.workspace("default").expect("ws").id;
     let sql = fx.sql();
     let original: Vec<u8> = sql
@@ -236,22 +229,8 @@ fn an_envelope_moved_to_another_record_fails_to_open() {
     let other = kh
         .create_workspace(&keyhold::Caller::operator(), "other")
         .expect("ws");
-    kh.put_record(
-        &keyhold::Caller::operator(),
-        "default",
-        "secret",
-        "a",
-        &secret(b"value-a"),
-    )
-    .expect("put");
-    kh.put_record(
-        &keyhold::Caller::operator(),
-        "default",
-        "secret",
-        "b",
-        &secret(b"value-b"),
-    )
-    .expect("put");
+    put(&kh, "a", b"value-a");
+    put(&kh, "b", b"value-b");
     kh.put_record(
         &keyhold::Caller::operator(),
         "other",
@@ -311,14 +290,7 @@ fn an_envelope_moved_to_another_record_fails_to_open() {
 fn wrong_master_key_is_reported_as_such_and_writes_nothing() {
     let fx = Fixture::new();
     let kh = fx.init();
-    kh.put_record(
-        &keyhold::Caller::operator(),
-        "default",
-        "secret",
-        "x",
-        &secret(b"v"),
-    )
-    .expect("put");
+    put(&kh, "x", b"v");
     drop(kh);
     let before = file_bytes(&fx.db());
     let wrong = MasterKey::generate().expect("rng");
@@ -358,14 +330,7 @@ fn master_key_rotation_keeps_every_record_readable() {
     let fx = Fixture::new();
     let kh = fx.init();
     for i in 0..40 {
-        kh.put_record(
-            &keyhold::Caller::operator(),
-            "default",
-            "secret",
-            &format!("r{i}"),
-            &secret(format!("value-{i}").as_bytes()),
-        )
-        .expect("put");
+        put(&kh, &format!("r{i}"), format!("value-{i}").as_bytes());
     }
     kh.rotate_kek(&keyhold::Caller::operator())
         .expect("a second KEK, so more than one is re-wrapped");
@@ -441,14 +406,7 @@ fn master_key_rotation_keeps_every_record_readable() {
 fn master_key_rotation_interrupted_before_the_key_file_rename_is_finished_on_open() {
     let fx = Fixture::new();
     let kh = fx.init();
-    kh.put_record(
-        &keyhold::Caller::operator(),
-        "default",
-        "secret",
-        "x",
-        &secret(b"survives"),
-    )
-    .expect("put");
+    put(&kh, "x", b"survives");
     let old_file = file_bytes(&fx.key_file());
     kh.rotate_master_key(
         &keyhold::Caller::operator(),
@@ -485,14 +443,7 @@ fn kek_rotation_stopped_halfway_resumes_and_completes() {
     let base = kh.status().expect("status").records;
     assert!(base >= 1);
     for i in 0..50 {
-        kh.put_record(
-            &keyhold::Caller::operator(),
-            "default",
-            "secret",
-            &format!("r{i:02}"),
-            &secret(format!("v{i}").as_bytes()),
-        )
-        .expect("put");
+        put(&kh, &format!("r{i:02}"), format!("v{i}").as_bytes());
     }
     let mut seen = 0;
     let partial = kh
@@ -509,14 +460,7 @@ fn kek_rotation_stopped_halfway_resumes_and_completes() {
     assert_eq!(partial.rewrapped, 14);
     assert_eq!(partial.active_kek, 2);
     // A write during the rotation uses the new KEK.
-    kh.put_record(
-        &keyhold::Caller::operator(),
-        "default",
-        "secret",
-        "during",
-        &secret(b"new"),
-    )
-    .expect("put");
+    put(&kh, "during", b"new");
     drop(kh); // the process "dies" here: each batch was its own committed transaction
     let kh = fx.open().expect("reopen");
     let status = kh.status().expect("status");
@@ -579,14 +523,7 @@ fn another_process_rotating_the_kek_is_picked_up() {
     let fx = Fixture::new();
     let a = fx.init();
     let b = fx.open().expect("second handle");
-    a.put_record(
-        &keyhold::Caller::operator(),
-        "default",
-        "secret",
-        "x",
-        &secret(b"one"),
-    )
-    .expect("put");
+    put(&a, "x", b"one");
     b.rotate_kek(&keyhold::Caller::operator())
         .expect("rotate in b");
     // `a` has never seen KEK 2; it must load it rather than fail.
@@ -617,14 +554,7 @@ fn canary_never_reaches_the_database_files_or_debug_output() {
     let fx = Fixture::new();
     let kh = fx.init();
     let canary = canary();
-    kh.put_record(
-        &keyhold::Caller::operator(),
-        "default",
-        "secret",
-        "canary",
-        &secret(&canary),
-    )
-    .expect("put");
+    put(&kh, "canary", &canary);
     kh.put_record(
         &keyhold::Caller::operator(),
         "default",
@@ -674,14 +604,7 @@ fn canary_never_reaches_the_database_files_or_debug_output() {
 fn files_are_private() {
     let fx = Fixture::new();
     let kh = fx.init();
-    kh.put_record(
-        &keyhold::Caller::operator(),
-        "default",
-        "secret",
-        "x",
-        &secret(b"v"),
-    )
-    .expect("put");
+    put(&kh, "x", b"v");
     assert_eq!(mode(&fx.data()), 0o700);
     assert_eq!(mode(&fx.db()), 0o600);
     assert_eq!(mode(&fx.key_file()), 0o600);
@@ -752,14 +675,7 @@ fn init_with_an_environment_key_writes_no_key_file() {
     let (kh, report) = Keyhold::init(fx.data(), text_key(&key)).expect("init");
     assert!(!report.generated_master_key);
     assert!(!fx.key_file().exists());
-    kh.put_record(
-        &keyhold::Caller::operator(),
-        "default",
-        "secret",
-        "x",
-        &secret(b"v"),
-    )
-    .expect("put");
+    put(&kh, "x", b"v");
     drop(kh);
     assert!(Keyhold::open(fx.data(), text_key(&key)).is_ok());
     let bad = KeySource::Text(keyhold::Zeroizing::new("not-a-key".into()));
@@ -787,14 +703,7 @@ fn damaged_database_files_give_a_clear_error() {
     let fx = Fixture::new();
     let kh = fx.init();
     for i in 0..30 {
-        kh.put_record(
-            &keyhold::Caller::operator(),
-            "default",
-            "secret",
-            &format!("r{i}"),
-            &secret(&[7u8; 3000]),
-        )
-        .expect("put");
+        put(&kh, &format!("r{i}"), &[7u8; 3000]);
     }
     drop(kh);
     let full = file_bytes(&fx.db());
@@ -914,14 +823,7 @@ fn a_data_dir_that_cannot_be_created_is_an_io_error_naming_it() {
 fn a_failed_master_key_rotation_never_deletes_another_rotations_staged_key() {
     let fx = Fixture::new();
     let kh = fx.init();
-    kh.put_record(
-        &keyhold::Caller::operator(),
-        "default",
-        "secret",
-        "x",
-        &secret(b"keep me"),
-    )
-    .expect("put");
+    put(&kh, "x", b"keep me");
     let stale = fx.open().expect("a handle that will hold the old key");
     let old_file = file_bytes(&fx.key_file());
     let k2 = MasterKey::generate().expect("rng");

@@ -63,6 +63,18 @@ pub fn secret(bytes: &[u8]) -> SecretBytes {
     SecretBytes::copy_from(bytes)
 }
 
+/// Stores `value` as record `secret`/`id` of the default workspace, as the operator.
+pub fn put(kh: &Keyhold, id: &str, value: &[u8]) -> keyhold::RecordInfo {
+    kh.put_record(
+        &keyhold::Caller::operator(),
+        "default",
+        "secret",
+        id,
+        &secret(value),
+    )
+    .expect("put")
+}
+
 /// Every encoding of `needle` that could appear if it leaked: raw, hex (both cases) and
 /// base64 (standard and url-safe, padded or not, at each of the three alignments a containing
 /// string could give it).

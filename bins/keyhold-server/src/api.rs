@@ -88,10 +88,16 @@ pub const ROUTES: &[(&str, &str, Option<&str>, &str)] = &[
         "Revoke one key.",
     ),
     (
+        "POST",
+        "/v1/signing-keys/rotate",
+        Some("admin"),
+        "Rotate the signing key (an admin key of the home workspace only).",
+    ),
+    (
         "GET",
         "/v1/audit",
         Some("audit:read"),
-        "Audit records of the workspace (query: action, key, limit).",
+        "Audit records of the workspace (query: action, key, actor, since_ms, limit).",
     ),
     (
         "POST",
@@ -115,6 +121,7 @@ pub fn template_of(path: &str) -> Option<&'static str> {
         ["v1", "keys", "revoke-all"] => "/v1/keys/revoke-all",
         ["v1", "keys", _] => "/v1/keys/{id}",
         ["v1", "keys", _, "revoke"] => "/v1/keys/{id}/revoke",
+        ["v1", "signing-keys", "rotate"] => "/v1/signing-keys/rotate",
         ["v1", "audit"] => "/v1/audit",
         ["v1", "audit", "verify"] => "/v1/audit/verify",
         _ => return None,
@@ -432,14 +439,57 @@ fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
-/// `key=value` pairs of a query string (no percent-decoding needed for the values we accept).
-fn query(req: &Request<Incoming>, name: &str) -> Option<String> {
-    req.uri()
-        .query()?
+/// The value of `name` in the query string, percent-decoded (`+` is a space).
+fn query(req: &Request<Incoming>, name: &str) -> Result<Option<String>, Failure> {
+    let Some((_, raw)) = req
+        .uri()
+        .query()
+        .unwrap_or_default()
         .split('&')
         .filter_map(|kv| kv.split_once('='))
         .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
+    else {
+        return Ok(None);
+    };
+    let bad = || {
+        http(
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+            format!("query parameter {name} is not valid percent-encoded UTF-8"),
+        )
+    };
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut it = raw.bytes();
+    while let Some(b) = it.next() {
+        match b {
+            b'%' => {
+                let hex = [it.next().ok_or_else(bad)?, it.next().ok_or_else(bad)?];
+                let hex = std::str::from_utf8(&hex).map_err(|_| bad())?;
+                bytes.push(u8::from_str_radix(hex, 16).map_err(|_| bad())?);
+            }
+            b'+' => bytes.push(b' '),
+            b => bytes.push(b),
+        }
+    }
+    String::from_utf8(bytes).map(Some).map_err(|_| bad())
+}
+
+/// A numeric query parameter.
+fn query_number<T: std::str::FromStr>(
+    req: &Request<Incoming>,
+    name: &str,
+) -> Result<Option<T>, Failure> {
+    query(req, name)?
+        .map(|v| {
+            v.parse::<T>().map_err(|_| {
+                http(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_input",
+                    format!("query parameter {name} must be a number"),
+                )
+            })
+        })
+        .transpose()
 }
 
 async fn route(
@@ -566,26 +616,25 @@ async fn route(
         }
         ("/v1/audit", _) => {
             let p = authenticate(app, &req, &origin, Some(Scope::AuditRead), seen).await?;
-            let limit = match query(&req, "limit") {
-                Some(l) => Some(l.parse::<u64>().map_err(|_| {
-                    http(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_input",
-                        "limit must be a number",
-                    )
-                })?),
-                None => Some(100),
-            };
             let filter = AuditFilter {
-                action: query(&req, "action"),
-                key_id: query(&req, "key"),
-                limit,
-                ..AuditFilter::default()
+                since_ms: query_number(&req, "since_ms")?,
+                action: query(&req, "action")?,
+                key_id: query(&req, "key")?,
+                actor: query(&req, "actor")?,
+                limit: Some(query_number(&req, "limit")?.unwrap_or(100)),
+                workspace: None,
             };
             let caller = Caller::key(p).with_origin(origin);
             ok(
                 serde_json::json!({ "records": blocking(move || kh.audit_entries(&caller, &filter)).await? }),
             )
+        }
+        ("/v1/signing-keys/rotate", _) => {
+            let p = authenticate(app, &req, &origin, Some(Scope::Admin), seen).await?;
+            let caller = Caller::key(p).with_origin(origin);
+            ok(to_json(
+                &blocking(move || kh.rotate_signing_key(&caller)).await?,
+            ))
         }
         ("/v1/audit/verify", _) => {
             authenticate(app, &req, &origin, Some(Scope::AuditRead), seen).await?;

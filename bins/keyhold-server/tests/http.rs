@@ -366,7 +366,7 @@ fn openapi_documents_exactly_the_served_routes() {
             );
         }
     }
-    assert_eq!(documented, 13);
+    assert_eq!(documented, 14);
     // Nothing undocumented is served: other methods on documented paths are 405, other paths 404.
     for (method, path) in [
         ("DELETE", "/v1/keys"),
@@ -673,4 +673,63 @@ fn a_body_that_cannot_be_read_is_a_bad_request() {
     let body: serde_json::Value =
         serde_json::from_str(reply.split_once("\r\n\r\n").expect("body").1).expect("json");
     assert_eq!(body["error"]["code"], "bad_request");
+}
+
+#[test]
+fn every_route_works_with_its_scope_and_refuses_a_key_without_it() {
+    let s = start();
+    let doc = request(&s, "GET", "/v1/openapi.json", None, None, &[]);
+    // Revoke-all would end the test's own keys: it goes last.
+    let mut routes: Vec<(String, String, String)> = Vec::new();
+    for (template, ops) in doc.body["paths"].as_object().expect("paths") {
+        for (method, op) in ops.as_object().expect("ops") {
+            if let Some(scope) = op["x-keyhold-scope"].as_str() {
+                routes.push((method.to_uppercase(), template.clone(), scope.to_owned()));
+            }
+        }
+    }
+    routes.sort_by_key(|(_, t, _)| t.ends_with("revoke-all"));
+    assert_eq!(routes.len(), 11, "{routes:?}");
+    let outsider = mint_token(
+        &s,
+        r#"{"name":"outsider","expires":"1h","scopes":["read:queries"]}"#,
+    );
+    mint_token(
+        &s,
+        r#"{"name":"victim","expires":"1h","scopes":["read:queries"]}"#,
+    );
+    for (i, (method, template, scope)) in routes.iter().enumerate() {
+        let path = template
+            .replace("{id}/revoke", "victim/revoke")
+            .replace("{id}", "outsider");
+        let body = match (method.as_str(), template.as_str()) {
+            ("POST", "/v1/keys") => Some(format!(r#"{{"name":"minted-{i}","expires":"15m"}}"#)),
+            ("POST", "/v1/tokens/verify") => {
+                Some(serde_json::json!({ "token": outsider }).to_string())
+            }
+            _ => None,
+        };
+        if scope != "any" {
+            let refused = request(&s, method, &path, Some(&outsider), body.as_deref(), &[]);
+            assert_envelope(&refused, 403, "insufficient_scope");
+        }
+        let holder = if scope == "admin" || scope == "any" {
+            s.admin.clone()
+        } else {
+            mint_token(
+                &s,
+                &format!(r#"{{"name":"holder-{i}","expires":"1h","scopes":["{scope}"]}}"#),
+            )
+        };
+        let r = request(&s, method, &path, Some(&holder), body.as_deref(), &[]);
+        assert!(
+            (200..300).contains(&r.status),
+            "{method} {template} with {scope}: {} {:?}",
+            r.status,
+            r.body
+        );
+    }
+    // The signing key did rotate through HTTP: both keys are published.
+    let jwks = request(&s, "GET", "/.well-known/jwks.json", None, None, &[]);
+    assert_eq!(jwks.body["keys"].as_array().expect("keys").len(), 2);
 }

@@ -27,16 +27,32 @@ pub struct Args {
     )]
     pub master_key_file: Option<PathBuf>,
 
-    /// Workspace (name or id) for workspace-scoped commands.
+    /// Workspace (name or id) for workspace-scoped commands [default: default]. Through a
+    /// server, commands act in the workspace of the key in KEYHOLD_TOKEN.
     #[arg(
         long,
         short = 'w',
         global = true,
         env = "KEYHOLD_WORKSPACE",
-        hide_env_values = true,
-        default_value = "default"
+        hide_env_values = true
     )]
-    pub workspace: String,
+    pub workspace: Option<String>,
+
+    /// Act through a keyhold server (e.g. https://keyhold.internal:8200) instead of opening
+    /// the store: key, jwks, signing-key and audit commands, authenticated by the API key in
+    /// KEYHOLD_TOKEN. No master key is needed.
+    #[arg(long, global = true, env = "KEYHOLD_ADDR", value_name = "URL")]
+    pub server: Option<String>,
+
+    /// CA certificates (PEM) to trust for an https server instead of the system's.
+    #[arg(
+        long,
+        global = true,
+        env = "KEYHOLD_CA_CERT",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
+    pub ca_cert: Option<PathBuf>,
 
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
@@ -154,7 +170,7 @@ pub enum KeysCommand {
         #[arg(long)]
         yes: bool,
     },
-    /// Verify a token read from standard input or KEYHOLD_TOKEN (never from the command line).
+    /// Verify a token read from standard input (never from the command line).
     Verify {
         /// Also require this scope.
         #[arg(long, value_name = "SCOPE")]

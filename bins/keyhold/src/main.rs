@@ -12,7 +12,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use keyhold::{Caller, KeySource, Keyhold, MintRequest, ScopeSet, Status};
+use keyhold::{
+    Caller, KeySource, Keyhold, Local, MintRequest, Operations, Remote, ScopeSet, Status,
+};
 use serde::Serialize;
 
 use crate::args::{
@@ -39,10 +41,48 @@ fn key_source(args: &Args) -> KeySource {
     KeySource::from_env_or_file(file)
 }
 
+/// Where key, token and audit commands go: a server if one is named, else the local store.
+fn operations(args: &Args) -> keyhold::Result<Box<dyn Operations>> {
+    match &args.server {
+        Some(url) => {
+            let key = secret_input::server_key()?;
+            let ca = args
+                .ca_cert
+                .as_ref()
+                .map(|f| {
+                    std::fs::read(f).map_err(|e| keyhold::Error::Io {
+                        path: f.clone(),
+                        kind: e.kind(),
+                    })
+                })
+                .transpose()?;
+            Ok(Box::new(Remote::new(url, &key, ca.as_deref())?))
+        }
+        None => Ok(Box::new(Local::new(
+            Keyhold::open(&args.data_dir, key_source(args))?,
+            Caller::operator().via(keyhold::Surface::Cli),
+        ))),
+    }
+}
+
+/// Opens the local store for a command that needs it (and the master key) itself.
+fn local_store(args: &Args, command: &str) -> keyhold::Result<Keyhold> {
+    if args.server.is_some() {
+        return Err(keyhold::Error::InvalidInput {
+            field: "server",
+            reason: format!(
+                "`keyhold {command}` works on the store itself and needs its master key; run it without --server/KEYHOLD_ADDR where the store is"
+            ),
+        });
+    }
+    Keyhold::open(&args.data_dir, key_source(args))
+}
+
 fn run(args: Args) -> keyhold::Result<()> {
     let out = Output { json: args.json };
     match &args.command {
         Command::Init => {
+            local_store_free(&args)?;
             let (_kh, report) = Keyhold::init_by(
                 &args.data_dir,
                 key_source(&args),
@@ -66,12 +106,12 @@ fn run(args: Args) -> keyhold::Result<()> {
             })
         }
         Command::Status => {
-            let kh = Keyhold::open(&args.data_dir, key_source(&args))?;
+            let kh = local_store(&args, "status")?;
             let status = kh.status()?;
             out.emit(&status, || human_status(&status))
         }
         Command::Workspace { command } => {
-            let kh = Keyhold::open(&args.data_dir, key_source(&args))?;
+            let kh = local_store(&args, "workspace")?;
             match command {
                 WorkspaceCommand::Create { name } => {
                     let ws =
@@ -95,17 +135,10 @@ fn run(args: Args) -> keyhold::Result<()> {
                 }
             }
         }
-        Command::Keys { command } => {
-            let kh = Keyhold::open(&args.data_dir, key_source(&args))?;
-            keys(&kh, &args, command, &out)
-        }
-        Command::Audit { command } => {
-            let kh = Keyhold::open(&args.data_dir, key_source(&args))?;
-            audit(&kh, command, &out)
-        }
+        Command::Keys { command } => keys(operations(&args)?.as_ref(), &args, command, &out),
+        Command::Audit { command } => audit(&args, command, &out),
         Command::Jwks => {
-            let kh = Keyhold::open(&args.data_dir, key_source(&args))?;
-            let jwks = kh.jwks()?;
+            let jwks = operations(&args)?.jwks()?;
             // The JWKS is JSON whatever the output mode: it is meant for other programs.
             out.print(
                 &serde_json::to_string_pretty(&jwks)
@@ -116,8 +149,7 @@ fn run(args: Args) -> keyhold::Result<()> {
         Command::SigningKey {
             command: SigningKeyCommand::Rotate,
         } => {
-            let kh = Keyhold::open(&args.data_dir, key_source(&args))?;
-            let r = kh.rotate_signing_key(&Caller::operator().via(keyhold::Surface::Cli))?;
+            let r = operations(&args)?.rotate_signing_key()?;
             out.emit(&r, || {
                 let mut s = format!("New tokens are signed by {}.", r.kid);
                 for (kid, until) in &r.retiring {
@@ -141,7 +173,7 @@ fn run(args: Args) -> keyhold::Result<()> {
             new_key_file,
             batch,
         }) => {
-            let kh = Keyhold::open(&args.data_dir, key_source(&args))?;
+            let kh = local_store(&args, "rekey")?;
             if *master {
                 let new_key = secret_input::new_master_key(new_key_file.as_deref())?;
                 let r =
@@ -175,9 +207,24 @@ fn run(args: Args) -> keyhold::Result<()> {
     }
 }
 
-fn keys(kh: &Keyhold, args: &Args, command: &KeysCommand, out: &Output) -> keyhold::Result<()> {
-    let caller = Caller::operator().via(keyhold::Surface::Cli);
-    let ws = &args.workspace;
+/// `init` makes a store here; naming a server as well is a mistake worth stopping.
+fn local_store_free(args: &Args) -> keyhold::Result<()> {
+    if args.server.is_some() {
+        return Err(keyhold::Error::InvalidInput {
+            field: "server",
+            reason: "`keyhold init` creates a store in the data directory; run it without --server/KEYHOLD_ADDR".into(),
+        });
+    }
+    Ok(())
+}
+
+fn keys(
+    ops: &dyn Operations,
+    args: &Args,
+    command: &KeysCommand,
+    out: &Output,
+) -> keyhold::Result<()> {
+    let ws = args.workspace.as_deref();
     match command {
         KeysCommand::Create {
             name,
@@ -191,13 +238,13 @@ fn keys(kh: &Keyhold, args: &Args, command: &KeysCommand, out: &Output) -> keyho
                 Some(scopes.iter().copied().collect::<ScopeSet>())
             };
             let req = MintRequest {
-                workspace: ws.clone(),
+                workspace: ws.unwrap_or_default().to_owned(),
                 name: name.clone(),
                 expires: *expires,
                 scopes,
                 sub: sub.clone(),
             };
-            let minted = kh.mint_key(&caller, &req)?;
+            let minted = ops.mint_key(&req)?;
             // EXPOSE: the one moment the token is shown; stdout only, so it can be piped.
             if out.json {
                 let body = serde_json::json!({ "token": minted.token.expose(), "key": minted.key });
@@ -218,7 +265,7 @@ fn keys(kh: &Keyhold, args: &Args, command: &KeysCommand, out: &Output) -> keyho
             Ok(())
         }
         KeysCommand::List => {
-            let list = kh.keys(&caller, ws)?;
+            let list = ops.keys(ws)?;
             out.emit(&list, || {
                 let mut s = format!(
                     "{:<20} {:<38} {:<8} {:<21} SCOPES",
@@ -238,11 +285,11 @@ fn keys(kh: &Keyhold, args: &Args, command: &KeysCommand, out: &Output) -> keyho
             })
         }
         KeysCommand::Show { key } => {
-            let k = kh.key(&caller, ws, key)?;
+            let k = ops.key(ws, key)?;
             out.emit(&k, || human_key(&k))
         }
         KeysCommand::Revoke { key } => {
-            let k = kh.revoke_key(&caller, ws, key)?;
+            let k = ops.revoke_key(ws, key)?;
             out.emit(&k, || {
                 format!(
                     "Revoked key {} ({}); it is refused from its next use on.",
@@ -257,7 +304,7 @@ fn keys(kh: &Keyhold, args: &Args, command: &KeysCommand, out: &Output) -> keyho
                     reason: "this disables every key of the workspace; add --yes to confirm".into(),
                 });
             }
-            let r = kh.revoke_all_keys(&caller, ws)?;
+            let r = ops.revoke_all_keys(ws)?;
             out.emit(&r, || {
                 format!(
                     "Revoked all keys of workspace {} ({} were active).",
@@ -267,7 +314,7 @@ fn keys(kh: &Keyhold, args: &Args, command: &KeysCommand, out: &Output) -> keyho
         }
         KeysCommand::Verify { scope } => {
             let token = secret_input::token()?;
-            let p = kh.verify_token_from(token.as_str(), *scope, caller.origin())?;
+            let p = ops.verify_token(token.as_str(), *scope)?;
             out.emit(&p, || {
                 let scopes: Vec<&str> = p.scopes.iter().map(keyhold::Scope::as_str).collect();
                 format!(
@@ -284,8 +331,7 @@ fn keys(kh: &Keyhold, args: &Args, command: &KeysCommand, out: &Output) -> keyho
     }
 }
 
-fn audit(kh: &Keyhold, command: &AuditCommand, out: &Output) -> keyhold::Result<()> {
-    let caller = Caller::operator().via(keyhold::Surface::Cli);
+fn audit(args: &Args, command: &AuditCommand, out: &Output) -> keyhold::Result<()> {
     match command {
         AuditCommand::List {
             since,
@@ -307,7 +353,7 @@ fn audit(kh: &Keyhold, command: &AuditCommand, out: &Output) -> keyhold::Result<
                 workspace: None,
                 limit: Some(*limit),
             };
-            let entries = kh.audit_entries(&caller, &filter)?;
+            let entries = operations(args)?.audit_entries(&filter)?;
             out.emit(&entries, || {
                 let mut s = format!(
                     "{:>6} {:<20} {:<20} {:<14} {:<9} {:<38} {:<38} OUTCOME",
@@ -330,6 +376,9 @@ fn audit(kh: &Keyhold, command: &AuditCommand, out: &Output) -> keyhold::Result<
             })
         }
         AuditCommand::Export { .. } => {
+            // The whole log, streamed from the store: not something to page through a server.
+            let kh = local_store(args, "audit export")?;
+            let caller = Caller::operator().via(keyhold::Surface::Cli);
             let entries = kh.audit_entries(&caller, &keyhold::AuditFilter::default())?;
             let mut stdout = std::io::stdout().lock();
             for e in &entries {
@@ -342,7 +391,7 @@ fn audit(kh: &Keyhold, command: &AuditCommand, out: &Output) -> keyhold::Result<
             Ok(())
         }
         AuditCommand::Verify { checkpoint } => {
-            let v = kh.verify_audit(checkpoint.as_deref())?;
+            let v = operations(args)?.verify_audit(checkpoint.as_deref())?;
             out.emit(&v, || match v.checkpoint_seq {
                 Some(cp) => format!(
                     "ok, {} rows, head {} (seq {}); checkpoint at seq {cp} matches",
@@ -352,7 +401,8 @@ fn audit(kh: &Keyhold, command: &AuditCommand, out: &Output) -> keyhold::Result<
             })
         }
         AuditCommand::Checkpoint { out: file } => {
-            let v = kh.audit_checkpoint(&caller, file)?;
+            let kh = local_store(args, "audit checkpoint")?;
+            let v = kh.audit_checkpoint(&Caller::operator().via(keyhold::Surface::Cli), file)?;
             out.emit(&v, || {
                 format!(
                     "Checkpoint of seq {} written to {}; keep it outside this machine's data disk.",

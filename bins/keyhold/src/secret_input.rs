@@ -63,11 +63,20 @@ impl Drop for EchoOff {
     }
 }
 
-/// Reads a token from `KEYHOLD_TOKEN` or, if unset, standard input (first line, trimmed).
-pub fn token() -> keyhold::Result<keyhold::Zeroizing<String>> {
-    if let Ok(t) = std::env::var("KEYHOLD_TOKEN") {
-        return Ok(keyhold::Zeroizing::new(t.trim().to_owned()));
+/// The API key a command acts as through a server: `KEYHOLD_TOKEN` (never argv).
+pub fn server_key() -> keyhold::Result<keyhold::Zeroizing<String>> {
+    match std::env::var("KEYHOLD_TOKEN") {
+        Ok(t) if !t.trim().is_empty() => Ok(keyhold::Zeroizing::new(t.trim().to_owned())),
+        _ => Err(Error::InvalidInput {
+            field: "KEYHOLD_TOKEN",
+            reason: "not set: a command through a server acts as the API key in KEYHOLD_TOKEN"
+                .into(),
+        }),
     }
+}
+
+/// Reads the token to verify from standard input (first line, trimmed).
+pub fn token() -> keyhold::Result<keyhold::Zeroizing<String>> {
     let mut text = keyhold::Zeroizing::new(String::new());
     std::io::stdin()
         .lock()
@@ -81,7 +90,7 @@ pub fn token() -> keyhold::Result<keyhold::Zeroizing<String>> {
     if t.is_empty() {
         return Err(Error::InvalidInput {
             field: "token",
-            reason: "no token: set KEYHOLD_TOKEN or pipe the token to standard input".into(),
+            reason: "no token: pipe the token to standard input".into(),
         });
     }
     Ok(keyhold::Zeroizing::new(t.to_owned()))

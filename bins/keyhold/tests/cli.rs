@@ -482,7 +482,7 @@ fn keys_create_shows_the_token_once_and_list_never() {
 }
 
 #[test]
-fn keys_verify_reads_stdin_or_the_environment_and_reports_the_envelope() {
+fn keys_verify_reads_the_token_from_stdin_and_reports_the_envelope() {
     let cli = Cli::new();
     cli.ok(&["init"]);
     let (token, _) = create_key(
@@ -504,21 +504,19 @@ fn keys_verify_reads_stdin_or_the_environment_and_reports_the_envelope() {
     assert!(out.status.success());
     let claims = json(&String::from_utf8_lossy(&out.stdout));
     assert_eq!(claims["sub"], "svc@team.example");
-    let out = cli
-        .cmd(&["keys", "verify", "--scope", "read:queries"])
-        .env("KEYHOLD_TOKEN", &token)
-        .output()
-        .expect("run");
+    let out = cli.run_with_stdin(
+        &["keys", "verify", "--scope", "read:queries"],
+        token.as_bytes(),
+    );
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = cli
-        .cmd(&["keys", "verify", "--scope", "keys:write", "--json"])
-        .env("KEYHOLD_TOKEN", &token)
-        .output()
-        .expect("run");
+    let out = cli.run_with_stdin(
+        &["keys", "verify", "--scope", "keys:write", "--json"],
+        token.as_bytes(),
+    );
     assert_eq!(out.status.code(), Some(9), "403-class refusal");
     let env = json(String::from_utf8_lossy(&out.stderr).trim());
     assert_eq!(env["error"]["code"], "insufficient_scope");
@@ -530,11 +528,7 @@ fn keys_verify_reads_stdin_or_the_environment_and_reports_the_envelope() {
     let i = tampered.len() - 10;
     tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).expect("ascii");
-    let out = cli
-        .cmd(&["keys", "verify"])
-        .env("KEYHOLD_TOKEN", &tampered)
-        .output()
-        .expect("run");
+    let out = cli.run_with_stdin(&["keys", "verify"], tampered.as_bytes());
     assert_eq!(out.status.code(), Some(8));
     assert!(stderr_line(&out).contains("signature"));
     let out = cli.run_with_stdin(&["keys", "verify"], b"");
@@ -575,19 +569,15 @@ fn a_revocation_by_one_process_is_seen_by_the_next_verification_in_another() {
         "three",
         &["--expires", "8h", "--scope", "read:queries"],
     );
-    cli.cmd(&["keys", "verify"])
-        .env("KEYHOLD_TOKEN", &three)
-        .output()
-        .map(|o| assert!(o.status.success()))
-        .expect("run");
+    cli.run_with_stdin(&["keys", "verify"], three.as_bytes())
+        .status
+        .success()
+        .then_some(())
+        .expect("verifies");
     verifier
         .revoke_key(&keyhold::Caller::operator(), "default", "three")
         .expect("revoke");
-    let out = cli
-        .cmd(&["keys", "verify", "--json"])
-        .env("KEYHOLD_TOKEN", &three)
-        .output()
-        .expect("run");
+    let out = cli.run_with_stdin(&["keys", "verify", "--json"], three.as_bytes());
     assert_eq!(out.status.code(), Some(8));
     assert_eq!(
         json(String::from_utf8_lossy(&out.stderr).trim())["error"]["code"],
@@ -612,11 +602,7 @@ fn signing_key_rotation_through_the_cli() {
         .collect();
     assert_eq!(kids.len(), 2);
     assert!(kids.contains(&r["kid"].as_str().expect("kid")));
-    let out = cli
-        .cmd(&["keys", "verify"])
-        .env("KEYHOLD_TOKEN", &old)
-        .output()
-        .expect("run");
+    let out = cli.run_with_stdin(&["keys", "verify"], old.as_bytes());
     assert!(
         out.status.success(),
         "a token of the retiring key still verifies"
@@ -628,11 +614,11 @@ fn audit_list_export_verify_and_checkpoint() {
     let cli = Cli::new();
     cli.ok(&["init"]);
     let (token, _) = create_key(&cli, "svc", &["--expires", "1h", "--scope", "read:queries"]);
-    cli.cmd(&["keys", "verify"])
-        .env("KEYHOLD_TOKEN", &token)
-        .output()
-        .map(|o| assert!(o.status.success()))
-        .expect("run");
+    cli.run_with_stdin(&["keys", "verify"], token.as_bytes())
+        .status
+        .success()
+        .then_some(())
+        .expect("verifies");
     cli.ok(&["keys", "revoke", "svc"]);
     let list = json(&cli.ok(&["audit", "list", "--json"]));
     let actions: Vec<&str> = list

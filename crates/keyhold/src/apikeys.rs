@@ -28,7 +28,7 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 /// The identity behind a verified API key.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Principal {
     /// Subject (`sub`).
     pub sub: String,
@@ -51,6 +51,11 @@ pub struct Principal {
 pub struct Token(Zeroizing<String>);
 
 impl Token {
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    pub(crate) fn new(text: Zeroizing<String>) -> Self {
+        Self(text)
+    }
+
     /// The token text, to hand to its holder exactly once.
     pub fn expose(&self) -> &str {
         &self.0
@@ -64,7 +69,7 @@ impl fmt::Debug for Token {
 }
 
 /// The status of an API key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyState {
     /// Usable.
@@ -76,7 +81,7 @@ pub enum KeyState {
 }
 
 /// An API key's metadata (never the token).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ApiKey {
     /// Key id (the token's `jti`).
     pub id: String,
@@ -172,7 +177,7 @@ pub struct MintedKey {
 }
 
 /// Result of a revoke-all.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RevokeAll {
     /// Workspace id.
     pub workspace: String,
@@ -183,7 +188,7 @@ pub struct RevokeAll {
 }
 
 /// Result of a signing-key rotation.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SigningKeyRotation {
     /// The new signing key's id.
     pub kid: String,
@@ -916,14 +921,16 @@ impl Keyhold {
     /// Rotates the signing key (`admin`): new tokens are signed by a new key; the old one only
     /// verifies until the last token it signed expires, then it is deleted. Its private half
     /// is deleted at once.
+    ///
+    /// Store-wide, so beyond the operator only an `admin` key of the store's home workspace
+    /// (`default`, created by `init`) may do it; an `admin` key of any other workspace is
+    /// refused with `workspace_mismatch`.
     pub fn rotate_signing_key(&self, caller: &Caller) -> Result<SigningKeyRotation> {
-        // Store-wide: only the operator (the master-key holder), never a workspace's key.
-        if caller.principal().is_some() {
-            return Err(Error::Token(TokenError::InsufficientScope {
-                required: Scope::Admin,
-            }));
-        }
         let out = self.store.write(|tx| {
+            if caller.principal().is_some() {
+                let home = workspaces::resolve(tx, crate::DEFAULT_WORKSPACE)?;
+                caller.require(Scope::Admin, &home.id)?;
+            }
             let now = now();
             self.ensure_signing_key(tx)?;
             let old: Vec<String> = tx

@@ -137,7 +137,7 @@ impl Record {
 }
 
 /// Verification result of the whole chain.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AuditVerification {
     /// Rows checked.
     pub rows: u64,
@@ -151,7 +151,7 @@ pub struct AuditVerification {
 
 /// One audit record, decoded for display or export (no secret can be in it: see
 /// `keyhold-audit`).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AuditEntry {
     /// Position in the chain.
     pub seq: u64,

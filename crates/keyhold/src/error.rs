@@ -63,7 +63,78 @@ pub enum Error {
     /// A state this build cannot handle, described without data.
     #[error("internal error: {0}")]
     Internal(&'static str),
+    /// A keyhold server refused the request with one of the documented codes (see
+    /// [`Error::known_codes`]); its message is passed on as the server wrote it.
+    #[error("{message}")]
+    Remote {
+        /// The envelope's code, one of [`Error::known_codes`].
+        code: &'static str,
+        /// The HTTP status the code maps to.
+        status: u16,
+        /// The server's message (never a secret: the server's errors carry none).
+        message: String,
+    },
+    /// The server could not be reached, or answered something that is not keyhold's API.
+    #[error("server {url}: {reason}")]
+    Server {
+        /// The server's base URL (it never carries a credential: such URLs are refused).
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
 }
+
+/// Every documented error code with its HTTP status: the table of
+/// `docs/auth-and-tokens.md`, which a test keeps equal to this list.
+const KNOWN_CODES: &[(&str, u16)] = &[
+    ("token_malformed", 401),
+    ("token_crit_unsupported", 401),
+    ("token_wrong_type", 401),
+    ("token_alg_not_allowed", 401),
+    ("token_unknown_kid", 401),
+    ("token_bad_signature", 401),
+    ("token_invalid_claims", 401),
+    ("token_wrong_issuer", 401),
+    ("token_expired", 401),
+    ("token_not_yet_valid", 401),
+    ("token_issued_in_future", 401),
+    ("workspace_mismatch", 401),
+    ("workspace_unknown", 401),
+    ("key_unknown", 401),
+    ("key_revoked", 401),
+    ("key_revoked_all", 401),
+    ("insufficient_scope", 403),
+    ("scope_escalation", 403),
+    ("scope_malformed", 400),
+    ("scope_unknown", 400),
+    ("invalid_expiry", 400),
+    ("claim_out_of_range", 400),
+    ("missing_token", 401),
+    ("invalid_json", 400),
+    ("body_too_large", 413),
+    ("request_timeout", 408),
+    ("bad_request", 400),
+    ("method_not_allowed", 405),
+    ("invalid_input", 400),
+    ("not_found", 404),
+    ("not_initialized", 500),
+    ("conflict", 409),
+    ("already_initialized", 409),
+    ("wrong_master_key", 500),
+    ("master_key_invalid", 400),
+    ("master_key_unavailable", 500),
+    ("integrity_error", 500),
+    ("store_corrupt", 500),
+    ("store_version_unsupported", 500),
+    ("store_busy", 503),
+    ("store_error", 500),
+    ("io_error", 500),
+    ("internal_error", 500),
+    ("invalid_key", 500),
+    ("rng_failed", 500),
+    ("signing_failed", 500),
+    ("server_error", 502),
+];
 
 impl Error {
     /// The stable error code (`snake_case`), as documented in `docs/auth-and-tokens.md`.
@@ -89,19 +160,45 @@ impl Error {
             Self::Io { .. } => "io_error",
             Self::Token(e) => e.code(),
             Self::Internal(_) => "internal_error",
+            Self::Remote { code, .. } => code,
+            Self::Server { .. } => "server_error",
+        }
+    }
+
+    /// Every error code keyhold documents, with the HTTP status it maps to.
+    pub fn known_codes() -> &'static [(&'static str, u16)] {
+        KNOWN_CODES
+    }
+
+    /// The error a server's envelope (`code`, `message`) stands for. A code this build does not
+    /// know (a newer server) is reported as `server_error`, with the code in the message.
+    pub fn from_envelope(url: &str, code: &str, message: &str) -> Self {
+        match KNOWN_CODES.iter().find(|(c, _)| *c == code) {
+            Some((code, status)) => Self::Remote {
+                code,
+                status: *status,
+                message: message.to_owned(),
+            },
+            None => Self::Server {
+                url: url.to_owned(),
+                reason: format!("unknown error code {code:?}: {message}"),
+            },
         }
     }
 
     /// The HTTP status this error maps to.
     pub fn http_status(&self) -> u16 {
-        if let Self::Token(e) = self {
-            return e.http_status();
+        match self {
+            Self::Token(e) => return e.http_status(),
+            Self::Remote { status, .. } => return *status,
+            _ => {}
         }
         match self.code() {
             "invalid_input" | "master_key_invalid" => 400,
             "not_found" => 404,
             "conflict" | "already_initialized" => 409,
             "store_busy" => 503,
+            "server_error" => 502,
             _ => 500,
         }
     }

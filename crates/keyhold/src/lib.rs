@@ -27,7 +27,10 @@ mod group;
 
 mod keys;
 mod names;
+mod ops;
 mod records;
+#[cfg(feature = "remote")]
+mod remote;
 mod workspaces;
 
 use std::path::{Path, PathBuf};
@@ -53,7 +56,10 @@ pub use keyhold_token::{
     VerifyingKey,
 };
 pub use keys::{KEK_ROTATION_BATCH, KekRotation, KeySource, MASTER_KEY_ENV, MasterKeyRotation};
+pub use ops::{Local, Operations};
 pub use records::RecordInfo;
+#[cfg(feature = "remote")]
+pub use remote::Remote;
 pub use workspaces::Workspace;
 
 /// Name of the workspace `init` creates.

@@ -386,6 +386,39 @@ fn a_token_signed_by_another_store_is_refused() {
 }
 
 #[test]
+fn only_an_admin_key_of_the_home_workspace_rotates_the_signing_key() {
+    let fx = Fixture::new();
+    let kh = fx.init();
+    kh.create_workspace(&op(), "team-b").expect("workspace");
+    let admin_b = kh
+        .mint_key(
+            &op(),
+            &MintRequest {
+                workspace: "team-b".into(),
+                ..req("admin-b", ExpiryPreset::OneHour, &[Scope::Admin])
+            },
+        )
+        .expect("mint");
+    let admin_b = as_key(&kh, admin_b.token.expose());
+    let before = kh.jwks().expect("jwks");
+    assert_eq!(
+        kh.rotate_signing_key(&admin_b)
+            .expect_err("admin of another workspace")
+            .code(),
+        "workspace_mismatch"
+    );
+    assert_eq!(kh.jwks().expect("jwks"), before, "nothing rotated");
+    let admin = kh
+        .mint_key(&op(), &req("admin", ExpiryPreset::OneHour, &[Scope::Admin]))
+        .expect("mint");
+    let r = kh
+        .rotate_signing_key(&as_key(&kh, admin.token.expose()))
+        .expect("home admin rotates");
+    assert!(kh.jwks().expect("jwks").find(&r.kid).is_some());
+    assert_ne!(kh.jwks().expect("jwks"), before);
+}
+
+#[test]
 fn signing_key_rotation_keeps_old_tokens_valid_and_publishes_both_keys() {
     let fx = Fixture::new();
     let kh = fx.init();

@@ -132,3 +132,28 @@ fn every_documented_code_is_asserted_by_a_test() {
         "documented codes no test asserts: {untested:?}"
     );
 }
+
+#[test]
+fn the_client_side_code_table_is_the_documented_one() {
+    // `Error::known_codes` is how a client (the CLI through a server) turns an envelope back
+    // into an error with the right status and exit code: it must be the doc's table exactly.
+    let doc = std::fs::read_to_string(root().join("docs/auth-and-tokens.md")).expect("doc");
+    let table: BTreeSet<(String, u16)> = doc
+        .lines()
+        .filter(|l| l.starts_with("| <a id=\""))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let code = cells[1].split('`').nth(1).expect("code").to_owned();
+            (code, cells[2].parse().expect("HTTP status"))
+        })
+        .collect();
+    let known: BTreeSet<(String, u16)> = keyhold::Error::known_codes()
+        .iter()
+        .map(|(c, s)| ((*c).to_owned(), *s))
+        .collect();
+    assert_eq!(known, table);
+    let e = keyhold::Error::from_envelope("http://127.0.0.1:1", "key_revoked", "key revoked");
+    assert_eq!((e.code(), e.http_status()), ("key_revoked", 401));
+    let e = keyhold::Error::from_envelope("http://127.0.0.1:1", "from_the_future", "?");
+    assert_eq!((e.code(), e.http_status()), ("server_error", 502));
+}

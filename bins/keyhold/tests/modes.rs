@@ -1,0 +1,474 @@
+//! The same CLI session run twice: once on a local store (as the operator) and once through a
+//! running `keyhold-server` over loopback HTTP (as an `admin` API key, with no store and no
+//! master key on the client's side). Every step's exit status, output and error message must
+//! be the same in both modes, once the values that differ by nature (ids, times, hashes, who
+//! and through which surface) are masked.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed expectation is the report
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+
+/// The server binary, built beside this package's `keyhold` by the workspace build.
+fn server_binary() -> PathBuf {
+    let cli = PathBuf::from(env!("CARGO_BIN_EXE_keyhold"));
+    let server = cli.with_file_name("keyhold-server");
+    assert!(
+        server.exists(),
+        "{} is missing: build the whole workspace (cargo build --workspace --bins) before this test",
+        server.display()
+    );
+    server
+}
+
+struct Server {
+    child: Child,
+    url: String,
+    admin: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server() -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(server_binary())
+        .args([
+            "--data-dir",
+            dir.path().join("data").to_str().expect("utf8"),
+            "--listen",
+            "127.0.0.1:0",
+            "--log-level",
+            "warn",
+        ])
+        .env_remove("KEYHOLD_MASTER_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn server");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let (mut admin, mut url) = (None, None);
+    while url.is_none() {
+        let line = lines.next().expect("server output").expect("line");
+        if let Some(t) = line.strip_prefix("admin key (30 days; shown once, store it now): ") {
+            admin = Some(t.to_owned());
+        }
+        if let Some(a) = line.strip_prefix("listening on ") {
+            url = Some(a.to_owned());
+        }
+    }
+    Server {
+        child,
+        url: url.expect("url"),
+        admin: admin.expect("admin key"),
+        _dir: dir,
+    }
+}
+
+enum Mode {
+    Local {
+        dir: tempfile::TempDir,
+    },
+    Remote {
+        server: Server,
+        nowhere: tempfile::TempDir,
+    },
+}
+
+impl Mode {
+    fn local() -> Self {
+        let m = Self::Local {
+            dir: tempfile::tempdir().expect("tempdir"),
+        };
+        let out = m.run(&["init"], None);
+        assert!(out.status.success(), "init");
+        // The server's first start minted an `admin` key; give the local store the same one.
+        let out = m.run(
+            &[
+                "keys",
+                "create",
+                "--name",
+                "admin",
+                "--expires",
+                "30d",
+                "--scope",
+                "admin",
+            ],
+            None,
+        );
+        assert!(out.status.success(), "admin key");
+        m
+    }
+
+    fn remote() -> Self {
+        Self::Remote {
+            server: start_server(),
+            nowhere: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_keyhold"));
+        c.args(args)
+            .env_remove("KEYHOLD_MASTER_KEY")
+            .env_remove("KEYHOLD_MASTER_KEY_FILE")
+            .env_remove("KEYHOLD_WORKSPACE")
+            .env_remove("KEYHOLD_CA_CERT")
+            .env_remove("http_proxy")
+            .env_remove("HTTP_PROXY")
+            .env_remove("ALL_PROXY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        match self {
+            Self::Local { dir } => {
+                c.env("KEYHOLD_DATA_DIR", dir.path().join("data"))
+                    .env_remove("KEYHOLD_ADDR")
+                    .env_remove("KEYHOLD_TOKEN");
+            }
+            Self::Remote { server, nowhere } => {
+                // No store and no master key here: everything must go through the server.
+                c.env("KEYHOLD_DATA_DIR", nowhere.path().join("no-store"))
+                    .env("KEYHOLD_ADDR", &server.url)
+                    .env("KEYHOLD_TOKEN", &server.admin);
+            }
+        }
+        let mut child = c.spawn().expect("spawn keyhold");
+        let mut input = child.stdin.take().expect("stdin");
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).expect("stdin");
+        }
+        drop(input);
+        child.wait_with_output().expect("wait")
+    }
+}
+
+/// Masks what differs by nature between the two stores and callers.
+fn mask(v: &mut serde_json::Value) {
+    const VARYING: &[&str] = &[
+        "id",
+        "key_id",
+        "workspace",
+        "fingerprint",
+        "kid",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "revoked_at_ms",
+        "last_used_at",
+        "created_by",
+        "revoked_by",
+        "sub",
+        "iat",
+        "exp",
+        "token",
+        "target",
+        "hash",
+        "head",
+        "head_seq",
+        "rows",
+        "seq",
+        "time_ms",
+        "request_id",
+        "source",
+        "surface",
+        "actor",
+        "retiring",
+        "n",
+        "x",
+    ];
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                // Attribution differs by nature: the server's admin key has been used by every
+                // request and signs its audit rows (`key_id`); the local operator has no key.
+                let attribution = k == "last_used_at" || k == "key_id";
+                if attribution || (VARYING.contains(&k.as_str()) && !val.is_null()) {
+                    *val = serde_json::Value::from("<varies>");
+                } else {
+                    mask(val);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(mask),
+        _ => {}
+    }
+}
+
+/// One step's outcome, comparable across modes.
+#[derive(Debug, PartialEq)]
+struct Step {
+    what: String,
+    status: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+struct Session<'a> {
+    mode: &'a Mode,
+    steps: Vec<Step>,
+}
+
+impl Session<'_> {
+    /// Runs a step and records its masked outcome; returns the raw stdout.
+    fn step(&mut self, args: &[&str], stdin: Option<&str>) -> (Option<i32>, String) {
+        let out = self.mode.run(args, stdin);
+        let raw = String::from_utf8(out.stdout).expect("utf8");
+        let stdout = match serde_json::from_str::<serde_json::Value>(&raw) {
+            Ok(mut v) => {
+                mask(&mut v);
+                v.to_string()
+            }
+            // Human output: keep its first line (the table header or the message shape).
+            Err(_) => raw.lines().next().unwrap_or_default().to_owned(),
+        };
+        let err = String::from_utf8(out.stderr).expect("utf8");
+        let stderr = if out.status.success() {
+            String::new()
+        } else {
+            let mut v: serde_json::Value = serde_json::from_str(err.trim())
+                .unwrap_or_else(|_| serde_json::Value::from(err.trim()));
+            mask(&mut v);
+            v.to_string()
+        };
+        self.steps.push(Step {
+            what: args.join(" "),
+            status: out.status.code(),
+            stdout,
+            stderr,
+        });
+        (out.status.code(), raw)
+    }
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).expect("json output")
+}
+
+/// The session, with its own assertions; returns the comparable transcript.
+fn session(mode: &Mode) -> Vec<Step> {
+    let mut s = Session {
+        mode,
+        steps: Vec::new(),
+    };
+    let (code, out) = s.step(
+        &[
+            "keys",
+            "create",
+            "--name",
+            "mobile",
+            "--expires",
+            "30d",
+            "--scope",
+            "read:queries",
+            "--scope",
+            "execute:queries",
+            "--json",
+        ],
+        None,
+    );
+    assert_eq!(code, Some(0));
+    let created = json(&out);
+    let token = created["token"].as_str().expect("token").to_owned();
+    assert_eq!(created["key"]["status"], "active");
+    assert_eq!(
+        created["key"]["expires_at"].as_i64().expect("exp")
+            - created["key"]["created_at"].as_i64().expect("iat"),
+        30 * 86_400
+    );
+    assert_eq!(
+        s.step(
+            &[
+                "keys",
+                "create",
+                "--name",
+                "mobile",
+                "--expires",
+                "1h",
+                "--json"
+            ],
+            None
+        )
+        .0,
+        Some(4),
+        "the name is taken"
+    );
+    assert_eq!(
+        s.step(
+            &["keys", "create", "--name", "Bad Name", "--expires", "1h"],
+            None
+        )
+        .0,
+        Some(2)
+    );
+    let (_, list) = s.step(&["keys", "list", "--json"], None);
+    let names: Vec<String> = json(&list)
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|k| k["name"].as_str().expect("name").to_owned())
+        .collect();
+    assert!(
+        names.iter().any(|n| n == "mobile") && names.iter().any(|n| n == "admin"),
+        "{names:?}"
+    );
+    assert!(!list.contains(&token), "a list never carries a token");
+    s.step(&["keys", "list"], None);
+    assert_eq!(
+        s.step(&["keys", "show", "mobile", "--json"], None).0,
+        Some(0)
+    );
+    s.step(&["keys", "show", "mobile"], None);
+    assert_eq!(s.step(&["keys", "show", "nope", "--json"], None).0, Some(3));
+    let (code, out) = s.step(
+        &["keys", "verify", "--scope", "read:queries", "--json"],
+        Some(&token),
+    );
+    assert_eq!(code, Some(0));
+    assert_eq!(json(&out)["key_id"], created["key"]["id"]);
+    assert_eq!(
+        s.step(
+            &["keys", "verify", "--scope", "keys:write", "--json"],
+            Some(&token)
+        )
+        .0,
+        Some(9)
+    );
+    let mut tampered = token.clone().into_bytes();
+    let i = tampered.len() - 10;
+    tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).expect("ascii");
+    assert_eq!(
+        s.step(&["keys", "verify", "--json"], Some(&tampered)).0,
+        Some(8)
+    );
+    assert_eq!(s.step(&["keys", "verify"], Some("")).0, Some(2));
+    assert_eq!(
+        s.step(&["keys", "revoke", "mobile", "--json"], None).0,
+        Some(0)
+    );
+    assert_eq!(
+        s.step(&["keys", "verify", "--json"], Some(&token)).0,
+        Some(8),
+        "revoked on the very next verification"
+    );
+    let (_, jwks) = s.step(&["jwks"], None);
+    assert_eq!(json(&jwks)["keys"].as_array().expect("keys").len(), 1);
+    let (code, out) = s.step(&["signing-key", "rotate", "--json"], None);
+    assert_eq!(code, Some(0));
+    let kid = json(&out)["kid"].as_str().expect("kid").to_owned();
+    let (_, jwks) = s.step(&["jwks"], None);
+    assert!(jwks.contains(&kid));
+    let (_, audit) = s.step(
+        &["audit", "list", "--action", "key.revoked", "--json"],
+        None,
+    );
+    let revoked = json(&audit);
+    assert_eq!(revoked.as_array().expect("array").len(), 1);
+    assert_eq!(revoked[0]["target"], created["key"]["id"]);
+    assert_eq!(s.step(&["audit", "verify", "--json"], None).0, Some(0));
+    assert_eq!(
+        s.step(&["keys", "revoke-all"], None).0,
+        Some(2),
+        "needs --yes"
+    );
+    let (_, ci) = s.step(
+        &[
+            "keys",
+            "create",
+            "--name",
+            "ci",
+            "--expires",
+            "1h",
+            "--json",
+        ],
+        None,
+    );
+    let ci = json(&ci)["token"].as_str().expect("token").to_owned();
+    let (code, out) = s.step(&["keys", "revoke-all", "--yes", "--json"], None);
+    assert_eq!(code, Some(0));
+    assert_eq!(json(&out)["keys_revoked"], 2, "admin and ci were active");
+    // Locally the `ci` token is refused; through the server the caller's own admin key is
+    // refused first. Both are the revoke-all, reported with the same code and status.
+    let (code, _) = s.step(&["keys", "verify", "--json"], Some(&ci));
+    assert_eq!(code, Some(8));
+    s.steps
+}
+
+#[test]
+fn key_commands_give_the_same_results_locally_and_through_a_server() {
+    let local = session(&Mode::local());
+    let remote = session(&Mode::remote());
+    assert_eq!(local.len(), remote.len());
+    for (l, r) in local.iter().zip(&remote) {
+        assert_eq!(l, r, "local and remote differ at `keyhold {}`", l.what);
+    }
+}
+
+#[test]
+fn through_a_server_the_store_commands_are_refused_and_secrets_stay_out_of_argv_and_urls() {
+    let m = Mode::remote();
+    for args in [
+        &["status"][..],
+        &["init"],
+        &["workspace", "list"],
+        &["rekey", "--kek"],
+        &["audit", "export", "--jsonl"],
+        &["audit", "checkpoint", "--out", "cp.json"],
+    ] {
+        let out = m.run(args, None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--server/KEYHOLD_ADDR"), "{args:?}: {err}");
+    }
+    // A workspace other than the key's own is refused before anything is sent.
+    let out = m.run(&["keys", "list", "--workspace", "other"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let Mode::Remote { server, .. } = &m else {
+        unreachable!()
+    };
+    // Plain http to a non-loopback host, and a URL carrying credentials, are refused.
+    for url in ["http://192.0.2.1:8200", "https://user:pw@127.0.0.1:1"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_keyhold"))
+            .args(["keys", "list"])
+            .env("KEYHOLD_ADDR", url)
+            .env("KEYHOLD_TOKEN", &server.admin)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{url}");
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("pw"));
+    }
+    // No key: a one-line error, exit 2. A bad key: the server's 401, exit 8.
+    let out = Command::new(env!("CARGO_BIN_EXE_keyhold"))
+        .args(["keys", "list"])
+        .env("KEYHOLD_ADDR", &server.url)
+        .env_remove("KEYHOLD_TOKEN")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(env!("CARGO_BIN_EXE_keyhold"))
+        .args(["keys", "list", "--json"])
+        .env("KEYHOLD_ADDR", &server.url)
+        .env("KEYHOLD_TOKEN", "not-a-token")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(8));
+    let env = json(String::from_utf8_lossy(&out.stderr).trim());
+    assert_eq!(env["error"]["code"], "token_malformed");
+    // A server that is not there: `server_error`, exit 1, and the key is not in the message.
+    let out = Command::new(env!("CARGO_BIN_EXE_keyhold"))
+        .args(["keys", "list", "--json"])
+        .env("KEYHOLD_ADDR", "http://127.0.0.1:1")
+        .env("KEYHOLD_TOKEN", &server.admin)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(json(err.trim())["error"]["code"], "server_error");
+    assert!(!err.contains(&server.admin));
+}

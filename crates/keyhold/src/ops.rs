@@ -1,0 +1,117 @@
+//! One operations interface with two implementations: [`Local`] acts on a store opened here,
+//! [`Remote`](crate::Remote) (feature `remote`) asks a `keyhold-server` over its HTTP API.
+//!
+//! The CLI is written once against [`Operations`], so a command gives the same answer and the
+//! same error code whichever way it went: the two modes cannot drift apart. A remote caller
+//! acts as its API key, in the key's workspace and within its scopes; a local caller acts as
+//! whoever it was opened as (the operator, for the CLI).
+
+use std::path::Path;
+
+use keyhold_token::{Jwks, Scope};
+
+use crate::{
+    ApiKey, AuditEntry, AuditFilter, AuditVerification, Caller, Keyhold, MintRequest, MintedKey,
+    Principal, Result, RevokeAll, SigningKeyRotation,
+};
+
+/// The key, token and audit operations offered both on a local store and through a server.
+///
+/// `workspace` is an id or a name. Through a server it must be `None` or the key's own
+/// workspace: a key acts only in its workspace.
+pub trait Operations {
+    /// Mints an API key; the token is in the result and nowhere else. An empty
+    /// `req.workspace` means the default one (locally) or the key's own (through a server).
+    fn mint_key(&self, req: &MintRequest) -> Result<MintedKey>;
+    /// The workspace's keys, newest first.
+    fn keys(&self, workspace: Option<&str>) -> Result<Vec<ApiKey>>;
+    /// One key, by id or name.
+    fn key(&self, workspace: Option<&str>, ident: &str) -> Result<ApiKey>;
+    /// Revokes one key, by id or name.
+    fn revoke_key(&self, workspace: Option<&str>, ident: &str) -> Result<ApiKey>;
+    /// Revokes every key of the workspace.
+    fn revoke_all_keys(&self, workspace: Option<&str>) -> Result<RevokeAll>;
+    /// Verifies a token (and records the use), optionally requiring a scope.
+    fn verify_token(&self, token: &str, scope: Option<Scope>) -> Result<Principal>;
+    /// The public keys that verify this store's tokens.
+    fn jwks(&self) -> Result<Jwks>;
+    /// Rotates the signing key.
+    fn rotate_signing_key(&self) -> Result<SigningKeyRotation>;
+    /// Audit records matching `filter`, newest first.
+    fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>>;
+    /// Recomputes the audit hash chain, and checks it against a checkpoint file if given.
+    fn verify_audit(&self, checkpoint: Option<&Path>) -> Result<AuditVerification>;
+}
+
+/// [`Operations`] on a store opened in this process, performed as `caller`.
+pub struct Local {
+    kh: Keyhold,
+    caller: Caller,
+}
+
+impl Local {
+    /// Operations on `kh`, attributed to `caller` (e.g. `Caller::operator().via(Surface::Cli)`).
+    pub fn new(kh: Keyhold, caller: Caller) -> Self {
+        Self { kh, caller }
+    }
+
+    /// The store itself, for what only a local store offers (status, rotation of the master
+    /// key or KEKs, workspaces, checkpoints).
+    pub fn store(&self) -> &Keyhold {
+        &self.kh
+    }
+
+    fn ws(workspace: Option<&str>) -> &str {
+        workspace.unwrap_or(crate::DEFAULT_WORKSPACE)
+    }
+}
+
+impl Operations for Local {
+    fn mint_key(&self, req: &MintRequest) -> Result<MintedKey> {
+        if req.workspace.is_empty() {
+            let req = MintRequest {
+                workspace: crate::DEFAULT_WORKSPACE.to_owned(),
+                ..req.clone()
+            };
+            return self.kh.mint_key(&self.caller, &req);
+        }
+        self.kh.mint_key(&self.caller, req)
+    }
+
+    fn keys(&self, workspace: Option<&str>) -> Result<Vec<ApiKey>> {
+        self.kh.keys(&self.caller, Self::ws(workspace))
+    }
+
+    fn key(&self, workspace: Option<&str>, ident: &str) -> Result<ApiKey> {
+        self.kh.key(&self.caller, Self::ws(workspace), ident)
+    }
+
+    fn revoke_key(&self, workspace: Option<&str>, ident: &str) -> Result<ApiKey> {
+        self.kh.revoke_key(&self.caller, Self::ws(workspace), ident)
+    }
+
+    fn revoke_all_keys(&self, workspace: Option<&str>) -> Result<RevokeAll> {
+        self.kh.revoke_all_keys(&self.caller, Self::ws(workspace))
+    }
+
+    fn verify_token(&self, token: &str, scope: Option<Scope>) -> Result<Principal> {
+        self.kh
+            .verify_token_from(token, scope, self.caller.origin())
+    }
+
+    fn jwks(&self) -> Result<Jwks> {
+        self.kh.jwks()
+    }
+
+    fn rotate_signing_key(&self) -> Result<SigningKeyRotation> {
+        self.kh.rotate_signing_key(&self.caller)
+    }
+
+    fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        self.kh.audit_entries(&self.caller, filter)
+    }
+
+    fn verify_audit(&self, checkpoint: Option<&Path>) -> Result<AuditVerification> {
+        self.kh.verify_audit(checkpoint)
+    }
+}

@@ -361,14 +361,85 @@ async fn body(app: &App, req: Request<Incoming>) -> Result<Bytes, Failure> {
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Failure> {
-    // serde_json's message names the offending field and position, never a value.
     serde_json::from_slice(bytes).map_err(|e| {
         http(
             StatusCode::BAD_REQUEST,
             "invalid_json",
-            format!("invalid request body: {e}"),
+            format!("invalid request body: {}", without_values(&e.to_string())),
         )
     })
+}
+
+/// serde_json's message with every quoted value taken out. It quotes values in double quotes
+/// (`invalid type: string "…"`) and field names in backticks (`unknown field `colour``): a
+/// value may be a token sent in the wrong field, so values are never repeated, and a field
+/// name only if it looks like one.
+fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = rest.find(['"', '`']) {
+        let quote = rest[i..].chars().next().unwrap_or('"');
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let Some(end) = after.find(quote) else {
+            out.push_str("(value not shown)");
+            return out;
+        };
+        let inner = &after[..end];
+        let name_like = inner.len() <= 32
+            && inner
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if quote == '`' && name_like {
+            out.push('`');
+            out.push_str(inner);
+            out.push('`');
+        } else {
+            out.push_str("(value not shown)");
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_values;
+
+    #[test]
+    fn json_errors_name_fields_but_never_repeat_values() {
+        let long = "eyJhbGciOiJFZERTQSIsInR5cCI6ImF0K2p3dCJ9.e30.c2ln";
+        for (message, shown, hidden) in [
+            (
+                "unknown field `colour`, expected one of `name`, `expires` at line 1 column 9"
+                    .to_owned(),
+                "`colour`",
+                None,
+            ),
+            (
+                format!("invalid type: string \"{long}\", expected a sequence at line 1 column 60"),
+                "expected a sequence",
+                Some(long),
+            ),
+            (
+                format!("unknown field `{long}`, expected `token`"),
+                "`token`",
+                Some(long),
+            ),
+            (
+                "invalid type: string \"unterminated".to_owned(),
+                "invalid type",
+                Some("unterminated"),
+            ),
+        ] {
+            let out = without_values(&message);
+            assert!(out.contains(shown), "{out}");
+            if let Some(h) = hidden {
+                assert!(!out.contains(h), "{out}");
+            }
+        }
+    }
 }
 
 /// Authenticates the bearer key and checks `scope`; the verification is recorded.
@@ -503,7 +574,7 @@ async fn route(
         return Err(http(
             StatusCode::NOT_FOUND,
             "not_found",
-            format!("no route {path}"),
+            "no such route (see /v1/openapi.json)",
         ));
     };
     seen.route = Some(template);
@@ -643,7 +714,7 @@ async fn route(
         _ => Err(http(
             StatusCode::NOT_FOUND,
             "not_found",
-            format!("no route {path}"),
+            "no such route (see /v1/openapi.json)",
         )),
     }
 }

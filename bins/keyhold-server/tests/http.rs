@@ -64,6 +64,7 @@ fn start_with(extra: &[&str]) -> Server {
 }
 
 struct Reply {
+    raw: String,
     status: u16,
     headers: Vec<(String, String)>,
     body: serde_json::Value,
@@ -108,7 +109,10 @@ fn request(
     stream.write_all(req.as_bytes()).expect("send");
     let mut raw = String::new();
     stream.read_to_string(&mut raw).expect("read");
-    let (head, payload) = raw.split_once("\r\n\r\n").expect("http response");
+    let (head, payload) = raw
+        .split_once("\r\n\r\n")
+        .map(|(h, p)| (h.to_owned(), p.to_owned()))
+        .expect("http response");
     let mut head_lines = head.lines();
     let status = head_lines
         .next()
@@ -125,7 +129,8 @@ fn request(
     Reply {
         status,
         headers,
-        body: serde_json::from_str(payload).unwrap_or(serde_json::Value::Null),
+        body: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+        raw,
     }
 }
 
@@ -732,4 +737,171 @@ fn every_route_works_with_its_scope_and_refuses_a_key_without_it() {
     // The signing key did rotate through HTTP: both keys are published.
     let jwks = request(&s, "GET", "/.well-known/jwks.json", None, None, &[]);
     assert_eq!(jwks.body["keys"].as_array().expect("keys").len(), 2);
+}
+
+#[test]
+fn a_canary_credential_and_every_token_stay_out_of_responses_and_trace_logs() {
+    const CANARY: &str = "kh-canary-7Rq2-credential-Vb91xZ";
+    let mut s = start();
+    let data = s.dir.path().join("data");
+    // The credential is planted through the library while the server runs on the same store.
+    keyhold::Keyhold::open(&data, keyhold::KeySource::default_file(&data))
+        .expect("open")
+        .put_record(
+            &keyhold::Caller::operator(),
+            "default",
+            "connection",
+            "orders-db",
+            &keyhold::SecretBytes::copy_from(CANARY.as_bytes()),
+        )
+        .expect("plant the canary");
+    let reader = mint_token(
+        &s,
+        r#"{"name":"reader","expires":"1h","scopes":["keys:read"]}"#,
+    );
+    let outsider = mint_token(
+        &s,
+        r#"{"name":"outsider","expires":"1h","scopes":["read:queries"]}"#,
+    );
+    let revoked = mint_token(&s, r#"{"name":"gone","expires":"1h"}"#);
+    let mut replies = vec![request(
+        &s,
+        "POST",
+        "/v1/keys/gone/revoke",
+        Some(&s.admin),
+        None,
+        &[],
+    )];
+    let mut tampered = s.admin.clone().into_bytes();
+    let i = tampered.len() - 10;
+    tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).expect("ascii");
+    let tokens = [
+        s.admin.clone(),
+        reader.clone(),
+        outsider.clone(),
+        revoked.clone(),
+        tampered.clone(),
+    ];
+    let credentials: Vec<Option<&str>> = vec![
+        None,
+        Some("garbage"),
+        Some(&tampered),
+        Some(&revoked),
+        Some(&outsider),
+        Some(&reader),
+        Some(&s.admin),
+    ];
+    let t = &s.admin;
+    let bodies = [
+        None,
+        Some("{not json".to_owned()),
+        Some(format!(
+            r#"{{"name":"{t}","expires":"{t}","scopes":"{t}","sub":["{t}"]}}"#
+        )),
+        Some(format!(r#"{{"{t}":1}}"#)),
+        Some(format!(r#"{{"token":"{t}","scope":"{t}"}}"#)),
+        Some(serde_json::json!({ "token": revoked }).to_string()),
+        Some(r#"{"name":"minted","expires":"15m"}"#.to_owned()),
+    ];
+    // Every served route and method, plus paths and queries that carry a token, and methods
+    // nobody serves; revoke-all last, since it ends the test's keys.
+    let doc = request(&s, "GET", "/v1/openapi.json", None, None, &[]);
+    let mut targets: Vec<(String, String)> = Vec::new();
+    for (template, ops) in doc.body["paths"].as_object().expect("paths") {
+        for method in ops.as_object().expect("ops").keys() {
+            targets.push((method.to_uppercase(), template.replace("{id}", "reader")));
+        }
+    }
+    for path in [
+        format!("/v1/keys/{t}"),
+        format!("/v1/keys/{t}/revoke"),
+        format!("/v1/{t}"),
+        format!("/v1/audit?action={t}&key={t}&actor={t}&since_ms={t}"),
+        format!("/v1/audit?limit={t}"),
+    ] {
+        targets.push(("GET".into(), path.clone()));
+        targets.push(("POST".into(), path));
+    }
+    targets.push(("DELETE".into(), "/v1/keys".into()));
+    targets.sort_by_key(|(_, p)| p.ends_with("revoke-all"));
+    // Too large (before the loop's revoke-all ends the admin key).
+    let big = format!(r#"{{"token":"{}"}}"#, t.repeat(200));
+    replies.push(request(
+        &s,
+        "POST",
+        "/v1/tokens/verify",
+        Some(&s.admin),
+        Some(&big),
+        &[],
+    ));
+    let mut created = Vec::new();
+    for (method, path) in &targets {
+        for credential in &credentials {
+            for body in &bodies {
+                let r = request(
+                    &s,
+                    method,
+                    path,
+                    *credential,
+                    body.as_deref(),
+                    &[("X-Request-Id", t)],
+                );
+                if r.status == 201 {
+                    created.push(r);
+                } else {
+                    replies.push(r);
+                }
+            }
+        }
+    }
+    assert!(replies.len() > 500, "{} requests", replies.len());
+    assert!(
+        replies.iter().any(|r| r.status == 200) && replies.iter().any(|r| r.status == 413),
+        "success and failure paths were both taken: {:?}",
+        replies
+            .iter()
+            .map(|r| r.status)
+            .collect::<std::collections::BTreeSet<_>>()
+    );
+    // A create response carries its own new token and nothing else secret.
+    assert!(!created.is_empty());
+    let pid = s.child.id().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    s.child.wait().expect("exit");
+    let log = std::fs::read_to_string(&s.log).expect("log");
+    assert!(
+        log.lines().count() > 500,
+        "one line per request at least: {} lines",
+        log.lines().count()
+    );
+    let audit = keyhold::Keyhold::open(&data, keyhold::KeySource::default_file(&data))
+        .expect("open")
+        .audit_entries(
+            &keyhold::Caller::operator(),
+            &keyhold::AuditFilter::default(),
+        )
+        .expect("audit");
+    let audit = serde_json::to_string(&audit).expect("json");
+    let mut places: Vec<(&str, &str)> = vec![("the log", &log), ("the audit log", &audit)];
+    places.extend(replies.iter().map(|r| ("a response", r.raw.as_str())));
+    places.extend(
+        created
+            .iter()
+            .map(|r| ("a create response", r.raw.as_str())),
+    );
+    for (place, text) in places {
+        assert!(
+            !text.contains(CANARY),
+            "the canary credential is in {place}"
+        );
+        for token in &tokens {
+            for part in token.split('.').skip(1) {
+                assert!(!text.contains(part), "a token is in {place}: {text:.300}");
+            }
+        }
+    }
 }

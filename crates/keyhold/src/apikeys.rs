@@ -565,7 +565,7 @@ impl Keyhold {
             Some(r) if r.workspace == workspace_id => Some(r),
             _ => tx.api_key_by_name(workspace_id, ident)?,
         };
-        row.ok_or_else(|| Error::NotFound(format!("key \"{}\"", ident.escape_default())))
+        row.ok_or_else(|| Error::NotFound(format!("key {}", crate::names::quoted(ident))))
     }
 
     /// The keys of a workspace, newest first (`keys:read`). Never a token.

@@ -95,3 +95,36 @@ mod tests {
         assert!(record_kind("").is_err());
     }
 }
+
+/// How an identifier the caller gave is quoted in a "not found" message: as given if it could
+/// be a name or an id, otherwise not at all. A caller who pastes a token or a credential where
+/// a name belongs must not get it echoed into responses, logs or terminals.
+pub(crate) fn quoted(ident: &str) -> String {
+    let plausible = !ident.is_empty()
+        && ident.len() <= 64
+        && ident
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-:@/".contains(&b));
+    if plausible {
+        format!("\"{ident}\"")
+    } else {
+        "(not shown: not a valid name or id)".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod quoted_tests {
+    #[test]
+    fn only_plausible_names_are_echoed() {
+        assert_eq!(super::quoted("mobile-app"), "\"mobile-app\"");
+        assert_eq!(super::quoted("key_0123abcd"), "\"key_0123abcd\"");
+        for hidden in [
+            "eyJhbGciOiJFZERTQSJ9.e30.sig",
+            "Hunter2",
+            "",
+            &"a".repeat(65),
+        ] {
+            assert!(!super::quoted(hidden).contains(hidden) || hidden.is_empty());
+        }
+    }
+}

@@ -40,7 +40,7 @@ pub(crate) fn insert(tx: &Tx<'_>, name: &str, now: i64) -> Result<Workspace> {
 pub(crate) fn resolve(tx: &Tx<'_>, ident: &str) -> Result<Workspace> {
     tx.workspace(ident)?
         .map(Workspace::from)
-        .ok_or_else(|| Error::NotFound(format!("workspace \"{}\"", ident.escape_default())))
+        .ok_or_else(|| Error::NotFound(format!("workspace {}", crate::names::quoted(ident))))
 }
 
 impl Keyhold {

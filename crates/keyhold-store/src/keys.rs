@@ -70,6 +70,17 @@ pub struct ApiKeyRow {
     pub last_used_at: Option<i64>,
 }
 
+/// Where the store stood when something was read: the reading connection's `data_version`
+/// (moves on any other connection's commit) and the standing counter (moves only when some
+/// key's or workspace's revocation state changes, in any process; kept by triggers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Versions {
+    /// `PRAGMA data_version` of the reading connection.
+    pub data: i64,
+    /// The standing counter.
+    pub standing: i64,
+}
+
 /// What verification needs to know about a key, in one indexed lookup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyStanding {
@@ -309,14 +320,37 @@ impl Store {
     pub fn key_standing(
         &self,
         jti: &str,
-    ) -> Result<(i64, Option<(String, KeyStanding)>), StoreError> {
+    ) -> Result<(Versions, Option<(String, KeyStanding)>), StoreError> {
         self.with_conn(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT (SELECT data_version FROM pragma_data_version),
+                "SELECT (SELECT data_version FROM pragma_data_version), (SELECT version FROM standing),
                         k.workspace, k.created_at_ms, k.revoked_at_ms, w.revoked_all_at_ms, k.last_used_at
                  FROM (SELECT 1) LEFT JOIN api_keys k ON k.jti = ?1 LEFT JOIN workspaces w ON w.id = k.workspace",
             )?;
-            stmt.query_row([jti], |r| Ok((r.get(0)?, standing_from(r, 1)?)))
+            stmt.query_row([jti], |r| {
+                Ok((
+                    Versions {
+                        data: r.get(0)?,
+                        standing: r.get(1)?,
+                    },
+                    standing_from(r, 2)?,
+                ))
+            })
+        })
+    }
+
+    /// The connection's `data_version` and the standing counter, read together.
+    pub fn versions(&self) -> Result<Versions, StoreError> {
+        self.with_conn(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT (SELECT data_version FROM pragma_data_version), (SELECT version FROM standing)",
+            )?;
+            stmt.query_row([], |r| {
+                Ok(Versions {
+                    data: r.get(0)?,
+                    standing: r.get(1)?,
+                })
+            })
         })
     }
 

@@ -22,7 +22,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use audit::{AuditFilter, AuditRow};
 pub use error::StoreError;
-pub use keys::{ApiKeyRow, KeyStanding, SigningKeyRow, SigningKeyState};
+pub use keys::{ApiKeyRow, KeyStanding, SigningKeyRow, SigningKeyState, Versions};
 pub use tx::{KekRow, KekState, RecordKey, RecordRow, Tx, WorkspaceRow};
 
 /// `PRAGMA application_id` of a keyhold database ("KHLD").
@@ -33,6 +33,8 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// An open keyhold database.
 pub struct Store {
     conn: Mutex<Connection>,
+    /// Write transactions committed on `conn` (which its own `data_version` does not count).
+    own_writes: std::sync::atomic::AtomicU64,
     /// A second connection for appends that must not hold up everything else while they wait
     /// for their fsync (the audit log's group commit). Opened on first use.
     aside: Mutex<Option<Connection>>,
@@ -109,6 +111,7 @@ impl Store {
     fn configure(conn: Connection, path: &Path) -> Result<Self, StoreError> {
         let store = Self {
             conn: Mutex::new(conn),
+            own_writes: std::sync::atomic::AtomicU64::new(0),
             aside: Mutex::new(None),
             path: path.to_path_buf(),
         };
@@ -208,6 +211,7 @@ impl Store {
         behavior: TransactionBehavior,
         f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
+        let writes = matches!(behavior, TransactionBehavior::Immediate);
         let mut conn = self.lock();
         let tx = conn
             .transaction_with_behavior(behavior)
@@ -216,7 +220,17 @@ impl Store {
         let out = f(&wrapped)?;
         tx.commit()
             .map_err(|e| StoreError::from_sqlite(&self.path, e))?;
+        if writes {
+            self.own_writes
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
         Ok(out)
+    }
+
+    /// How many write transactions the main connection has committed: what its own
+    /// `data_version` cannot tell. (Bumped after the commit.)
+    pub fn own_writes(&self) -> u64 {
+        self.own_writes.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The schema version (`PRAGMA user_version`).
@@ -285,12 +299,65 @@ mod tests {
         let in_tx = a.read(|tx| tx.data_version()).expect("v");
         assert_eq!(in_tx, v1);
         let (with_standing, none) = a.key_standing("key_missing").expect("lookup");
-        assert_eq!((with_standing, none), (v1, None));
+        assert_eq!((with_standing.data, none), (v1, None));
         b.write(|tx| tx.set_meta("x", b"3")).expect("other write");
         assert_ne!(
-            a.key_standing("key_missing").expect("lookup").0,
+            a.key_standing("key_missing").expect("lookup").0.data,
             v1,
             "the lookup sees other commits"
         );
+    }
+
+    #[test]
+    fn the_standing_counter_moves_on_revocations_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = Store::create(&dir.path().join("k.db")).expect("create");
+        let ws = WorkspaceRow {
+            id: "ws_1".into(),
+            name: "one".into(),
+            created_at: 1,
+        };
+        let key = ApiKeyRow {
+            jti: "key_1".into(),
+            workspace: "ws_1".into(),
+            name: "k".into(),
+            sub: "s".into(),
+            scopes: "admin".into(),
+            kid: "kid".into(),
+            fingerprint: "f".into(),
+            created_at_ms: 1,
+            created_by: "op".into(),
+            expires_at: i64::MAX,
+            revoked_at_ms: None,
+            revoked_by: None,
+            last_used_at: None,
+        };
+        let standing = || a.versions().expect("versions").standing;
+        let s0 = standing();
+        a.write(|tx| {
+            tx.insert_workspace(&ws)?;
+            tx.insert_api_key(&key)?;
+            tx.touch_api_key("key_1", 5)?;
+            tx.set_meta("x", b"1")
+        })
+        .expect("write");
+        assert_eq!(
+            standing(),
+            s0,
+            "new keys, last-used times and meta: no change"
+        );
+        let w0 = a.own_writes();
+        a.write(|tx| tx.revoke_api_key("key_1", 10, "op"))
+            .expect("revoke");
+        assert_eq!(a.own_writes(), w0 + 1);
+        let s1 = standing();
+        assert!(s1 > s0, "a revocation moves it");
+        a.write(|tx| tx.revoke_all_api_keys("ws_1", 20))
+            .expect("revoke all");
+        let s2 = standing();
+        assert!(s2 > s1, "a revoke-all moves it");
+        let (v, found) = a.key_standing("key_1").expect("lookup");
+        assert_eq!(v.standing, s2, "read with the standing it reflects");
+        assert_eq!(found.expect("key").1.revoked_at_ms, Some(10));
     }
 }

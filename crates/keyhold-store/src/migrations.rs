@@ -87,6 +87,26 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX audit_by_time ON audit_log (time_ms);
     CREATE INDEX audit_by_key ON audit_log (key_id) WHERE key_id IS NOT NULL;
     "#,
+    // 4: a counter of changes to any key's standing (revocation, revoke-all, deletion), kept by
+    // triggers so that no code path - in any process, of any version - can forget it. A
+    // verifier that cached a standing compares this one integer instead of re-reading the key;
+    // other writes (audit rows, last-used times) leave it alone.
+    r#"
+    CREATE TABLE standing (
+        id      INTEGER PRIMARY KEY CHECK (id = 0),
+        version INTEGER NOT NULL
+    ) STRICT;
+    INSERT INTO standing (id, version) VALUES (0, 0);
+    CREATE TRIGGER api_keys_standing_update
+        AFTER UPDATE OF jti, workspace, created_at_ms, expires_at, revoked_at_ms ON api_keys
+        BEGIN UPDATE standing SET version = version + 1 WHERE id = 0; END;
+    CREATE TRIGGER api_keys_standing_delete AFTER DELETE ON api_keys
+        BEGIN UPDATE standing SET version = version + 1 WHERE id = 0; END;
+    CREATE TRIGGER workspaces_standing_update AFTER UPDATE OF id, revoked_all_at_ms ON workspaces
+        BEGIN UPDATE standing SET version = version + 1 WHERE id = 0; END;
+    CREATE TRIGGER workspaces_standing_delete AFTER DELETE ON workspaces
+        BEGIN UPDATE standing SET version = version + 1 WHERE id = 0; END;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -290,7 +290,26 @@ struct Cached {
     principal: Principal,
     claims: Claims,
     facts: KeyFacts,
+    /// The standing counter and this handle's revocation epoch when `facts` were read.
     seen: (i64, u64),
+}
+
+/// See `Keyhold::validated`.
+pub(crate) struct Validated {
+    data_version: i64,
+    own_writes: u64,
+    standing: i64,
+}
+
+impl Default for Validated {
+    fn default() -> Self {
+        // A data_version SQLite never reports: the first check reads the counter.
+        Self {
+            data_version: i64::MIN,
+            own_writes: 0,
+            standing: 0,
+        }
+    }
 }
 
 /// Default number of verified tokens remembered per process.
@@ -748,15 +767,12 @@ impl Keyhold {
         let epoch = self
             .revocation_epoch
             .load(std::sync::atomic::Ordering::Acquire);
-        let version = self
-            .store
-            .data_version()
-            .map_err(|e| Box::new((Error::from(e), None)))?;
+        let standing = self.current_standing().map_err(|e| Box::new((e, None)))?;
         // Fast path: a cached token whose standing is provably current.
         let hit = {
             let cache = read(&self.verify_cache);
             match cache.entries.get(token) {
-                Some(c) if within_lifetime(&c.claims, now) && c.seen == (version, epoch) => Some(
+                Some(c) if within_lifetime(&c.claims, now) && c.seen == (standing, epoch) => Some(
                     keyhold_token::check_state(&c.claims, &c.facts, c.claims.workspace(), required)
                         .map(|()| c.principal.clone())
                         .map_err(|e| (e, c.principal.clone())),
@@ -772,6 +788,34 @@ impl Keyhold {
             _ => {}
         }
         self.verify_fresh(token, required, now, true)
+    }
+
+    /// The standing counter now. Reading `data_version` is enough while it and the main
+    /// connection's own write count are where they were at the last read of the counter
+    /// (commits of audit rows and last-used times move `data_version` but not the counter:
+    /// then one more small read, and cached standings stay valid).
+    fn current_standing(&self) -> Result<i64> {
+        let own_writes = self.store.own_writes();
+        let data_version = self.store.data_version()?;
+        {
+            let v = self
+                .validated
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if v.data_version == data_version && v.own_writes == own_writes {
+                return Ok(v.standing);
+            }
+        }
+        let now = self.store.versions()?;
+        *self
+            .validated
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Validated {
+            data_version: now.data,
+            own_writes,
+            standing: now.standing,
+        };
+        Ok(now.standing)
     }
 
     /// The full path: parse, signature, claims, then the standing read from the store.
@@ -872,7 +916,8 @@ impl Keyhold {
         workspace: &str,
         iat: i64,
     ) -> Result<(i64, KeyFacts, Option<i64>)> {
-        let (version, found) = self.store.key_standing(jti)?;
+        let (versions, found) = self.store.key_standing(jti)?;
+        let version = versions.standing;
         Ok(match found {
             Some((ws, standing)) if ws == workspace => {
                 // Revoke-all is decided at millisecond precision on the stored creation time,

@@ -80,6 +80,9 @@ pub struct Keyhold {
     signing: RwLock<apikeys::Signing>,
     verify_cache: RwLock<apikeys::VerifyCache>,
     revocation_epoch: std::sync::atomic::AtomicU64,
+    /// The standing counter as last read, with the main connection's `data_version` and own
+    /// write count at that moment: while neither moves, the counter cannot have either.
+    validated: std::sync::Mutex<apikeys::Validated>,
     audit: RwLock<audit::AuditKeys>,
     uses: group::GroupCommit<keyhold_audit::Event>,
     record_uses: std::sync::atomic::AtomicBool,
@@ -294,6 +297,7 @@ impl Keyhold {
             signing: RwLock::default(),
             verify_cache: RwLock::default(),
             revocation_epoch: std::sync::atomic::AtomicU64::new(0),
+            validated: std::sync::Mutex::new(apikeys::Validated::default()),
             audit: RwLock::default(),
             uses: group::GroupCommit::default(),
             record_uses: std::sync::atomic::AtomicBool::new(true),

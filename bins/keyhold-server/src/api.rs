@@ -204,9 +204,11 @@ enum Answer {
 
 /// What a request turned out to be, for its log line and the metrics.
 #[derive(Default)]
-struct Seen {
+struct Seen<'a> {
     route: Option<&'static str>,
     key_id: Option<String>,
+    /// The caller's use record, if it is still on its way to disk.
+    used: Option<keyhold::Deferred<'a, Principal>>,
 }
 
 fn json_reply(status: StatusCode, request_id: &str, body: &serde_json::Value) -> Reply {
@@ -289,7 +291,15 @@ pub async fn handle(
         request_id: rid.clone(),
     };
     let mut seen = Seen::default();
-    let reply = match route(&app, origin, req, &mut seen).await {
+    let mut answer = route(&app, origin, req, &mut seen).await;
+    // Nothing is answered before the caller's use record is durable.
+    if let Some(used) = seen.used.take()
+        && let Err(e) = used.await
+        && answer.is_ok()
+    {
+        answer = Err(Failure::from(e));
+    }
+    let reply = match answer {
         Ok(Answer::Json(status, body)) => json_reply(status, &rid, &body),
         Ok(Answer::Text(text)) => {
             let mut r = Response::new(Full::new(Bytes::from(text)));
@@ -442,43 +452,140 @@ mod tests {
     }
 }
 
-/// Authenticates the bearer key and checks `scope`; the verification is recorded.
-async fn authenticate(
-    app: &App,
-    req: &Request<Incoming>,
-    origin: &Origin,
-    scope: Option<Scope>,
-    seen: &mut Seen,
-) -> Result<Principal, Failure> {
+/// When a request's own use record must be durable.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Record {
+    /// Before the operation: for routes that change something.
+    First,
+    /// Before the reply: for reads and introspection, so the record shares its commit with
+    /// whatever else the request records.
+    BeforeReply,
+}
+
+/// The bearer token of the request, or the `missing_token` refusal.
+fn bearer<'r>(app: &App, req: &'r Request<Incoming>) -> Result<&'r str, Failure> {
     let header = req
         .headers()
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let Some(token) = header
+    header
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty())
-    else {
-        app.metrics.verification("missing_token");
-        return Err(http(
-            StatusCode::UNAUTHORIZED,
-            "missing_token",
-            "send an API key as `Authorization: Bearer <key>`",
-        ));
+        .ok_or_else(|| {
+            app.metrics.verification("missing_token");
+            http(
+                StatusCode::UNAUTHORIZED,
+                "missing_token",
+                "send an API key as `Authorization: Bearer <key>`",
+            )
+        })
+}
+
+/// `POST /v1/tokens/verify`: the caller's key and the token are checked in one facade call
+/// that records one row (the token's use, naming the caller's key) and waits for one commit.
+async fn introspect<'a>(
+    app: &'a App,
+    origin: Origin,
+    req: Request<Incoming>,
+    seen: &mut Seen<'a>,
+) -> Result<Answer, Failure> {
+    let caller = keyhold::Zeroizing::new(bearer(app, &req)?.to_owned());
+    let bytes = body(app, req).await?;
+    let parsed = parse::<VerifyBody>(&bytes).and_then(|b| {
+        let scope = b
+            .scope
+            .map(|s| s.parse::<Scope>())
+            .transpose()
+            .map_err(token_error)?;
+        Ok((keyhold::Zeroizing::new(b.token), scope))
+    });
+    let (token, scope) = match parsed {
+        Ok(p) => p,
+        Err(bad) => {
+            // The caller is authenticated (and recorded) before it learns its body is bad.
+            let checked = app
+                .kh
+                .verify_token_deferred(&caller, Some(Scope::KeysRead), &origin);
+            let me = checked.await.map_err(Failure::from);
+            count(app, &me);
+            me?;
+            return Err(bad);
+        }
     };
-    let (kh, token, origin) = (
-        app.kh.clone(),
-        keyhold::Zeroizing::new(token.to_owned()),
-        origin.clone(),
-    );
-    let result = blocking(move || kh.verify_token_from(&token, scope, &origin)).await;
-    match &result {
+    let (me, verdict) = match app.kh.introspect_deferred(&caller, &token, scope, &origin) {
+        keyhold::Introspection::Verdict { caller, verdict } => (caller, verdict),
+        keyhold::Introspection::Refused(refused) => {
+            // Always a refusal; its record is awaited like any other.
+            let e = match refused.await {
+                Err(e) => Failure::from(e),
+                Ok(_) => http(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "an introspection refusal without a reason",
+                ),
+            };
+            let refused: Result<Principal, Failure> = Err(e);
+            count(app, &refused);
+            return refused.map(|_| Answer::Text(String::new()));
+        }
+    };
+    app.metrics.verification("ok");
+    seen.key_id = Some(me.key_id);
+    match verdict.await {
         Ok(p) => {
             app.metrics.verification("ok");
-            seen.key_id = Some(p.key_id.clone());
+            Ok(Answer::Json(
+                StatusCode::OK,
+                serde_json::json!({ "valid": true, "claims": p }),
+            ))
         }
+        // A verdict: the token is refused, for this documented reason.
+        Err(e) if e.http_status() < 500 => {
+            app.metrics.verification(e.code());
+            Ok(Answer::Json(
+                StatusCode::OK,
+                serde_json::json!({ "valid": false, "error": { "code": e.code(), "message": e.to_string() } }),
+            ))
+        }
+        // Not a verdict: the store failed (e.g. the use record could not be written).
+        Err(e) => Err(Failure::from(e)),
+    }
+}
+
+fn count(app: &App, result: &Result<Principal, Failure>) {
+    match result {
+        Ok(_) => app.metrics.verification("ok"),
         Err(Failure::Keyhold(e)) => app.metrics.verification(e.code()),
         Err(Failure::Http { code, .. }) => app.metrics.verification(code),
+    }
+}
+
+/// Authenticates the bearer key and checks `scope`; the verification is recorded.
+async fn authenticate<'a>(
+    app: &'a App,
+    req: &Request<Incoming>,
+    origin: &Origin,
+    scope: Option<Scope>,
+    seen: &mut Seen<'a>,
+    record: Record,
+) -> Result<Principal, Failure> {
+    let token = bearer(app, req)?;
+    // Checked here, not on the blocking pool: a cached token costs microseconds, an uncached
+    // one a signature check and one indexed read. The use record's commit is awaited now, or
+    // parked in `seen` and awaited before the reply.
+    let checked = app.kh.verify_token_deferred(token, scope, origin);
+    let result = match (record, checked.outcome()) {
+        (Record::BeforeReply, Ok(p)) => {
+            let p = p.clone();
+            seen.used = Some(checked);
+            Ok(p)
+        }
+        _ => checked.await.map_err(Failure::from),
+    };
+    count(app, &result);
+    if let Ok(p) = &result {
+        seen.key_id = Some(p.key_id.clone());
     }
     result
 }
@@ -563,11 +670,11 @@ fn query_number<T: std::str::FromStr>(
         .transpose()
 }
 
-async fn route(
-    app: &App,
+async fn route<'a>(
+    app: &'a App,
     origin: Origin,
     req: Request<Incoming>,
-    seen: &mut Seen,
+    seen: &mut Seen<'a>,
 ) -> Result<Answer, Failure> {
     let path = req.uri().path().to_owned();
     let Some(template) = template_of(&path) else {
@@ -607,39 +714,45 @@ async fn route(
         ("/v1/openapi.json", _) => ok(openapi()),
         ("/.well-known/jwks.json", _) => ok(to_json(&blocking(move || kh.jwks()).await?)),
         ("/metrics", _) => {
-            authenticate(app, &req, &origin, Some(Scope::AuditRead), seen).await?;
+            authenticate(
+                app,
+                &req,
+                &origin,
+                Some(Scope::AuditRead),
+                seen,
+                // Durable first, so the queue depth reported is everyone else's.
+                Record::First,
+            )
+            .await?;
             Ok(Answer::Text(app.metrics.render(app.kh.audit_queue_depth())))
         }
         ("/v1/whoami", _) => ok(to_json(
-            &authenticate(app, &req, &origin, None, seen).await?,
+            &authenticate(app, &req, &origin, None, seen, Record::BeforeReply).await?,
         )),
-        ("/v1/tokens/verify", _) => {
-            authenticate(app, &req, &origin, Some(Scope::KeysRead), seen).await?;
-            let b: VerifyBody = parse(&body(app, req).await?)?;
-            let scope = b
-                .scope
-                .map(|s| s.parse::<Scope>())
-                .transpose()
-                .map_err(token_error)?;
-            let token = keyhold::Zeroizing::new(b.token);
-            match blocking(move || kh.verify_token_from(&token, scope, &origin)).await {
-                Ok(p) => ok(serde_json::json!({ "valid": true, "claims": p })),
-                Err(Failure::Keyhold(e)) => {
-                    app.metrics.verification(e.code());
-                    ok(
-                        serde_json::json!({ "valid": false, "error": { "code": e.code(), "message": e.to_string() } }),
-                    )
-                }
-                Err(f) => Err(f),
-            }
-        }
+        ("/v1/tokens/verify", _) => introspect(app, origin, req, seen).await,
         ("/v1/keys", Method::GET) => {
-            let p = authenticate(app, &req, &origin, Some(Scope::KeysRead), seen).await?;
+            let p = authenticate(
+                app,
+                &req,
+                &origin,
+                Some(Scope::KeysRead),
+                seen,
+                Record::BeforeReply,
+            )
+            .await?;
             let (ws, caller) = (p.workspace.clone(), Caller::key(p).with_origin(origin));
             ok(serde_json::json!({ "keys": blocking(move || kh.keys(&caller, &ws)).await? }))
         }
         ("/v1/keys", _) => {
-            let p = authenticate(app, &req, &origin, Some(Scope::KeysWrite), seen).await?;
+            let p = authenticate(
+                app,
+                &req,
+                &origin,
+                Some(Scope::KeysWrite),
+                seen,
+                Record::First,
+            )
+            .await?;
             let b: MintBody = parse(&body(app, req).await?)?;
             let expires = b.expires.parse().map_err(token_error)?;
             let scopes = b
@@ -667,26 +780,58 @@ async fn route(
             ))
         }
         ("/v1/keys/revoke-all", _) => {
-            let p = authenticate(app, &req, &origin, Some(Scope::KeysRevoke), seen).await?;
+            let p = authenticate(
+                app,
+                &req,
+                &origin,
+                Some(Scope::KeysRevoke),
+                seen,
+                Record::First,
+            )
+            .await?;
             let (ws, caller) = (p.workspace.clone(), Caller::key(p).with_origin(origin));
             ok(to_json(
                 &blocking(move || kh.revoke_all_keys(&caller, &ws)).await?,
             ))
         }
         ("/v1/keys/{id}", _) => {
-            let p = authenticate(app, &req, &origin, Some(Scope::KeysRead), seen).await?;
+            let p = authenticate(
+                app,
+                &req,
+                &origin,
+                Some(Scope::KeysRead),
+                seen,
+                Record::BeforeReply,
+            )
+            .await?;
             let (ws, caller) = (p.workspace.clone(), Caller::key(p).with_origin(origin));
             ok(to_json(&blocking(move || kh.key(&caller, &ws, &id)).await?))
         }
         ("/v1/keys/{id}/revoke", _) => {
-            let p = authenticate(app, &req, &origin, Some(Scope::KeysRevoke), seen).await?;
+            let p = authenticate(
+                app,
+                &req,
+                &origin,
+                Some(Scope::KeysRevoke),
+                seen,
+                Record::First,
+            )
+            .await?;
             let (ws, caller) = (p.workspace.clone(), Caller::key(p).with_origin(origin));
             ok(to_json(
                 &blocking(move || kh.revoke_key(&caller, &ws, &id)).await?,
             ))
         }
         ("/v1/audit", _) => {
-            let p = authenticate(app, &req, &origin, Some(Scope::AuditRead), seen).await?;
+            let p = authenticate(
+                app,
+                &req,
+                &origin,
+                Some(Scope::AuditRead),
+                seen,
+                Record::BeforeReply,
+            )
+            .await?;
             let filter = AuditFilter {
                 since_ms: query_number(&req, "since_ms")?,
                 action: query(&req, "action")?,
@@ -701,14 +846,23 @@ async fn route(
             )
         }
         ("/v1/signing-keys/rotate", _) => {
-            let p = authenticate(app, &req, &origin, Some(Scope::Admin), seen).await?;
+            let p =
+                authenticate(app, &req, &origin, Some(Scope::Admin), seen, Record::First).await?;
             let caller = Caller::key(p).with_origin(origin);
             ok(to_json(
                 &blocking(move || kh.rotate_signing_key(&caller)).await?,
             ))
         }
         ("/v1/audit/verify", _) => {
-            authenticate(app, &req, &origin, Some(Scope::AuditRead), seen).await?;
+            authenticate(
+                app,
+                &req,
+                &origin,
+                Some(Scope::AuditRead),
+                seen,
+                Record::BeforeReply,
+            )
+            .await?;
             ok(to_json(&blocking(move || kh.verify_audit(None)).await?))
         }
         _ => Err(http(

@@ -147,7 +147,21 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(app, args.listen, tls))
+    // Key-use records are committed in batches on a thread of their own: a request waits for
+    // its record as a future, holding no thread through the fsync.
+    let committer = {
+        let kh = app.kh.clone();
+        std::thread::Builder::new()
+            .name("keyhold-uses".into())
+            .spawn(move || kh.run_use_committer())?
+    };
+    let served = runtime.block_on(serve(app.clone(), args.listen, tls));
+    // Every request has answered; what is still queued is committed before exit.
+    app.kh.stop_use_committer();
+    if committer.join().is_err() {
+        return Err("the use-record committer failed".into());
+    }
+    served
 }
 
 async fn serve(

@@ -68,6 +68,21 @@ impl fmt::Debug for Token {
     }
 }
 
+/// What [`Keyhold::introspect_deferred`] found.
+#[derive(Debug)]
+pub enum Introspection<'a> {
+    /// The asking service's own key was refused; resolves to that refusal once recorded.
+    Refused(crate::Deferred<'a, Principal>),
+    /// The service was authenticated as `caller`; `verdict` resolves to the token's
+    /// principal, or to why the token is refused, once the one record is durable.
+    Verdict {
+        /// The service that asked.
+        caller: Principal,
+        /// The token's verdict.
+        verdict: crate::Deferred<'a, Principal>,
+    },
+}
+
 /// The status of an API key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -712,37 +727,109 @@ impl Keyhold {
         required: Option<Scope>,
         origin: &crate::Origin,
     ) -> Result<Principal> {
+        self.verify_token_deferred(token, required, origin).wait()
+    }
+
+    /// [`Keyhold::verify_token_from`], returning as soon as the token is checked: the outcome
+    /// is given by the [`Deferred`](crate::Deferred) once its use record is durable (`.await`
+    /// it, or `wait()`). The check itself is CPU work and, on a cache miss, one indexed read.
+    pub fn verify_token_deferred(
+        &self,
+        token: &str,
+        required: Option<Scope>,
+        origin: &crate::Origin,
+    ) -> crate::Deferred<'_, Principal> {
         let outcome = self.check_token(token, required);
         if !self.record_uses.load(std::sync::atomic::Ordering::Relaxed) {
-            return outcome.map_err(|r| r.0);
+            return crate::Deferred::new(self, outcome.map_err(|r| r.0), None);
         }
         match outcome {
             Ok(p) => {
                 let event = crate::audit::Record::new(keyhold_audit::Action::KeyUsed)
                     .workspace(&p.workspace)
                     .target(&p.key_id)
-                    .event(&p.sub, Some(&p.key_id), origin)?;
-                self.audit_durably(event)?;
-                Ok(p)
-            }
-            Err(rejection) => {
-                let (e, known) = *rejection;
-                let mut record =
-                    crate::audit::Record::new(keyhold_audit::Action::KeyRejected).failed(e.code());
-                let (sub, key) = match &known {
-                    Some(k) => {
-                        record = record.workspace(&k.workspace).target(&k.key_id);
-                        (k.sub.as_str(), Some(k.key_id.as_str()))
+                    .event(&p.sub, Some(&p.key_id), origin);
+                match event {
+                    Ok(event) => {
+                        let ticket = self.uses.enqueue(event);
+                        crate::Deferred::new(self, Ok(p), Some(ticket))
                     }
-                    None => ("anonymous", None),
-                };
-                // The rejection stands whether or not its record could be written.
-                if let Ok(event) = record.event(sub, key, origin) {
-                    let _ = self.audit_durably(event);
+                    Err(e) => crate::Deferred::new(self, Err(e), None),
                 }
-                Err(e)
             }
+            Err(rejection) => self.reject(*rejection, None, origin),
         }
+    }
+
+    /// Records a rejected token (`key.rejected`, with the key when its signature told it).
+    /// The rejection stands whether or not its record could be written; waiting for the
+    /// record still paces a flood of bad tokens to the disk's speed.
+    fn reject(
+        &self,
+        (e, known): (Error, Option<Principal>),
+        introspector: Option<&Principal>,
+        origin: &crate::Origin,
+    ) -> crate::Deferred<'_, Principal> {
+        if !self.record_uses.load(std::sync::atomic::Ordering::Relaxed) {
+            return crate::Deferred::new(self, Err(e), None);
+        }
+        let mut record =
+            crate::audit::Record::new(keyhold_audit::Action::KeyRejected).failed(e.code());
+        let (sub, key) = match &known {
+            Some(k) => {
+                record = record.workspace(&k.workspace).target(&k.key_id);
+                (k.sub.as_str(), Some(k.key_id.as_str()))
+            }
+            None => ("anonymous", None),
+        };
+        if let Some(by) = introspector {
+            record = record.introspected_by(&by.key_id);
+        }
+        let ticket = record
+            .event(sub, key, origin)
+            .ok()
+            .map(|event| self.uses.enqueue(event));
+        crate::Deferred::new(self, Err(e), ticket)
+    }
+
+    /// Token introspection on behalf of another service, in one step and one audit record.
+    ///
+    /// `caller_token` is the service's own key and must hold `keys:read`; if it is refused,
+    /// that refusal is recorded and returned as `Err`. Otherwise `token` is verified like
+    /// [`Keyhold::verify_token`] (with `required`, if given) and one event is recorded for
+    /// it — `key.used` or `key.rejected` — naming the service's key as `introspected_by`: the
+    /// use of both keys in one row, and one commit to wait for. The verdict (claims, or why
+    /// not) is given by the `Deferred` once that row is durable.
+    pub fn introspect_deferred(
+        &self,
+        caller_token: &str,
+        token: &str,
+        required: Option<Scope>,
+        origin: &crate::Origin,
+    ) -> Introspection<'_> {
+        let caller = match self.check_token(caller_token, Some(Scope::KeysRead)) {
+            Ok(p) => p,
+            Err(rejection) => return Introspection::Refused(self.reject(*rejection, None, origin)),
+        };
+        let verdict = match self.check_token(token, required) {
+            Err(rejection) => self.reject(*rejection, Some(&caller), origin),
+            Ok(p) if self.record_uses.load(std::sync::atomic::Ordering::Relaxed) => {
+                let event = crate::audit::Record::new(keyhold_audit::Action::KeyUsed)
+                    .workspace(&p.workspace)
+                    .target(&p.key_id)
+                    .introspected_by(&caller.key_id)
+                    .event(&p.sub, Some(&p.key_id), origin);
+                match event {
+                    Ok(event) => {
+                        let ticket = self.uses.enqueue(event);
+                        crate::Deferred::new(self, Ok(p), Some(ticket))
+                    }
+                    Err(e) => crate::Deferred::new(self, Err(e), None),
+                }
+            }
+            Ok(p) => crate::Deferred::new(self, Ok(p), None),
+        };
+        Introspection::Verdict { caller, verdict }
     }
 
     /// Turns recording of key uses and rejections on or off for this handle (on by default).

@@ -54,6 +54,7 @@ pub(crate) struct Record {
     pub(crate) key_id: Option<String>,
     pub(crate) failure: Option<&'static str>,
     pub(crate) details: Vec<(&'static str, DetailValue)>,
+    pub(crate) introspector: Option<String>,
 }
 
 impl Record {
@@ -65,6 +66,7 @@ impl Record {
             key_id: None,
             failure: None,
             details: Vec::new(),
+            introspector: None,
         }
     }
     pub(crate) fn workspace(mut self, ws: &str) -> Self {
@@ -73,6 +75,11 @@ impl Record {
     }
     pub(crate) fn target(mut self, t: &str) -> Self {
         self.target = Some(t.to_owned());
+        self
+    }
+    /// The key of the service that asked (token introspection): its use, in this row.
+    pub(crate) fn introspected_by(mut self, key_id: &str) -> Self {
+        self.introspector = Some(key_id.to_owned());
         self
     }
     pub(crate) fn failed(mut self, code: &'static str) -> Self {
@@ -86,7 +93,7 @@ impl Record {
 
     /// The event for `actor` at `origin`.
     pub(crate) fn event(
-        self,
+        mut self,
         sub: &str,
         acting_key: Option<&str>,
         origin: &Origin,
@@ -115,6 +122,10 @@ impl Record {
             let code =
                 ReasonCode::new(code).map_err(|_| Error::Internal("an invalid reason code"))?;
             event = event.with_outcome(Outcome::Failure(code));
+        }
+        if let Some(k) = self.introspector.take() {
+            self.details
+                .push(("introspected_by", DetailValue::Text(text(&k)?)));
         }
         if !self.details.is_empty() {
             let mut d = Details::new();
@@ -323,29 +334,45 @@ impl Keyhold {
         self.append_audit(tx, std::slice::from_ref(&event))
     }
 
-    /// Records an event in its own durable transaction, through group commit (key uses and
-    /// rejections). Returns once the row is durable.
-    pub(crate) fn audit_durably(&self, event: Event) -> Result<()> {
-        self.uses.submit(event, |batch| {
-            self.store.write_aside(|tx| {
-                self.append_audit(tx, &batch)?;
-                // Last-used time from the use records, one update per key per batch.
-                let mut last: std::collections::BTreeMap<&str, i64> =
-                    std::collections::BTreeMap::new();
-                for e in &batch {
-                    if e.action == Action::KeyUsed
-                        && let Some(k) = &e.actor.key_id
-                    {
-                        let t = last.entry(k.as_str()).or_insert(0);
-                        *t = (*t).max(e.time_ms / 1000);
-                    }
+    /// One batch of use records in one transaction on the second connection.
+    pub(crate) fn commit_uses(&self, batch: Vec<Event>) -> Result<()> {
+        self.store.write_aside(|tx| {
+            self.append_audit(tx, &batch)?;
+            // Last-used time from the use records, one update per key per batch.
+            let mut last: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+            for e in &batch {
+                if e.action == Action::KeyUsed
+                    && let Some(k) = &e.actor.key_id
+                {
+                    let t = last.entry(k.as_str()).or_insert(0);
+                    *t = (*t).max(e.time_ms / 1000);
                 }
-                for (key, at) in last {
-                    tx.touch_api_key(key, at)?;
+                // The service that introspected a token used its own key in the same row.
+                if let Some(DetailValue::Text(k)) = e.details.get("introspected_by") {
+                    let t = last.entry(k.as_str()).or_insert(0);
+                    *t = (*t).max(e.time_ms / 1000);
                 }
-                Ok(())
-            })
+            }
+            for (key, at) in last {
+                tx.touch_api_key(key, at)?;
+            }
+            Ok(())
         })
+    }
+
+    /// Commits key-use records on this thread, in batches as they arrive, until
+    /// [`Keyhold::stop_use_committer`]; then commits what is pending and returns.
+    ///
+    /// A server runs this on a thread of its own: its requests then wait for their records
+    /// as futures ([`Deferred`]) and no request thread is held through an fsync. Without a
+    /// committer, the first waiter of each batch commits it.
+    pub fn run_use_committer(&self) {
+        self.uses.run(&|batch| self.commit_uses(batch));
+    }
+
+    /// Asks [`Keyhold::run_use_committer`] to finish: it commits what is pending and returns.
+    pub fn stop_use_committer(&self) {
+        self.uses.stop();
     }
 
     /// Use records waiting for their durable transaction (the audit queue depth).
@@ -480,5 +507,100 @@ fn chain_error(e: &ChainError) -> Error {
     Error::Integrity {
         what: format!("audit record {}", e.seq()),
         detail: e.to_string(),
+    }
+}
+
+static OUTCOME_TAKEN: Error = Error::Internal("outcome taken twice");
+
+/// The outcome of an operation whose audit record is on its way to disk: resolve it with
+/// [`Deferred::wait`] (blocking) or `.await` it (any executor). Either way the outcome is given
+/// only once the record is durable; a success whose record could not be written becomes an
+/// error. Dropping it gives up waiting; the record is still written.
+#[must_use = "the outcome is only known once the record is durable: wait for it or await it"]
+pub struct Deferred<'a, T> {
+    kh: &'a Keyhold,
+    outcome: Option<Result<T>>,
+    ticket: Option<u64>,
+}
+
+impl<'a, T> Deferred<'a, T> {
+    pub(crate) fn new(kh: &'a Keyhold, outcome: Result<T>, ticket: Option<u64>) -> Self {
+        Self {
+            kh,
+            outcome: Some(outcome),
+            ticket,
+        }
+    }
+
+    fn settle(&mut self, durable: Result<()>) -> Result<T> {
+        self.ticket = None;
+        let outcome = self
+            .outcome
+            .take()
+            .unwrap_or(Err(Error::Internal("outcome taken twice")));
+        match (outcome, durable) {
+            (Ok(_), Err(e)) => Err(e),
+            (outcome, _) => outcome,
+        }
+    }
+
+    /// The outcome as it will be given if the record becomes durable (a success can still
+    /// turn into an error if it does not). For acting on a result early while the record is
+    /// on its way; answer no one before awaiting or waiting.
+    pub fn outcome(&self) -> std::result::Result<&T, &Error> {
+        match &self.outcome {
+            Some(r) => r.as_ref(),
+            None => Err(&OUTCOME_TAKEN),
+        }
+    }
+
+    /// Blocks until the record is durable, then gives the outcome.
+    pub fn wait(mut self) -> Result<T> {
+        let durable = match self.ticket {
+            Some(t) => self.kh.uses.wait(t, &|b| self.kh.commit_uses(b)),
+            None => Ok(()),
+        };
+        self.settle(durable)
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Deferred<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deferred")
+            .field("outcome", &self.outcome)
+            .field("durable", &self.ticket.is_none())
+            .finish()
+    }
+}
+
+// Nothing in it is pinned: the outcome is only ever moved out whole.
+impl<T> Unpin for Deferred<'_, T> {}
+
+impl<T> std::future::Future for Deferred<'_, T> {
+    type Output = Result<T>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<T>> {
+        let durable = match self.ticket {
+            Some(t) => {
+                let kh = self.kh;
+                match kh.uses.poll_ticket(t, cx, &|b| kh.commit_uses(b)) {
+                    std::task::Poll::Pending => return std::task::Poll::Pending,
+                    std::task::Poll::Ready(r) => r,
+                }
+            }
+            None => Ok(()),
+        };
+        std::task::Poll::Ready(self.settle(durable))
+    }
+}
+
+impl<T> Drop for Deferred<'_, T> {
+    fn drop(&mut self) {
+        if let Some(t) = self.ticket.take() {
+            self.kh.uses.abandon(t);
+        }
     }
 }

@@ -41,10 +41,10 @@ use keyhold_crypto::{KekRing, MasterCheck, UnlockedMaster, WrappedKek};
 use keyhold_store::{KekRow, KekState, Store, Tx};
 
 pub use apikeys::{
-    ApiKey, KeyState, MintRequest, MintedKey, Principal, RevokeAll, SigningKeyRotation, Token,
-    VERIFY_CACHE_CAPACITY,
+    ApiKey, Introspection, KeyState, MintRequest, MintedKey, Principal, RevokeAll,
+    SigningKeyRotation, Token, VERIFY_CACHE_CAPACITY,
 };
-pub use audit::{AuditEntry, AuditVerification};
+pub use audit::{AuditEntry, AuditVerification, Deferred};
 pub use caller::{Caller, Origin, Surface, new_request_id};
 pub use datadir::DataDir;
 pub use error::{Error, Result};

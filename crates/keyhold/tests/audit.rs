@@ -227,6 +227,87 @@ fn filters_and_last_used_from_use_records() {
     );
 }
 
+#[test]
+fn an_introspection_is_one_row_naming_both_keys() {
+    let fx = Fixture::new();
+    let kh = fx.init();
+    let op = Caller::operator();
+    let service = kh
+        .mint_key(&op, &req("service", &[Scope::KeysRead]))
+        .expect("mint");
+    let user = kh
+        .mint_key(&op, &req("user", &[Scope::ReadQueries]))
+        .expect("mint");
+    let weak = kh
+        .mint_key(&op, &req("weak", &[Scope::ReadQueries]))
+        .expect("mint");
+    let origin = Origin {
+        surface: Surface::Http,
+        source: Some("127.0.0.1:5555".into()),
+        request_id: "req-introspect".into(),
+    };
+    let used = one_event(&kh, || {
+        let keyhold::Introspection::Verdict { caller, verdict } = kh.introspect_deferred(
+            service.token.expose(),
+            user.token.expose(),
+            Some(Scope::ReadQueries),
+            &origin,
+        ) else {
+            panic!("the service is authenticated");
+        };
+        assert_eq!(caller.key_id, service.key.id);
+        let p = verdict.wait().expect("valid");
+        assert_eq!(p.key_id, user.key.id);
+    });
+    assert_eq!(used.action, "key.used");
+    assert_eq!(used.key_id.as_deref(), Some(user.key.id.as_str()));
+    assert_eq!(used.details["introspected_by"], service.key.id.as_str());
+    assert_eq!(used.source.as_deref(), Some("127.0.0.1:5555"));
+    // Both keys' last use comes from that one row.
+    for id in [&service.key.id, &user.key.id] {
+        assert!(
+            kh.key(&op, "default", id)
+                .expect("key")
+                .last_used_at
+                .is_some()
+        );
+    }
+    // A refused token: one key.rejected row, still naming the service.
+    let rejected = one_event(&kh, || {
+        let keyhold::Introspection::Verdict { verdict, .. } = kh.introspect_deferred(
+            service.token.expose(),
+            user.token.expose(),
+            Some(Scope::KeysWrite),
+            &origin,
+        ) else {
+            panic!("authenticated");
+        };
+        assert_eq!(
+            verdict.wait().expect_err("scope").code(),
+            "insufficient_scope"
+        );
+    });
+    assert_eq!(
+        (rejected.action.as_str(), rejected.outcome.as_str()),
+        ("key.rejected", "insufficient_scope")
+    );
+    assert_eq!(rejected.details["introspected_by"], service.key.id.as_str());
+    // A caller without keys:read is refused, and that refusal is its row.
+    let refused = one_event(&kh, || {
+        let keyhold::Introspection::Refused(refusal) =
+            kh.introspect_deferred(weak.token.expose(), user.token.expose(), None, &origin)
+        else {
+            panic!("a key without keys:read introspected");
+        };
+        assert_eq!(
+            refusal.wait().expect_err("refused").code(),
+            "insufficient_scope"
+        );
+    });
+    assert_eq!(refused.key_id.as_deref(), Some(weak.key.id.as_str()));
+    assert!(refused.details.get("introspected_by").is_none());
+}
+
 fn chain_error(kh: &Keyhold, checkpoint: Option<&std::path::Path>) -> String {
     let err = kh
         .verify_audit(checkpoint)

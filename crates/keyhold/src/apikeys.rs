@@ -807,11 +807,16 @@ impl Keyhold {
         required: Option<Scope>,
         origin: &crate::Origin,
     ) -> Introspection<'_> {
-        let caller = match self.check_token(caller_token, Some(Scope::KeysRead)) {
+        // One reading of the standing counter for both tokens (the epoch is read per token).
+        let standing = match self.current_standing() {
+            Ok(s) => Some(s),
+            Err(e) => return Introspection::Refused(self.reject((e, None), None, origin)),
+        };
+        let caller = match self.check_token_at(caller_token, Some(Scope::KeysRead), standing) {
             Ok(p) => p,
             Err(rejection) => return Introspection::Refused(self.reject(*rejection, None, origin)),
         };
-        let verdict = match self.check_token(token, required) {
+        let verdict = match self.check_token_at(token, required, standing) {
             Err(rejection) => self.reject(*rejection, Some(&caller), origin),
             Ok(p) if self.record_uses.load(std::sync::atomic::Ordering::Relaxed) => {
                 let event = crate::audit::Record::new(keyhold_audit::Action::KeyUsed)
@@ -847,6 +852,17 @@ impl Keyhold {
         token: &str,
         required: Option<Scope>,
     ) -> std::result::Result<Principal, Rejection> {
+        self.check_token_at(token, required, None)
+    }
+
+    /// [`Keyhold::check_token`] with the standing counter already read for this request
+    /// (an introspection checks two tokens against one reading).
+    fn check_token_at(
+        &self,
+        token: &str,
+        required: Option<Scope>,
+        standing: Option<i64>,
+    ) -> std::result::Result<Principal, Rejection> {
         let now = now();
         if read(&self.verify_cache).capacity == 0 {
             return self.verify_fresh(token, required, now, false);
@@ -854,17 +870,29 @@ impl Keyhold {
         let epoch = self
             .revocation_epoch
             .load(std::sync::atomic::Ordering::Acquire);
-        let standing = self.current_standing().map_err(|e| Box::new((e, None)))?;
+        let standing = match standing {
+            Some(s) => s,
+            None => self.current_standing().map_err(|e| Box::new((e, None)))?,
+        };
         // Fast path: a cached token whose standing is provably current.
-        let hit = {
+        let (hit, present) = {
             let cache = read(&self.verify_cache);
             match cache.entries.get(token) {
-                Some(c) if within_lifetime(&c.claims, now) && c.seen == (standing, epoch) => Some(
-                    keyhold_token::check_state(&c.claims, &c.facts, c.claims.workspace(), required)
+                Some(c) if within_lifetime(&c.claims, now) && c.seen == (standing, epoch) => (
+                    Some(
+                        keyhold_token::check_state(
+                            &c.claims,
+                            &c.facts,
+                            c.claims.workspace(),
+                            required,
+                        )
                         .map(|()| c.principal.clone())
                         .map_err(|e| (e, c.principal.clone())),
+                    ),
+                    true,
                 ),
-                _ => None,
+                Some(_) => (None, true),
+                None => (None, false),
             }
         };
         match hit {
@@ -873,6 +901,10 @@ impl Keyhold {
                 return Err(Box::new((Error::Token(e), Some(p))));
             }
             _ => {}
+        }
+        if present {
+            // Stale or refused: verified again from scratch, never from this entry.
+            write(&self.verify_cache).entries.remove(token);
         }
         self.verify_fresh(token, required, now, true)
     }
@@ -913,9 +945,6 @@ impl Keyhold {
         now: i64,
         cache: bool,
     ) -> std::result::Result<Principal, Rejection> {
-        if cache {
-            write(&self.verify_cache).entries.remove(token);
-        }
         let verified = {
             let first = {
                 let signing = read(&self.signing);

@@ -36,6 +36,8 @@ struct State<T> {
     abandoned: Vec<u64>,
     leading: bool,
     committer: bool,
+    /// The committer is asleep on `work` (only then does an enqueue need to wake it).
+    idle: bool,
     stopping: bool,
     wakers: Vec<Waker>,
 }
@@ -57,6 +59,7 @@ impl<T> Default for GroupCommit<T> {
                 abandoned: Vec::new(),
                 leading: false,
                 committer: false,
+                idle: false,
                 stopping: false,
                 wakers: Vec::new(),
             }),
@@ -108,7 +111,7 @@ impl<T> GroupCommit<T> {
         let ticket = st.next;
         st.next += 1;
         st.pending.push(item);
-        if st.committer {
+        if st.idle {
             self.work.notify_one();
         }
         ticket
@@ -207,10 +210,14 @@ impl<T> GroupCommit<T> {
         st.committer = true;
         loop {
             while (st.pending.is_empty() || st.leading) && !st.stopping {
+                st.idle = true;
                 st = self.work.wait(st).unwrap_or_else(PoisonError::into_inner);
+                st.idle = false;
             }
             if st.leading {
+                st.idle = true;
                 st = self.work.wait(st).unwrap_or_else(PoisonError::into_inner);
+                st.idle = false;
                 continue;
             }
             if st.pending.is_empty() {

@@ -2,7 +2,7 @@
 # Load benchmark of keyhold-server on loopback, against a minimal hyper hello-world measured in
 # the same run. Bounded: each wrk run lasts DURATION seconds; both servers are stopped at exit.
 #
-#   benches/load/run.sh            # DURATION=10 CONNECTIONS=256
+#   benches/load/run.sh            # DURATION=10 CONNECTIONS=256 ROUNDS=3
 #
 # Prints requests/s and p50/p99 latency for: hello-world; the same server doing only the
 # signature check of each posted token (`hello ADDR JWKS ISSUER`); POST /v1/tokens/verify with
@@ -12,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION="${DURATION:-10}"
 CONNECTIONS="${CONNECTIONS:-256}"
+ROUNDS="${ROUNDS:-3}"
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
 cargo build --release --locked -q -p keyhold-server
 cargo build --release --locked -q -p keyhold-benches --bin hello
@@ -61,16 +62,24 @@ run() { # label url [lua tokens]
   p50="$(awk '$1=="50%"{print $2}' <<<"$out")"
   p99="$(awk '$1=="99%"{print $2}' <<<"$out")"
   printf '%-44s %10s req/s   p50 %8s   p99 %8s\n' "$1" "$rps" "$p50" "$p99"
-  echo "$rps" > "$work/$(tr ' /' '__' <<<"$1").rps"
+  echo "$rps" >> "$work/$(tr ' /' '__' <<<"$1").rps"
 }
-echo "loopback, $CONNECTIONS connections, 2 wrk threads, ${DURATION}s each"
-run "hello-world (baseline)" "$hello/"
-run "signature check only, distinct keys" "$sig" benches/load/verify.lua "$work/distinct.txt"
-run "verify, 8 repeating keys (durable uses)" "$server" benches/load/verify.lua "$work/repeat.txt"
-run "verify, $(wc -l < "$work/distinct.txt") distinct keys (durable uses)" "$server" benches/load/verify.lua "$work/distinct.txt"
+echo "loopback, $CONNECTIONS connections, 2 wrk threads, ${DURATION}s each, $ROUNDS rounds"
+# Rounds interleave the workloads, so a noisy neighbour hits baseline and subject alike; the
+# ratios are of the medians.
+for round in $(seq "$ROUNDS"); do
+  echo "-- round $round of $ROUNDS"
+  run "hello-world (baseline)" "$hello/"
+  run "signature check only, distinct keys" "$sig" benches/load/verify.lua "$work/distinct.txt"
+  run "verify, 8 repeating keys (durable uses)" "$server" benches/load/verify.lua "$work/repeat.txt"
+  run "verify, $(wc -l < "$work/distinct.txt") distinct keys (durable uses)" "$server" benches/load/verify.lua "$work/distinct.txt"
+done
 python3 - "$work" <<'PY'
-import glob, os, sys
-r = {os.path.basename(f)[:-4]: float(open(f).read() or 0) for f in glob.glob(sys.argv[1] + "/*.rps")}
+import glob, os, statistics, sys
+r = {os.path.basename(f)[:-4]: statistics.median(float(x) for x in open(f).read().split())
+     for f in glob.glob(sys.argv[1] + "/*.rps")}
+for k, v in sorted(r.items()):
+    print(f"median {k.replace('_', ' '):<44} {v:10.0f} req/s")
 hello = next(v for k, v in r.items() if k.startswith("hello"))
 sig = next(v for k, v in r.items() if k.startswith("signature"))
 rep = next(v for k, v in r.items() if "repeating" in k)

@@ -1,5 +1,5 @@
 //! keyhold-server over real loopback HTTP: routes, scopes, the error envelope, limits, and a
-//! revocation by another process seen on the very next request.
+//! revocation by the CLI (another process) seen on the very next request.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed expectation is the report
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -20,6 +20,18 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The `keyhold` CLI, built beside this package's server by the workspace build.
+fn cli_binary() -> std::path::PathBuf {
+    let cli =
+        std::path::PathBuf::from(env!("CARGO_BIN_EXE_keyhold-server")).with_file_name("keyhold");
+    assert!(
+        cli.exists(),
+        "{} is missing: build the whole workspace (cargo build --workspace --bins) first",
+        cli.display()
+    );
+    cli
 }
 
 fn start() -> Server {
@@ -301,11 +313,23 @@ fn introspection_and_revocation_by_another_process() {
         request(&s, "GET", "/v1/whoami", Some(&svc), None, &[]).status,
         200
     );
-    // Another process (this test, through the library) revokes on the same data dir ...
+    // Another process, the `keyhold` CLI, revokes on the same data dir ...
     let data = s.dir.path().join("data");
-    let kh = keyhold::Keyhold::open(&data, keyhold::KeySource::default_file(&data)).expect("open");
-    kh.revoke_key(&keyhold::Caller::operator(), "default", "svc")
-        .expect("revoke");
+    let cli = |args: &[&str]| {
+        let out = Command::new(cli_binary())
+            .args(args)
+            .env("KEYHOLD_DATA_DIR", &data)
+            .env_remove("KEYHOLD_MASTER_KEY")
+            .env_remove("KEYHOLD_ADDR")
+            .output()
+            .expect("run keyhold");
+        assert!(
+            out.status.success(),
+            "keyhold {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    cli(&["keys", "revoke", "svc"]);
     // ... and the running server refuses the key on the very next request.
     assert_envelope(
         &request(&s, "GET", "/v1/whoami", Some(&svc), None, &[]),
@@ -324,9 +348,9 @@ fn introspection_and_revocation_by_another_process() {
         (v.body["valid"].as_bool(), v.body["error"]["code"].as_str()),
         (Some(false), Some("key_revoked"))
     );
-    // Revoke-all by the library: the admin key too, at once.
-    kh.revoke_all_keys(&keyhold::Caller::operator(), "default")
-        .expect("revoke all");
+    // Revoke-all by the CLI: the admin key too, at once.
+    cli(&["keys", "revoke-all", "--yes"]);
+    let kh = keyhold::Keyhold::open(&data, keyhold::KeySource::default_file(&data)).expect("open");
     assert_envelope(
         &request(&s, "GET", "/v1/whoami", Some(&s.admin), None, &[]),
         401,

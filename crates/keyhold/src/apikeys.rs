@@ -124,7 +124,8 @@ pub struct ApiKey {
     pub revoked_at: Option<i64>,
     /// Who revoked it (or `revoke-all`).
     pub revoked_by: Option<String>,
-    /// Unix seconds of the last successful verification (to the minute).
+    /// Unix seconds of the last successful verification, at most a minute behind (it is
+    /// written at most once a minute per key; every use is in the audit log).
     pub last_used_at: Option<i64>,
 }
 

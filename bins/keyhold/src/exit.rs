@@ -49,7 +49,7 @@ fn request_id() -> String {
 /// Prints a facade error as one line (or one JSON object with `--json`) and picks the status.
 pub fn error(e: &keyhold::Error, json: bool) -> ExitCode {
     if json {
-        eprintln!("{}", envelope(e));
+        eprintln!("{}", printable(&envelope(e).to_string()));
     } else {
         eprintln!("keyhold: error: {}", one_line(&e.to_string()));
     }
@@ -95,9 +95,45 @@ pub fn usage(e: clap::Error) -> ExitCode {
 }
 
 fn one_line(s: &str) -> String {
-    s.split(['\n', '\r'])
+    printable(s)
+        .split(['\n', '\r'])
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// `s` safe for a terminal: control characters (escape sequences, BEL, C1) and bidirectional
+/// overrides become U+FFFD; line breaks and tabs stay. Output can carry text a server chose
+/// (its error messages, key names, audit fields), and none of it may drive the terminal.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    };
+    if s.chars().any(unsafe_char) {
+        std::borrow::Cow::Owned(
+            s.chars()
+                .map(|c| if unsafe_char(c) { '\u{FFFD}' } else { c })
+                .collect(),
+        )
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escape_sequences_and_bidi_overrides_cannot_reach_the_terminal() {
+        let hostile = "key \u{1b}]52;c;aGk=\u{7}\u{1b}[2Jgone\u{202E}txt.exe\u{9b}31m";
+        let shown = super::printable(hostile);
+        assert!(
+            !shown.chars().any(|c| c.is_control() || c == '\u{202E}'),
+            "{shown:?}"
+        );
+        assert!(shown.contains("gone"));
+        assert_eq!(super::printable("plain\ttext\n"), "plain\ttext\n");
+        assert_eq!(super::one_line("a\nb\u{1b}[1m"), "a; b\u{FFFD}[1m");
+    }
 }

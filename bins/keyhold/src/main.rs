@@ -255,13 +255,14 @@ fn keys(
             } else {
                 out.print(minted.token.expose());
             }
-            eprintln!(
+            let note = format!(
                 "keyhold: created key {} ({}) expiring {} with scopes {}. The token above is shown once and cannot be shown again.",
                 minted.key.name,
                 minted.key.id,
                 time(minted.key.expires_at),
                 minted.key.scopes.join(" ")
             );
+            eprintln!("{}", exit::printable(&note));
             Ok(())
         }
         KeysCommand::List => {
@@ -384,7 +385,7 @@ fn audit(args: &Args, command: &AuditCommand, out: &Output) -> keyhold::Result<(
             for e in &entries {
                 let line = serde_json::to_string(e)
                     .map_err(|_| keyhold::Error::Internal("JSON encoding failed"))?;
-                if writeln!(stdout, "{line}").is_err() {
+                if writeln!(stdout, "{}", exit::printable(&line)).is_err() {
                     break;
                 }
             }
@@ -490,6 +491,6 @@ impl Output {
     fn print(&self, text: &str) {
         let mut stdout = std::io::stdout().lock();
         // A closed stdout (e.g. `| head`) is not worth a panic; the operation already happened.
-        let _ = writeln!(stdout, "{text}");
+        let _ = writeln!(stdout, "{}", exit::printable(text));
     }
 }

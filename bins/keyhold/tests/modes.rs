@@ -443,6 +443,24 @@ fn through_a_server_the_store_commands_are_refused_and_secrets_stay_out_of_argv_
         assert_eq!(out.status.code(), Some(2), "{url}");
         assert!(!String::from_utf8_lossy(&out.stderr).contains("pw"));
     }
+    // A proxy in the environment is not used for plain http to loopback: the key would
+    // leave the machine in clear (here the proxy is a dead port, so using it would fail).
+    let out = Command::new(env!("CARGO_BIN_EXE_keyhold"))
+        .args(["keys", "list", "--json"])
+        .env("KEYHOLD_ADDR", &server.url)
+        .env("KEYHOLD_TOKEN", &server.admin)
+        .env("HTTP_PROXY", "http://127.0.0.1:1")
+        .env("http_proxy", "http://127.0.0.1:1")
+        .env("ALL_PROXY", "http://127.0.0.1:1")
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "went through the proxy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // No key: a one-line error, exit 2. A bad key: the server's 401, exit 8.
     let out = Command::new(env!("CARGO_BIN_EXE_keyhold"))
         .args(["keys", "list"])

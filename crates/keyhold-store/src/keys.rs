@@ -323,7 +323,7 @@ impl Store {
         &self,
         jti: &str,
     ) -> Result<(Versions, Option<(String, KeyStanding)>), StoreError> {
-        self.with_conn(|c| {
+        self.with_reader(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT (SELECT data_version FROM pragma_data_version), (SELECT version FROM standing),
                         k.workspace, k.created_at_ms, k.revoked_at_ms, w.revoked_all_at_ms, k.last_used_at
@@ -343,7 +343,7 @@ impl Store {
 
     /// The connection's `data_version` and the standing counter, read together.
     pub fn versions(&self) -> Result<Versions, StoreError> {
-        self.with_conn(|c| {
+        self.with_reader(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT (SELECT data_version FROM pragma_data_version), (SELECT version FROM standing)",
             )?;

@@ -790,7 +790,14 @@ impl Keyhold {
             .event(sub, key, origin)
             .ok()
             .map(|event| self.uses.enqueue(event));
-        crate::Deferred::new(self, Err(e), ticket)
+        let refused = crate::Deferred::new(self, Err(e), ticket);
+        // For an introspection the row is also the record of the asking service's use: no
+        // answer without it.
+        if introspector.is_some() {
+            refused.strict()
+        } else {
+            refused
+        }
     }
 
     /// Token introspection on behalf of another service, in one step and one audit record.
@@ -868,13 +875,15 @@ impl Keyhold {
         if read(&self.verify_cache).capacity == 0 {
             return self.verify_fresh(token, required, now, false);
         }
-        let epoch = self
-            .revocation_epoch
-            .load(std::sync::atomic::Ordering::Acquire);
         let standing = match standing {
             Some(s) => s,
             None => self.current_standing().map_err(|e| Box::new((e, None)))?,
         };
+        // The epoch after the standing: a revocation of this handle that the standing reading
+        // predates has bumped it (before its commit) by now, or comes after this check.
+        let epoch = self
+            .revocation_epoch
+            .load(std::sync::atomic::Ordering::Acquire);
         // Fast path: a cached token whose standing is provably current.
         let (hit, present) = {
             let cache = read(&self.verify_cache);
@@ -915,8 +924,9 @@ impl Keyhold {
     /// (commits of audit rows and last-used times move `data_version` but not the counter:
     /// then one more small read, and cached standings stay valid).
     fn current_standing(&self) -> Result<i64> {
-        let own_writes = self.store.own_writes();
+        // data_version before own_writes: a commit this reading missed has not counted yet.
         let data_version = self.store.data_version()?;
+        let own_writes = self.store.own_writes();
         {
             let v = self
                 .validated

@@ -521,6 +521,9 @@ pub struct Deferred<'a, T> {
     kh: &'a Keyhold,
     outcome: Option<Result<T>>,
     ticket: Option<u64>,
+    /// A failed record fails a refusal too (when the row is also the only record of who
+    /// asked, as in an introspection).
+    strict: bool,
 }
 
 impl<'a, T> Deferred<'a, T> {
@@ -529,7 +532,14 @@ impl<'a, T> Deferred<'a, T> {
             kh,
             outcome: Some(outcome),
             ticket,
+            strict: false,
         }
+    }
+
+    /// See `strict`.
+    pub(crate) fn strict(mut self) -> Self {
+        self.strict = true;
+        self
     }
 
     fn settle(&mut self, durable: Result<()>) -> Result<T> {
@@ -540,6 +550,7 @@ impl<'a, T> Deferred<'a, T> {
             .unwrap_or(Err(Error::Internal("outcome taken twice")));
         match (outcome, durable) {
             (Ok(_), Err(e)) => Err(e),
+            (Err(_), Err(e)) if self.strict => Err(e),
             (outcome, _) => outcome,
         }
     }

@@ -130,7 +130,9 @@ impl<T> GroupCommit<T> {
         let result = if batch.is_empty() {
             Ok(())
         } else {
-            commit(batch)
+            // A panic in the commit must fail its batch, not leave `leading` set forever.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| commit(batch)))
+                .unwrap_or(Err(Error::Internal("the audit commit panicked")))
         };
         let mut st = self.lock();
         st.leading = false;
@@ -445,5 +447,17 @@ mod tests {
             commit: &commit,
         })
         .expect("durable");
+    }
+
+    #[test]
+    fn a_panicking_commit_fails_its_batch_and_the_next_one_proceeds() {
+        let gc = GroupCommit::<u32>::default();
+        let t = gc.enqueue(1);
+        let err = gc
+            .wait(t, &|_| panic!("disk driver bug"))
+            .expect_err("failed");
+        assert_eq!(err.code(), "internal_error");
+        let t = gc.enqueue(2);
+        gc.wait(t, &|_| Ok(())).expect("the next batch commits");
     }
 }

@@ -136,7 +136,14 @@ impl Remote {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
-            .proxy(ureq::Proxy::try_from_env())
+            // A proxy from the environment only for https, where it sees ciphertext. Plain
+            // http is loopback-only, and through a proxy the key would leave the machine in
+            // clear (and reach the proxy's own loopback, not this one).
+            .proxy(if base.starts_with("https://") {
+                ureq::Proxy::try_from_env()
+            } else {
+                None
+            })
             .timeout_global(Some(Duration::from_secs(60)))
             .timeout_connect(Some(Duration::from_secs(10)))
             .tls_config(tls)
@@ -174,6 +181,23 @@ impl Remote {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<T> {
+        let bytes = body
+            .map(|b| {
+                serde_json::to_vec(b)
+                    .map(Zeroizing::new)
+                    .map_err(|_| Error::Internal("could not encode the request as JSON"))
+            })
+            .transpose()?;
+        self.call_raw(method, path, bytes.as_deref().map(Vec::as_slice))
+    }
+
+    /// [`Remote::call`] with the JSON body already encoded (the caller zeroizes it).
+    fn call_raw<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> Result<T> {
         let url = format!("{}{path}", self.base);
         let auth: &str = &self.authorization;
         let sent = match method {
@@ -181,13 +205,7 @@ impl Remote {
             _ => {
                 let req = self.agent.post(&url).header("Authorization", auth);
                 match body {
-                    Some(b) => {
-                        // Zeroized after sending: a verification's body holds a token.
-                        let bytes = Zeroizing::new(serde_json::to_vec(b).map_err(|_| {
-                            Error::Internal("could not encode the request as JSON")
-                        })?);
-                        req.content_type("application/json").send(&bytes[..])
-                    }
+                    Some(b) => req.content_type("application/json").send(b),
                     None => req.send_empty(),
                 }
             }
@@ -298,15 +316,21 @@ impl Operations for Remote {
             code: String,
             message: String,
         }
-        let mut body = serde_json::json!({ "token": token });
-        if let Some(s) = scope {
-            body["scope"] = serde_json::Value::from(s.as_str());
+        #[derive(serde::Serialize)]
+        struct Ask<'a> {
+            token: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            scope: Option<&'a str>,
         }
-        let v: Verdict = self.call("POST", "/v1/tokens/verify", Some(&body))?;
-        // The request body held the token: wipe the copy.
-        if let Some(serde_json::Value::String(t)) = body.get_mut("token") {
-            zeroize_string(t);
-        }
+        // The body holds the token: encoded once, into a buffer wiped on every return path.
+        let body = Zeroizing::new(
+            serde_json::to_vec(&Ask {
+                token,
+                scope: scope.map(Scope::as_str),
+            })
+            .map_err(|_| Error::Internal("could not encode the request as JSON"))?,
+        );
+        let v: Verdict = self.call_raw("POST", "/v1/tokens/verify", Some(&body))?;
         match (v.valid, v.claims, v.error) {
             (true, Some(p), _) => Ok(p),
             (false, _, Some(e)) => Err(Error::from_envelope(&self.base, &e.code, &e.message)),
@@ -363,11 +387,6 @@ impl Operations for Remote {
         }
         self.call("POST", "/v1/audit/verify", None)
     }
-}
-
-fn zeroize_string(s: &mut String) {
-    use keyhold_crypto::secrecy::zeroize::Zeroize;
-    s.zeroize();
 }
 
 #[cfg(test)]

@@ -71,13 +71,15 @@ const COLUMNS: &str = "seq, time_ms, workspace, action, actor, key_id, outcome, 
 impl Tx<'_> {
     /// The newest row's `(seq, hash)`, or `None` for an empty log.
     pub fn audit_head(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        // Cached: the use-record committer reads the head once per batch.
         self.conn()
-            .query_row(
-                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| Ok((u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0), r.get(1)?)),
-            )
-            .optional()
+            .prepare_cached("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .and_then(|mut st| {
+                st.query_row([], |r| {
+                    Ok((u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0), r.get(1)?))
+                })
+                .optional()
+            })
             .map_err(|e| self.err(e))
     }
 

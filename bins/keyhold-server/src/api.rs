@@ -538,6 +538,19 @@ fn count(app: &App, result: &Result<Principal, Failure>) {
     }
 }
 
+/// [`authenticate`], then the key as the caller of a facade call, with its workspace.
+async fn key_caller<'a>(
+    app: &'a App,
+    req: &Request<Incoming>,
+    origin: Origin,
+    scope: Scope,
+    seen: &mut Seen<'a>,
+    record: Record,
+) -> Result<(String, Caller), Failure> {
+    let p = authenticate(app, req, &origin, Some(scope), seen, record).await?;
+    Ok((p.workspace.clone(), Caller::key(p).with_origin(origin)))
+}
+
 /// Authenticates the bearer key and checks `scope`; the verification is recorded.
 async fn authenticate<'a>(
     app: &'a App,
@@ -708,28 +721,20 @@ async fn route<'a>(
         )),
         ("/v1/tokens/verify", _) => introspect(app, origin, req, seen).await,
         ("/v1/keys", Method::GET) => {
-            let p = authenticate(
+            let (ws, caller) = key_caller(
                 app,
                 &req,
-                &origin,
-                Some(Scope::KeysRead),
+                origin,
+                Scope::KeysRead,
                 seen,
                 Record::BeforeReply,
             )
             .await?;
-            let (ws, caller) = (p.workspace.clone(), Caller::key(p).with_origin(origin));
             ok(serde_json::json!({ "keys": blocking(move || kh.keys(&caller, &ws)).await? }))
         }
         ("/v1/keys", _) => {
-            let p = authenticate(
-                app,
-                &req,
-                &origin,
-                Some(Scope::KeysWrite),
-                seen,
-                Record::First,
-            )
-            .await?;
+            let (ws, caller) =
+                key_caller(app, &req, origin, Scope::KeysWrite, seen, Record::First).await?;
             let b: MintBody = parse(&body(app, req).await?)?;
             let expires = b.expires.parse().map_err(token_error)?;
             let scopes = b
@@ -742,13 +747,12 @@ async fn route<'a>(
                 .transpose()
                 .map_err(token_error)?;
             let mint = MintRequest {
-                workspace: p.workspace.clone(),
+                workspace: ws,
                 name: b.name,
                 expires,
                 scopes,
                 sub: b.sub,
             };
-            let caller = Caller::key(p).with_origin(origin);
             let minted = blocking(move || kh.mint_key(&caller, &mint)).await?;
             // EXPOSE: the one response that carries the token (Cache-Control: no-store).
             Ok(Answer::Json(
@@ -757,54 +761,37 @@ async fn route<'a>(
             ))
         }
         ("/v1/keys/revoke-all", _) => {
-            let p = authenticate(
-                app,
-                &req,
-                &origin,
-                Some(Scope::KeysRevoke),
-                seen,
-                Record::First,
-            )
-            .await?;
-            let (ws, caller) = (p.workspace.clone(), Caller::key(p).with_origin(origin));
+            let (ws, caller) =
+                key_caller(app, &req, origin, Scope::KeysRevoke, seen, Record::First).await?;
             ok(to_json(
                 &blocking(move || kh.revoke_all_keys(&caller, &ws)).await?,
             ))
         }
         ("/v1/keys/{id}", _) => {
-            let p = authenticate(
+            let (ws, caller) = key_caller(
                 app,
                 &req,
-                &origin,
-                Some(Scope::KeysRead),
+                origin,
+                Scope::KeysRead,
                 seen,
                 Record::BeforeReply,
             )
             .await?;
-            let (ws, caller) = (p.workspace.clone(), Caller::key(p).with_origin(origin));
             ok(to_json(&blocking(move || kh.key(&caller, &ws, &id)).await?))
         }
         ("/v1/keys/{id}/revoke", _) => {
-            let p = authenticate(
-                app,
-                &req,
-                &origin,
-                Some(Scope::KeysRevoke),
-                seen,
-                Record::First,
-            )
-            .await?;
-            let (ws, caller) = (p.workspace.clone(), Caller::key(p).with_origin(origin));
+            let (ws, caller) =
+                key_caller(app, &req, origin, Scope::KeysRevoke, seen, Record::First).await?;
             ok(to_json(
                 &blocking(move || kh.revoke_key(&caller, &ws, &id)).await?,
             ))
         }
         ("/v1/audit", _) => {
-            let p = authenticate(
+            let (_, caller) = key_caller(
                 app,
                 &req,
-                &origin,
-                Some(Scope::AuditRead),
+                origin,
+                Scope::AuditRead,
                 seen,
                 Record::BeforeReply,
             )
@@ -817,15 +804,13 @@ async fn route<'a>(
                 limit: Some(query_number(&req, "limit")?.unwrap_or(100)),
                 workspace: None,
             };
-            let caller = Caller::key(p).with_origin(origin);
             ok(
                 serde_json::json!({ "records": blocking(move || kh.audit_entries(&caller, &filter)).await? }),
             )
         }
         ("/v1/signing-keys/rotate", _) => {
-            let p =
-                authenticate(app, &req, &origin, Some(Scope::Admin), seen, Record::First).await?;
-            let caller = Caller::key(p).with_origin(origin);
+            let (_, caller) =
+                key_caller(app, &req, origin, Scope::Admin, seen, Record::First).await?;
             ok(to_json(
                 &blocking(move || kh.rotate_signing_key(&caller)).await?,
             ))

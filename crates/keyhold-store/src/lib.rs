@@ -154,13 +154,7 @@ impl Store {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if guard.is_none() {
-            let c = Connection::open_with_flags(
-                &self.path,
-                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
-            .map_err(|e| StoreError::from_sqlite(&self.path, e))?;
-            Self::pragmas(&c).map_err(|e| StoreError::from_sqlite(&self.path, e))?;
-            *guard = Some(c);
+            *guard = Some(self.open_secondary(false)?);
         }
         let conn = guard
             .as_mut()
@@ -172,6 +166,22 @@ impl Store {
         tx.commit()
             .map_err(|e| StoreError::from_sqlite(&self.path, e))?;
         Ok(out)
+    }
+
+    /// Another connection to the open database, with the same pragmas (`query_only` for the
+    /// reader).
+    fn open_secondary(&self, query_only: bool) -> Result<Connection, StoreError> {
+        let sqlite = |e| StoreError::from_sqlite(&self.path, e);
+        let c = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sqlite)?;
+        Self::pragmas(&c).map_err(sqlite)?;
+        if query_only {
+            c.pragma_update(None, "query_only", "ON").map_err(sqlite)?;
+        }
+        Ok(c)
     }
 
     /// The database file's path.
@@ -197,15 +207,7 @@ impl Store {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if guard.is_none() {
-            let c = Connection::open_with_flags(
-                &self.path,
-                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
-            .map_err(|e| StoreError::from_sqlite(&self.path, e))?;
-            Self::pragmas(&c).map_err(|e| StoreError::from_sqlite(&self.path, e))?;
-            c.pragma_update(None, "query_only", "ON")
-                .map_err(|e| StoreError::from_sqlite(&self.path, e))?;
-            *guard = Some(c);
+            *guard = Some(self.open_secondary(true)?);
         }
         let conn = guard
             .as_ref()

@@ -740,25 +740,35 @@ impl Keyhold {
         required: Option<Scope>,
         origin: &crate::Origin,
     ) -> crate::Deferred<'_, Principal> {
-        let outcome = self.check_token(token, required);
-        if !self.record_uses.load(std::sync::atomic::Ordering::Relaxed) {
-            return crate::Deferred::new(self, outcome.map_err(|r| r.0), None);
-        }
-        match outcome {
-            Ok(p) => {
-                let event = crate::audit::Record::new(keyhold_audit::Action::KeyUsed)
-                    .workspace(&p.workspace)
-                    .target(&p.key_id)
-                    .event(&p.sub, Some(&p.key_id), origin);
-                match event {
-                    Ok(event) => {
-                        let ticket = self.uses.enqueue(event);
-                        crate::Deferred::new(self, Ok(p), Some(ticket))
-                    }
-                    Err(e) => crate::Deferred::new(self, Err(e), None),
-                }
-            }
+        match self.check_token(token, required) {
+            Ok(p) => self.accept(p, None, origin),
             Err(rejection) => self.reject(*rejection, None, origin),
+        }
+    }
+
+    /// Records a verified token's use (`key.used`, naming the introspecting service's key if
+    /// any); the principal is given once the row is durable.
+    fn accept(
+        &self,
+        p: Principal,
+        introspector: Option<&Principal>,
+        origin: &crate::Origin,
+    ) -> crate::Deferred<'_, Principal> {
+        if !self.record_uses.load(std::sync::atomic::Ordering::Relaxed) {
+            return crate::Deferred::new(self, Ok(p), None);
+        }
+        let mut record = crate::audit::Record::new(keyhold_audit::Action::KeyUsed)
+            .workspace(&p.workspace)
+            .target(&p.key_id);
+        if let Some(by) = introspector {
+            record = record.introspected_by(&by.key_id);
+        }
+        match record.event(&p.sub, Some(&p.key_id), origin) {
+            Ok(event) => {
+                let ticket = self.uses.enqueue(event);
+                crate::Deferred::new(self, Ok(p), Some(ticket))
+            }
+            Err(e) => crate::Deferred::new(self, Err(e), None),
         }
     }
 
@@ -825,22 +835,8 @@ impl Keyhold {
             Err(rejection) => return Introspection::Refused(self.reject(*rejection, None, origin)),
         };
         let verdict = match self.check_token_at(token, required, standing) {
+            Ok(p) => self.accept(p, Some(&caller), origin),
             Err(rejection) => self.reject(*rejection, Some(&caller), origin),
-            Ok(p) if self.record_uses.load(std::sync::atomic::Ordering::Relaxed) => {
-                let event = crate::audit::Record::new(keyhold_audit::Action::KeyUsed)
-                    .workspace(&p.workspace)
-                    .target(&p.key_id)
-                    .introspected_by(&caller.key_id)
-                    .event(&p.sub, Some(&p.key_id), origin);
-                match event {
-                    Ok(event) => {
-                        let ticket = self.uses.enqueue(event);
-                        crate::Deferred::new(self, Ok(p), Some(ticket))
-                    }
-                    Err(e) => crate::Deferred::new(self, Err(e), None),
-                }
-            }
-            Ok(p) => crate::Deferred::new(self, Ok(p), None),
         };
         Introspection::Verdict { caller, verdict }
     }

@@ -67,6 +67,15 @@ fn hkdf_sha256(ikm: &[u8], salt: &[u8], info: &[u8], out: &mut [u8]) -> Result<(
     okm.fill(out).map_err(|_| ())
 }
 
+pub(crate) fn hkdf_expand32(
+    ikm: &[u8],
+    salt: &[u8],
+    info: &[u8],
+    out: &mut [u8; 32],
+) -> Result<(), CryptoError> {
+    hkdf32(ikm, salt, info, out)
+}
+
 fn hkdf32(ikm: &[u8], salt: &[u8], info: &[u8], out: &mut [u8; 32]) -> Result<(), CryptoError> {
     // 32 bytes is far below HKDF's limit, so this cannot fail; map it anyway rather than panic.
     hkdf_sha256(ikm, salt, info, out).map_err(|()| CryptoError::Rng)

@@ -22,12 +22,14 @@ mod error;
 mod keyring;
 mod master;
 pub mod random;
+mod rowauth;
 mod secret;
 
 pub use envelope::{Envelope, RecordAad};
 pub use error::{CryptoError, KeyFileProblem, OpenError};
 pub use keyring::{KekId, KekRing, MasterCheck, UnlockedMaster, WrappedKek};
 pub use master::{MasterKey, MasterKeyFile};
+pub use rowauth::{ROW_MAC_LEN, RowKey, RowMac, master_witness, master_witness_matches};
 pub use secret::SecretBytes;
 
 /// Re-exported so every keyhold crate shares one secret-wrapper implementation.

@@ -37,6 +37,8 @@ pub struct SigningKeyRow {
     pub created_at: i64,
     /// Unix seconds it stopped signing, if it has.
     pub retired_at: Option<i64>,
+    /// The row's MAC (empty if the row has none).
+    pub mac: Vec<u8>,
 }
 
 /// An API key's stored metadata.
@@ -66,8 +68,13 @@ pub struct ApiKeyRow {
     pub revoked_at_ms: Option<i64>,
     /// Who revoked it.
     pub revoked_by: Option<String>,
-    /// Unix seconds of the last successful verification.
+    /// Unix seconds of the last successful verification (informational: not authenticated,
+    /// decides nothing).
     pub last_used_at: Option<i64>,
+    /// Store-wide mint order: a revoke-all refuses every key at or below its mark.
+    pub mint_seq: i64,
+    /// The row's MAC (empty if the row has none).
+    pub mac: Vec<u8>,
 }
 
 /// Where the store stood when something was read: the reading connection's `data_version`
@@ -81,37 +88,40 @@ pub struct Versions {
     pub standing: i64,
 }
 
-/// What verification needs to know about a key, in one indexed lookup.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What verification needs to know about a key, in one indexed lookup: the key's row and its
+/// workspace's row, both whole, so their MACs can be checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyStanding {
-    /// When the key was minted (ms).
-    pub created_at_ms: i64,
-    /// When it was revoked (ms), if it was.
-    pub revoked_at_ms: Option<i64>,
-    /// When its workspace last had all keys revoked (ms), if ever.
-    pub workspace_revoked_all_at_ms: Option<i64>,
-    /// Unix seconds of the last recorded use.
-    pub last_used_at: Option<i64>,
+    /// The key.
+    pub key: ApiKeyRow,
+    /// Its workspace.
+    pub workspace: crate::WorkspaceRow,
 }
 
 const API_KEY_COLUMNS: &str = "jti, workspace, name, sub, scopes, kid, fingerprint, created_at_ms, created_by, \
-     expires_at, revoked_at_ms, revoked_by, last_used_at";
+     expires_at, revoked_at_ms, revoked_by, last_used_at, mint_seq, mac";
 
 fn api_key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyRow> {
+    api_key_at(r, 0)
+}
+
+fn api_key_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ApiKeyRow> {
     Ok(ApiKeyRow {
-        jti: r.get(0)?,
-        workspace: r.get(1)?,
-        name: r.get(2)?,
-        sub: r.get(3)?,
-        scopes: r.get(4)?,
-        kid: r.get(5)?,
-        fingerprint: r.get(6)?,
-        created_at_ms: r.get(7)?,
-        created_by: r.get(8)?,
-        expires_at: r.get(9)?,
-        revoked_at_ms: r.get(10)?,
-        revoked_by: r.get(11)?,
-        last_used_at: r.get(12)?,
+        jti: r.get(at)?,
+        workspace: r.get(at + 1)?,
+        name: r.get(at + 2)?,
+        sub: r.get(at + 3)?,
+        scopes: r.get(at + 4)?,
+        kid: r.get(at + 5)?,
+        fingerprint: r.get(at + 6)?,
+        created_at_ms: r.get(at + 7)?,
+        created_by: r.get(at + 8)?,
+        expires_at: r.get(at + 9)?,
+        revoked_at_ms: r.get(at + 10)?,
+        revoked_by: r.get(at + 11)?,
+        last_used_at: r.get(at + 12)?,
+        mint_seq: r.get::<_, Option<i64>>(at + 13)?.unwrap_or(0),
+        mac: r.get::<_, Option<Vec<u8>>>(at + 14)?.unwrap_or_default(),
     })
 }
 
@@ -122,8 +132,8 @@ impl Tx<'_> {
     pub fn insert_signing_key(&self, row: &SigningKeyRow) -> Result<(), StoreError> {
         self.conn()
             .execute(
-                "INSERT INTO signing_keys (kid, public_key, state, created_at, retired_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![row.kid, row.public_key, row.state.as_str(), row.created_at, row.retired_at],
+                "INSERT INTO signing_keys (kid, public_key, state, created_at, retired_at, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![row.kid, row.public_key, row.state.as_str(), row.created_at, row.retired_at, row.mac],
             )
             .map(drop)
             .map_err(|e| self.err(e))
@@ -134,7 +144,7 @@ impl Tx<'_> {
         let mut stmt = self
             .conn()
             .prepare_cached(
-                "SELECT kid, public_key, state, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid",
+                "SELECT kid, public_key, state, created_at, retired_at, mac FROM signing_keys ORDER BY created_at DESC, kid",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
@@ -145,12 +155,14 @@ impl Tx<'_> {
                     r.get::<_, String>(2)?,
                     r.get(3)?,
                     r.get(4)?,
+                    r.get::<_, Option<Vec<u8>>>(5)?.unwrap_or_default(),
                 ))
             })
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for row in rows {
-            let (kid, public_key, state, created_at, retired_at) = row.map_err(|e| self.err(e))?;
+            let (kid, public_key, state, created_at, retired_at, mac) =
+                row.map_err(|e| self.err(e))?;
             let state = match state.as_str() {
                 "active" => SigningKeyState::Active,
                 "retiring" => SigningKeyState::Retiring,
@@ -162,15 +174,19 @@ impl Tx<'_> {
                 state,
                 created_at,
                 retired_at,
+                mac,
             });
         }
         Ok(out)
     }
 
-    /// Marks the active signing key retiring (as of `at`).
-    pub fn retire_active_signing_key(&self, at: i64) -> Result<(), StoreError> {
+    /// Rewrites a signing key's state, retirement time and MAC.
+    pub fn update_signing_key(&self, row: &SigningKeyRow) -> Result<(), StoreError> {
         self.conn()
-            .execute("UPDATE signing_keys SET state = 'retiring', retired_at = ?1 WHERE state = 'active'", [at])
+            .execute(
+                "UPDATE signing_keys SET state = ?2, retired_at = ?3, mac = ?4 WHERE kid = ?1",
+                params![row.kid, row.state.as_str(), row.retired_at, row.mac],
+            )
             .map(drop)
             .map_err(|e| self.err(e))
     }
@@ -200,7 +216,7 @@ impl Tx<'_> {
     pub fn insert_api_key(&self, row: &ApiKeyRow) -> Result<(), StoreError> {
         self.conn()
             .execute(
-                &format!("INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+                &format!("INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
                 params![
                     row.jti,
                     row.workspace,
@@ -214,7 +230,9 @@ impl Tx<'_> {
                     row.expires_at,
                     row.revoked_at_ms,
                     row.revoked_by,
-                    row.last_used_at
+                    row.last_used_at,
+                    row.mint_seq,
+                    row.mac
                 ],
             )
             .map(drop)
@@ -265,39 +283,56 @@ impl Tx<'_> {
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
-    /// Revokes one key; `false` if it was already revoked or does not exist.
-    pub fn revoke_api_key(&self, jti: &str, at_ms: i64, by: &str) -> Result<bool, StoreError> {
+    /// Records a key's revocation and its row's new MAC; `false` if it was already revoked
+    /// or does not exist.
+    pub fn revoke_api_key(
+        &self,
+        jti: &str,
+        at_ms: i64,
+        by: &str,
+        mac: &[u8],
+    ) -> Result<bool, StoreError> {
         self.conn()
             .execute(
-                "UPDATE api_keys SET revoked_at_ms = ?2, revoked_by = ?3 WHERE jti = ?1 AND revoked_at_ms IS NULL",
-                params![jti, at_ms, by],
+                "UPDATE api_keys SET revoked_at_ms = ?2, revoked_by = ?3, mac = ?4 WHERE jti = ?1 AND revoked_at_ms IS NULL",
+                params![jti, at_ms, by, mac],
             )
             .map(|n| n > 0)
             .map_err(|e| self.err(e))
     }
 
-    /// Revokes every key of a workspace minted at or before `at_ms`: one row written,
-    /// whatever the number of keys. `false` if the workspace does not exist.
-    pub fn revoke_all_api_keys(&self, workspace: &str, at_ms: i64) -> Result<bool, StoreError> {
+    /// Replaces a key row's mint sequence number and MAC (schema upgrade).
+    pub fn set_api_key_auth(&self, jti: &str, seq: i64, mac: &[u8]) -> Result<(), StoreError> {
         self.conn()
             .execute(
-                "UPDATE workspaces SET revoked_all_at_ms = MAX(COALESCE(revoked_all_at_ms, 0), ?2) WHERE id = ?1",
-                params![workspace, at_ms],
+                "UPDATE api_keys SET mint_seq = ?2, mac = ?3 WHERE jti = ?1",
+                params![jti, seq, mac],
             )
-            .map(|n| n > 0)
+            .map(drop)
             .map_err(|e| self.err(e))
     }
 
-    /// When the workspace last had all its keys revoked (ms).
-    pub fn workspace_revoked_all_at(&self, workspace: &str) -> Result<Option<i64>, StoreError> {
+    /// Every key of the store, in mint order (oldest first; keys without a sequence number by
+    /// creation time).
+    pub fn all_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError> {
+        let mut stmt = self
+            .conn()
+            .prepare(&format!(
+                "SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY mint_seq, created_at_ms, jti"
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], api_key_from_row)
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// The next mint sequence number (one more than the highest ever recorded).
+    pub fn next_mint_seq(&self) -> Result<i64, StoreError> {
         self.conn()
-            .query_row(
-                "SELECT revoked_all_at_ms FROM workspaces WHERE id = ?1",
-                [workspace],
-                |r| r.get(0),
-            )
-            .optional()
-            .map(Option::flatten)
+            .query_row("SELECT COALESCE(MAX(mint_seq), 0) + 1 FROM api_keys", [], |r| {
+                r.get(0)
+            })
             .map_err(|e| self.err(e))
     }
 
@@ -322,13 +357,13 @@ impl Store {
     pub fn key_standing(
         &self,
         jti: &str,
-    ) -> Result<(Versions, Option<(String, KeyStanding)>), StoreError> {
+    ) -> Result<(Versions, Option<KeyStanding>), StoreError> {
         self.with_reader(|c| {
-            let mut stmt = c.prepare_cached(
+            let mut stmt = c.prepare_cached(&format!(
                 "SELECT (SELECT data_version FROM pragma_data_version), (SELECT version FROM standing),
-                        k.workspace, k.created_at_ms, k.revoked_at_ms, w.revoked_all_at_ms, k.last_used_at
+                        {STANDING_COLUMNS}
                  FROM (SELECT 1) LEFT JOIN api_keys k ON k.jti = ?1 LEFT JOIN workspaces w ON w.id = k.workspace",
-            )?;
+            ))?;
             stmt.query_row([jti], |r| {
                 Ok((
                     Versions {
@@ -356,36 +391,39 @@ impl Store {
         })
     }
 
-    /// [`Store::key_standing`] without the `data_version` (for callers that cache nothing).
-    pub fn key_standing_uncached(
-        &self,
-        jti: &str,
-    ) -> Result<Option<(String, KeyStanding)>, StoreError> {
+    /// [`Store::key_standing`] without the versions (for callers that cache nothing).
+    pub fn key_standing_uncached(&self, jti: &str) -> Result<Option<KeyStanding>, StoreError> {
         self.with_conn(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT k.workspace, k.created_at_ms, k.revoked_at_ms, w.revoked_all_at_ms, k.last_used_at
-                 FROM api_keys k JOIN workspaces w ON w.id = k.workspace WHERE k.jti = ?1",
-            )?;
-            stmt.query_row([jti], |r| standing_from(r, 0)).optional().map(Option::flatten)
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {STANDING_COLUMNS}
+                 FROM api_keys k LEFT JOIN workspaces w ON w.id = k.workspace WHERE k.jti = ?1"
+            ))?;
+            stmt.query_row([jti], |r| standing_from(r, 0))
+                .optional()
+                .map(Option::flatten)
         })
     }
 }
 
-fn standing_from(
-    r: &rusqlite::Row<'_>,
-    at: usize,
-) -> rusqlite::Result<Option<(String, KeyStanding)>> {
-    let workspace: Option<String> = r.get(at)?;
-    Ok(match workspace {
-        Some(ws) => Some((
-            ws,
-            KeyStanding {
-                created_at_ms: r.get(at + 1)?,
-                revoked_at_ms: r.get(at + 2)?,
-                workspace_revoked_all_at_ms: r.get(at + 3)?,
-                last_used_at: r.get(at + 4)?,
+const STANDING_COLUMNS: &str = "k.jti, k.workspace, k.name, k.sub, k.scopes, k.kid, k.fingerprint, \
+     k.created_at_ms, k.created_by, k.expires_at, k.revoked_at_ms, k.revoked_by, k.last_used_at, \
+     k.mint_seq, k.mac, w.id, w.name, w.created_at, w.revoked_all_at_ms, w.revoked_all_seq, w.mac";
+
+fn standing_from(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Option<KeyStanding>> {
+    let jti: Option<String> = r.get(at)?;
+    let ws: Option<String> = r.get(at + 15)?;
+    Ok(match (jti, ws) {
+        (Some(_), Some(_)) => Some(KeyStanding {
+            key: api_key_at(r, at)?,
+            workspace: crate::WorkspaceRow {
+                id: r.get(at + 15)?,
+                name: r.get(at + 16)?,
+                created_at: r.get(at + 17)?,
+                revoked_all_at_ms: r.get(at + 18)?,
+                revoked_all_seq: r.get(at + 19)?,
+                mac: r.get::<_, Option<Vec<u8>>>(at + 20)?.unwrap_or_default(),
             },
-        )),
-        None => None,
+        }),
+        _ => None,
     })
 }

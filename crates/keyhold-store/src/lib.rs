@@ -81,11 +81,12 @@ impl Store {
             c.pragma_update(None, "application_id", APPLICATION_ID)?;
             Ok(())
         })?;
-        store.migrate()?;
+        store.migrate(migrations::LATEST)?;
         Ok(store)
     }
 
-    /// Opens an existing keyhold database, applying pending migrations.
+    /// Opens an existing keyhold database, applying the pending migrations it can apply by
+    /// itself; see [`Store::pending_upgrade`] for the rest.
     ///
     /// A missing file, a file that is not SQLite, a SQLite file of another application, a
     /// damaged file or a schema newer than this build each yield their own error.
@@ -109,7 +110,7 @@ impl Store {
         if app_id != APPLICATION_ID {
             return Err(StoreError::NotADatabase(path.to_path_buf()));
         }
-        store.migrate()?;
+        store.migrate(migrations::AUTOMATIC)?;
         Ok(store)
     }
 
@@ -296,9 +297,35 @@ impl Store {
         }
     }
 
-    fn migrate(&self) -> Result<(), StoreError> {
+    /// The schema version an upgrade would start from, if the schema is older than this
+    /// build's and the next step needs the caller's work in its transaction (see
+    /// [`Store::upgrade`]).
+    pub fn pending_upgrade(&self) -> Result<Option<u32>, StoreError> {
+        let v = self.schema_version()?;
+        Ok((v < migrations::LATEST).then_some(v))
+    }
+
+    /// Applies the migration from version `from` and runs `f` in the same write transaction:
+    /// both commit, or neither. `Ok(false)` if the schema is not at `from` any more (another
+    /// process upgraded it meanwhile).
+    pub fn upgrade<E: From<StoreError>>(
+        &self,
+        from: u32,
+        f: impl FnOnce(&Tx<'_>) -> Result<(), E>,
+    ) -> Result<bool, E> {
         let mut conn = self.lock();
-        migrations::apply(&mut conn).map_err(|e| match e {
+        let done = migrations::upgrade(&mut conn, &self.path, from, f)?;
+        drop(conn);
+        if done {
+            self.own_writes
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
+        Ok(done)
+    }
+
+    fn migrate(&self, up_to: u32) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        migrations::apply(&mut conn, up_to).map_err(|e| match e {
             migrations::MigrateError::Newer(found) => StoreError::NewerSchema {
                 path: self.path.clone(),
                 found,
@@ -341,7 +368,8 @@ mod tests {
             "stable while nothing changes"
         );
         let (with_standing, none) = a.key_standing("key_missing").expect("lookup");
-        assert_eq!((with_standing.data, none), (v1, None));
+        assert_eq!(with_standing.data, v1);
+        assert!(none.is_none());
         b.write(|tx| tx.set_meta("x", b"3")).expect("other write");
         assert_ne!(
             a.key_standing("key_missing").expect("lookup").0.data,
@@ -358,6 +386,9 @@ mod tests {
             id: "ws_1".into(),
             name: "one".into(),
             created_at: 1,
+            revoked_all_at_ms: None,
+            revoked_all_seq: None,
+            mac: Vec::new(),
         };
         let key = ApiKeyRow {
             jti: "key_1".into(),
@@ -373,33 +404,41 @@ mod tests {
             revoked_at_ms: None,
             revoked_by: None,
             last_used_at: None,
+            mint_seq: 1,
+            mac: Vec::new(),
         };
         let standing = || a.versions().expect("versions").standing;
         let s0 = standing();
         a.write(|tx| {
             tx.insert_workspace(&ws)?;
-            tx.insert_api_key(&key)?;
+            tx.insert_api_key(&key)
+        })
+        .expect("write");
+        let s0 = {
+            let s = standing();
+            assert!(s > s0, "a new key moves it");
+            s
+        };
+        a.write(|tx| {
             tx.touch_api_key("key_1", 5)?;
             tx.set_meta("x", b"1")
         })
         .expect("write");
-        assert_eq!(
-            standing(),
-            s0,
-            "new keys, last-used times and meta: no change"
-        );
+        assert_eq!(standing(), s0, "last-used times and meta: no change");
         let w0 = a.own_writes();
-        a.write(|tx| tx.revoke_api_key("key_1", 10, "op"))
+        a.write(|tx| tx.revoke_api_key("key_1", 10, "op", b"m"))
             .expect("revoke");
         assert_eq!(a.own_writes(), w0 + 1);
         let s1 = standing();
         assert!(s1 > s0, "a revocation moves it");
-        a.write(|tx| tx.revoke_all_api_keys("ws_1", 20))
+        a.write(|tx| tx.set_workspace_revoke_all("ws_1", 20, 1, b"m"))
             .expect("revoke all");
         let s2 = standing();
         assert!(s2 > s1, "a revoke-all moves it");
         let (v, found) = a.key_standing("key_1").expect("lookup");
         assert_eq!(v.standing, s2, "read with the standing it reflects");
-        assert_eq!(found.expect("key").1.revoked_at_ms, Some(10));
+        let found = found.expect("key");
+        assert_eq!(found.key.revoked_at_ms, Some(10));
+        assert_eq!(found.workspace.revoked_all_seq, Some(1));
     }
 }

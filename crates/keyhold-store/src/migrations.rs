@@ -107,7 +107,42 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER workspaces_standing_delete AFTER DELETE ON workspaces
         BEGIN UPDATE standing SET version = version + 1 WHERE id = 0; END;
     "#,
+    // 5: authenticated rows. Every row that decides who gets in carries a MAC (computed by the
+    // facade under the store's row key, which the store never sees). API keys get a mint
+    // sequence number and revoke-all marks a sequence number to compare it with: revoke-all is
+    // decided by commit order, not by clocks. Any change to an access-deciding column moves
+    // the standing counter (only `last_used_at` does not).
+    //
+    // Applied by `Store::upgrade` only, together with the facade's MACs over the existing rows
+    // in the same transaction: a store is never at version 5 with unauthenticated rows.
+    r#"
+    ALTER TABLE signing_keys ADD COLUMN mac BLOB;
+    ALTER TABLE api_keys ADD COLUMN mint_seq INTEGER;
+    ALTER TABLE api_keys ADD COLUMN mac BLOB;
+    ALTER TABLE workspaces ADD COLUMN revoked_all_seq INTEGER;
+    ALTER TABLE workspaces ADD COLUMN mac BLOB;
+    CREATE UNIQUE INDEX api_keys_by_seq ON api_keys (mint_seq);
+    DROP TRIGGER api_keys_standing_update;
+    CREATE TRIGGER api_keys_standing_update
+        AFTER UPDATE OF jti, workspace, name, sub, scopes, kid, fingerprint, created_at_ms,
+            created_by, expires_at, revoked_at_ms, revoked_by, mint_seq, mac ON api_keys
+        BEGIN UPDATE standing SET version = version + 1 WHERE id = 0; END;
+    CREATE TRIGGER api_keys_standing_insert AFTER INSERT ON api_keys
+        BEGIN UPDATE standing SET version = version + 1 WHERE id = 0; END;
+    DROP TRIGGER workspaces_standing_update;
+    CREATE TRIGGER workspaces_standing_update
+        AFTER UPDATE OF id, name, revoked_all_at_ms, revoked_all_seq, mac ON workspaces
+        BEGIN UPDATE standing SET version = version + 1 WHERE id = 0; END;
+    CREATE TRIGGER signing_keys_standing_change AFTER UPDATE ON signing_keys
+        BEGIN UPDATE standing SET version = version + 1 WHERE id = 0; END;
+    CREATE TRIGGER signing_keys_standing_delete AFTER DELETE ON signing_keys
+        BEGIN UPDATE standing SET version = version + 1 WHERE id = 0; END;
+    "#,
 ];
+
+/// The last version [`apply`] reaches by itself; later ones need [`upgrade`] (the facade's
+/// work in the same transaction).
+pub(crate) const AUTOMATIC: u32 = 4;
 
 /// The schema version this build writes.
 pub(crate) const LATEST: u32 = MIGRATIONS.len() as u32;
@@ -123,12 +158,16 @@ impl From<rusqlite::Error> for MigrateError {
     }
 }
 
-pub(crate) fn apply(conn: &mut Connection) -> Result<(), MigrateError> {
+/// Applies pending migrations up to version `up_to`.
+pub(crate) fn apply(conn: &mut Connection, up_to: u32) -> Result<(), MigrateError> {
     loop {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let current: u32 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if current > LATEST {
             return Err(MigrateError::Newer(current));
+        }
+        if current >= up_to {
+            return Ok(());
         }
         let Some(sql) = MIGRATIONS.get(current as usize) else {
             return Ok(());
@@ -137,4 +176,36 @@ pub(crate) fn apply(conn: &mut Connection) -> Result<(), MigrateError> {
         tx.pragma_update(None, "user_version", current + 1)?;
         tx.commit()?;
     }
+}
+
+/// Applies the next migration and runs `f` in the same transaction; commits only if both
+/// succeed. `Ok(false)` if the schema was not at `from` (nothing done).
+pub(crate) fn upgrade<E>(
+    conn: &mut Connection,
+    path: &std::path::Path,
+    from: u32,
+    f: impl FnOnce(&crate::Tx<'_>) -> Result<(), E>,
+) -> Result<bool, E>
+where
+    E: From<crate::StoreError>,
+{
+    let sqlite = |e| crate::StoreError::from_sqlite(path, e);
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(sqlite)?;
+    let current: u32 = tx
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(sqlite)?;
+    if current != from {
+        return Ok(false);
+    }
+    let Some(sql) = MIGRATIONS.get(current as usize) else {
+        return Ok(false);
+    };
+    tx.execute_batch(sql).map_err(sqlite)?;
+    f(&crate::Tx::new(&tx, path))?;
+    tx.pragma_update(None, "user_version", current + 1)
+        .map_err(sqlite)?;
+    tx.commit().map_err(sqlite)?;
+    Ok(true)
 }

@@ -20,6 +20,26 @@ pub struct WorkspaceRow {
     pub name: String,
     /// Unix seconds.
     pub created_at: i64,
+    /// When all its keys were last revoked (ms), if ever (for display; the decision is by
+    /// `revoked_all_seq`).
+    pub revoked_all_at_ms: Option<i64>,
+    /// Every key whose mint sequence number is at or below this one is revoked.
+    pub revoked_all_seq: Option<i64>,
+    /// The row's MAC (empty if the row has none).
+    pub mac: Vec<u8>,
+}
+
+const WORKSPACE_COLUMNS: &str = "id, name, created_at, revoked_all_at_ms, revoked_all_seq, mac";
+
+fn workspace_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WorkspaceRow> {
+    Ok(WorkspaceRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        created_at: r.get(2)?,
+        revoked_all_at_ms: r.get(3)?,
+        revoked_all_seq: r.get(4)?,
+        mac: r.get::<_, Option<Vec<u8>>>(5)?.unwrap_or_default(),
+    })
 }
 
 /// Lifecycle of a key-encryption key.
@@ -270,8 +290,15 @@ impl<'a> Tx<'a> {
     pub fn insert_workspace(&self, row: &WorkspaceRow) -> Result<(), StoreError> {
         self.conn
             .execute(
-                "INSERT INTO workspaces (id, name, created_at) VALUES (?1, ?2, ?3)",
-                params![row.id, row.name, row.created_at],
+                &format!("INSERT INTO workspaces ({WORKSPACE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                params![
+                    row.id,
+                    row.name,
+                    row.created_at,
+                    row.revoked_all_at_ms,
+                    row.revoked_all_seq,
+                    row.mac
+                ],
             )
             .map(drop)
             .map_err(|e| self.err(e))
@@ -281,16 +308,12 @@ impl<'a> Tx<'a> {
     pub fn workspaces(&self) -> Result<Vec<WorkspaceRow>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT id, name, created_at FROM workspaces ORDER BY name")
+            .prepare_cached(&format!(
+                "SELECT {WORKSPACE_COLUMNS} FROM workspaces ORDER BY name"
+            ))
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([], |r| {
-                Ok(WorkspaceRow {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    created_at: r.get(2)?,
-                })
-            })
+            .query_map([], workspace_from_row)
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
@@ -299,11 +322,54 @@ impl<'a> Tx<'a> {
     pub fn workspace(&self, ident: &str) -> Result<Option<WorkspaceRow>, StoreError> {
         self.conn
             .query_row(
-                "SELECT id, name, created_at FROM workspaces WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1",
+                &format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1"),
                 [ident],
-                |r| Ok(WorkspaceRow { id: r.get(0)?, name: r.get(1)?, created_at: r.get(2)? }),
+                workspace_from_row,
             )
             .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Sets a workspace's revoke-all mark and its row's new MAC. `false` if it does not exist.
+    pub fn set_workspace_revoke_all(
+        &self,
+        id: &str,
+        at_ms: i64,
+        seq: i64,
+        mac: &[u8],
+    ) -> Result<bool, StoreError> {
+        self.conn
+            .execute(
+                "UPDATE workspaces SET revoked_all_at_ms = ?2, revoked_all_seq = ?3, mac = ?4 WHERE id = ?1",
+                params![id, at_ms, seq, mac],
+            )
+            .map(|n| n > 0)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Replaces a workspace row's revoke-all sequence number and MAC (schema upgrade).
+    pub fn set_workspace_auth(
+        &self,
+        id: &str,
+        seq: Option<i64>,
+        mac: &[u8],
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE workspaces SET revoked_all_seq = ?2, mac = ?3 WHERE id = ?1",
+                params![id, seq, mac],
+            )
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Moves the standing counter explicitly (the triggers move it too; this covers a
+    /// database whose triggers were dropped).
+    pub fn bump_standing(&self) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("UPDATE standing SET version = version + 1 WHERE id = 0")
+            .and_then(|mut st| st.execute([]))
+            .map(drop)
             .map_err(|e| self.err(e))
     }
 

@@ -9,13 +9,15 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use keyhold_crypto::secrecy::zeroize::Zeroizing;
-use keyhold_store::{ApiKeyRow, RecordKey, SigningKeyRow, SigningKeyState, StoreError, Tx};
+use keyhold_store::{
+    ApiKeyRow, RecordKey, SigningKeyRow, SigningKeyState, StoreError, Tx, WorkspaceRow,
+};
 use keyhold_token::{
     Claims, DEFAULT_LEEWAY, ExpiryPreset, Jwks, KeyFacts, KeyStatus, Scope, ScopeSet, SigningKey,
     TokenError, VerifyingKey,
 };
 
-use crate::{Caller, Error, Keyhold, Result, now, read, workspaces, write};
+use crate::{Caller, Error, Keyhold, Result, now, read, write};
 
 /// Record kind under which signing keys' private halves are stored (store-level records).
 const SIGNING_KEY_KIND: &str = "signing-key";
@@ -130,8 +132,8 @@ pub struct ApiKey {
 }
 
 impl ApiKey {
-    fn from_row(row: ApiKeyRow, revoked_all_at_ms: Option<i64>, now: i64) -> Self {
-        let by_all = revoked_all_at_ms.filter(|at| row.created_at_ms <= *at);
+    fn from_row(row: ApiKeyRow, ws: &WorkspaceRow, now: i64) -> Self {
+        let by_all = revoked_by_all(&row, ws).then_some(ws.revoked_all_at_ms.unwrap_or(0));
         let (revoked_at, revoked_by) = match (row.revoked_at_ms, by_all) {
             (Some(at), _) => (Some(at / 1000), row.revoked_by),
             (None, Some(at)) => (Some(at / 1000), Some("revoke-all".to_owned())),
@@ -168,6 +170,12 @@ impl ApiKey {
     }
 }
 
+/// Whether a revoke-all of `ws` covers `key`: decided by mint order (the mark is the highest
+/// mint sequence number when the revoke-all committed), never by clocks.
+fn revoked_by_all(key: &ApiKeyRow, ws: &WorkspaceRow) -> bool {
+    key.workspace == ws.id && ws.revoked_all_seq.is_some_and(|mark| key.mint_seq <= mark)
+}
+
 /// What to mint.
 #[derive(Debug, Clone)]
 pub struct MintRequest {
@@ -197,7 +205,8 @@ pub struct MintedKey {
 pub struct RevokeAll {
     /// Workspace id.
     pub workspace: String,
-    /// Every key minted at or before this instant (Unix ms) is revoked.
+    /// When the revoke-all committed (Unix ms). Every key that existed then is revoked,
+    /// whatever the clocks said when it was minted; keys minted afterwards work.
     pub revoked_at_ms: i64,
     /// Keys that were active and are now revoked (counted, not touched).
     pub keys_revoked: usize,
@@ -394,21 +403,27 @@ impl Keyhold {
         let key = SigningKey::generate().map_err(Error::Token)?;
         let kid = key.kid().to_owned();
         self.seal_record(tx, signing_record(&kid), &key.to_pkcs8_der())?;
-        tx.insert_signing_key(&SigningKeyRow {
+        let mut row = SigningKeyRow {
             kid: kid.clone(),
             public_key: key.verifying_key().as_bytes().to_vec(),
             state: SigningKeyState::Active,
             created_at: now(),
             retired_at: None,
-        })?;
+            mac: Vec::new(),
+        };
+        self.mac_signing_key(&mut row)?;
+        tx.insert_signing_key(&row)?;
         Ok(kid)
     }
 
-    /// Loads the public keys into memory (all of them, replacing what was there).
+    /// Loads the public keys into memory (all of them, replacing what was there). A row that
+    /// does not authenticate fails the whole load, naming it: nothing is replaced, and a token
+    /// of an unknown key is refused with that integrity error.
     fn load_verifiers(&self, tx: &Tx<'_>) -> Result<()> {
         let rows = tx.signing_keys()?;
         let mut map = BTreeMap::new();
         for row in rows {
+            self.check_signing_key(&row)?;
             let vk = VerifyingKey::from_bytes(&row.public_key).map_err(|_| Error::Integrity {
                 what: format!("signing key {}", row.kid),
                 detail: "bad public key".into(),
@@ -436,6 +451,7 @@ impl Keyhold {
             .iter()
             .find(|k| k.state == SigningKeyState::Active)
             .ok_or(Error::Internal("the store has no active signing key"))?;
+        self.check_signing_key(active)?;
         if read(&self.signing)
             .active
             .as_ref()
@@ -520,9 +536,10 @@ impl Keyhold {
         let jti = keyhold_token::new_jti().map_err(Error::Token)?;
         let issuer = self.issuer();
         self.store.write(|tx| {
-            let ws = workspaces::resolve(tx, &req.workspace)?;
+            let ws = self.resolve(tx, &req.workspace)?;
             caller.require(Scope::KeysWrite, &ws.id)?;
             if tx.api_key_by_name(&ws.id, &req.name)?.is_some() {
+                // (Authenticated or not, the name is taken: refused either way.)
                 return Err(Error::Conflict(format!(
                     "key \"{}\" in workspace \"{}\"",
                     req.name, ws.name
@@ -548,7 +565,7 @@ impl Keyhold {
             let token = Token(Zeroizing::new(
                 keyhold_token::mint(key, &claims).map_err(Error::Token)?,
             ));
-            let row = ApiKeyRow {
+            let mut row = ApiKeyRow {
                 jti: jti.clone(),
                 workspace: ws.id.clone(),
                 name: req.name.clone(),
@@ -566,8 +583,11 @@ impl Keyhold {
                 revoked_at_ms: None,
                 revoked_by: None,
                 last_used_at: None,
+                mint_seq: tx.next_mint_seq()?,
+                mac: Vec::new(),
             };
             drop(signing);
+            self.mac_api_key(&mut row)?;
             tx.insert_api_key(&row).map_err(|e| match e {
                 StoreError::Constraint(_) => Error::Conflict(format!("key \"{}\"", req.name)),
                 other => Error::Store(other),
@@ -588,32 +608,38 @@ impl Keyhold {
                         .map_err(|_| Error::Internal("unrecordable scopes"))?,
                 );
             self.audit(tx, caller, record)?;
+            let ws_row = self.workspace_row(tx, &ws.id)?;
             Ok(MintedKey {
                 token,
-                key: ApiKey::from_row(row, None, iat),
+                key: ApiKey::from_row(row, &ws_row, iat),
             })
         })
     }
 
-    fn find_key(tx: &Tx<'_>, workspace_id: &str, ident: &str) -> Result<ApiKeyRow> {
+    fn find_key(&self, tx: &Tx<'_>, workspace_id: &str, ident: &str) -> Result<ApiKeyRow> {
         let row = match tx.api_key(ident)? {
             Some(r) if r.workspace == workspace_id => Some(r),
             _ => tx.api_key_by_name(workspace_id, ident)?,
         };
-        row.ok_or_else(|| Error::NotFound(format!("key {}", crate::names::quoted(ident))))
+        let row =
+            row.ok_or_else(|| Error::NotFound(format!("key {}", crate::names::quoted(ident))))?;
+        self.check_api_key(&row)?;
+        Ok(row)
     }
 
     /// The keys of a workspace, newest first (`keys:read`). Never a token.
     pub fn keys(&self, caller: &Caller, workspace: &str) -> Result<Vec<ApiKey>> {
         self.store.read(|tx| {
-            let ws = workspaces::resolve(tx, workspace)?;
+            let ws = self.workspace_row(tx, workspace)?;
             caller.require(Scope::KeysRead, &ws.id)?;
-            let all_at = tx.workspace_revoked_all_at(&ws.id)?;
             let now = now();
-            Ok(tx
-                .api_keys(&ws.id)?
+            let rows = tx.api_keys(&ws.id)?;
+            for row in &rows {
+                self.check_api_key(row)?;
+            }
+            Ok(rows
                 .into_iter()
-                .map(|r| ApiKey::from_row(r, all_at, now))
+                .map(|r| ApiKey::from_row(r, &ws, now))
                 .collect())
         })
     }
@@ -621,14 +647,10 @@ impl Keyhold {
     /// One key, by id or name (`keys:read`).
     pub fn key(&self, caller: &Caller, workspace: &str, ident: &str) -> Result<ApiKey> {
         self.store.read(|tx| {
-            let ws = workspaces::resolve(tx, workspace)?;
+            let ws = self.workspace_row(tx, workspace)?;
             caller.require(Scope::KeysRead, &ws.id)?;
-            let row = Self::find_key(tx, &ws.id, ident)?;
-            Ok(ApiKey::from_row(
-                row,
-                tx.workspace_revoked_all_at(&ws.id)?,
-                now(),
-            ))
+            let row = self.find_key(tx, &ws.id, ident)?;
+            Ok(ApiKey::from_row(row, &ws, now()))
         })
     }
 
@@ -644,10 +666,22 @@ impl Keyhold {
     /// in every process. Revoking a revoked key is not an error; it changes nothing.
     pub fn revoke_key(&self, caller: &Caller, workspace: &str, ident: &str) -> Result<ApiKey> {
         let out = self.store.write(|tx| {
-            let ws = workspaces::resolve(tx, workspace)?;
+            let ws = self.workspace_row(tx, workspace)?;
             caller.require(Scope::KeysRevoke, &ws.id)?;
-            let row = Self::find_key(tx, &ws.id, ident)?;
-            let changed = tx.revoke_api_key(&row.jti, now_ms(), &caller.name())?;
+            let mut row = self.find_key(tx, &ws.id, ident)?;
+            let changed = row.revoked_at_ms.is_none();
+            if changed {
+                row.revoked_at_ms = Some(now_ms());
+                row.revoked_by = Some(caller.name());
+                self.mac_api_key(&mut row)?;
+                tx.revoke_api_key(
+                    &row.jti,
+                    row.revoked_at_ms.unwrap_or(0),
+                    &caller.name(),
+                    &row.mac,
+                )?;
+                tx.bump_standing()?;
+            }
             // Bumped before the commit as well as after: a cache hit racing the commit either
             // sees the new epoch or reads the committed revocation.
             self.revocations_committed();
@@ -656,14 +690,7 @@ impl Keyhold {
                 .target(&row.jti)
                 .detail("already_revoked", !changed);
             self.audit(tx, caller, record)?;
-            let row = tx
-                .api_key(&row.jti)?
-                .ok_or(Error::Internal("revoked key vanished"))?;
-            Ok(ApiKey::from_row(
-                row,
-                tx.workspace_revoked_all_at(&ws.id)?,
-                now(),
-            ))
+            Ok(ApiKey::from_row(row, &ws, now()))
         });
         self.revocations_committed();
         out
@@ -674,17 +701,31 @@ impl Keyhold {
     /// verification on. Keys minted afterwards work.
     pub fn revoke_all_keys(&self, caller: &Caller, workspace: &str) -> Result<RevokeAll> {
         let out = self.store.write(|tx| {
-            let ws = workspaces::resolve(tx, workspace)?;
+            let mut ws = self.workspace_row(tx, workspace)?;
             caller.require(Scope::KeysRevoke, &ws.id)?;
-            let before = tx.workspace_revoked_all_at(&ws.id)?;
             let now_s = now();
-            let keys_revoked = tx
-                .api_keys(&ws.id)?
-                .into_iter()
-                .filter(|r| ApiKey::from_row(r.clone(), before, now_s).status == KeyState::Active)
-                .count();
+            // Every key minted so far (in commit order: the write lock serialises mints and
+            // this) is at or below the mark, whatever its creation time says.
+            let mark = tx.next_mint_seq()? - 1;
+            let mut keys_revoked = 0usize;
+            for row in tx.api_keys(&ws.id)? {
+                self.check_api_key(&row)?;
+                let active = ApiKey::from_row(row.clone(), &ws, now_s).status == KeyState::Active;
+                if active && row.mint_seq <= mark {
+                    keys_revoked += 1;
+                }
+            }
             let at = now_ms();
-            tx.revoke_all_api_keys(&ws.id, at)?;
+            ws.revoked_all_at_ms = Some(at);
+            ws.revoked_all_seq = Some(mark.max(ws.revoked_all_seq.unwrap_or(0)));
+            self.mac_workspace(&mut ws)?;
+            tx.set_workspace_revoke_all(
+                &ws.id,
+                at,
+                ws.revoked_all_seq.unwrap_or(mark),
+                &ws.mac,
+            )?;
+            tx.bump_standing()?;
             self.revocations_committed();
             let record = crate::audit::Record::new(keyhold_audit::Action::KeysRevokedAll)
                 .workspace(&ws.id)
@@ -692,7 +733,8 @@ impl Keyhold {
                 .detail(
                     "keys_revoked",
                     i64::try_from(keys_revoked).unwrap_or(i64::MAX),
-                );
+                )
+                .detail("revoked_through", ws.revoked_all_seq.unwrap_or(mark));
             self.audit(tx, caller, record)?;
             Ok(RevokeAll {
                 workspace: ws.id,
@@ -1042,22 +1084,22 @@ impl Keyhold {
         let (versions, found) = self.store.key_standing(jti)?;
         let version = versions.standing;
         Ok(match found {
-            Some((ws, standing)) if ws == workspace => {
-                // Revoke-all is decided at millisecond precision on the stored creation time,
-                // so a key minted right after a revoke-all (same second) works.
-                let by_all = standing
-                    .workspace_revoked_all_at_ms
-                    .filter(|at| standing.created_at_ms <= *at);
+            Some(st) if st.key.jti == jti && st.key.workspace == workspace => {
+                // Both rows must authenticate: an edited, inserted or moved row is an
+                // integrity error, never a grant.
+                self.check_api_key(&st.key)?;
+                self.check_workspace(&st.workspace)?;
+                let by_all = revoked_by_all(&st.key, &st.workspace);
                 let facts = KeyFacts {
                     workspace_known: true,
-                    key_status: if standing.revoked_at_ms.is_some() {
+                    key_status: if st.key.revoked_at_ms.is_some() {
                         KeyStatus::Revoked
                     } else {
                         KeyStatus::Active
                     },
-                    workspace_revoked_all_at: by_all.map(|_| iat),
+                    workspace_revoked_all_at: by_all.then_some(iat),
                 };
-                (version, facts, standing.last_used_at)
+                (version, facts, st.key.last_used_at)
             }
             _ => {
                 let workspace_known = self
@@ -1096,18 +1138,23 @@ impl Keyhold {
     pub fn rotate_signing_key(&self, caller: &Caller) -> Result<SigningKeyRotation> {
         let out = self.store.write(|tx| {
             if caller.principal().is_some() {
-                let home = workspaces::resolve(tx, crate::DEFAULT_WORKSPACE)?;
+                let home = self.resolve(tx, crate::DEFAULT_WORKSPACE)?;
                 caller.require(Scope::Admin, &home.id)?;
             }
             let now = now();
             self.ensure_signing_key(tx)?;
-            let old: Vec<String> = tx
-                .signing_keys()?
-                .into_iter()
-                .filter(|k| k.state == SigningKeyState::Active)
-                .map(|k| k.kid)
-                .collect();
-            tx.retire_active_signing_key(now)?;
+            let mut old = Vec::new();
+            for mut row in tx.signing_keys()? {
+                if row.state != SigningKeyState::Active {
+                    continue;
+                }
+                self.check_signing_key(&row)?;
+                row.state = SigningKeyState::Retiring;
+                row.retired_at = Some(now);
+                self.mac_signing_key(&mut row)?;
+                tx.update_signing_key(&row)?;
+                old.push(row.kid);
+            }
             for kid in &old {
                 tx.delete_record(&signing_record(kid))?;
             }

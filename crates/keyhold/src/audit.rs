@@ -14,7 +14,7 @@ use crate::{Caller, Error, Keyhold, Origin, Result, Surface, read, write};
 
 const AUDIT_KEY_KIND: &str = "audit-key";
 const CHECKPOINT_KEY_KIND: &str = "audit-checkpoint-key";
-const META_CHECKPOINT_PUBLIC: &str = "audit_checkpoint_public";
+pub(crate) const META_CHECKPOINT_PUBLIC: &str = "audit_checkpoint_public";
 
 pub use keyhold_audit::ChainError;
 

@@ -63,6 +63,22 @@ impl KeySource {
         }
     }
 
+    /// The key as the source holds it now (the key file, or a staged one that a finished
+    /// rotation left: see [`staging_file`]).
+    pub(crate) fn load_current(&self) -> Result<MasterKey> {
+        match (self, self.load()) {
+            (Self::File(f), Err(e)) => {
+                let staged = staging_file(f);
+                if staged.exists() {
+                    Ok(staged.read()?)
+                } else {
+                    Err(e)
+                }
+            }
+            (_, r) => r,
+        }
+    }
+
     fn load(&self) -> Result<MasterKey> {
         match self {
             Self::Text(t) => Ok(MasterKey::from_base64url(t)?),
@@ -241,6 +257,7 @@ impl Keyhold {
                 tx.set_kek_wrapped(row.id, &wrapped.0)?;
             }
             tx.set_meta(META_MASTER_CHECK, &new_master.check_value().0)?;
+            self.write_identity(tx, new_key)?;
             let record = crate::audit::Record::new(keyhold_audit::Action::MasterKeyRotated).detail(
                 "keks_rewrapped",
                 i64::try_from(rows.len()).unwrap_or(i64::MAX),

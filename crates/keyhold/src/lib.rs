@@ -24,6 +24,7 @@ mod caller;
 mod datadir;
 mod error;
 mod group;
+mod integrity;
 
 mod keys;
 mod names;
@@ -77,6 +78,8 @@ pub struct Keyhold {
     issuer: String,
     master: RwLock<UnlockedMaster>,
     ring: RwLock<KekRing>,
+    /// The key that authenticates access-deciding rows (see `integrity`).
+    rows: RwLock<Option<keyhold_crypto::RowKey>>,
     signing: RwLock<apikeys::Signing>,
     verify_cache: RwLock<apikeys::VerifyCache>,
     revocation_epoch: std::sync::atomic::AtomicU64,
@@ -135,6 +138,52 @@ pub struct Status {
     pub records: u64,
     /// Unix time the store was created.
     pub created_at: i64,
+}
+
+/// Why a master key that fails the check value is refused: if the store's untouched witness
+/// (or one of its KEKs) shows the key is the store's own, the identity rows were edited — an
+/// integrity error; otherwise it is a wrong master key.
+fn identity_or_wrong_key(store: &Store, key: &KeySource, path: PathBuf) -> Error {
+    let tampered = || Error::Integrity {
+        what: "meta (store identity)".into(),
+        detail: "the master key is this store's own, but the rows that identify the store were \
+                 altered"
+            .into(),
+    };
+    let Ok(master) = key.load_current() else {
+        return Error::WrongMasterKey(path);
+    };
+    let witness = store
+        .read(|tx| tx.meta(integrity::META_WITNESS))
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    if witness.len() == 48
+        && keyhold_crypto::master_witness_matches(&master, &witness[..16], &witness[16..])
+    {
+        return tampered();
+    }
+    // An edited check value with an intact store id: the KEKs still unwrap.
+    let kek_unwraps = store
+        .read(|tx| {
+            let id = tx.meta(META_STORE_ID)?.unwrap_or_default();
+            Ok::<_, keyhold_store::StoreError>((id, tx.keks()?))
+        })
+        .ok()
+        .is_some_and(|(id, keks)| {
+            UnlockedMaster::derive(&master, &id).is_ok_and(|m| {
+                keks.iter().any(|k| {
+                    KekRing::new()
+                        .insert_wrapped(&m, k.id, &WrappedKek(k.wrapped.clone()))
+                        .is_ok()
+                })
+            })
+        });
+    if kek_unwraps {
+        tampered()
+    } else {
+        Error::WrongMasterKey(path)
+    }
 }
 
 /// The `iss` of a store's tokens: `urn:keyhold:` and the store's random id in hex.
@@ -234,9 +283,11 @@ impl Keyhold {
                 state: KekState::Active,
                 created_at: now,
             })?;
-            let ws = workspaces::insert(tx, DEFAULT_WORKSPACE, now)?;
+            kh.create_row_key(tx)?;
+            let ws = kh.insert_workspace(tx, DEFAULT_WORKSPACE, now)?;
             kh.ensure_signing_key(tx)?;
             kh.ensure_audit_keys(tx)?;
+            kh.write_identity(tx, master_key)?;
             kh.audit(
                 tx,
                 caller,
@@ -271,9 +322,28 @@ impl Keyhold {
             what: "master key check value".into(),
             detail: "wrong length".into(),
         })?);
-        let master = key.unlock(&store_id, &check, dir.path())?;
+        let master = match key.unlock(&store_id, &check, dir.path()) {
+            Err(Error::WrongMasterKey(path)) => {
+                return Err(identity_or_wrong_key(&store, &key, path));
+            }
+            other => other?,
+        };
         let kh = Self::assemble(dir, store, store_id, master, KekRing::new(), key);
         kh.store.read(|tx| kh.load_keks(tx))?;
+        match kh.store.pending_upgrade()? {
+            Some(from) => {
+                let master_key = kh.key_source.load_current()?;
+                let upgraded = kh.store.upgrade(from, |tx| {
+                    kh.authenticate_existing_rows(tx, &master_key)
+                })?;
+                if !upgraded {
+                    // Another process upgraded the store meanwhile.
+                    kh.store.read(|tx| kh.load_row_key(tx))?;
+                }
+            }
+            None => kh.store.read(|tx| kh.load_row_key(tx))?,
+        }
+        kh.store.read(|tx| kh.check_identity(tx))?;
         kh.load_signing()?;
         Ok(kh)
     }
@@ -294,6 +364,7 @@ impl Keyhold {
             store_id,
             master: RwLock::new(master),
             ring: RwLock::new(ring),
+            rows: RwLock::new(None),
             signing: RwLock::default(),
             verify_cache: RwLock::default(),
             revocation_epoch: std::sync::atomic::AtomicU64::new(0),

@@ -1,7 +1,7 @@
 use keyhold_crypto::{Envelope, RecordAad, SecretBytes};
 use keyhold_store::{RecordKey, RecordRow, Tx};
 
-use crate::{Error, Keyhold, Result, names, now, read, workspaces};
+use crate::{Error, Keyhold, Result, names, now, read};
 
 /// Public facts about a stored record (never its content).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -93,10 +93,10 @@ impl Keyhold {
             .map_err(|e| Error::integrity(what(), e))
     }
 
-    fn record_key(tx: &Tx<'_>, workspace: &str, kind: &str, id: &str) -> Result<RecordKey> {
+    fn record_key(&self, tx: &Tx<'_>, workspace: &str, kind: &str, id: &str) -> Result<RecordKey> {
         names::record_kind(kind)?;
         names::record_id(id)?;
-        let ws = workspaces::resolve(tx, workspace)?;
+        let ws = self.resolve(tx, workspace)?;
         Ok(RecordKey {
             workspace: ws.id,
             kind: kind.to_owned(),
@@ -118,7 +118,7 @@ impl Keyhold {
         secret: &SecretBytes,
     ) -> Result<RecordInfo> {
         self.store.write(|tx| {
-            let key = Self::record_key(tx, workspace, kind, id)?;
+            let key = self.record_key(tx, workspace, kind, id)?;
             if caller.principal().is_some() {
                 caller.require(keyhold_token::Scope::Admin, &key.workspace)?;
             }
@@ -144,7 +144,7 @@ impl Keyhold {
         id: &str,
     ) -> Result<SecretBytes> {
         self.store.read(|tx| {
-            let key = Self::record_key(tx, workspace, kind, id)?;
+            let key = self.record_key(tx, workspace, kind, id)?;
             if caller.principal().is_some() {
                 caller.require(keyhold_token::Scope::Admin, &key.workspace)?;
             }
@@ -162,7 +162,7 @@ impl Keyhold {
         id: &str,
     ) -> Result<()> {
         self.store.write(|tx| {
-            let key = Self::record_key(tx, workspace, kind, id)?;
+            let key = self.record_key(tx, workspace, kind, id)?;
             if caller.principal().is_some() {
                 caller.require(keyhold_token::Scope::Admin, &key.workspace)?;
             }

@@ -23,27 +23,39 @@ impl From<WorkspaceRow> for Workspace {
     }
 }
 
-pub(crate) fn insert(tx: &Tx<'_>, name: &str, now: i64) -> Result<Workspace> {
-    names::workspace(name)?;
-    let row = WorkspaceRow {
-        id: keyhold_crypto::random::identifier("ws_", 10)?,
-        name: name.to_owned(),
-        created_at: now,
-    };
-    tx.insert_workspace(&row).map_err(|e| match e {
-        StoreError::Constraint(_) => Error::Conflict(format!("workspace \"{name}\"")),
-        other => Error::Store(other),
-    })?;
-    Ok(row.into())
-}
-
-pub(crate) fn resolve(tx: &Tx<'_>, ident: &str) -> Result<Workspace> {
-    tx.workspace(ident)?
-        .map(Workspace::from)
-        .ok_or_else(|| Error::NotFound(format!("workspace {}", crate::names::quoted(ident))))
-}
-
 impl Keyhold {
+    pub(crate) fn insert_workspace(&self, tx: &Tx<'_>, name: &str, now: i64) -> Result<Workspace> {
+        names::workspace(name)?;
+        let mut row = WorkspaceRow {
+            id: keyhold_crypto::random::identifier("ws_", 10)?,
+            name: name.to_owned(),
+            created_at: now,
+            revoked_all_at_ms: None,
+            revoked_all_seq: None,
+            mac: Vec::new(),
+        };
+        self.mac_workspace(&mut row)?;
+        tx.insert_workspace(&row).map_err(|e| match e {
+            StoreError::Constraint(_) => Error::Conflict(format!("workspace \"{name}\"")),
+            other => Error::Store(other),
+        })?;
+        Ok(row.into())
+    }
+
+    /// The workspace row with this id or name, authenticated.
+    pub(crate) fn workspace_row(&self, tx: &Tx<'_>, ident: &str) -> Result<WorkspaceRow> {
+        let row = tx.workspace(ident)?.ok_or_else(|| {
+            Error::NotFound(format!("workspace {}", crate::names::quoted(ident)))
+        })?;
+        self.check_workspace(&row)?;
+        Ok(row)
+    }
+
+    /// The workspace with this id or name (its row authenticated).
+    pub(crate) fn resolve(&self, tx: &Tx<'_>, ident: &str) -> Result<Workspace> {
+        self.workspace_row(tx, ident).map(Workspace::from)
+    }
+
     /// Creates a workspace. Names are `[a-z0-9][a-z0-9-]{0,62}` and unique.
     /// Only the operator may (a key is confined to its own workspace). Recorded as
     /// `workspace.created`.
@@ -54,7 +66,7 @@ impl Keyhold {
             }));
         }
         self.store.write(|tx| {
-            let ws = insert(tx, name, now())?;
+            let ws = self.insert_workspace(tx, name, now())?;
             self.audit(
                 tx,
                 caller,
@@ -68,12 +80,17 @@ impl Keyhold {
 
     /// All workspaces, by name.
     pub fn workspaces(&self) -> Result<Vec<Workspace>> {
-        self.store
-            .read(|tx| Ok(tx.workspaces()?.into_iter().map(Workspace::from).collect()))
+        self.store.read(|tx| {
+            let rows = tx.workspaces()?;
+            for row in &rows {
+                self.check_workspace(row)?;
+            }
+            Ok(rows.into_iter().map(Workspace::from).collect())
+        })
     }
 
     /// The workspace with this id or name.
     pub fn workspace(&self, ident: &str) -> Result<Workspace> {
-        self.store.read(|tx| resolve(tx, ident))
+        self.store.read(|tx| self.resolve(tx, ident))
     }
 }

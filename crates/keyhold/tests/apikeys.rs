@@ -225,7 +225,8 @@ fn a_token_of_workspace_a_is_refused_in_workspace_b() {
             &a,
             &MintRequest {
                 workspace: "team-b".into(),
-                ..req("x", ExpiryPreset::OneHour, &[Scope::ReadQueries])
+                // Shorter than the minting key, so only the workspace can refuse it.
+                ..req("x", ExpiryPreset::FifteenMinutes, &[Scope::ReadQueries])
             },
         )
         .expect_err("mint in B"),

@@ -165,7 +165,10 @@ mod tests {
         let mac = k.mac(&row("api_key"));
         assert!(k.verify(&row("api_key"), &mac));
         assert!(!k.verify(&row("signing_key"), &mac), "another table");
-        assert!(!k.verify(&RowMac::new("api_key").text("key_1").int(5).opt_int(Some(0)), &mac));
+        assert!(!k.verify(
+            &RowMac::new("api_key").text("key_1").int(5).opt_int(Some(0)),
+            &mac
+        ));
         // Moving bytes between adjacent fields changes the encoding.
         let a = RowMac::new("d").text("ab").text("c");
         let b = RowMac::new("d").text("a").text("bc");

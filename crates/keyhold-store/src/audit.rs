@@ -30,6 +30,71 @@ pub struct AuditRow {
     pub hash: Vec<u8>,
 }
 
+/// One stored audit row, borrowed (see [`Tx::for_each_audit_row`]).
+#[derive(Debug, Clone, Copy)]
+pub struct AuditRowView<'a> {
+    /// Position in the chain.
+    pub seq: u64,
+    /// The `time_ms` column.
+    pub time_ms: i64,
+    /// The `workspace` column.
+    pub workspace: Option<&'a str>,
+    /// The `action` column.
+    pub action: &'a str,
+    /// The `actor` column.
+    pub actor: &'a str,
+    /// The `key_id` column.
+    pub key_id: Option<&'a str>,
+    /// The `outcome` column.
+    pub outcome: &'a str,
+    /// The canonical event.
+    pub event: &'a [u8],
+    /// The previous row's hash, as stored.
+    pub prev: &'a [u8],
+    /// This row's hash.
+    pub hash: &'a [u8],
+}
+
+impl AuditRow {
+    /// This row, borrowed.
+    pub fn view(&self) -> AuditRowView<'_> {
+        AuditRowView {
+            seq: self.seq,
+            time_ms: self.time_ms,
+            workspace: self.workspace.as_deref(),
+            action: &self.action,
+            actor: &self.actor,
+            key_id: self.key_id.as_deref(),
+            outcome: &self.outcome,
+            event: &self.event,
+            prev: &self.prev,
+            hash: &self.hash,
+        }
+    }
+}
+
+fn view_of<'a>(r: &'a rusqlite::Row<'a>) -> rusqlite::Result<AuditRowView<'a>> {
+    let text =
+        |i: usize| -> rusqlite::Result<&'a str> { r.get_ref(i)?.as_str().map_err(Into::into) };
+    let opt_text = |i: usize| -> rusqlite::Result<Option<&'a str>> {
+        r.get_ref(i)?.as_str_or_null().map_err(Into::into)
+    };
+    let blob =
+        |i: usize| -> rusqlite::Result<&'a [u8]> { r.get_ref(i)?.as_blob().map_err(Into::into) };
+    Ok(AuditRowView {
+        seq: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+        time_ms: r.get(1)?,
+        workspace: opt_text(2)?,
+        action: text(3)?,
+        actor: text(4)?,
+        key_id: opt_text(5)?,
+        outcome: text(6)?,
+        event: blob(7)?,
+        prev: blob(8)?,
+        hash: blob(9)?,
+    })
+}
+
 /// Filters for [`Tx::audit_rows`]; `None` means "any".
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
@@ -150,28 +215,16 @@ impl Tx<'_> {
     /// longer than `f` keeps it). `f` returns `false` to stop.
     pub fn for_each_audit_row(
         &self,
-        mut f: impl FnMut(u64, &[u8], &[u8], &[u8]) -> bool,
+        mut f: impl FnMut(&AuditRowView<'_>) -> bool,
     ) -> Result<(), StoreError> {
         let mut stmt = self
             .conn()
-            .prepare_cached("SELECT seq, event, prev, hash FROM audit_log ORDER BY seq")
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY seq"))
             .map_err(|e| self.err(e))?;
         let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
         while let Some(r) = rows.next().map_err(|e| self.err(e))? {
-            let seq = u64::try_from(r.get::<_, i64>(0).map_err(|e| self.err(e))?).unwrap_or(0);
-            let event = r
-                .get_ref(1)
-                .and_then(|v| v.as_blob().map_err(Into::into))
-                .map_err(|e| self.err(e))?;
-            let prev = r
-                .get_ref(2)
-                .and_then(|v| v.as_blob().map_err(Into::into))
-                .map_err(|e| self.err(e))?;
-            let hash = r
-                .get_ref(3)
-                .and_then(|v| v.as_blob().map_err(Into::into))
-                .map_err(|e| self.err(e))?;
-            if !f(seq, event, prev, hash) {
+            let view = view_of(r).map_err(|e| self.err(e))?;
+            if !f(&view) {
                 break;
             }
         }

@@ -330,9 +330,11 @@ impl Tx<'_> {
     /// The next mint sequence number (one more than the highest ever recorded).
     pub fn next_mint_seq(&self) -> Result<i64, StoreError> {
         self.conn()
-            .query_row("SELECT COALESCE(MAX(mint_seq), 0) + 1 FROM api_keys", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT COALESCE(MAX(mint_seq), 0) + 1 FROM api_keys",
+                [],
+                |r| r.get(0),
+            )
             .map_err(|e| self.err(e))
     }
 
@@ -354,10 +356,7 @@ impl Store {
     /// The facts verification needs about key `jti` — and the `data_version` they were read
     /// at — in one statement: no explicit transaction, one indexed lookup. This is the hot path
     /// of every token verification.
-    pub fn key_standing(
-        &self,
-        jti: &str,
-    ) -> Result<(Versions, Option<KeyStanding>), StoreError> {
+    pub fn key_standing(&self, jti: &str) -> Result<(Versions, Option<KeyStanding>), StoreError> {
         self.with_reader(|c| {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT (SELECT data_version FROM pragma_data_version), (SELECT version FROM standing),

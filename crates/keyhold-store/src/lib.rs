@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-pub use audit::{AuditFilter, AuditRow};
+pub use audit::{AuditFilter, AuditRow, AuditRowView};
 pub use error::StoreError;
 pub use keys::{ApiKeyRow, KeyStanding, SigningKeyRow, SigningKeyState, Versions};
 pub use tx::{KekRow, KekState, RecordKey, RecordRow, Tx, WorkspaceRow};

@@ -719,12 +719,7 @@ impl Keyhold {
             ws.revoked_all_at_ms = Some(at);
             ws.revoked_all_seq = Some(mark.max(ws.revoked_all_seq.unwrap_or(0)));
             self.mac_workspace(&mut ws)?;
-            tx.set_workspace_revoke_all(
-                &ws.id,
-                at,
-                ws.revoked_all_seq.unwrap_or(mark),
-                &ws.mac,
-            )?;
+            tx.set_workspace_revoke_all(&ws.id, at, ws.revoked_all_seq.unwrap_or(mark), &ws.mac)?;
             tx.bump_standing()?;
             self.revocations_committed();
             let record = crate::audit::Record::new(keyhold_audit::Action::KeysRevokedAll)

@@ -8,7 +8,7 @@ use keyhold_audit::{
     Action, Actor, Anchor, AuditChain, AuditKey, ChainHead, Checkpoint, CheckpointSigner,
     DetailName, DetailValue, Details, Event, Outcome, PublicText, ReasonCode, RowRef, Verifier,
 };
-use keyhold_store::{AuditFilter, AuditRow, RecordKey, Tx};
+use keyhold_store::{AuditFilter, AuditRow, AuditRowView, RecordKey, Tx};
 
 use crate::{Caller, Error, Keyhold, Origin, Result, Surface, read, write};
 
@@ -192,6 +192,48 @@ pub struct AuditEntry {
     pub hash: String,
 }
 
+/// The indexed columns of an event's row: `(time_ms, workspace, action, actor, key_id,
+/// outcome)`, derived from the event alone (what is written, and what a row must still say).
+fn columns_of(e: &Event) -> (i64, Option<&str>, &'static str, &str, Option<&str>, &str) {
+    (
+        e.time_ms,
+        e.workspace.as_ref().map(PublicText::as_str),
+        e.action.as_str(),
+        e.actor.sub.as_str(),
+        e.actor.key_id.as_ref().map(PublicText::as_str),
+        match &e.outcome {
+            Outcome::Success => "success",
+            Outcome::Failure(c) => c.as_str(),
+            _ => "unknown",
+        },
+    )
+}
+
+/// Decodes a row's event and checks that every filter column still says what the chained
+/// event says: a row whose columns were edited (to hide it from a filter or to show it under
+/// another actor) is an integrity error naming it.
+fn checked_event(row: &AuditRowView<'_>) -> Result<Event> {
+    let e = Event::from_canonical(row.event).map_err(|_| Error::Integrity {
+        what: format!("audit record {}", row.seq),
+        detail: "undecodable event".into(),
+    })?;
+    let stored = (
+        row.time_ms,
+        row.workspace,
+        row.action,
+        row.actor,
+        row.key_id,
+        row.outcome,
+    );
+    if stored != columns_of(&e) {
+        return Err(Error::Integrity {
+            what: format!("audit record {}", row.seq),
+            detail: "its filter columns disagree with the chained event (edited)".into(),
+        });
+    }
+    Ok(e)
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -307,21 +349,20 @@ impl Keyhold {
         let rows: Vec<AuditRow> = sealed
             .into_iter()
             .zip(events)
-            .map(|(s, e)| AuditRow {
-                seq: s.link.seq,
-                time_ms: e.time_ms,
-                workspace: e.workspace.as_ref().map(|w| w.as_str().to_owned()),
-                action: e.action.as_str().to_owned(),
-                actor: e.actor.sub.as_str().to_owned(),
-                key_id: e.actor.key_id.as_ref().map(|k| k.as_str().to_owned()),
-                outcome: match &e.outcome {
-                    Outcome::Success => "success".to_owned(),
-                    Outcome::Failure(c) => c.as_str().to_owned(),
-                    _ => "unknown".to_owned(),
-                },
-                event: s.canonical,
-                prev: s.link.prev.to_vec(),
-                hash: s.link.hash.to_vec(),
+            .map(|(s, e)| {
+                let (time_ms, workspace, action, actor, key_id, outcome) = columns_of(e);
+                AuditRow {
+                    seq: s.link.seq,
+                    time_ms,
+                    workspace: workspace.map(str::to_owned),
+                    action: action.to_owned(),
+                    actor: actor.to_owned(),
+                    key_id: key_id.map(str::to_owned),
+                    outcome: outcome.to_owned(),
+                    event: s.canonical,
+                    prev: s.link.prev.to_vec(),
+                    hash: s.link.hash.to_vec(),
+                }
             })
             .collect();
         tx.append_audit(&rows)?;
@@ -382,20 +423,49 @@ impl Keyhold {
 
     /// Audit records matching `filter`, oldest first (`audit:read`; a key sees only its own
     /// workspace).
+    ///
+    /// Every row returned is checked first: its chain hash against its event (under the audit
+    /// key) and its filter columns against the event, so a row cannot appear under another
+    /// actor, key, workspace or time. (A row hidden from a filter by an edited column is not
+    /// returned: `audit verify` names it.)
     pub fn audit_entries(&self, caller: &Caller, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
         let mut filter = filter.clone();
         if let Some(p) = caller.principal() {
             caller.require(keyhold_token::Scope::AuditRead, &p.workspace)?;
             filter.workspace = Some(p.workspace.clone());
         }
-        let rows = self
-            .store
-            .read(|tx| tx.audit_rows(&filter).map_err(Error::from))?;
-        rows.iter().map(entry).collect()
+        let rows = self.store.read(|tx| {
+            self.load_audit_key(tx)?;
+            tx.audit_rows(&filter).map_err(Error::from)
+        })?;
+        let audit = read(&self.audit);
+        let key = audit
+            .key
+            .as_ref()
+            .ok_or(Error::Internal("audit key not loaded"))?;
+        rows.iter()
+            .map(|row| {
+                let view = row.view();
+                let linked = <&[u8; 32]>::try_from(view.prev).is_ok_and(|prev| {
+                    key.link_hash(view.seq, prev, view.event).as_slice() == view.hash
+                });
+                if !linked {
+                    return Err(Error::Integrity {
+                        what: format!("audit record {}", view.seq),
+                        detail: "its hash does not match its event".into(),
+                    });
+                }
+                checked_event(&view)?;
+                entry(row)
+            })
+            .collect()
     }
 
     /// Recomputes the whole chain with the audit key; with a checkpoint, also proves that the
-    /// chain still reaches the checkpoint's row with the same hash. Names the first bad row.
+    /// chain still reaches the checkpoint's row with the same hash. Checks every row's filter
+    /// columns against its event, then reconciles what the chain says last happened to every
+    /// key, workspace and signing key with their rows as they stand (an older copy of a row
+    /// put back is caught here). Names the first bad row.
     pub fn verify_audit(&self, checkpoint: Option<&Path>) -> Result<AuditVerification> {
         let anchor = match checkpoint {
             None => None,
@@ -409,26 +479,36 @@ impl Keyhold {
                 .as_ref()
                 .ok_or(Error::Internal("audit key not loaded"))?;
             let mut verifier = Verifier::new(key, anchor);
+            let mut reconciler = crate::reconcile::Reconciler::default();
             let mut bad: Option<Error> = None;
-            tx.for_each_audit_row(|seq, event, prev, hash| {
-                let (Ok(prev), Ok(hash)) =
-                    (<&[u8; 32]>::try_from(prev), <&[u8; 32]>::try_from(hash))
-                else {
+            tx.for_each_audit_row(|row| {
+                let seq = row.seq;
+                let (Ok(prev), Ok(hash)) = (
+                    <&[u8; 32]>::try_from(row.prev),
+                    <&[u8; 32]>::try_from(row.hash),
+                ) else {
                     bad = Some(Error::Integrity {
                         what: format!("audit record {seq}"),
                         detail: "malformed hash".into(),
                     });
                     return false;
                 };
-                match verifier.push(&RowRef {
+                if let Err(e) = verifier.push(&RowRef {
                     seq,
                     prev,
                     hash,
-                    canonical: event,
+                    canonical: row.event,
                 }) {
-                    Ok(()) => true,
+                    bad = Some(chain_error(&e));
+                    return false;
+                }
+                match checked_event(row) {
+                    Ok(event) => {
+                        reconciler.push(seq, &event);
+                        true
+                    }
                     Err(e) => {
-                        bad = Some(chain_error(&e));
+                        bad = Some(e);
                         false
                     }
                 }
@@ -437,6 +517,19 @@ impl Keyhold {
                 return Err(e);
             }
             let s = verifier.finish().map_err(|e| chain_error(&e))?;
+            let (keys, workspaces, signing_keys) =
+                (tx.all_api_keys()?, tx.workspaces()?, tx.signing_keys()?);
+            for row in &keys {
+                self.check_api_key(row)?;
+            }
+            for row in &workspaces {
+                self.check_workspace(row)?;
+            }
+            for row in &signing_keys {
+                self.check_signing_key(row)?;
+            }
+            self.check_identity(tx)?;
+            reconciler.check(&keys, &workspaces, &signing_keys)?;
             Ok(AuditVerification {
                 rows: s.rows,
                 head_seq: s.head_seq,

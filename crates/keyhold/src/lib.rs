@@ -29,6 +29,7 @@ mod integrity;
 mod keys;
 mod names;
 mod ops;
+mod reconcile;
 mod records;
 #[cfg(feature = "remote")]
 mod remote;
@@ -333,9 +334,9 @@ impl Keyhold {
         match kh.store.pending_upgrade()? {
             Some(from) => {
                 let master_key = kh.key_source.load_current()?;
-                let upgraded = kh.store.upgrade(from, |tx| {
-                    kh.authenticate_existing_rows(tx, &master_key)
-                })?;
+                let upgraded = kh
+                    .store
+                    .upgrade(from, |tx| kh.authenticate_existing_rows(tx, &master_key))?;
                 if !upgraded {
                     // Another process upgraded the store meanwhile.
                     kh.store.read(|tx| kh.load_row_key(tx))?;

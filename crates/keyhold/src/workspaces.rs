@@ -44,9 +44,9 @@ impl Keyhold {
 
     /// The workspace row with this id or name, authenticated.
     pub(crate) fn workspace_row(&self, tx: &Tx<'_>, ident: &str) -> Result<WorkspaceRow> {
-        let row = tx.workspace(ident)?.ok_or_else(|| {
-            Error::NotFound(format!("workspace {}", crate::names::quoted(ident)))
-        })?;
+        let row = tx
+            .workspace(ident)?
+            .ok_or_else(|| Error::NotFound(format!("workspace {}", crate::names::quoted(ident))))?;
         self.check_workspace(&row)?;
         Ok(row)
     }

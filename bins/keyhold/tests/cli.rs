@@ -809,3 +809,26 @@ fn an_argument_that_could_not_be_a_secret_is_still_quoted() {
     let out = cli.run(&["keys", "create", "--name", "n", "--expires", "45d"]);
     assert!(stderr_line(&out).contains("15m, 1h, 8h"));
 }
+
+#[test]
+fn help_does_not_show_the_server_address_from_the_environment() {
+    // A URL with credentials is refused when used, but help is printed before any use.
+    let cli = Cli::new();
+    for args in [&["--help"][..], &["keys", "create", "--help"]] {
+        let out = cli
+            .cmd(args)
+            .env(
+                "KEYHOLD_ADDR",
+                "https://ci:Pa55w0rdCanary@keyhold.internal:8200",
+            )
+            .output()
+            .expect("run");
+        let shown = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(shown.contains("KEYHOLD_ADDR"), "{args:?}: {shown}");
+        assert!(!shown.contains("Pa55w0rdCanary"), "{args:?}: {shown}");
+    }
+}

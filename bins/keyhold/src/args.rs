@@ -41,7 +41,13 @@ pub struct Args {
     /// Act through a keyhold server (e.g. https://keyhold.internal:8200) instead of opening
     /// the store: key, jwks, signing-key and audit commands, authenticated by the API key in
     /// KEYHOLD_TOKEN. No master key is needed.
-    #[arg(long, global = true, env = "KEYHOLD_ADDR", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "KEYHOLD_ADDR",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub server: Option<String>,
 
     /// CA certificates (PEM) to trust for an https server instead of the system's.

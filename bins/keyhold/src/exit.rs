@@ -56,7 +56,8 @@ pub fn error(e: &keyhold::Error, json: bool) -> ExitCode {
     ExitCode::from(status_for(e.code(), e.http_status()))
 }
 
-/// Prints a command-line parsing error as one line; help and version go to stdout as usual.
+/// Prints a command-line parsing error as one line, quoting an argument only if it could not
+/// be a secret; help and version go to stdout as usual.
 pub fn usage(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     match e.kind() {
@@ -71,23 +72,12 @@ pub fn usage(e: clap::Error) -> ExitCode {
             }
         }
         _ => {
-            // clap's message, without its usage block and tips, on one line.
-            let rendered = e.render().to_string();
-            let message: Vec<&str> = rendered
-                .lines()
-                .take_while(|l| {
-                    !l.starts_with("Usage:")
-                        && !l.trim_start().starts_with("tip:")
-                        && !l.starts_with("For more information")
-                })
-                .map(|l| l.trim().trim_start_matches("error: "))
-                .filter(|l| !l.is_empty())
+            // Rebuilt from the error's parts, so no argument that could be a secret is echoed.
+            let argv: Vec<String> = std::env::args_os()
+                .skip(1)
+                .map(|a| a.to_string_lossy().into_owned())
                 .collect();
-            let message = if message.is_empty() {
-                "invalid arguments".to_owned()
-            } else {
-                message.join(" ")
-            };
+            let message = one_line(&crate::parse_error::message(&e, &argv));
             eprintln!("keyhold: error: {message} (see keyhold --help)");
             ExitCode::from(2)
         }

@@ -6,6 +6,7 @@
 
 mod args;
 mod exit;
+mod parse_error;
 mod secret_input;
 
 use std::io::Write;

@@ -682,3 +682,153 @@ fn delete_newest_audit_rows(db: &Path) -> bool {
         .and_then(|c| c.execute("DELETE FROM audit_log WHERE seq >= 4", []))
         .is_ok_and(|n| n >= 1)
 }
+
+/// Fails if `hay` holds `canary` or any run of 8 of its bytes.
+fn assert_no_piece_of(hay: &str, canary: &str, what: &str) {
+    for piece in canary.as_bytes().windows(8) {
+        let piece = std::str::from_utf8(piece).expect("ascii canary");
+        assert!(
+            !hay.contains(piece),
+            "{what}: {piece:?} of the canary echoed in {hay:?}"
+        );
+    }
+}
+
+#[test]
+fn a_token_pasted_into_argv_is_never_echoed() {
+    let cli = Cli::new();
+    cli.ok(&["init"]);
+    // A real token of this store, a JWT-shaped string and a random base64url string.
+    let (minted, _) = create_key(&cli, "real", &["--expires", "1h"]);
+    assert!(
+        minted.starts_with("eyJ") && minted.contains('.'),
+        "{minted}"
+    );
+    let jwt_shaped = "eyJhbGciOiJFZERTQSIsImtpZCI6IjJLdmV2Y0ZkcTZOcmEifQ.eyJzdWIiOiJjaSJ9.hoL-SQbgPRAmqm5FVlz7jvrKEdHQ";
+    let random = MasterKey::generate().expect("rng").to_base64url()[..40].to_owned();
+    for canary in [minted.as_str(), jwt_shaped, random.as_str()] {
+        let flag = format!("--{canary}");
+        let scope_eq = format!("--scope={canary}");
+        let cases: [(&[&str], i32); 13] = [
+            (&["keys", "verify", canary], 2),
+            (&["keys", "verify", "--scope", canary], 2),
+            (
+                &[
+                    "keys",
+                    "create",
+                    "--name",
+                    "n",
+                    "--expires",
+                    "7d",
+                    "--scope",
+                    canary,
+                ],
+                2,
+            ),
+            (
+                &[
+                    "keys",
+                    "create",
+                    "--name",
+                    "n",
+                    "--expires",
+                    "7d",
+                    &scope_eq,
+                ],
+                2,
+            ),
+            (&["keys", "create", "--name", "n", "--expires", canary], 2),
+            (&[canary], 2),
+            (&["keys", canary], 2),
+            (&[&flag], 2),
+            (&["keys", "list", &flag], 2),
+            (&["rekey", "--master", canary], 2),
+            (&["audit", "list", "--since", canary], 2),
+            (&["keys", "revoke", canary], 3),
+            (&["keys", "show", canary], 3),
+        ];
+        for (args, status) in cases {
+            let out = cli.run_with_stdin(args, b"");
+            let shown = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(out.status.code(), Some(status), "{args:?}: {shown}");
+            assert_no_piece_of(&shown, canary, &format!("{args:?}"));
+            let line = stderr_line(&out);
+            assert!(
+                line.contains("(not shown: not a valid name or id)"),
+                "{args:?}: says what it left out: {line}"
+            );
+        }
+        // The JSON error envelope hides it too.
+        let out = cli.run(&["--json", "keys", "revoke", canary]);
+        assert_eq!(out.status.code(), Some(3));
+        let shown = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(json(shown.trim())["error"]["code"], "not_found");
+        assert_no_piece_of(&shown, canary, "keys revoke --json");
+    }
+    // Where a token was most likely meant, the message says where it goes instead.
+    let out = cli.run(&["keys", "verify", jwt_shaped]);
+    assert!(
+        stderr_line(&out).contains("reads the token from standard input"),
+        "{out:?}"
+    );
+    // The token still works: nothing above was taken for it.
+    let out = cli.run_with_stdin(&["keys", "verify"], minted.as_bytes());
+    assert!(out.status.success());
+}
+
+#[test]
+fn an_argument_that_could_not_be_a_secret_is_still_quoted() {
+    let cli = Cli::new();
+    for (args, quoted) in [
+        (
+            &["keys", "create", "--name", "n", "--expires", "45d"][..],
+            "invalid value '45d' for '--expires <PRESET>'",
+        ),
+        (
+            &["keys", "verify", "--scope", "read:bogus"],
+            "invalid value 'read:bogus' for '--scope <SCOPE>'",
+        ),
+        (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
+        (
+            &["keys", "verify", "--bogus-flag"],
+            "unexpected argument '--bogus-flag'",
+        ),
+        (&["keys", "verify", "stray"], "unexpected argument 'stray'"),
+    ] {
+        let out = cli.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let line = stderr_line(&out);
+        assert!(line.contains(quoted), "{args:?}: {line}");
+        assert!(!line.contains("not shown"), "{args:?}: {line}");
+    }
+    // The explanation of a bad preset stays: it is the fix.
+    let out = cli.run(&["keys", "create", "--name", "n", "--expires", "45d"]);
+    assert!(stderr_line(&out).contains("15m, 1h, 8h"));
+}
+
+#[test]
+fn help_does_not_show_the_server_address_from_the_environment() {
+    // A URL with credentials is refused when used, but help is printed before any use.
+    let cli = Cli::new();
+    for args in [&["--help"][..], &["keys", "create", "--help"]] {
+        let out = cli
+            .cmd(args)
+            .env(
+                "KEYHOLD_ADDR",
+                "https://ci:Pa55w0rdCanary@keyhold.internal:8200",
+            )
+            .output()
+            .expect("run");
+        let shown = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(shown.contains("KEYHOLD_ADDR"), "{args:?}: {shown}");
+        assert!(!shown.contains("Pa55w0rdCanary"), "{args:?}: {shown}");
+    }
+}

@@ -823,6 +823,26 @@ impl Keyhold {
         }
         let mut record =
             crate::audit::Record::new(keyhold_audit::Action::KeyRejected).failed(e.code());
+        if introspector.is_none() {
+            // Bounded: a flood of refused tokens is counted, not written row by row. (An
+            // introspection's row is also the asking service's use: always written.)
+            let key = known.as_ref().map(|k| k.key_id.as_str());
+            match self.rejections.admit(
+                origin.source.as_deref(),
+                e.code(),
+                key,
+                std::time::Instant::now(),
+            ) {
+                crate::rejections::Admit::Count => {
+                    return crate::Deferred::new(self, Err(e), None);
+                }
+                crate::rejections::Admit::Write { suppressed: 0 } => {}
+                crate::rejections::Admit::Write { suppressed } => {
+                    record =
+                        record.detail("suppressed", i64::try_from(suppressed).unwrap_or(i64::MAX));
+                }
+            }
+        }
         let (sub, key) = match &known {
             Some(k) => {
                 record = record.workspace(&k.workspace).target(&k.key_id);
@@ -872,10 +892,53 @@ impl Keyhold {
             Err(rejection) => return Introspection::Refused(self.reject(*rejection, None, origin)),
         };
         let verdict = match self.check_token_at(token, required, standing) {
+            Ok(p) if p.workspace != caller.workspace => self.refuse_foreign(&p, &caller, origin),
             Ok(p) => self.accept(p, Some(&caller), origin),
-            Err(rejection) => self.reject(*rejection, Some(&caller), origin),
+            // A token of another workspace says nothing about itself to this service, not even
+            // that it is revoked or expired.
+            Err(rejection) => match &*rejection {
+                (_, Some(p)) if p.workspace != caller.workspace => {
+                    self.refuse_foreign(p, &caller, origin)
+                }
+                _ => self.reject(*rejection, Some(&caller), origin),
+            },
         };
         Introspection::Verdict { caller, verdict }
+    }
+
+    /// A service asked about a token of another workspace: refused as `workspace_mismatch`
+    /// with nothing of the token's claims, and recorded twice — in the token's workspace
+    /// (whose key was shown to an outsider) and in the asking service's own, naming only its
+    /// own key. Both rows must be durable before the answer.
+    fn refuse_foreign(
+        &self,
+        token: &Principal,
+        caller: &Principal,
+        origin: &crate::Origin,
+    ) -> crate::Deferred<'_, Principal> {
+        let e = Error::Token(TokenError::WorkspaceMismatch);
+        if !self.record_uses.load(std::sync::atomic::Ordering::Relaxed) {
+            return crate::Deferred::new(self, Err(e), None);
+        }
+        let theirs = crate::audit::Record::new(keyhold_audit::Action::KeyRejected)
+            .failed(e.code())
+            .workspace(&token.workspace)
+            .target(&token.key_id)
+            .introspected_by(&caller.key_id)
+            .event(&token.sub, Some(&token.key_id), origin);
+        let ours = crate::audit::Record::new(keyhold_audit::Action::KeyRejected)
+            .failed(e.code())
+            .workspace(&caller.workspace)
+            .detail("introspection", true)
+            .event(&caller.sub, Some(&caller.key_id), origin);
+        match (theirs, ours) {
+            (Ok(theirs), Ok(ours)) => {
+                self.uses.enqueue(theirs);
+                let ticket = self.uses.enqueue(ours);
+                crate::Deferred::new(self, Err(e), Some(ticket)).strict()
+            }
+            (Err(err), _) | (_, Err(err)) => crate::Deferred::new(self, Err(err), None),
+        }
     }
 
     /// Turns recording of key uses and rejections on or off for this handle (on by default).

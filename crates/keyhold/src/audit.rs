@@ -413,7 +413,27 @@ impl Keyhold {
 
     /// Asks [`Keyhold::run_use_committer`] to finish: it commits what is pending and returns.
     pub fn stop_use_committer(&self) {
+        self.flush_rejection_counts();
         self.uses.stop();
+    }
+
+    /// Writes the refusals that were counted but not yet carried by a row (see
+    /// `rejections`): one `key.rejected` row per bucket with its `suppressed` count.
+    pub fn flush_rejection_counts(&self) {
+        for p in self.rejections.drain() {
+            let mut record = Record::new(Action::KeyRejected).failed(p.code).detail(
+                "suppressed",
+                i64::try_from(p.suppressed).unwrap_or(i64::MAX),
+            );
+            let mut origin = Origin::new(Surface::Library);
+            origin.source = p.source;
+            if let Some(k) = &p.key {
+                record = record.target(k);
+            }
+            if let Ok(event) = record.event("anonymous", p.key.as_deref(), &origin) {
+                self.uses.enqueue(event);
+            }
+        }
     }
 
     /// Use records waiting for their durable transaction (the audit queue depth).

@@ -31,6 +31,7 @@ mod names;
 mod ops;
 mod reconcile;
 mod records;
+mod rejections;
 #[cfg(feature = "remote")]
 mod remote;
 mod workspaces;
@@ -90,6 +91,8 @@ pub struct Keyhold {
     audit: RwLock<audit::AuditKeys>,
     uses: group::GroupCommit<keyhold_audit::Event>,
     record_uses: std::sync::atomic::AtomicBool,
+    /// Bounds rejection records per source, reason and key (see `rejections`).
+    rejections: rejections::Limiter,
     key_source: KeySource,
 }
 
@@ -373,6 +376,7 @@ impl Keyhold {
             audit: RwLock::default(),
             uses: group::GroupCommit::default(),
             record_uses: std::sync::atomic::AtomicBool::new(true),
+            rejections: rejections::Limiter::default(),
             key_source,
         }
     }

@@ -91,14 +91,14 @@ fn init_status_and_workspaces() {
     assert!(out.contains("Initialised a keyhold store"), "{out}");
     assert!(out.contains("workspace:  default (ws_"), "{out}");
     let status = cli.ok(&["status"]);
-    assert!(status.contains("schema version:  4"), "{status}");
+    assert!(status.contains("schema version:  5"), "{status}");
     assert!(
         status.contains("KEKs:            1 (active: 1)"),
         "{status}"
     );
     let s = json(&cli.ok(&["status", "--json"]));
     assert_eq!(s["kek_count"], 1);
-    assert_eq!(s["schema_version"], 4);
+    assert_eq!(s["schema_version"], 5);
     assert_eq!(s["workspaces"], 1);
     let ws = json(&cli.ok(&["--json", "workspace", "create", "mobile-app"]));
     assert_eq!(ws["name"], "mobile-app");

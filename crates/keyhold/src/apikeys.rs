@@ -436,10 +436,19 @@ impl Keyhold {
             }
             map.insert(row.kid, vk);
         }
-        let version = tx.data_version()?;
         let mut signing = write(&self.signing);
         signing.verifiers = map;
-        signing.loaded_at = Some(version);
+        // Unknown until `reload_verifiers` says which change it saw.
+        signing.loaded_at = None;
+        Ok(())
+    }
+
+    /// [`Keyhold::load_verifiers`] in a read transaction of its own, remembering the reading
+    /// connection's `data_version` from before it (so no commit can slip in unseen).
+    fn reload_verifiers(&self) -> Result<()> {
+        let version = self.store.data_version()?;
+        self.store.read(|tx| self.load_verifiers(tx))?;
+        write(&self.signing).loaded_at = Some(version);
         Ok(())
     }
 
@@ -1062,9 +1071,7 @@ impl Keyhold {
                 Err(TokenError::UnknownKid)
                     if self.store.data_version().ok() != read(&self.signing).loaded_at =>
                 {
-                    self.store
-                        .read(|tx| self.load_verifiers(tx))
-                        .map_err(|e| (e, None))?;
+                    self.reload_verifiers().map_err(|e| (e, None))?;
                     let signing = read(&self.signing);
                     keyhold_token::verify(
                         token,
@@ -1242,7 +1249,7 @@ impl Keyhold {
 
     /// Loads signing state at open.
     pub(crate) fn load_signing(&self) -> Result<()> {
-        self.store.read(|tx| self.load_verifiers(tx))
+        self.reload_verifiers()
     }
 }
 

@@ -211,16 +211,23 @@ struct Seen<'a> {
     used: Option<keyhold::Deferred<'a, Principal>>,
 }
 
-fn json_reply(status: StatusCode, request_id: &str, body: &serde_json::Value) -> Reply {
+fn json_reply(status: StatusCode, body: &serde_json::Value) -> Reply {
     let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
     *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+/// What every response carries, set here and nowhere else: no cache keeps any answer (a
+/// mint response holds a token; others hold store data), and the request id.
+fn common_headers(r: &mut Reply, request_id: &str) {
     let h = r.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // `request_id` is the client's only if it is short and plain, else one of ours.
     if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert("x-request-id", v);
     }
-    r
 }
 
 fn failure_reply(f: &Failure, request_id: &str) -> Reply {
@@ -244,7 +251,7 @@ fn failure_reply(f: &Failure, request_id: &str) -> Reply {
             "doc_url": format!("docs/auth-and-tokens.md#{code}"),
         }
     });
-    let mut r = json_reply(status, request_id, &body);
+    let mut r = json_reply(status, &body);
     // RFC 6750: tell the client what was wrong with its bearer token.
     let challenge = match (status, code) {
         (StatusCode::UNAUTHORIZED, "missing_token") => Some("Bearer realm=\"keyhold\"".to_owned()),
@@ -299,8 +306,8 @@ pub async fn handle(
     {
         answer = Err(Failure::from(e));
     }
-    let reply = match answer {
-        Ok(Answer::Json(status, body)) => json_reply(status, &rid, &body),
+    let mut reply = match answer {
+        Ok(Answer::Json(status, body)) => json_reply(status, &body),
         Ok(Answer::Text(text)) => {
             let mut r = Response::new(Full::new(Bytes::from(text)));
             r.headers_mut().insert(
@@ -311,6 +318,7 @@ pub async fn handle(
         }
         Err(f) => failure_reply(&f, &rid),
     };
+    common_headers(&mut reply, &rid);
     let took = started.elapsed();
     let route = seen.route.unwrap_or("unknown");
     app.metrics.request(route, reply.status().as_u16(), took);

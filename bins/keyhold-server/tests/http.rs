@@ -929,3 +929,37 @@ fn a_canary_credential_and_every_token_stay_out_of_responses_and_trace_logs() {
         }
     }
 }
+
+#[test]
+fn every_response_carries_no_store_and_a_request_id() {
+    let s = start();
+    let cases: [(&str, &str, Option<&str>, u16); 9] = [
+        ("GET", "/metrics", Some(&s.admin), 200),
+        ("GET", "/metrics", None, 401),
+        ("GET", "/healthz", None, 200),
+        ("GET", "/.well-known/jwks.json", None, 200),
+        ("GET", "/v1/openapi.json", None, 200),
+        ("GET", "/v1/whoami", Some(&s.admin), 200),
+        ("GET", "/v1/whoami", Some("not.a.token"), 401),
+        ("GET", "/nope", None, 404),
+        ("DELETE", "/metrics", None, 405),
+    ];
+    for (i, (method, path, token, status)) in cases.into_iter().enumerate() {
+        // The client's own id is echoed; without one, the server makes one up.
+        let mine = format!("req-client-{i}");
+        for extra in [vec![("X-Request-Id", mine.as_str())], vec![]] {
+            let r = request(&s, method, path, token, None, &extra);
+            assert_eq!(r.status, status, "{method} {path}: {}", r.raw);
+            assert_eq!(
+                r.header("cache-control"),
+                Some("no-store"),
+                "{method} {path}"
+            );
+            let rid = r.header("x-request-id").expect("x-request-id");
+            match extra.first() {
+                Some((_, id)) => assert_eq!(rid, *id, "{method} {path}"),
+                None => assert!(rid.starts_with("req_"), "{method} {path}: {rid}"),
+            }
+        }
+    }
+}

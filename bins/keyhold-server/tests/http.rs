@@ -169,6 +169,34 @@ fn mint(s: &Server, token: &str, body: &str) -> Reply {
     request(s, "POST", "/v1/keys", Some(token), Some(body), &[])
 }
 
+/// The library on the server's store, as the operator (another process's view).
+fn library(s: &Server) -> keyhold::Keyhold {
+    let data = s.dir.path().join("data");
+    keyhold::Keyhold::open(&data, keyhold::KeySource::default_file(&data)).expect("open")
+}
+
+/// A key with `scope` in workspace `other` (created if need be), minted by the operator.
+fn other_workspace_key(s: &Server, scope: &str) -> String {
+    let kh = library(s);
+    let op = keyhold::Caller::operator();
+    if kh.workspace("other").is_err() {
+        kh.create_workspace(&op, "other").expect("workspace");
+    }
+    let minted = kh
+        .mint_key(
+            &op,
+            &keyhold::MintRequest {
+                workspace: "other".into(),
+                name: format!("other-{}", scope.replace(':', "-")),
+                expires: keyhold::ExpiryPreset::OneHour,
+                scopes: Some([scope.parse().expect("scope")].into_iter().collect()),
+                sub: None,
+            },
+        )
+        .expect("mint");
+    minted.token.expose().to_owned()
+}
+
 #[test]
 fn routes_scopes_and_the_error_envelope() {
     let s = start();
@@ -452,7 +480,7 @@ fn metrics_and_logs_carry_no_token() {
         2,
         "admin key and auditor"
     );
-    let verified = request(&s, "POST", "/v1/audit/verify", Some(&auditor), None, &[]);
+    let verified = request(&s, "POST", "/v1/audit/verify", Some(&s.admin), None, &[]);
     assert!(
         verified.body["rows"].as_u64().is_some_and(|n| n > 3),
         "{:?}",
@@ -464,7 +492,12 @@ fn metrics_and_logs_carry_no_token() {
         "missing_token",
     );
     let mut stream = TcpStream::connect(s.addr).expect("connect");
-    write!(stream, "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {auditor}\r\nConnection: close\r\n\r\n").expect("send");
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        s.admin
+    )
+    .expect("send");
     let mut metrics = String::new();
     stream.read_to_string(&mut metrics).expect("read");
     assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
@@ -709,16 +742,43 @@ fn every_route_works_with_its_scope_and_refuses_a_key_without_it() {
     let s = start();
     let doc = request(&s, "GET", "/v1/openapi.json", None, None, &[]);
     // Revoke-all would end the test's own keys: it goes last.
-    let mut routes: Vec<(String, String, String)> = Vec::new();
+    let mut routes: Vec<(String, String, String, bool)> = Vec::new();
     for (template, ops) in doc.body["paths"].as_object().expect("paths") {
         for (method, op) in ops.as_object().expect("ops") {
             if let Some(scope) = op["x-keyhold-scope"].as_str() {
-                routes.push((method.to_uppercase(), template.clone(), scope.to_owned()));
+                // Store-wide routes name the one workspace whose keys may use them.
+                let home_only = match op.get("x-keyhold-workspace") {
+                    None => false,
+                    Some(ws) => {
+                        assert_eq!(ws, "default", "{method} {template}");
+                        true
+                    }
+                };
+                routes.push((
+                    method.to_uppercase(),
+                    template.clone(),
+                    scope.to_owned(),
+                    home_only,
+                ));
             }
         }
     }
-    routes.sort_by_key(|(_, t, _)| t.ends_with("revoke-all"));
+    routes.sort_by_key(|(_, t, _, _)| t.ends_with("revoke-all"));
     assert_eq!(routes.len(), 11, "{routes:?}");
+    let mut home_only: Vec<_> = routes
+        .iter()
+        .filter(|r| r.3)
+        .map(|(m, t, scope, _)| format!("{m} {t} {scope}"))
+        .collect();
+    home_only.sort();
+    assert_eq!(
+        home_only,
+        [
+            "GET /metrics admin",
+            "POST /v1/audit/verify admin",
+            "POST /v1/signing-keys/rotate admin",
+        ],
+    );
     let outsider = mint_token(
         &s,
         r#"{"name":"outsider","expires":"1h","scopes":["read:queries"]}"#,
@@ -727,7 +787,9 @@ fn every_route_works_with_its_scope_and_refuses_a_key_without_it() {
         &s,
         r#"{"name":"victim","expires":"1h","scopes":["read:queries"]}"#,
     );
-    for (i, (method, template, scope)) in routes.iter().enumerate() {
+    // An admin key of another workspace: enough for any route but the store-wide ones.
+    let elsewhere = other_workspace_key(&s, "admin");
+    for (i, (method, template, scope, home_only)) in routes.iter().enumerate() {
         let path = template
             .replace("{id}/revoke", "victim/revoke")
             .replace("{id}", "outsider");
@@ -742,7 +804,12 @@ fn every_route_works_with_its_scope_and_refuses_a_key_without_it() {
             let refused = request(&s, method, &path, Some(&outsider), body.as_deref(), &[]);
             assert_envelope(&refused, 403, "insufficient_scope");
         }
+        if *home_only {
+            let refused = request(&s, method, &path, Some(&elsewhere), body.as_deref(), &[]);
+            assert_envelope(&refused, 401, "workspace_mismatch");
+        }
         let holder = if scope == "admin" || scope == "any" {
+            // The first admin key belongs to the home workspace.
             s.admin.clone()
         } else {
             mint_token(
@@ -928,6 +995,96 @@ fn a_canary_credential_and_every_token_stay_out_of_responses_and_trace_logs() {
             }
         }
     }
+}
+
+#[test]
+fn store_wide_data_is_for_the_stores_administrators_only() {
+    let s = start();
+    let home_auditor = mint_token(
+        &s,
+        r#"{"name":"auditor","expires":"1h","scopes":["audit:read","keys:read"]}"#,
+    );
+    let other_auditor = other_workspace_key(&s, "audit:read");
+    let other_admin = other_workspace_key(&s, "admin");
+    // Every workspace's traffic and the whole chain: not for an auditor of any workspace, nor
+    // for an admin of a workspace other than the home one.
+    for (method, path) in [("GET", "/metrics"), ("POST", "/v1/audit/verify")] {
+        for (key, status, code) in [
+            (&home_auditor, 403, "insufficient_scope"),
+            (&other_auditor, 403, "insufficient_scope"),
+            (&other_admin, 401, "workspace_mismatch"),
+        ] {
+            let r = request(&s, method, path, Some(key), None, &[]);
+            assert_envelope(&r, status, code);
+            assert!(
+                !r.raw.contains("keyhold_http_requests_total") && !r.raw.contains("\"head\""),
+                "{method} {path}: {}",
+                r.raw
+            );
+        }
+        let r = request(&s, method, path, Some(&s.admin), None, &[]);
+        assert_eq!(r.status, 200, "{method} {path}: {}", r.raw);
+    }
+    assert_envelope(
+        &request(
+            &s,
+            "POST",
+            "/v1/signing-keys/rotate",
+            Some(&other_admin),
+            None,
+            &[],
+        ),
+        401,
+        "workspace_mismatch",
+    );
+
+    // The audit listing shows a key its own workspace's rows, whatever it asks for.
+    let kh = library(&s);
+    let other = kh.workspace("other").expect("other").id;
+    let home = kh.workspace("default").expect("default").id;
+    let admin_id = request(&s, "GET", "/v1/whoami", Some(&s.admin), None, &[]).body["key_id"]
+        .as_str()
+        .expect("key id")
+        .to_owned();
+    for (key, ws) in [(&other_auditor, &other), (&home_auditor, &home)] {
+        let all = request(&s, "GET", "/v1/audit?limit=1000", Some(key), None, &[]);
+        assert_eq!(all.status, 200, "{:?}", all.body);
+        let records = all.body["records"].as_array().expect("records");
+        assert!(!records.is_empty());
+        assert!(
+            records.iter().all(|r| r["workspace"] == ws.as_str()),
+            "only {ws}: {records:?}"
+        );
+    }
+    for query in [
+        format!("/v1/audit?key={admin_id}"),
+        format!("/v1/audit?workspace={home}&action=key.created"),
+        "/v1/audit?action=key.created&limit=1000".to_owned(),
+    ] {
+        let r = request(&s, "GET", &query, Some(&other_auditor), None, &[]);
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let records = r.body["records"].as_array().expect("records");
+        assert!(
+            records
+                .iter()
+                .all(|r| r["workspace"] == other.as_str() && r["key_id"] != admin_id.as_str()),
+            "{query}: {records:?}"
+        );
+    }
+    // Both workspaces do have rows: the home one's key.created rows exist and are hidden.
+    let created = request(
+        &s,
+        "GET",
+        "/v1/audit?action=key.created&limit=1000",
+        Some(&home_auditor),
+        None,
+        &[],
+    );
+    assert_eq!(
+        created.body["records"].as_array().expect("records").len(),
+        2,
+        "the admin key and the auditor"
+    );
 }
 
 #[test]

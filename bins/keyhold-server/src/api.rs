@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use hyper::header::{CACHE_CONTROL, CONNECTION, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
 use hyper::{Method, Request, Response, StatusCode};
 use keyhold::{
     AuditFilter, Caller, Error, Keyhold, MintRequest, Origin, Principal, Scope, ScopeSet, Surface,
@@ -15,6 +15,7 @@ use keyhold::{
 };
 use serde::Deserialize;
 
+use crate::framing::Verdict;
 use crate::metrics::Metrics;
 
 /// Largest request body accepted.
@@ -278,12 +279,15 @@ fn json_reply(status: StatusCode, body: &serde_json::Value) -> Reply {
 
 /// What every response carries, set here and nowhere else: no cache keeps any answer (a
 /// mint response holds a token; others hold store data), and the request id.
-fn common_headers(r: &mut Reply, request_id: &str) {
+fn common_headers(r: &mut Reply, request_id: &str, close: bool) {
     let h = r.headers_mut();
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // `request_id` is the client's only if it is short and plain, else one of ours.
     if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert("x-request-id", v);
+    }
+    if close {
+        h.insert(CONNECTION, HeaderValue::from_static("close"));
     }
 }
 
@@ -341,9 +345,11 @@ fn request_id(req: &Request<Incoming>) -> String {
 }
 
 /// Entry point for every request: route, answer, then one log line and the metrics.
+/// `framing` is the verdict on how the request was framed on the wire.
 pub async fn handle(
     app: Arc<App>,
     peer: SocketAddr,
+    framing: Verdict,
     req: Request<Incoming>,
 ) -> Result<Reply, Infallible> {
     let started = Instant::now();
@@ -355,7 +361,14 @@ pub async fn handle(
         request_id: rid.clone(),
     };
     let mut seen = Seen::default();
-    let mut answer = route(&app, origin, req, &mut seen).await;
+    let mut answer = match framing {
+        // Ambiguous framing (RFC 9112 section 6.3): refused before anything reads the body.
+        Verdict::Refuse(why) => {
+            seen.route = template_of(req.uri().path());
+            Err(http(StatusCode::BAD_REQUEST, "bad_request", why))
+        }
+        Verdict::Sound | Verdict::Close => route(&app, origin, req, &mut seen).await,
+    };
     // Nothing is answered before the caller's use record is durable.
     if let Some(used) = seen.used.take()
         && let Err(e) = used.await
@@ -375,7 +388,7 @@ pub async fn handle(
         }
         Err(f) => failure_reply(&f, &rid),
     };
-    common_headers(&mut reply, &rid);
+    common_headers(&mut reply, &rid, framing != Verdict::Sound);
     let took = started.elapsed();
     let route = seen.route.unwrap_or("unknown");
     app.metrics.request(route, reply.status().as_u16(), took);

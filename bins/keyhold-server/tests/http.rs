@@ -1120,3 +1120,154 @@ fn every_response_carries_no_store_and_a_request_id() {
         }
     }
 }
+
+/// Writes `raw` on a new connection and reads until the server closes it.
+fn exchange(s: &Server, raw: &str) -> String {
+    let mut stream = TcpStream::connect(s.addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    stream.write_all(raw.as_bytes()).expect("send");
+    let mut reply = Vec::new();
+    stream
+        .read_to_end(&mut reply)
+        .expect("read until the server closes");
+    String::from_utf8(reply).expect("utf8")
+}
+
+/// The responses in a connection's output, in order: (status, head, body).
+fn responses(mut raw: &str) -> Vec<(u16, String, String)> {
+    let mut out = Vec::new();
+    while !raw.is_empty() {
+        let (head, rest) = raw.split_once("\r\n\r\n").expect("a response head");
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .expect("status");
+        let len = head
+            .lines()
+            .filter_map(|l| l.split_once(": "))
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .map_or(0, |(_, v)| v.parse().expect("length"));
+        out.push((status, head.to_ascii_lowercase(), rest[..len].to_owned()));
+        raw = &rest[len..];
+    }
+    out
+}
+
+#[test]
+fn ambiguous_request_framing_is_refused_and_the_connection_closed() {
+    let s = start();
+    let auth = format!("Authorization: Bearer {}\r\n", s.admin);
+    let mint_body = |name: &str| format!(r#"{{"name":"{name}","expires":"15m"}}"#);
+    let chunked = |body: &str| format!("{:x}\r\n{body}\r\n0\r\n\r\n", body.len());
+    let smuggled = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    let refused = |raw: &str, what: &str| {
+        let all = responses(raw);
+        assert_eq!(
+            all.len(),
+            1,
+            "{what}: one answer, then the connection ends: {raw}"
+        );
+        let (status, head, body) = &all[0];
+        assert_eq!(*status, 400, "{what}: {raw}");
+        assert!(head.contains("\r\nconnection: close"), "{what}: {head}");
+        let body: serde_json::Value = serde_json::from_str(body).expect("envelope");
+        assert_eq!(body["error"]["code"], "bad_request", "{what}");
+        let rid = body["error"]["request_id"].as_str().expect("request id");
+        assert!(head.contains(&format!("x-request-id: {}", rid.to_ascii_lowercase())));
+        assert!(head.contains("cache-control: no-store"), "{what}: {head}");
+    };
+
+    // Both fields, in either order, with a request smuggled after the chunked body: one 400.
+    for (i, fields) in [
+        "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: chunked\r\nContent-Length: 4\r\n",
+        "transfer-encoding: chunked\r\ncontent-length: 200\r\n",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let raw = exchange(
+            &s,
+            &format!(
+                "POST /v1/keys HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\n{fields}\r\n{}{smuggled}",
+                chunked(&mint_body(&format!("smuggled-{i}")))
+            ),
+        );
+        refused(&raw, fields);
+    }
+    // Nothing was minted by them.
+    let keys = request(&s, "GET", "/v1/keys", Some(&s.admin), None, &[]);
+    assert!(!keys.raw.contains("smuggled-"), "{}", keys.raw);
+
+    // The same after a well-framed request on a kept-alive connection.
+    let first = mint_body("kept-alive");
+    let raw = exchange(
+        &s,
+        &format!(
+            "POST /v1/keys HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: {}\r\n\r\n{first}\
+             POST /v1/keys HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n{}{smuggled}",
+            first.len(),
+            chunked(&mint_body("smuggled-late"))
+        ),
+    );
+    let all = responses(&raw);
+    assert_eq!(
+        all.iter().map(|r| r.0).collect::<Vec<_>>(),
+        [201, 400],
+        "{raw}"
+    );
+    assert!(!all[0].1.contains("connection: close"), "{}", all[0].1);
+    refused(
+        &raw[raw.find("HTTP/1.1 400").expect("the 400")..],
+        "after a kept-alive request",
+    );
+
+    // Repeated Content-Length fields: refused when they agree, by hyper when they do not.
+    let body = mint_body("twice");
+    let raw = exchange(
+        &s,
+        &format!(
+            "POST /v1/keys HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: {n}\r\nContent-Length: {n}\r\n\r\n{body}{smuggled}",
+            n = body.len()
+        ),
+    );
+    refused(&raw, "two equal Content-Length fields");
+    for lengths in [
+        format!("Content-Length: {}\r\nContent-Length: 4\r\n", body.len()),
+        format!("Content-Length: {n}, {n}\r\n", n = body.len()),
+    ] {
+        let raw = exchange(
+            &s,
+            &format!("POST /v1/keys HTTP/1.1\r\nHost: x\r\n{auth}{lengths}\r\n{body}{smuggled}"),
+        );
+        assert!(raw.starts_with("HTTP/1.1 400"), "{lengths}: {raw}");
+        assert_eq!(raw.matches("HTTP/1.1 ").count(), 1, "{lengths}: {raw}");
+    }
+    let keys = request(&s, "GET", "/v1/keys", Some(&s.admin), None, &[]);
+    assert!(!keys.raw.contains("\"twice\""), "{}", keys.raw);
+
+    // An honest chunked request is served; its connection is closed after the answer.
+    let raw = exchange(
+        &s,
+        &format!(
+            "POST /v1/keys HTTP/1.1\r\nHost: x\r\n{auth}Transfer-Encoding: chunked\r\n\r\n{}{smuggled}",
+            chunked(&mint_body("chunked"))
+        ),
+    );
+    let all = responses(&raw);
+    assert_eq!(all.len(), 1, "{raw}");
+    assert_eq!(all[0].0, 201, "{raw}");
+    assert!(all[0].1.contains("connection: close"), "{raw}");
+    // Keep-alive still works for well-framed requests.
+    let raw = exchange(
+        &s,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(
+        responses(&raw).iter().map(|r| r.0).collect::<Vec<_>>(),
+        [200, 200]
+    );
+}

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use hyper::header::{CACHE_CONTROL, CONNECTION, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
 use hyper::{Method, Request, Response, StatusCode};
 use keyhold::{
     AuditFilter, Caller, Error, Keyhold, MintRequest, Origin, Principal, Scope, ScopeSet, Surface,
@@ -15,6 +15,7 @@ use keyhold::{
 };
 use serde::Deserialize;
 
+use crate::framing::Verdict;
 use crate::metrics::Metrics;
 
 /// Largest request body accepted.
@@ -32,78 +33,125 @@ pub struct App {
     pub read_timeout: Duration,
 }
 
-/// Every route: (method, path template, scope needed, summary). The router resolves paths to
-/// these templates and refuses any other method; `/v1/openapi.json` documents exactly this
-/// table, and a test checks both directions.
-pub const ROUTES: &[(&str, &str, Option<&str>, &str)] = &[
-    ("GET", "/healthz", None, "Liveness."),
-    (
+/// A served route.
+pub struct Route {
+    /// HTTP method.
+    pub method: &'static str,
+    /// Path template (`{id}` is a key id or name).
+    pub template: &'static str,
+    /// Scope the bearer key needs (`any`: any valid key); `None`: no authentication.
+    pub scope: Option<&'static str>,
+    /// Store-wide: besides the scope, the key must belong to the home workspace
+    /// ([`keyhold::DEFAULT_WORKSPACE`]).
+    pub home_only: bool,
+    /// One line for the OpenAPI document.
+    pub summary: &'static str,
+}
+
+const fn route_of(
+    method: &'static str,
+    template: &'static str,
+    scope: Option<&'static str>,
+    summary: &'static str,
+) -> Route {
+    Route {
+        method,
+        template,
+        scope,
+        home_only: false,
+        summary,
+    }
+}
+
+/// A route for the store's administrators only: the operator's stand-ins, `admin` keys of the
+/// home workspace.
+const fn store_admin_route(
+    method: &'static str,
+    template: &'static str,
+    summary: &'static str,
+) -> Route {
+    Route {
+        method,
+        template,
+        scope: Some("admin"),
+        home_only: true,
+        summary,
+    }
+}
+
+/// Every route. The router resolves paths to these templates and refuses any other method;
+/// `/v1/openapi.json` documents exactly this table, and a test checks both directions.
+pub const ROUTES: &[Route] = &[
+    route_of("GET", "/healthz", None, "Liveness."),
+    route_of(
         "GET",
         "/.well-known/jwks.json",
         None,
         "Public keys that verify this store's tokens (RFC 7517).",
     ),
-    ("GET", "/v1/openapi.json", None, "This document."),
-    ("GET", "/metrics", Some("audit:read"), "Prometheus metrics."),
-    (
+    route_of("GET", "/v1/openapi.json", None, "This document."),
+    store_admin_route(
+        "GET",
+        "/metrics",
+        "Prometheus metrics of the whole server (an admin key of the home workspace only).",
+    ),
+    route_of(
         "GET",
         "/v1/whoami",
         Some("any"),
         "The caller's identity, workspace and scopes.",
     ),
-    (
+    route_of(
         "POST",
         "/v1/tokens/verify",
         Some("keys:read"),
         "Introspect a token: valid and its claims, or why not.",
     ),
-    (
+    route_of(
         "GET",
         "/v1/keys",
         Some("keys:read"),
         "The workspace's API keys (never a token).",
     ),
-    (
+    route_of(
         "POST",
         "/v1/keys",
         Some("keys:write"),
         "Mint an API key; the token is in this response only.",
     ),
-    (
+    route_of(
         "POST",
         "/v1/keys/revoke-all",
         Some("keys:revoke"),
         "Revoke every key of the workspace at once.",
     ),
-    (
+    route_of(
         "GET",
         "/v1/keys/{id}",
         Some("keys:read"),
         "One key, by id or name.",
     ),
-    (
+    route_of(
         "POST",
         "/v1/keys/{id}/revoke",
         Some("keys:revoke"),
         "Revoke one key.",
     ),
-    (
+    store_admin_route(
         "POST",
         "/v1/signing-keys/rotate",
-        Some("admin"),
         "Rotate the signing key (an admin key of the home workspace only).",
     ),
-    (
+    route_of(
         "GET",
         "/v1/audit",
         Some("audit:read"),
-        "Audit records of the workspace (query: action, key, actor, since_ms, limit).",
+        "Audit records of the key's own workspace (query: action, key, actor, since_ms, limit).",
     ),
-    (
+    store_admin_route(
         "POST",
         "/v1/audit/verify",
-        Some("audit:read"),
-        "Recompute the audit hash chain.",
+        "Recompute the audit hash chain of the whole store (an admin key of the home workspace only).",
     ),
 ];
 
@@ -132,7 +180,14 @@ pub fn template_of(path: &str) -> Option<&'static str> {
 pub fn openapi() -> serde_json::Value {
     let envelope = serde_json::json!({ "$ref": "#/components/schemas/ErrorEnvelope" });
     let mut paths = serde_json::Map::new();
-    for (method, template, scope, summary) in ROUTES {
+    for Route {
+        method,
+        template,
+        scope,
+        home_only,
+        summary,
+    } in ROUTES
+    {
         let entry = paths
             .entry((*template).to_owned())
             .or_insert_with(|| serde_json::json!({}));
@@ -146,6 +201,9 @@ pub fn openapi() -> serde_json::Value {
         if let Some(scope) = scope {
             op["security"] = serde_json::json!([{ "bearer": [] }]);
             op["x-keyhold-scope"] = serde_json::json!(scope);
+        }
+        if *home_only {
+            op["x-keyhold-workspace"] = serde_json::json!(keyhold::DEFAULT_WORKSPACE);
         }
         if template.contains("{id}") {
             op["parameters"] = serde_json::json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }]);
@@ -211,16 +269,26 @@ struct Seen<'a> {
     used: Option<keyhold::Deferred<'a, Principal>>,
 }
 
-fn json_reply(status: StatusCode, request_id: &str, body: &serde_json::Value) -> Reply {
+fn json_reply(status: StatusCode, body: &serde_json::Value) -> Reply {
     let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
     *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+/// What every response carries, set here and nowhere else: no cache keeps any answer (a
+/// mint response holds a token; others hold store data), and the request id.
+fn common_headers(r: &mut Reply, request_id: &str, close: bool) {
     let h = r.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // `request_id` is the client's only if it is short and plain, else one of ours.
     if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert("x-request-id", v);
     }
-    r
+    if close {
+        h.insert(CONNECTION, HeaderValue::from_static("close"));
+    }
 }
 
 fn failure_reply(f: &Failure, request_id: &str) -> Reply {
@@ -244,7 +312,7 @@ fn failure_reply(f: &Failure, request_id: &str) -> Reply {
             "doc_url": format!("docs/auth-and-tokens.md#{code}"),
         }
     });
-    let mut r = json_reply(status, request_id, &body);
+    let mut r = json_reply(status, &body);
     // RFC 6750: tell the client what was wrong with its bearer token.
     let challenge = match (status, code) {
         (StatusCode::UNAUTHORIZED, "missing_token") => Some("Bearer realm=\"keyhold\"".to_owned()),
@@ -277,9 +345,11 @@ fn request_id(req: &Request<Incoming>) -> String {
 }
 
 /// Entry point for every request: route, answer, then one log line and the metrics.
+/// `framing` is the verdict on how the request was framed on the wire.
 pub async fn handle(
     app: Arc<App>,
     peer: SocketAddr,
+    framing: Verdict,
     req: Request<Incoming>,
 ) -> Result<Reply, Infallible> {
     let started = Instant::now();
@@ -291,7 +361,14 @@ pub async fn handle(
         request_id: rid.clone(),
     };
     let mut seen = Seen::default();
-    let mut answer = route(&app, origin, req, &mut seen).await;
+    let mut answer = match framing {
+        // Ambiguous framing (RFC 9112 section 6.3): refused before anything reads the body.
+        Verdict::Refuse(why) => {
+            seen.route = template_of(req.uri().path());
+            Err(http(StatusCode::BAD_REQUEST, "bad_request", why))
+        }
+        Verdict::Sound | Verdict::Close => route(&app, origin, req, &mut seen).await,
+    };
     // Nothing is answered before the caller's use record is durable.
     if let Some(used) = seen.used.take()
         && let Err(e) = used.await
@@ -299,8 +376,8 @@ pub async fn handle(
     {
         answer = Err(Failure::from(e));
     }
-    let reply = match answer {
-        Ok(Answer::Json(status, body)) => json_reply(status, &rid, &body),
+    let mut reply = match answer {
+        Ok(Answer::Json(status, body)) => json_reply(status, &body),
         Ok(Answer::Text(text)) => {
             let mut r = Response::new(Full::new(Bytes::from(text)));
             r.headers_mut().insert(
@@ -311,6 +388,7 @@ pub async fn handle(
         }
         Err(f) => failure_reply(&f, &rid),
     };
+    common_headers(&mut reply, &rid, framing != Verdict::Sound);
     let took = started.elapsed();
     let route = seen.route.unwrap_or("unknown");
     app.metrics.request(route, reply.status().as_u16(), took);
@@ -538,6 +616,21 @@ fn count(app: &App, result: &Result<Principal, Failure>) {
     }
 }
 
+/// [`authenticate`] with `admin`, then the key must be one of the store's administrators
+/// (its workspace is the home workspace), for store-wide data and operations.
+async fn store_admin<'a>(
+    app: &'a App,
+    req: &Request<Incoming>,
+    origin: &Origin,
+    seen: &mut Seen<'a>,
+    record: Record,
+) -> Result<(), Failure> {
+    let p = authenticate(app, req, origin, Some(Scope::Admin), seen, record).await?;
+    let caller = Caller::key(p).with_origin(origin.clone());
+    let kh = app.kh.clone();
+    blocking(move || kh.require_store_admin(&caller)).await
+}
+
 /// [`authenticate`], then the key as the caller of a facade call, with its workspace.
 async fn key_caller<'a>(
     app: &'a App,
@@ -678,12 +771,12 @@ async fn route<'a>(
     let method = req.method().clone();
     if !ROUTES
         .iter()
-        .any(|(m, t, _, _)| *t == template && *m == method.as_str())
+        .any(|r| r.template == template && r.method == method.as_str())
     {
         let allowed: Vec<&str> = ROUTES
             .iter()
-            .filter(|(_, t, _, _)| *t == template)
-            .map(|(m, _, _, _)| *m)
+            .filter(|r| r.template == template)
+            .map(|r| r.method)
             .collect();
         return Err(http(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -704,16 +797,9 @@ async fn route<'a>(
         ("/v1/openapi.json", _) => ok(openapi()),
         ("/.well-known/jwks.json", _) => ok(to_json(&blocking(move || kh.jwks()).await?)),
         ("/metrics", _) => {
-            authenticate(
-                app,
-                &req,
-                &origin,
-                Some(Scope::AuditRead),
-                seen,
-                // Durable first, so the queue depth reported is everyone else's.
-                Record::First,
-            )
-            .await?;
+            // Every workspace's traffic: for the store's administrators only. The use record
+            // is durable first, so the queue depth reported is everyone else's.
+            store_admin(app, &req, &origin, seen, Record::First).await?;
             Ok(Answer::Text(app.metrics.render(app.kh.audit_queue_depth())))
         }
         ("/v1/whoami", _) => ok(to_json(
@@ -816,15 +902,8 @@ async fn route<'a>(
             ))
         }
         ("/v1/audit/verify", _) => {
-            authenticate(
-                app,
-                &req,
-                &origin,
-                Some(Scope::AuditRead),
-                seen,
-                Record::BeforeReply,
-            )
-            .await?;
+            // The whole store's chain (row count, head): for the store's administrators only.
+            store_admin(app, &req, &origin, seen, Record::BeforeReply).await?;
             ok(to_json(&blocking(move || kh.verify_audit(None)).await?))
         }
         _ => Err(http(

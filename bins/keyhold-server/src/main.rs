@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod api;
+mod framing;
 mod metrics;
 mod tls;
 
@@ -188,15 +189,22 @@ async fn serve(
                         .header_read_timeout(app.read_timeout)
                         .to_owned();
                     let timeout = app.read_timeout;
-                    let service = service_fn(move |req| api::handle(app.clone(), peer, req));
+                    // The framing of each request as sent, which hyper does not pass on.
+                    let framing = framing::Framing::default();
+                    let service = {
+                        let framing = framing.clone();
+                        service_fn(move |req| api::handle(app.clone(), peer, framing.next(), req))
+                    };
                     match tls {
                         None => {
-                            let _ = watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await;
+                            let io = TokioIo::new(framing::Inspected::new(stream, framing));
+                            let _ = watcher.watch(http.serve_connection(io, service)).await;
                         }
                         Some(acceptor) => {
                             // The handshake gets the same deadline as headers do.
                             if let Ok(Ok(stream)) = tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-                                let _ = watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await;
+                                let io = TokioIo::new(framing::Inspected::new(stream, framing));
+                                let _ = watcher.watch(http.serve_connection(io, service)).await;
                             }
                         }
                     }

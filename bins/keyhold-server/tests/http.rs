@@ -169,6 +169,34 @@ fn mint(s: &Server, token: &str, body: &str) -> Reply {
     request(s, "POST", "/v1/keys", Some(token), Some(body), &[])
 }
 
+/// The library on the server's store, as the operator (another process's view).
+fn library(s: &Server) -> keyhold::Keyhold {
+    let data = s.dir.path().join("data");
+    keyhold::Keyhold::open(&data, keyhold::KeySource::default_file(&data)).expect("open")
+}
+
+/// A key with `scope` in workspace `other` (created if need be), minted by the operator.
+fn other_workspace_key(s: &Server, scope: &str) -> String {
+    let kh = library(s);
+    let op = keyhold::Caller::operator();
+    if kh.workspace("other").is_err() {
+        kh.create_workspace(&op, "other").expect("workspace");
+    }
+    let minted = kh
+        .mint_key(
+            &op,
+            &keyhold::MintRequest {
+                workspace: "other".into(),
+                name: format!("other-{}", scope.replace(':', "-")),
+                expires: keyhold::ExpiryPreset::OneHour,
+                scopes: Some([scope.parse().expect("scope")].into_iter().collect()),
+                sub: None,
+            },
+        )
+        .expect("mint");
+    minted.token.expose().to_owned()
+}
+
 #[test]
 fn routes_scopes_and_the_error_envelope() {
     let s = start();
@@ -452,7 +480,7 @@ fn metrics_and_logs_carry_no_token() {
         2,
         "admin key and auditor"
     );
-    let verified = request(&s, "POST", "/v1/audit/verify", Some(&auditor), None, &[]);
+    let verified = request(&s, "POST", "/v1/audit/verify", Some(&s.admin), None, &[]);
     assert!(
         verified.body["rows"].as_u64().is_some_and(|n| n > 3),
         "{:?}",
@@ -464,7 +492,12 @@ fn metrics_and_logs_carry_no_token() {
         "missing_token",
     );
     let mut stream = TcpStream::connect(s.addr).expect("connect");
-    write!(stream, "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {auditor}\r\nConnection: close\r\n\r\n").expect("send");
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        s.admin
+    )
+    .expect("send");
     let mut metrics = String::new();
     stream.read_to_string(&mut metrics).expect("read");
     assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
@@ -709,16 +742,43 @@ fn every_route_works_with_its_scope_and_refuses_a_key_without_it() {
     let s = start();
     let doc = request(&s, "GET", "/v1/openapi.json", None, None, &[]);
     // Revoke-all would end the test's own keys: it goes last.
-    let mut routes: Vec<(String, String, String)> = Vec::new();
+    let mut routes: Vec<(String, String, String, bool)> = Vec::new();
     for (template, ops) in doc.body["paths"].as_object().expect("paths") {
         for (method, op) in ops.as_object().expect("ops") {
             if let Some(scope) = op["x-keyhold-scope"].as_str() {
-                routes.push((method.to_uppercase(), template.clone(), scope.to_owned()));
+                // Store-wide routes name the one workspace whose keys may use them.
+                let home_only = match op.get("x-keyhold-workspace") {
+                    None => false,
+                    Some(ws) => {
+                        assert_eq!(ws, "default", "{method} {template}");
+                        true
+                    }
+                };
+                routes.push((
+                    method.to_uppercase(),
+                    template.clone(),
+                    scope.to_owned(),
+                    home_only,
+                ));
             }
         }
     }
-    routes.sort_by_key(|(_, t, _)| t.ends_with("revoke-all"));
+    routes.sort_by_key(|(_, t, _, _)| t.ends_with("revoke-all"));
     assert_eq!(routes.len(), 11, "{routes:?}");
+    let mut home_only: Vec<_> = routes
+        .iter()
+        .filter(|r| r.3)
+        .map(|(m, t, scope, _)| format!("{m} {t} {scope}"))
+        .collect();
+    home_only.sort();
+    assert_eq!(
+        home_only,
+        [
+            "GET /metrics admin",
+            "POST /v1/audit/verify admin",
+            "POST /v1/signing-keys/rotate admin",
+        ],
+    );
     let outsider = mint_token(
         &s,
         r#"{"name":"outsider","expires":"1h","scopes":["read:queries"]}"#,
@@ -727,7 +787,9 @@ fn every_route_works_with_its_scope_and_refuses_a_key_without_it() {
         &s,
         r#"{"name":"victim","expires":"1h","scopes":["read:queries"]}"#,
     );
-    for (i, (method, template, scope)) in routes.iter().enumerate() {
+    // An admin key of another workspace: enough for any route but the store-wide ones.
+    let elsewhere = other_workspace_key(&s, "admin");
+    for (i, (method, template, scope, home_only)) in routes.iter().enumerate() {
         let path = template
             .replace("{id}/revoke", "victim/revoke")
             .replace("{id}", "outsider");
@@ -742,7 +804,12 @@ fn every_route_works_with_its_scope_and_refuses_a_key_without_it() {
             let refused = request(&s, method, &path, Some(&outsider), body.as_deref(), &[]);
             assert_envelope(&refused, 403, "insufficient_scope");
         }
+        if *home_only {
+            let refused = request(&s, method, &path, Some(&elsewhere), body.as_deref(), &[]);
+            assert_envelope(&refused, 401, "workspace_mismatch");
+        }
         let holder = if scope == "admin" || scope == "any" {
+            // The first admin key belongs to the home workspace.
             s.admin.clone()
         } else {
             mint_token(
@@ -928,4 +995,279 @@ fn a_canary_credential_and_every_token_stay_out_of_responses_and_trace_logs() {
             }
         }
     }
+}
+
+#[test]
+fn store_wide_data_is_for_the_stores_administrators_only() {
+    let s = start();
+    let home_auditor = mint_token(
+        &s,
+        r#"{"name":"auditor","expires":"1h","scopes":["audit:read","keys:read"]}"#,
+    );
+    let other_auditor = other_workspace_key(&s, "audit:read");
+    let other_admin = other_workspace_key(&s, "admin");
+    // Every workspace's traffic and the whole chain: not for an auditor of any workspace, nor
+    // for an admin of a workspace other than the home one.
+    for (method, path) in [("GET", "/metrics"), ("POST", "/v1/audit/verify")] {
+        for (key, status, code) in [
+            (&home_auditor, 403, "insufficient_scope"),
+            (&other_auditor, 403, "insufficient_scope"),
+            (&other_admin, 401, "workspace_mismatch"),
+        ] {
+            let r = request(&s, method, path, Some(key), None, &[]);
+            assert_envelope(&r, status, code);
+            assert!(
+                !r.raw.contains("keyhold_http_requests_total") && !r.raw.contains("\"head\""),
+                "{method} {path}: {}",
+                r.raw
+            );
+        }
+        let r = request(&s, method, path, Some(&s.admin), None, &[]);
+        assert_eq!(r.status, 200, "{method} {path}: {}", r.raw);
+    }
+    assert_envelope(
+        &request(
+            &s,
+            "POST",
+            "/v1/signing-keys/rotate",
+            Some(&other_admin),
+            None,
+            &[],
+        ),
+        401,
+        "workspace_mismatch",
+    );
+
+    // The audit listing shows a key its own workspace's rows, whatever it asks for.
+    let kh = library(&s);
+    let other = kh.workspace("other").expect("other").id;
+    let home = kh.workspace("default").expect("default").id;
+    let admin_id = request(&s, "GET", "/v1/whoami", Some(&s.admin), None, &[]).body["key_id"]
+        .as_str()
+        .expect("key id")
+        .to_owned();
+    for (key, ws) in [(&other_auditor, &other), (&home_auditor, &home)] {
+        let all = request(&s, "GET", "/v1/audit?limit=1000", Some(key), None, &[]);
+        assert_eq!(all.status, 200, "{:?}", all.body);
+        let records = all.body["records"].as_array().expect("records");
+        assert!(!records.is_empty());
+        assert!(
+            records.iter().all(|r| r["workspace"] == ws.as_str()),
+            "only {ws}: {records:?}"
+        );
+    }
+    for query in [
+        format!("/v1/audit?key={admin_id}"),
+        format!("/v1/audit?workspace={home}&action=key.created"),
+        "/v1/audit?action=key.created&limit=1000".to_owned(),
+    ] {
+        let r = request(&s, "GET", &query, Some(&other_auditor), None, &[]);
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let records = r.body["records"].as_array().expect("records");
+        assert!(
+            records
+                .iter()
+                .all(|r| r["workspace"] == other.as_str() && r["key_id"] != admin_id.as_str()),
+            "{query}: {records:?}"
+        );
+    }
+    // Both workspaces do have rows: the home one's key.created rows exist and are hidden.
+    let created = request(
+        &s,
+        "GET",
+        "/v1/audit?action=key.created&limit=1000",
+        Some(&home_auditor),
+        None,
+        &[],
+    );
+    assert_eq!(
+        created.body["records"].as_array().expect("records").len(),
+        2,
+        "the admin key and the auditor"
+    );
+}
+
+#[test]
+fn every_response_carries_no_store_and_a_request_id() {
+    let s = start();
+    let cases: [(&str, &str, Option<&str>, u16); 9] = [
+        ("GET", "/metrics", Some(&s.admin), 200),
+        ("GET", "/metrics", None, 401),
+        ("GET", "/healthz", None, 200),
+        ("GET", "/.well-known/jwks.json", None, 200),
+        ("GET", "/v1/openapi.json", None, 200),
+        ("GET", "/v1/whoami", Some(&s.admin), 200),
+        ("GET", "/v1/whoami", Some("not.a.token"), 401),
+        ("GET", "/nope", None, 404),
+        ("DELETE", "/metrics", None, 405),
+    ];
+    for (i, (method, path, token, status)) in cases.into_iter().enumerate() {
+        // The client's own id is echoed; without one, the server makes one up.
+        let mine = format!("req-client-{i}");
+        for extra in [vec![("X-Request-Id", mine.as_str())], vec![]] {
+            let r = request(&s, method, path, token, None, &extra);
+            assert_eq!(r.status, status, "{method} {path}: {}", r.raw);
+            assert_eq!(
+                r.header("cache-control"),
+                Some("no-store"),
+                "{method} {path}"
+            );
+            let rid = r.header("x-request-id").expect("x-request-id");
+            match extra.first() {
+                Some((_, id)) => assert_eq!(rid, *id, "{method} {path}"),
+                None => assert!(rid.starts_with("req_"), "{method} {path}: {rid}"),
+            }
+        }
+    }
+}
+
+/// Writes `raw` on a new connection and reads until the server closes it.
+fn exchange(s: &Server, raw: &str) -> String {
+    let mut stream = TcpStream::connect(s.addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    stream.write_all(raw.as_bytes()).expect("send");
+    let mut reply = Vec::new();
+    stream
+        .read_to_end(&mut reply)
+        .expect("read until the server closes");
+    String::from_utf8(reply).expect("utf8")
+}
+
+/// The responses in a connection's output, in order: (status, head, body).
+fn responses(mut raw: &str) -> Vec<(u16, String, String)> {
+    let mut out = Vec::new();
+    while !raw.is_empty() {
+        let (head, rest) = raw.split_once("\r\n\r\n").expect("a response head");
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .expect("status");
+        let len = head
+            .lines()
+            .filter_map(|l| l.split_once(": "))
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .map_or(0, |(_, v)| v.parse().expect("length"));
+        out.push((status, head.to_ascii_lowercase(), rest[..len].to_owned()));
+        raw = &rest[len..];
+    }
+    out
+}
+
+#[test]
+fn ambiguous_request_framing_is_refused_and_the_connection_closed() {
+    let s = start();
+    let auth = format!("Authorization: Bearer {}\r\n", s.admin);
+    let mint_body = |name: &str| format!(r#"{{"name":"{name}","expires":"15m"}}"#);
+    let chunked = |body: &str| format!("{:x}\r\n{body}\r\n0\r\n\r\n", body.len());
+    let smuggled = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    let refused = |raw: &str, what: &str| {
+        let all = responses(raw);
+        assert_eq!(
+            all.len(),
+            1,
+            "{what}: one answer, then the connection ends: {raw}"
+        );
+        let (status, head, body) = &all[0];
+        assert_eq!(*status, 400, "{what}: {raw}");
+        assert!(head.contains("\r\nconnection: close"), "{what}: {head}");
+        let body: serde_json::Value = serde_json::from_str(body).expect("envelope");
+        assert_eq!(body["error"]["code"], "bad_request", "{what}");
+        let rid = body["error"]["request_id"].as_str().expect("request id");
+        assert!(head.contains(&format!("x-request-id: {}", rid.to_ascii_lowercase())));
+        assert!(head.contains("cache-control: no-store"), "{what}: {head}");
+    };
+
+    // Both fields, in either order, with a request smuggled after the chunked body: one 400.
+    for (i, fields) in [
+        "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: chunked\r\nContent-Length: 4\r\n",
+        "transfer-encoding: chunked\r\ncontent-length: 200\r\n",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let raw = exchange(
+            &s,
+            &format!(
+                "POST /v1/keys HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\n{fields}\r\n{}{smuggled}",
+                chunked(&mint_body(&format!("smuggled-{i}")))
+            ),
+        );
+        refused(&raw, fields);
+    }
+    // Nothing was minted by them.
+    let keys = request(&s, "GET", "/v1/keys", Some(&s.admin), None, &[]);
+    assert!(!keys.raw.contains("smuggled-"), "{}", keys.raw);
+
+    // The same after a well-framed request on a kept-alive connection.
+    let first = mint_body("kept-alive");
+    let raw = exchange(
+        &s,
+        &format!(
+            "POST /v1/keys HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: {}\r\n\r\n{first}\
+             POST /v1/keys HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n{}{smuggled}",
+            first.len(),
+            chunked(&mint_body("smuggled-late"))
+        ),
+    );
+    let all = responses(&raw);
+    assert_eq!(
+        all.iter().map(|r| r.0).collect::<Vec<_>>(),
+        [201, 400],
+        "{raw}"
+    );
+    assert!(!all[0].1.contains("connection: close"), "{}", all[0].1);
+    refused(
+        &raw[raw.find("HTTP/1.1 400").expect("the 400")..],
+        "after a kept-alive request",
+    );
+
+    // Repeated Content-Length fields: refused when they agree, by hyper when they do not.
+    let body = mint_body("twice");
+    let raw = exchange(
+        &s,
+        &format!(
+            "POST /v1/keys HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: {n}\r\nContent-Length: {n}\r\n\r\n{body}{smuggled}",
+            n = body.len()
+        ),
+    );
+    refused(&raw, "two equal Content-Length fields");
+    for lengths in [
+        format!("Content-Length: {}\r\nContent-Length: 4\r\n", body.len()),
+        format!("Content-Length: {n}, {n}\r\n", n = body.len()),
+    ] {
+        let raw = exchange(
+            &s,
+            &format!("POST /v1/keys HTTP/1.1\r\nHost: x\r\n{auth}{lengths}\r\n{body}{smuggled}"),
+        );
+        assert!(raw.starts_with("HTTP/1.1 400"), "{lengths}: {raw}");
+        assert_eq!(raw.matches("HTTP/1.1 ").count(), 1, "{lengths}: {raw}");
+    }
+    let keys = request(&s, "GET", "/v1/keys", Some(&s.admin), None, &[]);
+    assert!(!keys.raw.contains("\"twice\""), "{}", keys.raw);
+
+    // An honest chunked request is served; its connection is closed after the answer.
+    let raw = exchange(
+        &s,
+        &format!(
+            "POST /v1/keys HTTP/1.1\r\nHost: x\r\n{auth}Transfer-Encoding: chunked\r\n\r\n{}{smuggled}",
+            chunked(&mint_body("chunked"))
+        ),
+    );
+    let all = responses(&raw);
+    assert_eq!(all.len(), 1, "{raw}");
+    assert_eq!(all[0].0, 201, "{raw}");
+    assert!(all[0].1.contains("connection: close"), "{raw}");
+    // Keep-alive still works for well-framed requests.
+    let raw = exchange(
+        &s,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(
+        responses(&raw).iter().map(|r| r.0).collect::<Vec<_>>(),
+        [200, 200]
+    );
 }

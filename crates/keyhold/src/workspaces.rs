@@ -93,4 +93,22 @@ impl Keyhold {
     pub fn workspace(&self, ident: &str) -> Result<Workspace> {
         self.store.read(|tx| self.resolve(tx, ident))
     }
+
+    /// Refuses unless `caller` administers the whole store: the operator, or a key with
+    /// `admin` in the home workspace ([`crate::DEFAULT_WORKSPACE`], the one `init` creates),
+    /// the rule signing-key rotation follows. Store-wide data (every workspace's counters, the
+    /// whole audit chain) is shown only to them. A key without `admin` gets
+    /// `insufficient_scope`; an `admin` key of another workspace gets `workspace_mismatch`.
+    pub fn require_store_admin(&self, caller: &crate::Caller) -> Result<()> {
+        let Some(p) = caller.principal() else {
+            return Ok(());
+        };
+        // The scope first, in the key's own workspace: a key without `admin` is told so
+        // whichever workspace it belongs to.
+        caller.require(keyhold_token::Scope::Admin, &p.workspace)?;
+        self.store.read(|tx| {
+            let home = resolve(tx, crate::DEFAULT_WORKSPACE)?;
+            caller.require(keyhold_token::Scope::Admin, &home.id)
+        })
+    }
 }

@@ -1202,7 +1202,10 @@ impl Keyhold {
     /// refused with `workspace_mismatch`.
     pub fn rotate_signing_key(&self, caller: &Caller) -> Result<SigningKeyRotation> {
         let out = self.store.write(|tx| {
-            if caller.principal().is_some() {
+            if let Some(p) = caller.principal() {
+                // The scope first (as `require_store_admin`): a key without `admin` is told
+                // so, whichever workspace it belongs to.
+                caller.require(Scope::Admin, &p.workspace)?;
                 let home = self.resolve(tx, crate::DEFAULT_WORKSPACE)?;
                 caller.require(Scope::Admin, &home.id)?;
             }

@@ -107,7 +107,7 @@ impl Keyhold {
         // whichever workspace it belongs to.
         caller.require(keyhold_token::Scope::Admin, &p.workspace)?;
         self.store.read(|tx| {
-            let home = resolve(tx, crate::DEFAULT_WORKSPACE)?;
+            let home = self.resolve(tx, crate::DEFAULT_WORKSPACE)?;
             caller.require(keyhold_token::Scope::Admin, &home.id)
         })
     }

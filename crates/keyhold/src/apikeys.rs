@@ -317,7 +317,14 @@ struct Cached {
     facts: KeyFacts,
     /// The standing counter and this handle's revocation epoch when `facts` were read.
     seen: (i64, u64),
+    /// When `facts` were read: they are read again after [`STANDING_MAX_AGE`] even if the
+    /// counter says nothing changed (an attacker who can write the database could put the
+    /// counter back; this bounds what that buys them).
+    read_at: std::time::Instant,
 }
+
+/// The longest a cached standing is trusted without reading it again.
+pub const STANDING_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// See `Keyhold::validated`.
 pub(crate) struct Validated {
@@ -993,19 +1000,25 @@ impl Keyhold {
         let (hit, present) = {
             let cache = read(&self.verify_cache);
             match cache.entries.get(token) {
-                Some(c) if within_lifetime(&c.claims, now) && c.seen == (standing, epoch) => (
-                    Some(
-                        keyhold_token::check_state(
-                            &c.claims,
-                            &c.facts,
-                            c.claims.workspace(),
-                            required,
-                        )
-                        .map(|()| c.principal.clone())
-                        .map_err(|e| (e, c.principal.clone())),
-                    ),
-                    true,
-                ),
+                Some(c)
+                    if within_lifetime(&c.claims, now)
+                        && c.seen == (standing, epoch)
+                        && c.read_at.elapsed() < STANDING_MAX_AGE =>
+                {
+                    (
+                        Some(
+                            keyhold_token::check_state(
+                                &c.claims,
+                                &c.facts,
+                                c.claims.workspace(),
+                                required,
+                            )
+                            .map(|()| c.principal.clone())
+                            .map_err(|e| (e, c.principal.clone())),
+                        ),
+                        true,
+                    )
+                }
                 Some(_) => (None, true),
                 None => (None, false),
             }
@@ -1089,6 +1102,7 @@ impl Keyhold {
         let epoch = self
             .revocation_epoch
             .load(std::sync::atomic::Ordering::Acquire);
+        let read_at = std::time::Instant::now();
         let (version, facts, _last_used) = self
             .standing(claims.jti(), claims.workspace(), claims.iat())
             .map_err(|e| (e, None))?;
@@ -1132,6 +1146,7 @@ impl Keyhold {
                     claims: verified.into_claims(),
                     facts,
                     seen: (version, epoch),
+                    read_at,
                 },
             );
         }

@@ -45,7 +45,7 @@ use keyhold_store::{KekRow, KekState, Store, Tx};
 
 pub use apikeys::{
     ApiKey, Introspection, KeyState, MintRequest, MintedKey, Principal, RevokeAll,
-    SigningKeyRotation, Token, VERIFY_CACHE_CAPACITY,
+    STANDING_MAX_AGE, SigningKeyRotation, Token, VERIFY_CACHE_CAPACITY,
 };
 pub use audit::{AuditEntry, AuditVerification, Deferred};
 pub use caller::{Caller, Origin, Surface, new_request_id};

@@ -443,3 +443,30 @@ fn a_flood_of_garbage_tokens_is_counted_not_written_row_by_row() {
         .sum();
     assert_eq!(suppressed + rows() - 1, 500, "every refusal is counted");
 }
+
+#[test]
+fn a_standing_counter_put_back_buys_at_most_the_cache_age() {
+    // A running process caches a verified token; another process revokes it (the counter
+    // moves); the attacker puts the counter back so the cached standing looks current.
+    let fx = Fixture::new();
+    let kh = fx.init();
+    let (token, _) = mint(&kh, "k");
+    let server = fx.open().expect("open");
+    server.verify_token(&token, None).expect("cached");
+    let counter: i64 = fx
+        .sql()
+        .query_row("SELECT version FROM standing", [], |r| r.get(0))
+        .expect("counter");
+    kh.revoke_key(&op(), "default", "k").expect("revoke");
+    fx.sql()
+        .execute("UPDATE standing SET version = ?1", [counter])
+        .expect("put back");
+    std::thread::sleep(keyhold::STANDING_MAX_AGE + std::time::Duration::from_millis(100));
+    assert_eq!(
+        server
+            .verify_token(&token, None)
+            .expect_err("read again")
+            .code(),
+        "key_revoked"
+    );
+}

@@ -832,3 +832,92 @@ fn help_does_not_show_the_server_address_from_the_environment() {
         assert!(!shown.contains("Pa55w0rdCanary"), "{args:?}: {shown}");
     }
 }
+
+/// Runs the real binary under a shifted clock (libfaketime), as a host whose clock is ahead or
+/// was stepped back would.
+fn run_at(cli: &Cli, shift: &str, args: &[&str]) -> Output {
+    let mut c = Command::new("faketime");
+    c.arg("-f")
+        .arg(shift)
+        .arg(env!("CARGO_BIN_EXE_keyhold"))
+        .args(args)
+        .env("KEYHOLD_DATA_DIR", cli.data())
+        .env_remove("KEYHOLD_MASTER_KEY")
+        .env_remove("KEYHOLD_MASTER_KEY_FILE")
+        .stdin(Stdio::null());
+    // A missing faketime is a failure of the run, never a skip.
+    c.output()
+        .expect("faketime (Debian package faketime) is needed by this test")
+}
+
+#[test]
+fn revoke_all_ignores_a_minting_clock_ahead_and_a_revoking_clock_behind() {
+    let cli = Cli::new();
+    cli.ok(&["init"]);
+    let scope = ["--expires", "1h", "--scope", "read:queries"];
+    let (normal, _) = create_key(&cli, "normal", &scope);
+    // A minting host 25 s ahead (within the verification leeway, so its token is valid).
+    let ahead = run_at(
+        &cli,
+        "+25s",
+        &[&["keys", "create", "--name", "ahead"][..], &scope].concat(),
+    );
+    assert!(
+        ahead.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ahead.stderr)
+    );
+    let ahead = String::from_utf8(ahead.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned();
+    for t in [&normal, &ahead] {
+        let out = cli.run_with_stdin(&["keys", "verify"], t.as_bytes());
+        assert!(out.status.success(), "valid before the revoke-all");
+    }
+    // The revoke-all runs on a host whose clock was stepped back a day.
+    let out = run_at(&cli, "-1d", &["--json", "keys", "revoke-all", "--yes"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(report["keys_revoked"], 2, "{report}");
+    for t in [&normal, &ahead] {
+        let out = cli.run_with_stdin(&["keys", "verify", "--json"], t.as_bytes());
+        assert!(!out.status.success(), "every key that existed is refused");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("key_revoked_all")
+                || String::from_utf8_lossy(&out.stderr).contains("key_revoked_all"),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A key minted after it works, whatever the clocks say.
+    let (after, _) = create_key(&cli, "after", &scope);
+    let out = cli.run_with_stdin(&["keys", "verify"], after.as_bytes());
+    assert!(out.status.success(), "minted after the revoke-all: works");
+    let listed = json(&cli.ok(&["--json", "keys", "list"]));
+    let states: Vec<(String, String)> = listed
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|k| {
+            (
+                k["name"].as_str().expect("name").to_owned(),
+                k["status"].as_str().expect("status").to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        states.contains(&("ahead".into(), "revoked".into())),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&("after".into(), "active".into())),
+        "{states:?}"
+    );
+    cli.ok(&["audit", "verify"]);
+}

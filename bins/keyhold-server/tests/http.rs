@@ -1271,3 +1271,119 @@ fn ambiguous_request_framing_is_refused_and_the_connection_closed() {
         [200, 200]
     );
 }
+
+/// The `iss` claim of a token (read, not verified).
+fn issuer_of(token: &str) -> String {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+    claims["iss"].as_str().expect("iss").to_owned()
+}
+
+/// The attacker who can write the database but has no master key, against the running server:
+/// a signing key of their own, an un-revoked key, and (without database access) another
+/// workspace's token sent to introspection.
+#[test]
+fn database_attacks_and_foreign_introspection_are_refused_by_the_running_server() {
+    let s = start();
+    let db = s.dir.path().join("data").join("keyhold.db");
+    let sql = || rusqlite::Connection::open(&db).expect("sqlite");
+    let k = mint_token(
+        &s,
+        r#"{"name":"k","expires":"1h","scopes":["read:queries"]}"#,
+    );
+    assert_eq!(
+        request(&s, "GET", "/v1/whoami", Some(&k), None, &[]).status,
+        200
+    );
+
+    // 1. A signing key row of the attacker's, and an admin token it signs.
+    let evil = keyhold_token::SigningKey::generate().expect("key");
+    sql()
+        .execute(
+            "INSERT INTO signing_keys (kid, public_key, state, created_at, retired_at, mac)
+             SELECT ?1, ?2, 'retiring', created_at, NULL, mac FROM signing_keys LIMIT 1",
+            rusqlite::params![evil.kid(), evil.verifying_key().as_bytes().to_vec()],
+        )
+        .expect("insert");
+    let whoami = request(&s, "GET", "/v1/whoami", Some(&s.admin), None, &[]).body;
+    let iat = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let claims = keyhold_token::Claims::new(
+        &issuer_of(&s.admin),
+        "attacker",
+        whoami["workspace"].as_str().expect("workspace"),
+        [keyhold_token::Scope::Admin].into_iter().collect(),
+        iat,
+        keyhold_token::ExpiryPreset::ThirtyDays,
+        whoami["key_id"].as_str().expect("key id"),
+    )
+    .expect("claims");
+    let forged = keyhold_token::mint(&evil, &claims).expect("sign");
+    for (method, path) in [("GET", "/v1/whoami"), ("GET", "/v1/keys")] {
+        let r = request(&s, method, path, Some(&forged), None, &[]);
+        assert_ne!(r.status, 200, "{path}: {:?}", r.body);
+        assert!(
+            [
+                "integrity_error",
+                "token_unknown_kid",
+                "token_issuer_mismatch"
+            ]
+            .contains(&r.body["error"]["code"].as_str().unwrap_or("")),
+            "{path}: {:?}",
+            r.body
+        );
+    }
+    let r = request(&s, "GET", "/.well-known/jwks.json", None, None, &[]);
+    // The JWKS never publishes it: refused whole, naming the row.
+    assert_envelope(&r, 500, "integrity_error");
+    assert!(r.body.get("keys").is_none());
+    sql()
+        .execute("DELETE FROM signing_keys WHERE kid = ?1", [evil.kid()])
+        .expect("remove it again");
+
+    // 2. Revoked, then un-revoked by an edit: refused on the very next request.
+    let id = request(&s, "GET", "/v1/whoami", Some(&k), None, &[]).body["key_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let r = request(
+        &s,
+        "POST",
+        &format!("/v1/keys/{id}/revoke"),
+        Some(&s.admin),
+        None,
+        &[],
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    sql()
+        .execute(
+            "UPDATE api_keys SET revoked_at_ms = NULL, revoked_by = NULL WHERE jti = ?1",
+            [&id],
+        )
+        .expect("un-revoke");
+    let r = request(&s, "GET", "/v1/whoami", Some(&k), None, &[]);
+    assert_envelope(&r, 500, "integrity_error");
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&format!("api key {id}"))),
+        "{:?}",
+        r.body
+    );
+
+    // 3. Workspace B's keys:read service asks about workspace A's admin token.
+    let b = other_workspace_key(&s, "keys:read");
+    let body = serde_json::json!({ "token": s.admin }).to_string();
+    let v = request(&s, "POST", "/v1/tokens/verify", Some(&b), Some(&body), &[]);
+    assert_eq!(v.status, 200, "{:?}", v.body);
+    assert_eq!(v.body["valid"], false, "{:?}", v.body);
+    assert_eq!(v.body["error"]["code"], "workspace_mismatch");
+    assert!(v.body.get("claims").is_none(), "{:?}", v.body);
+    assert!(!v.raw.contains("admin\"") && !v.raw.contains(whoami["key_id"].as_str().expect("id")));
+}

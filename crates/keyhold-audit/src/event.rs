@@ -80,6 +80,12 @@ named_enum! {
         RecordDeleted => "record.deleted",
         /// A signed checkpoint of the audit chain was written.
         AuditCheckpointed => "audit.checkpointed",
+        /// A token signing key was created (the store's first, or one recorded by the
+        /// upgrade to authenticated rows); its id is the target.
+        SigningKeyCreated => "signing_key.created",
+        /// From here on, the store's access rows are authenticated (a new store, or the
+        /// upgrade of an older one): an upgrade is refused once the chain holds this.
+        RowsAuthenticated => "store.rows_authenticated",
     }
 }
 
@@ -343,7 +349,7 @@ mod tests {
         for s in Surface::ALL {
             assert_eq!(s.as_str().parse::<Surface>(), Ok(*s));
         }
-        assert_eq!(Action::ALL.len(), 12);
+        assert_eq!(Action::ALL.len(), 14);
         assert_eq!(Action::KeysRevokedAll.as_str(), "keys.revoked_all");
         assert_eq!(Action::AuditCheckpointed.as_str(), "audit.checkpointed");
         assert_eq!("key.Used".parse::<Action>(), Err(AuditError::UnknownAction));

@@ -327,17 +327,6 @@ impl Tx<'_> {
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
-    /// The next mint sequence number (one more than the highest ever recorded).
-    pub fn next_mint_seq(&self) -> Result<i64, StoreError> {
-        self.conn()
-            .query_row(
-                "SELECT COALESCE(MAX(mint_seq), 0) + 1 FROM api_keys",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))
-    }
-
     /// Sets a key's last-used time to `at` (Unix seconds) if the stored one is a minute or
     /// more older (or unset): the time is kept to the minute, so a key in constant use costs
     /// one page write a minute, not one per batch of use records.

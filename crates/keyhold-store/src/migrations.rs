@@ -111,7 +111,8 @@ const MIGRATIONS: &[&str] = &[
     // facade under the store's row key, which the store never sees). API keys get a mint
     // sequence number and revoke-all marks a sequence number to compare it with: revoke-all is
     // decided by commit order, not by clocks. Any change to an access-deciding column moves
-    // the standing counter (only `last_used_at` does not).
+    // the standing counter (only `last_used_at` does not; a new key does not either: only
+    // accepted tokens are cached, and a new row cannot change another key's standing).
     //
     // Applied by `Store::upgrade` only, together with the facade's MACs over the existing rows
     // in the same transaction: a store is never at version 5 with unauthenticated rows.
@@ -126,8 +127,6 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER api_keys_standing_update
         AFTER UPDATE OF jti, workspace, name, sub, scopes, kid, fingerprint, created_at_ms,
             created_by, expires_at, revoked_at_ms, revoked_by, mint_seq, mac ON api_keys
-        BEGIN UPDATE standing SET version = version + 1 WHERE id = 0; END;
-    CREATE TRIGGER api_keys_standing_insert AFTER INSERT ON api_keys
         BEGIN UPDATE standing SET version = version + 1 WHERE id = 0; END;
     DROP TRIGGER workspaces_standing_update;
     CREATE TRIGGER workspaces_standing_update

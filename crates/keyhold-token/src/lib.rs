@@ -147,8 +147,8 @@ pub use keys::{Jwk, Jwks, KID_LEN, SigningKey, VerifyingKey, thumbprint};
 pub use preset::ExpiryPreset;
 pub use scope::{Scope, ScopeSet};
 pub use verify::{
-    DEFAULT_LEEWAY, KeyFacts, KeyLookup, KeyStatus, MAX_TOKEN_LEN, VerifiedToken, check_state,
-    verify,
+    DEFAULT_LEEWAY, KeyFacts, KeyLookup, KeyStatus, MAX_TOKEN_LEN, SignedIdentity, VerifiedToken,
+    check_state, signed_identity, verify,
 };
 
 /// The `typ` header of keyhold access tokens (RFC 9068).

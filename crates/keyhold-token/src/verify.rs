@@ -131,6 +131,71 @@ pub fn verify<K: KeyLookup + ?Sized>(
     now: i64,
     leeway_secs: u64,
 ) -> Result<VerifiedToken, TokenError> {
+    let (payload, kid) = signed(token, keys)?;
+
+    // 7. Claims (now signed by a trusted key).
+    let claims = claims_from(&payload)?;
+
+    // 8. Issuer.
+    if claims.iss != expected_iss {
+        return Err(TokenError::WrongIssuer);
+    }
+
+    // 9–11. Times, in i128 so no combination of inputs can overflow.
+    let now = i128::from(now);
+    let leeway = i128::from(leeway_secs);
+    if now > i128::from(claims.exp) + leeway {
+        return Err(TokenError::Expired);
+    }
+    if let Some(nbf) = claims.nbf
+        && i128::from(nbf) > now + leeway
+    {
+        return Err(TokenError::NotYetValid);
+    }
+    if i128::from(claims.iat) > now + leeway {
+        return Err(TokenError::IssuedInFuture);
+    }
+
+    Ok(VerifiedToken {
+        claims,
+        kid: kid.to_owned(),
+    })
+}
+
+/// Who a token names — `workspace`, `sub` and `jti` — if its signature verifies under `keys`
+/// (steps 1–6 of [`verify`]), whatever its other claims say (expired, not yet valid, another
+/// issuer). For telling which tenant a *refused* token belongs to, so that nothing about it is
+/// told to another tenant; never for accepting it.
+pub fn signed_identity<K: KeyLookup + ?Sized>(token: &str, keys: &K) -> Option<SignedIdentity> {
+    let (payload, _) = signed(token, keys).ok()?;
+    let text = |claim: &str| match payload.get(claim) {
+        Some(Value::String(s)) if string_ok(s) => Some(s.clone()),
+        _ => None,
+    };
+    Some(SignedIdentity {
+        workspace: text("workspace")?,
+        sub: text("sub")?,
+        jti: text("jti")?,
+    })
+}
+
+/// See [`signed_identity`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedIdentity {
+    /// The `workspace` claim.
+    pub workspace: String,
+    /// The `sub` claim.
+    pub sub: String,
+    /// The `jti` claim.
+    pub jti: String,
+}
+
+/// Steps 1–6 of [`verify`]: the payload (parsed, not yet interpreted) and the key id, once the
+/// signature has verified.
+fn signed<K: KeyLookup + ?Sized>(
+    token: &str,
+    keys: &K,
+) -> Result<(BTreeMap<String, Value>, String), TokenError> {
     // 1. Well-formed.
     if token.len() > MAX_TOKEN_LEN {
         return Err(TokenError::Malformed);
@@ -183,34 +248,7 @@ pub fn verify<K: KeyLookup + ?Sized>(
     if signature.len() != SIGNATURE_LEN || !key.verify_signature(signing_input, &signature) {
         return Err(TokenError::BadSignature);
     }
-
-    // 7. Claims (now signed by a trusted key).
-    let claims = claims_from(&payload)?;
-
-    // 8. Issuer.
-    if claims.iss != expected_iss {
-        return Err(TokenError::WrongIssuer);
-    }
-
-    // 9–11. Times, in i128 so no combination of inputs can overflow.
-    let now = i128::from(now);
-    let leeway = i128::from(leeway_secs);
-    if now > i128::from(claims.exp) + leeway {
-        return Err(TokenError::Expired);
-    }
-    if let Some(nbf) = claims.nbf
-        && i128::from(nbf) > now + leeway
-    {
-        return Err(TokenError::NotYetValid);
-    }
-    if i128::from(claims.iat) > now + leeway {
-        return Err(TokenError::IssuedInFuture);
-    }
-
-    Ok(VerifiedToken {
-        claims,
-        kid: kid.to_owned(),
-    })
+    Ok((payload, kid.to_owned()))
 }
 
 fn claims_from(payload: &BTreeMap<String, Value>) -> Result<Claims, TokenError> {

@@ -394,16 +394,17 @@ impl Keyhold {
 
     /// Creates the first signing key if the store has none (new stores and stores created
     /// before API keys existed).
-    pub(crate) fn ensure_signing_key(&self, tx: &Tx<'_>) -> Result<()> {
+    /// Returns the id of the key it created, for the operation's audit event to name (detail
+    /// `signing_key`): the chain names every signing key the store ever had.
+    pub(crate) fn ensure_signing_key(&self, tx: &Tx<'_>) -> Result<Option<String>> {
         if tx
             .signing_keys()?
             .iter()
             .any(|k| k.state == SigningKeyState::Active)
         {
-            return Ok(());
+            return Ok(None);
         }
-        self.add_signing_key(tx)?;
-        Ok(())
+        self.add_signing_key(tx).map(Some)
     }
 
     fn add_signing_key(&self, tx: &Tx<'_>) -> Result<String> {
@@ -461,7 +462,7 @@ impl Keyhold {
 
     /// The active signing key, loaded (and decrypted) if this process does not hold it or
     /// another process rotated it.
-    fn active_signing_key(&self, tx: &Tx<'_>) -> Result<()> {
+    pub(crate) fn active_signing_key(&self, tx: &Tx<'_>) -> Result<()> {
         let rows = tx.signing_keys()?;
         let active = rows
             .iter()
@@ -561,7 +562,7 @@ impl Keyhold {
                     req.name, ws.name
                 )));
             }
-            self.ensure_signing_key(tx)?;
+            let created_key = self.ensure_signing_key(tx)?;
             self.active_signing_key(tx)?;
             let created_at_ms = now_ms();
             let iat = created_at_ms / 1000;
@@ -599,10 +600,14 @@ impl Keyhold {
                 revoked_at_ms: None,
                 revoked_by: None,
                 last_used_at: None,
-                mint_seq: tx.next_mint_seq()?,
+                mint_seq: self
+                    .mint_counter(tx)?
+                    .checked_add(1)
+                    .ok_or(Error::Internal("mint sequence exhausted"))?,
                 mac: Vec::new(),
             };
             drop(signing);
+            self.set_mint_counter(tx, row.mint_seq)?;
             self.mac_api_key(&mut row)?;
             tx.insert_api_key(&row).map_err(|e| match e {
                 StoreError::Constraint(_) => Error::Conflict(format!("key \"{}\"", req.name)),
@@ -618,6 +623,8 @@ impl Keyhold {
                         .map_err(|_| Error::Internal("unrecordable key name"))?,
                 )
                 .detail("expires_at", row.expires_at)
+                .detail("mint_seq", row.mint_seq)
+                .signing_key_created(created_key.as_deref())?
                 .detail(
                     "scopes",
                     keyhold_audit::PublicText::new(&row.scopes)
@@ -721,11 +728,16 @@ impl Keyhold {
             caller.require(Scope::KeysRevoke, &ws.id)?;
             let now_s = now();
             // Every key minted so far (in commit order: the write lock serialises mints and
-            // this) is at or below the mark, whatever its creation time says.
-            let mark = tx.next_mint_seq()? - 1;
+            // this) is at or below the mark, whatever its creation time says. The mark comes
+            // from the authenticated mint counter, never from the rows left visible.
+            let mark = self.mint_counter(tx)?;
             let mut keys_revoked = 0usize;
             for row in tx.api_keys(&ws.id)? {
-                self.check_api_key(&row)?;
+                // A row that does not authenticate is refused anyway: it is not counted, and
+                // it cannot hold up an emergency revocation.
+                if self.check_api_key(&row).is_err() {
+                    continue;
+                }
                 let active = ApiKey::from_row(row.clone(), &ws, now_s).status == KeyState::Active;
                 if active && row.mint_seq <= mark {
                     keys_revoked += 1;
@@ -916,10 +928,32 @@ impl Keyhold {
                 (_, Some(p)) if p.workspace != caller.workspace => {
                     self.refuse_foreign(p, &caller, origin)
                 }
+                // Refused before its principal was known (expired, not yet valid, its rows
+                // failed authentication...): if its signature is good, it still names a
+                // workspace, and a foreign one is told nothing.
+                (_, None) => match self.foreign_signed(token, &caller.workspace) {
+                    Some(p) => self.refuse_foreign(&p, &caller, origin),
+                    None => self.reject(*rejection, Some(&caller), origin),
+                },
                 _ => self.reject(*rejection, Some(&caller), origin),
             },
         };
         Introspection::Verdict { caller, verdict }
+    }
+
+    /// Who a refused token names, if its signature verifies and it belongs to a workspace
+    /// other than `ours`.
+    fn foreign_signed(&self, token: &str, ours: &str) -> Option<Principal> {
+        let id = keyhold_token::signed_identity(token, &read(&self.signing).verifiers)?;
+        (id.workspace != ours).then(|| Principal {
+            sub: id.sub,
+            workspace: id.workspace,
+            key_id: id.jti,
+            scopes: ScopeSet::default(),
+            iat: 0,
+            exp: 0,
+            kid: String::new(),
+        })
     }
 
     /// A service asked about a token of another workspace: refused as `workspace_mismatch`
@@ -1225,7 +1259,7 @@ impl Keyhold {
                 caller.require(Scope::Admin, &home.id)?;
             }
             let now = now();
-            self.ensure_signing_key(tx)?;
+            let created_key = self.ensure_signing_key(tx)?;
             let mut old = Vec::new();
             for mut row in tx.signing_keys()? {
                 if row.state != SigningKeyState::Active {
@@ -1246,7 +1280,9 @@ impl Keyhold {
             self.audit(
                 tx,
                 caller,
-                crate::audit::Record::new(keyhold_audit::Action::SigningKeyRotated).target(&kid),
+                crate::audit::Record::new(keyhold_audit::Action::SigningKeyRotated)
+                    .target(&kid)
+                    .signing_key_created(created_key.as_deref())?,
             )?;
             let mut retiring = Vec::new();
             for row in tx.signing_keys()? {

@@ -90,6 +90,14 @@ impl Record {
         self.details.push((name, v.into()));
         self
     }
+    /// Names a signing key the operation had to create first (none active): detail
+    /// `signing_key`, so the chain names every signing key the store ever had.
+    pub(crate) fn signing_key_created(self, kid: Option<&str>) -> Result<Self> {
+        Ok(match kid {
+            Some(kid) => self.detail("signing_key", text(kid)?),
+            None => self,
+        })
+    }
 
     /// The event for `actor` at `origin`.
     pub(crate) fn event(
@@ -145,6 +153,12 @@ impl Record {
         let key = caller.principal().map(|p| p.key_id.clone());
         self.event(&caller.sub(), key.as_deref(), caller.origin())
     }
+}
+
+/// The chain, verified and folded (see `Keyhold::fold_chain`).
+pub(crate) struct Chain {
+    pub(crate) reconciler: crate::reconcile::Reconciler,
+    pub(crate) summary: keyhold_audit::Summary,
 }
 
 /// Verification result of the whole chain.
@@ -492,51 +506,7 @@ impl Keyhold {
             Some(path) => Some(self.read_checkpoint(path)?),
         };
         self.store.read(|tx| {
-            self.load_audit_key(tx)?;
-            let audit = read(&self.audit);
-            let key = audit
-                .key
-                .as_ref()
-                .ok_or(Error::Internal("audit key not loaded"))?;
-            let mut verifier = Verifier::new(key, anchor);
-            let mut reconciler = crate::reconcile::Reconciler::default();
-            let mut bad: Option<Error> = None;
-            tx.for_each_audit_row(|row| {
-                let seq = row.seq;
-                let (Ok(prev), Ok(hash)) = (
-                    <&[u8; 32]>::try_from(row.prev),
-                    <&[u8; 32]>::try_from(row.hash),
-                ) else {
-                    bad = Some(Error::Integrity {
-                        what: format!("audit record {seq}"),
-                        detail: "malformed hash".into(),
-                    });
-                    return false;
-                };
-                if let Err(e) = verifier.push(&RowRef {
-                    seq,
-                    prev,
-                    hash,
-                    canonical: row.event,
-                }) {
-                    bad = Some(chain_error(&e));
-                    return false;
-                }
-                match checked_event(row) {
-                    Ok(event) => {
-                        reconciler.push(seq, &event);
-                        true
-                    }
-                    Err(e) => {
-                        bad = Some(e);
-                        false
-                    }
-                }
-            })?;
-            if let Some(e) = bad {
-                return Err(e);
-            }
-            let s = verifier.finish().map_err(|e| chain_error(&e))?;
+            let chain = self.fold_chain(tx, anchor)?;
             let (keys, workspaces, signing_keys) =
                 (tx.all_api_keys()?, tx.workspaces()?, tx.signing_keys()?);
             for row in &keys {
@@ -549,13 +519,80 @@ impl Keyhold {
                 self.check_signing_key(row)?;
             }
             self.check_identity(tx)?;
-            reconciler.check(&keys, &workspaces, &signing_keys)?;
+            self.mint_counter(tx)?;
+            chain.reconciler.check(&keys, &workspaces, &signing_keys)?;
+            let s = chain.summary;
             Ok(AuditVerification {
                 rows: s.rows,
                 head_seq: s.head_seq,
                 head: hex(&s.head_hash),
                 checkpoint_seq: anchor.map(|a| a.seq),
             })
+        })
+    }
+
+    /// Verifies the whole chain (every link, every row's filter columns; with `anchor`, that
+    /// it still reaches the checkpoint) and folds it into what it says last happened to every
+    /// key, workspace and signing key.
+    pub(crate) fn fold_chain(&self, tx: &Tx<'_>, anchor: Option<Anchor>) -> Result<Chain> {
+        if tx.audit_count()? == 0 && anchor.is_none() {
+            return Ok(Chain {
+                reconciler: crate::reconcile::Reconciler::default(),
+                summary: keyhold_audit::Summary {
+                    rows: 0,
+                    head_seq: 0,
+                    head_hash: [0; 32],
+                },
+            });
+        }
+        self.load_audit_key(tx)?;
+        let audit = read(&self.audit);
+        let key = audit
+            .key
+            .as_ref()
+            .ok_or(Error::Internal("audit key not loaded"))?;
+        let mut verifier = Verifier::new(key, anchor);
+        let mut reconciler = crate::reconcile::Reconciler::default();
+        let mut bad: Option<Error> = None;
+        tx.for_each_audit_row(|row| {
+            let seq = row.seq;
+            let (Ok(prev), Ok(hash)) = (
+                <&[u8; 32]>::try_from(row.prev),
+                <&[u8; 32]>::try_from(row.hash),
+            ) else {
+                bad = Some(Error::Integrity {
+                    what: format!("audit record {seq}"),
+                    detail: "malformed hash".into(),
+                });
+                return false;
+            };
+            if let Err(e) = verifier.push(&RowRef {
+                seq,
+                prev,
+                hash,
+                canonical: row.event,
+            }) {
+                bad = Some(chain_error(&e));
+                return false;
+            }
+            match checked_event(row) {
+                Ok(event) => {
+                    reconciler.push(seq, &event);
+                    true
+                }
+                Err(e) => {
+                    bad = Some(e);
+                    false
+                }
+            }
+        })?;
+        if let Some(e) = bad {
+            return Err(e);
+        }
+        let summary = verifier.finish().map_err(|e| chain_error(&e))?;
+        Ok(Chain {
+            reconciler,
+            summary,
         })
     }
 

@@ -17,6 +17,7 @@ use crate::{Error, Keyhold, Result, read, write};
 const ROW_KEY_KIND: &str = "row-key";
 pub(crate) const META_WITNESS: &str = "master_witness";
 const META_IDENTITY_MAC: &str = "identity_mac";
+const META_MINT_COUNTER: &str = "mint_counter";
 /// The `meta` rows that identify the store and its keys, in MAC order.
 const IDENTITY_ROWS: [&str; 5] = [
     crate::META_STORE_ID,
@@ -80,7 +81,44 @@ pub(crate) fn workspace_fields(row: &WorkspaceRow) -> RowMac {
         .opt_int(row.revoked_all_seq)
 }
 
+fn counter_fields(n: i64) -> RowMac {
+    RowMac::new("mint_counter").int(n)
+}
+
+fn downgraded(detail: &str) -> Error {
+    Error::Integrity {
+        what: "schema version".into(),
+        detail: format!(
+            "the store says its rows are not authenticated yet, but {detail}: its schema \
+             version was put back; refusing to authenticate its rows"
+        ),
+    }
+}
+
 impl Keyhold {
+    /// The highest mint sequence number ever handed out (authenticated). A revoke-all's mark
+    /// is this, never the highest number among the rows an attacker left visible.
+    pub(crate) fn mint_counter(&self, tx: &Tx<'_>) -> Result<i64> {
+        let stored = tx.meta(META_MINT_COUNTER)?.unwrap_or_default();
+        let bad = || tampered("meta mint_counter".into());
+        let (Some(n), Some(mac)) = (stored.get(..8), stored.get(8..)) else {
+            return Err(bad());
+        };
+        let n = i64::from_be_bytes(n.try_into().map_err(|_| bad())?);
+        if mac.len() == ROW_MAC_LEN && self.with_row_key(|k| k.verify(&counter_fields(n), mac))? {
+            Ok(n)
+        } else {
+            Err(bad())
+        }
+    }
+
+    pub(crate) fn set_mint_counter(&self, tx: &Tx<'_>, n: i64) -> Result<()> {
+        let mut value = n.to_be_bytes().to_vec();
+        value.extend_from_slice(&self.with_row_key(|k| k.mac(&counter_fields(n)))?);
+        tx.set_meta(META_MINT_COUNTER, &value)?;
+        Ok(())
+    }
+
     fn with_row_key<T>(&self, f: impl FnOnce(&RowKey) -> T) -> Result<T> {
         let guard = read(&self.rows);
         let key = guard
@@ -195,23 +233,84 @@ impl Keyhold {
 
     /// The upgrade to authenticated rows (schema 5), in the migration's own transaction: a
     /// row key, mint sequence numbers in creation order, revoke-all marks translated from
-    /// their instants, a MAC on every row, the master-key witness and the identity MAC.
+    /// their instants, a MAC on every row, the mint counter, the master-key witness and the
+    /// identity MAC — and, in the chain, every signing key and the upgrade itself.
+    ///
+    /// It authenticates only what the chain vouches for. Refused (an integrity error, and the
+    /// store does not open) when the store carries anything an upgrade would have made (a row
+    /// key, a witness, an identity MAC, a mint counter) or the chain records an earlier
+    /// upgrade — someone put the schema version back to have forged rows blessed — and when
+    /// the rows disagree with the chain: a key it never created or that it revoked, more than
+    /// one signing key it never named, an active signing key whose private half does not open.
     pub(crate) fn authenticate_existing_rows(&self, tx: &Tx<'_>, master: &MasterKey) -> Result<()> {
+        if tx.record_version(&row_key_record())? > 0 {
+            return Err(downgraded("it has a row key"));
+        }
+        for name in [META_WITNESS, META_IDENTITY_MAC, META_MINT_COUNTER] {
+            if tx.meta(name)?.is_some() {
+                return Err(downgraded(&format!("it has meta {name}")));
+            }
+        }
+        let chain = self.fold_chain(tx, None)?;
+        if chain.reconciler.rows_authenticated() {
+            return Err(downgraded("its audit chain records an earlier upgrade"));
+        }
+        let (keys, workspaces, signing) =
+            (tx.all_api_keys()?, tx.workspaces()?, tx.signing_keys()?);
+        chain.reconciler.check(&keys, &workspaces, &signing)?;
+        let unnamed: Vec<&str> = signing
+            .iter()
+            .filter(|k| !chain.reconciler.names_signing_key(&k.kid))
+            .map(|k| k.kid.as_str())
+            .collect();
+        if unnamed.len() > 1 {
+            return Err(Error::Integrity {
+                what: format!("signing key {}", unnamed.join(", ")),
+                detail: "the audit chain names none of these signing keys (a store has one \
+                         unnamed key at most: its first)"
+                    .into(),
+            });
+        }
+        // The active key must be the store's own: its private half opens under the KEKs.
         self.create_row_key(tx)?;
+        let mut active = signing
+            .iter()
+            .filter(|k| k.state == SigningKeyState::Active);
+        match (active.next(), active.next()) {
+            (Some(_), None) => {}
+            _ => {
+                return Err(Error::Integrity {
+                    what: "signing keys".into(),
+                    detail: "a store has exactly one active signing key".into(),
+                });
+            }
+        }
         self.ensure_audit_keys(tx)?;
-        for mut row in tx.signing_keys()? {
+        let mut ordered = signing;
+        ordered.sort_by_key(|k| (k.state == SigningKeyState::Active, k.created_at));
+        for mut row in ordered {
             self.mac_signing_key(&mut row)?;
             tx.update_signing_key(&row)?;
+            self.audit(
+                tx,
+                &crate::Caller::operator(),
+                crate::audit::Record::new(keyhold_audit::Action::SigningKeyCreated)
+                    .target(&row.kid)
+                    .detail("recorded_by_upgrade", true),
+            )?;
         }
-        let keys = tx.all_api_keys()?;
+        self.active_signing_key(tx)?;
         let mut seqs: Vec<(String, i64, i64)> = Vec::with_capacity(keys.len());
+        let mut last = 0;
         for (i, mut row) in keys.into_iter().enumerate() {
             row.mint_seq = i64::try_from(i).unwrap_or(i64::MAX - 1) + 1;
+            last = row.mint_seq;
             self.mac_api_key(&mut row)?;
             tx.set_api_key_auth(&row.jti, row.mint_seq, &row.mac)?;
             seqs.push((row.workspace, row.created_at_ms, row.mint_seq));
         }
-        for mut ws in tx.workspaces()? {
+        self.set_mint_counter(tx, last)?;
+        for mut ws in workspaces {
             // The old rule: keys minted at or before the instant are revoked.
             ws.revoked_all_seq = ws.revoked_all_at_ms.map(|at| {
                 seqs.iter()
@@ -224,6 +323,12 @@ impl Keyhold {
             tx.set_workspace_auth(&ws.id, ws.revoked_all_seq, &ws.mac)?;
         }
         self.write_identity(tx, master)?;
+        self.audit(
+            tx,
+            &crate::Caller::operator(),
+            crate::audit::Record::new(keyhold_audit::Action::RowsAuthenticated)
+                .detail("upgraded", true),
+        )?;
         Ok(())
     }
 }

@@ -288,16 +288,21 @@ impl Keyhold {
                 created_at: now,
             })?;
             kh.create_row_key(tx)?;
+            kh.set_mint_counter(tx, 0)?;
             let ws = kh.insert_workspace(tx, DEFAULT_WORKSPACE, now)?;
-            kh.ensure_signing_key(tx)?;
             kh.ensure_audit_keys(tx)?;
             kh.write_identity(tx, master_key)?;
+            let kid = kh.ensure_signing_key(tx)?;
+            // One event for `init`: the default workspace, naming the first signing key and
+            // saying that this store's rows are authenticated from the start.
             kh.audit(
                 tx,
                 caller,
                 audit::Record::new(keyhold_audit::Action::WorkspaceCreated)
                     .workspace(&ws.id)
-                    .target(&ws.name),
+                    .target(&ws.name)
+                    .signing_key_created(kid.as_deref())?
+                    .detail("rows_authenticated", true),
             )
         })?;
         kh.load_signing()?;

@@ -14,6 +14,8 @@ use crate::Error;
 struct KeyHistory {
     created: u64,
     revoked: Option<u64>,
+    /// Its mint sequence number, as recorded when it was created (absent in old records).
+    mint_seq: Option<i64>,
 }
 
 #[derive(Default)]
@@ -29,8 +31,16 @@ struct WorkspaceHistory {
 pub(crate) struct Reconciler {
     keys: BTreeMap<String, KeyHistory>,
     workspaces: BTreeMap<String, WorkspaceHistory>,
-    /// The newest signing-key rotation: its record and the new key's id.
+    /// The newest signing key the chain named (created or rotated to): its record and id.
     active_signing_key: Option<(u64, String)>,
+    /// Every signing key the chain named.
+    signing_keys: std::collections::BTreeSet<String>,
+    /// Keys in the order the chain created them, per workspace: (jti, mint_seq).
+    minted: BTreeMap<String, Vec<(String, i64)>>,
+    /// The first revoke-all whose mark left out a key created before it.
+    short_mark: Option<(u64, String, i64, i64)>,
+    /// Whether the chain records that the store's rows are authenticated.
+    rows_authenticated: bool,
 }
 
 fn disagreement(what: String, detail: String) -> Error {
@@ -45,13 +55,33 @@ impl Reconciler {
         }
         let target = e.target.as_ref().map(|t| t.as_str().to_owned());
         let workspace = e.workspace.as_ref().map(|w| w.as_str().to_owned());
+        let int = |name: &str| match e.details.get(name) {
+            Some(DetailValue::Int(m)) => Some(*m),
+            _ => None,
+        };
+        // A signing key the operation created first (`init`, or a mint with none active).
+        if let Some(DetailValue::Text(kid)) = e.details.get("signing_key") {
+            self.signing_keys.insert(kid.as_str().to_owned());
+            self.active_signing_key = Some((seq, kid.as_str().to_owned()));
+        }
+        if matches!(
+            e.details.get("rows_authenticated"),
+            Some(DetailValue::Bool(true))
+        ) {
+            self.rows_authenticated = true;
+        }
         match (e.action, target, workspace) {
-            (Action::KeyCreated, Some(jti), _) => {
+            (Action::KeyCreated, Some(jti), ws) => {
+                let mint_seq = int("mint_seq");
+                if let (Some(ws), Some(m)) = (ws, mint_seq) {
+                    self.minted.entry(ws).or_default().push((jti.clone(), m));
+                }
                 self.keys.insert(
                     jti,
                     KeyHistory {
                         created: seq,
                         revoked: None,
+                        mint_seq,
                     },
                 );
             }
@@ -60,10 +90,18 @@ impl Reconciler {
                 k.revoked.get_or_insert(seq);
             }
             (Action::KeysRevokedAll, _, Some(ws)) => {
-                let mark = match e.details.get("revoked_through") {
-                    Some(DetailValue::Int(m)) => Some(*m),
-                    _ => None,
-                };
+                let mark = int("revoked_through");
+                // Every key the chain created before this revoke-all must be under its mark:
+                // a mark taken while the newest rows were hidden would leave one out.
+                if let Some(m) = mark
+                    && self.short_mark.is_none()
+                    && let Some((jti, s)) = self
+                        .minted
+                        .get(&ws)
+                        .and_then(|keys| keys.iter().find(|(_, s)| *s > m))
+                {
+                    self.short_mark = Some((seq, jti.clone(), *s, m));
+                }
                 let w = self.workspaces.entry(ws).or_default();
                 let newer = match (w.revoked_through, mark) {
                     (Some((_, Some(old))), Some(new)) => new >= old,
@@ -76,11 +114,24 @@ impl Reconciler {
             (Action::WorkspaceCreated, _, Some(ws)) => {
                 self.workspaces.entry(ws).or_default().created = Some(seq);
             }
-            (Action::SigningKeyRotated, Some(kid), _) => {
+            (Action::SigningKeyRotated | Action::SigningKeyCreated, Some(kid), _) => {
+                self.signing_keys.insert(kid.clone());
                 self.active_signing_key = Some((seq, kid));
             }
+            (Action::RowsAuthenticated, _, _) => self.rows_authenticated = true,
             _ => {}
         }
+    }
+
+    /// Whether the chain records that the store's rows are authenticated (see
+    /// `Action::RowsAuthenticated`).
+    pub(crate) fn rows_authenticated(&self) -> bool {
+        self.rows_authenticated
+    }
+
+    /// Whether the chain names signing key `kid` (created or rotated to).
+    pub(crate) fn names_signing_key(&self, kid: &str) -> bool {
+        self.signing_keys.contains(kid)
     }
 
     /// Compares the rows as they stand with the chain; the first disagreement, if any.
@@ -90,6 +141,16 @@ impl Reconciler {
         workspaces: &[WorkspaceRow],
         signing_keys: &[SigningKeyRow],
     ) -> Result<(), Error> {
+        if let Some((seq, jti, s, mark)) = &self.short_mark {
+            return Err(disagreement(
+                format!("api key {jti}"),
+                format!(
+                    "created before the revoke-all of audit record {seq} (mint sequence {s}), \
+                     but that revoke-all's mark is {mark}: rows or the mint counter were \
+                     hidden or put back when it ran"
+                ),
+            ));
+        }
         let mut present = std::collections::BTreeSet::new();
         for row in keys {
             present.insert(row.jti.as_str());
@@ -100,6 +161,17 @@ impl Reconciler {
                     "the audit chain records no key.created for it".into(),
                 ));
             };
+            if let Some(m) = h.mint_seq
+                && m != row.mint_seq
+            {
+                return Err(disagreement(
+                    what(),
+                    format!(
+                        "its mint sequence number is {}, but audit record {} created it with {m}",
+                        row.mint_seq, h.created
+                    ),
+                ));
+            }
             match (h.revoked, row.revoked_at_ms) {
                 (Some(seq), None) => {
                     return Err(disagreement(
@@ -162,6 +234,16 @@ impl Reconciler {
                     format!("created in audit record {seq}, but its row is gone"),
                 ));
             }
+        }
+        if self.rows_authenticated
+            && let Some(k) = signing_keys
+                .iter()
+                .find(|k| !self.signing_keys.contains(&k.kid))
+        {
+            return Err(disagreement(
+                format!("signing key {}", k.kid),
+                "the audit chain never created or rotated to it".into(),
+            ));
         }
         if let Some((seq, kid)) = &self.active_signing_key {
             let active: Vec<&str> = signing_keys

@@ -471,69 +471,161 @@ fn a_standing_counter_put_back_buys_at_most_the_cache_age() {
     );
 }
 
-/// A store written before rows were authenticated (schema 4) is upgraded on open, in one
-/// transaction: every key keeps its standing, revoke-all marks are translated, and from then
-/// on its rows are authenticated like a new store's.
+/// The schema-5 shape taken apart back to schema 4, as an attacker would to have the next
+/// open authenticate rows of their own.
+const DOWNGRADE: &str = "DROP INDEX api_keys_by_seq;
+     DROP TRIGGER api_keys_standing_update;
+     DROP TRIGGER workspaces_standing_update;
+     DROP TRIGGER signing_keys_standing_change;
+     DROP TRIGGER signing_keys_standing_delete;
+     ALTER TABLE signing_keys DROP COLUMN mac;
+     ALTER TABLE api_keys DROP COLUMN mint_seq;
+     ALTER TABLE api_keys DROP COLUMN mac;
+     ALTER TABLE workspaces DROP COLUMN revoked_all_seq;
+     ALTER TABLE workspaces DROP COLUMN mac;
+     CREATE TRIGGER api_keys_standing_update
+         AFTER UPDATE OF jti, workspace, created_at_ms, expires_at, revoked_at_ms ON api_keys
+         BEGIN UPDATE standing SET version = version + 1 WHERE id = 0; END;
+     CREATE TRIGGER workspaces_standing_update
+         AFTER UPDATE OF id, revoked_all_at_ms ON workspaces
+         BEGIN UPDATE standing SET version = version + 1 WHERE id = 0; END;
+     PRAGMA user_version = 4;";
+
+/// Putting the schema version back does not get forged rows authenticated: the store refuses
+/// to open, whatever else of the upgrade's traces is removed, as long as the chain holds it.
 #[test]
-fn a_schema_4_store_is_upgraded_with_every_standing_kept() {
-    let fx = Fixture::new();
-    let (tokens, ids) = {
-        let kh = fx.init();
-        let a = mint(&kh, "a");
-        let b = mint(&kh, "b");
-        kh.revoke_key(&op(), "default", "b").expect("revoke");
-        kh.revoke_all_keys(&op(), "default").expect("revoke all");
-        // Schema 4 decided revoke-all by instants: a key of the same millisecond counted as
-        // revoked. Keep the instants apart so the translation has one right answer.
-        std::thread::sleep(std::time::Duration::from_millis(5));
-        let c = mint(&kh, "c");
-        (vec![a.0, b.0, c.0], vec![a.1, b.1, c.1])
-    };
-    // Back to schema 4, as a store of the previous release is.
-    fx.sql()
-        .execute_batch(
-            "DROP INDEX api_keys_by_seq;
-             DROP TRIGGER api_keys_standing_update;
-             DROP TRIGGER api_keys_standing_insert;
-             DROP TRIGGER workspaces_standing_update;
-             DROP TRIGGER signing_keys_standing_change;
-             DROP TRIGGER signing_keys_standing_delete;
-             ALTER TABLE signing_keys DROP COLUMN mac;
-             ALTER TABLE api_keys DROP COLUMN mint_seq;
-             ALTER TABLE api_keys DROP COLUMN mac;
-             ALTER TABLE workspaces DROP COLUMN revoked_all_seq;
-             ALTER TABLE workspaces DROP COLUMN mac;
-             CREATE TRIGGER api_keys_standing_update
-                 AFTER UPDATE OF jti, workspace, created_at_ms, expires_at, revoked_at_ms ON api_keys
-                 BEGIN UPDATE standing SET version = version + 1 WHERE id = 0; END;
-             CREATE TRIGGER workspaces_standing_update
-                 AFTER UPDATE OF id, revoked_all_at_ms ON workspaces
-                 BEGIN UPDATE standing SET version = version + 1 WHERE id = 0; END;
-             DELETE FROM meta WHERE key IN ('master_witness', 'identity_mac');
-             DELETE FROM records WHERE kind = 'row-key';
-             PRAGMA user_version = 4;",
+fn a_store_put_back_to_schema_4_refuses_to_bless_forged_rows() {
+    for remove_traces in [false, true] {
+        let fx = Fixture::new();
+        drop(fx.init());
+        let evil = keyhold_token::SigningKey::generate().expect("key");
+        let conn = fx.sql();
+        conn.execute_batch(DOWNGRADE).expect("downgrade");
+        conn.execute(
+            "INSERT INTO signing_keys (kid, public_key, state, created_at, retired_at)
+             VALUES (?1, ?2, 'retiring', 1, NULL)",
+            rusqlite::params![evil.kid(), evil.verifying_key().as_bytes().to_vec()],
         )
-        .expect("downgrade");
-    let kh = fx.open().expect("open upgrades");
-    assert_eq!(kh.status().expect("status").schema_version, 5);
-    let verdicts: Vec<Option<&str>> = tokens
-        .iter()
-        .map(|t| kh.verify_token(t, None).err().map(|e| e.code()))
-        .collect();
-    assert_eq!(
-        verdicts,
-        [Some("key_revoked_all"), Some("key_revoked"), None]
-    );
-    kh.verify_audit(None).expect("rows and chain agree");
-    // Authenticated from now on.
+        .expect("forged key");
+        if remove_traces {
+            conn.execute_batch(
+                "DELETE FROM meta WHERE key IN ('master_witness', 'identity_mac', 'mint_counter');
+                 DELETE FROM records WHERE kind = 'row-key';",
+            )
+            .expect("remove traces");
+        }
+        drop(conn);
+        let e = fx.open().expect_err("refused");
+        assert_eq!(e.code(), "integrity_error", "{e}");
+        assert!(e.to_string().contains("schema version"), "{e}");
+        // Nothing was written: still schema 4, the forged row still unauthenticated.
+        let v: i64 = fx
+            .sql()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(v, 4);
+    }
+}
+
+#[test]
+fn a_foreign_token_refused_before_its_principal_is_known_still_says_only_workspace_mismatch() {
+    // Its row fails authentication (refused before a principal is built): B must not learn
+    // that, nor anything else about A's token.
+    let fx = Fixture::new();
+    let kh = fx.init();
+    kh.create_workspace(&op(), "team-b").expect("ws");
+    let (a_token, a_id) = mint(&kh, "a");
+    let b_reader = kh
+        .mint_key(
+            &op(),
+            &MintRequest {
+                workspace: "team-b".into(),
+                ..req("b-reader", &[Scope::KeysRead])
+            },
+        )
+        .expect("mint");
     fx.sql()
         .execute(
-            "UPDATE api_keys SET revoked_at_ms = NULL WHERE jti = ?1",
-            [&ids[1]],
+            "UPDATE api_keys SET scopes = 'admin' WHERE jti = ?1",
+            [&a_id],
         )
         .expect("edit");
-    assert_integrity(
-        fx.open().expect("open").verify_token(&tokens[1], None),
-        &format!("api key {}", ids[1]),
+    let origin = keyhold::Origin::new(keyhold::Surface::Http);
+    let keyhold::Introspection::Verdict { verdict, .. } =
+        kh.introspect_deferred(b_reader.token.expose(), &a_token, None, &origin)
+    else {
+        panic!("B's key is valid");
+    };
+    let e = verdict.wait().expect_err("refused");
+    assert_eq!(e.code(), "workspace_mismatch", "{e}");
+    assert!(!e.to_string().contains(&a_id), "{e}");
+    // A garbage token says what it is (it names no workspace).
+    let keyhold::Introspection::Verdict { verdict, .. } =
+        kh.introspect_deferred(b_reader.token.expose(), "not.a.token", None, &origin)
+    else {
+        panic!("B's key is valid");
+    };
+    assert_eq!(
+        verdict.wait().expect_err("refused").code(),
+        "token_malformed"
     );
+}
+
+#[test]
+fn a_revoke_all_cannot_be_dodged_by_hiding_the_newest_rows() {
+    let fx = Fixture::new();
+    let kh = fx.init();
+    let (_, _) = mint(&kh, "old");
+    let (stolen, stolen_id) = mint(&kh, "stolen");
+    // Hide the stolen key's row (the newest) while the operator revokes all, then put it back.
+    let row: Vec<rusqlite::types::Value> = fx
+        .sql()
+        .query_row("SELECT * FROM api_keys WHERE jti = ?1", [&stolen_id], |r| {
+            (0..15).map(|i| r.get(i)).collect()
+        })
+        .expect("row");
+    fx.sql()
+        .execute("DELETE FROM api_keys WHERE jti = ?1", [&stolen_id])
+        .expect("hide");
+    let r = kh.revoke_all_keys(&op(), "default").expect("revoke all");
+    assert_eq!(r.keys_revoked, 1, "only the visible key was active");
+    fx.sql()
+        .execute(
+            "INSERT INTO api_keys VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            rusqlite::params_from_iter(row),
+        )
+        .expect("put back");
+    // The mark came from the authenticated mint counter, not from the rows left visible.
+    assert_eq!(
+        kh.verify_token(&stolen, None).expect_err("refused").code(),
+        "key_revoked_all"
+    );
+}
+
+#[test]
+fn a_put_back_mint_counter_is_named_by_audit_verify() {
+    let fx = Fixture::new();
+    let kh = fx.init();
+    mint(&kh, "a");
+    let counter: Vec<u8> = fx
+        .sql()
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'mint_counter'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("counter");
+    let (late, _) = mint(&kh, "late");
+    fx.sql()
+        .execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'mint_counter'",
+            [&counter],
+        )
+        .expect("put back");
+    kh.revoke_all_keys(&op(), "default").expect("revoke all");
+    // The older counter is authentic, so the mark is too low and "late" escapes at once...
+    assert!(kh.verify_token(&late, None).is_ok());
+    // ...but the chain knows the order: audit verify names it.
+    let e = kh.verify_audit(None).expect_err("caught");
+    assert!(e.to_string().contains("put back when it ran"), "{e}");
 }

@@ -855,12 +855,12 @@ impl Keyhold {
             // Bounded: a flood of refused tokens is counted, not written row by row. (An
             // introspection's row is also the asking service's use: always written.)
             let key = known.as_ref().map(|k| k.key_id.as_str());
-            match self.rejections.admit(
-                origin.source.as_deref(),
-                e.code(),
-                key,
-                std::time::Instant::now(),
-            ) {
+            let at = std::time::Instant::now();
+            let (admit, evicted) =
+                self.rejections
+                    .admit(origin.source.as_deref(), e.code(), key, at);
+            self.write_rejection_counts(evicted.into_iter().chain(self.rejections.take_due(at)));
+            match admit {
                 crate::rejections::Admit::Count => {
                     return crate::Deferred::new(self, Err(e), None);
                 }

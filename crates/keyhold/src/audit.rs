@@ -434,7 +434,15 @@ impl Keyhold {
     /// Writes the refusals that were counted but not yet carried by a row (see
     /// `rejections`): one `key.rejected` row per bucket with its `suppressed` count.
     pub fn flush_rejection_counts(&self) {
-        for p in self.rejections.drain() {
+        self.write_rejection_counts(self.rejections.drain());
+    }
+
+    /// Queues one `key.rejected` row per bucket count (see `rejections`).
+    pub(crate) fn write_rejection_counts(
+        &self,
+        counts: impl IntoIterator<Item = crate::rejections::Pending>,
+    ) {
+        for p in counts {
             let mut record = Record::new(Action::KeyRejected).failed(p.code).detail(
                 "suppressed",
                 i64::try_from(p.suppressed).unwrap_or(i64::MAX),

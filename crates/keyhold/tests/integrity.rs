@@ -629,3 +629,36 @@ fn a_put_back_mint_counter_is_named_by_audit_verify() {
     let e = kh.verify_audit(None).expect_err("caught");
     assert!(e.to_string().contains("put back when it ran"), "{e}");
 }
+
+#[test]
+fn a_retired_signing_key_put_back_as_active_is_named_by_audit_verify() {
+    let fx = Fixture::new();
+    let kh = fx.init();
+    let old: Vec<rusqlite::types::Value> = fx
+        .sql()
+        .query_row(
+            "SELECT * FROM signing_keys WHERE state = 'active'",
+            [],
+            |r| (0..6).map(|i| r.get(i)).collect(),
+        )
+        .expect("row");
+    let Some(rusqlite::types::Value::Text(old_kid)) = old.first().cloned() else {
+        panic!("kid");
+    };
+    kh.rotate_signing_key(&op()).expect("rotate");
+    // The unique index allows one active key; an attacker who can write the file drops it.
+    let conn = fx.sql();
+    conn.execute_batch("DROP INDEX signing_keys_one_active;")
+        .expect("drop index");
+    conn.execute("DELETE FROM signing_keys WHERE kid = ?1", [&old_kid])
+        .expect("delete");
+    conn.execute(
+        "INSERT INTO signing_keys VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        rusqlite::params_from_iter(old),
+    )
+    .expect("put back the active copy");
+    let e = kh.verify_audit(None).expect_err("caught");
+    assert_eq!(e.code(), "integrity_error");
+    assert!(e.to_string().contains("signing key"), "{e}");
+    assert!(e.to_string().contains("active"), "{e}");
+}

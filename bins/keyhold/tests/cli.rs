@@ -921,3 +921,106 @@ fn revoke_all_ignores_a_minting_clock_ahead_and_a_revoking_clock_behind() {
     );
     cli.ok(&["audit", "verify"]);
 }
+
+/// A store written by the previous release (schema 4: rows not yet authenticated), with keys
+/// active, revoked, revoked by a revoke-all, in a second workspace and signed by a rotated
+/// signing key. Its tokens are 30-day tokens minted at the time on the first line of
+/// `tokens.txt`, so the CLI runs at that time (libfaketime).
+#[test]
+fn a_store_of_the_previous_release_is_upgraded_with_every_standing_kept() {
+    let cli = Cli::new();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema4");
+    std::fs::create_dir_all(cli.data()).expect("data dir");
+    for f in ["keyhold.db", "master.key"] {
+        std::fs::copy(fixture.join(f), cli.data().join(f)).expect("copy");
+        std::fs::set_permissions(
+            cli.data().join(f),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .expect("chmod");
+    }
+    let lines = std::fs::read_to_string(fixture.join("tokens.txt")).expect("tokens");
+    let mut lines = lines.lines();
+    let minted_at: i64 = lines.next().expect("time").parse().expect("seconds");
+    let tokens: Vec<&str> = lines.collect();
+    // libfaketime's absolute form: "@YYYY-MM-DD HH:MM:SS" (UTC here).
+    let when = std::time::UNIX_EPOCH
+        + std::time::Duration::from_secs(u64::try_from(minted_at + 120).expect("positive"));
+    let at = format!(
+        "@{}",
+        humantime::format_rfc3339_seconds(when)
+            .to_string()
+            .trim_end_matches('Z')
+            .replace('T', " ")
+    );
+    let at = at.as_str();
+    let verify = |t: &str| {
+        let mut c = Command::new("faketime");
+        c.args([
+            "-f",
+            at,
+            env!("CARGO_BIN_EXE_keyhold"),
+            "keys",
+            "verify",
+            "--json",
+        ])
+        .env("KEYHOLD_DATA_DIR", cli.data())
+        .env_remove("KEYHOLD_MASTER_KEY")
+        .env_remove("KEYHOLD_MASTER_KEY_FILE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = c.spawn().expect("faketime (Debian package faketime)");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(t.as_bytes())
+            .expect("write");
+        let out = child.wait_with_output().expect("wait");
+        if out.status.success() {
+            "valid".to_owned()
+        } else {
+            let text = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            [
+                "key_revoked_all",
+                "key_revoked",
+                "integrity_error",
+                "token_expired",
+            ]
+            .into_iter()
+            .find(|c| text.contains(c))
+            .unwrap_or("other")
+            .to_owned()
+        }
+    };
+    let status = run_at(&cli, at, &["status"]);
+    assert!(
+        String::from_utf8_lossy(&status.stdout).contains("schema version:  5"),
+        "{}{}",
+        String::from_utf8_lossy(&status.stdout),
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let verdicts: Vec<String> = tokens.iter().map(|t| verify(t)).collect();
+    assert_eq!(
+        verdicts,
+        ["key_revoked_all", "key_revoked", "valid", "valid", "valid"],
+        "a (revoked by revoke-all), b (revoked), c (after it), d (team-b), e (rotated key)"
+    );
+    let audit = run_at(&cli, at, &["audit", "verify"]);
+    assert!(
+        audit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&audit.stderr)
+    );
+    // From now on its rows are authenticated.
+    let conn = rusqlite::Connection::open(cli.data().join("keyhold.db")).expect("sqlite");
+    conn.execute(
+        "UPDATE api_keys SET revoked_at_ms = NULL, revoked_by = NULL WHERE name = 'b'",
+        [],
+    )
+    .expect("edit");
+    drop(conn);
+    assert_eq!(verify(tokens[1]), "integrity_error");
+}

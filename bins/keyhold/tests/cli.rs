@@ -964,6 +964,7 @@ fn a_store_of_the_previous_release_is_upgraded_with_every_standing_kept() {
             "verify",
             "--json",
         ])
+        .env("TZ", "UTC")
         .env("KEYHOLD_DATA_DIR", cli.data())
         .env_remove("KEYHOLD_MASTER_KEY")
         .env_remove("KEYHOLD_MASTER_KEY_FILE")

@@ -88,14 +88,68 @@ pub struct Versions {
     pub standing: i64,
 }
 
-/// What verification needs to know about a key, in one indexed lookup: the key's row and its
-/// workspace's row, both whole, so their MACs can be checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyStanding {
-    /// The key.
-    pub key: ApiKeyRow,
-    /// Its workspace.
-    pub workspace: crate::WorkspaceRow,
+/// What verification needs to know about a key, in one indexed lookup, borrowed from the
+/// statement: its standing and its workspace's revoke-all mark, each with its row's MAC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyStanding<'a> {
+    /// The key's workspace id.
+    pub workspace: &'a str,
+    /// When it was revoked (ms), if it was.
+    pub revoked_at_ms: Option<i64>,
+    /// Its mint sequence number.
+    pub mint_seq: i64,
+    /// Unix seconds of its last recorded use.
+    pub last_used_at: Option<i64>,
+    /// The key row's MAC.
+    pub mac: &'a [u8],
+    /// The workspace's revoke-all mark.
+    pub revoked_all_seq: Option<i64>,
+    /// The workspace row's MAC.
+    pub workspace_mac: &'a [u8],
+}
+
+/// An API key's row, borrowed (see [`ApiKeyRow`] for the fields).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct ApiKeyRef<'a> {
+    pub jti: &'a str,
+    pub workspace: &'a str,
+    pub name: &'a str,
+    pub sub: &'a str,
+    pub scopes: &'a str,
+    pub kid: &'a str,
+    pub fingerprint: &'a str,
+    pub created_at_ms: i64,
+    pub created_by: &'a str,
+    pub expires_at: i64,
+    pub revoked_at_ms: Option<i64>,
+    pub revoked_by: Option<&'a str>,
+    pub last_used_at: Option<i64>,
+    pub mint_seq: i64,
+    pub mac: &'a [u8],
+}
+
+impl ApiKeyRow {
+    /// This row, borrowed.
+    pub fn as_ref(&self) -> ApiKeyRef<'_> {
+        ApiKeyRef {
+            jti: &self.jti,
+            workspace: &self.workspace,
+            name: &self.name,
+            sub: &self.sub,
+            scopes: &self.scopes,
+            kid: &self.kid,
+            fingerprint: &self.fingerprint,
+            created_at_ms: self.created_at_ms,
+            created_by: &self.created_by,
+            expires_at: self.expires_at,
+            revoked_at_ms: self.revoked_at_ms,
+            revoked_by: self.revoked_by.as_deref(),
+            last_used_at: self.last_used_at,
+            mint_seq: self.mint_seq,
+            mac: &self.mac,
+        }
+    }
 }
 
 const API_KEY_COLUMNS: &str = "jti, workspace, name, sub, scopes, kid, fingerprint, created_at_ms, created_by, \
@@ -342,10 +396,15 @@ impl Tx<'_> {
 }
 
 impl Store {
-    /// The facts verification needs about key `jti` — and the `data_version` they were read
-    /// at — in one statement: no explicit transaction, one indexed lookup. This is the hot path
-    /// of every token verification.
-    pub fn key_standing(&self, jti: &str) -> Result<(Versions, Option<KeyStanding>), StoreError> {
+    /// The facts verification needs about key `jti` — and the versions they were read at —
+    /// in one statement: no explicit transaction, one indexed lookup, handed to `f` borrowed
+    /// from the statement (no copy of any column). This is the hot path of every token
+    /// verification.
+    pub fn key_standing<T>(
+        &self,
+        jti: &str,
+        f: impl FnOnce(Versions, Option<KeyStanding<'_>>) -> T,
+    ) -> Result<T, StoreError> {
         self.with_reader(|c| {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT (SELECT data_version FROM pragma_data_version), (SELECT version FROM standing),
@@ -353,13 +412,11 @@ impl Store {
                  FROM (SELECT 1) LEFT JOIN api_keys k ON k.jti = ?1 LEFT JOIN workspaces w ON w.id = k.workspace",
             ))?;
             stmt.query_row([jti], |r| {
-                Ok((
-                    Versions {
-                        data: r.get(0)?,
-                        standing: r.get(1)?,
-                    },
-                    standing_from(r, 2)?,
-                ))
+                let versions = Versions {
+                    data: r.get(0)?,
+                    standing: r.get(1)?,
+                };
+                Ok(f(versions, standing_from(r, 2)?))
             })
         })
     }
@@ -378,40 +435,32 @@ impl Store {
             })
         })
     }
-
-    /// [`Store::key_standing`] without the versions (for callers that cache nothing).
-    pub fn key_standing_uncached(&self, jti: &str) -> Result<Option<KeyStanding>, StoreError> {
-        self.with_conn(|c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {STANDING_COLUMNS}
-                 FROM api_keys k LEFT JOIN workspaces w ON w.id = k.workspace WHERE k.jti = ?1"
-            ))?;
-            stmt.query_row([jti], |r| standing_from(r, 0))
-                .optional()
-                .map(Option::flatten)
-        })
-    }
 }
 
-const STANDING_COLUMNS: &str = "k.jti, k.workspace, k.name, k.sub, k.scopes, k.kid, k.fingerprint, \
-     k.created_at_ms, k.created_by, k.expires_at, k.revoked_at_ms, k.revoked_by, k.last_used_at, \
-     k.mint_seq, k.mac, w.id, w.name, w.created_at, w.revoked_all_at_ms, w.revoked_all_seq, w.mac";
+const STANDING_COLUMNS: &str = "k.workspace, k.revoked_at_ms, k.mint_seq, k.last_used_at, k.mac, \
+     w.id, w.revoked_all_seq, w.mac";
 
-fn standing_from(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Option<KeyStanding>> {
-    let jti: Option<String> = r.get(at)?;
-    let ws: Option<String> = r.get(at + 15)?;
-    Ok(match (jti, ws) {
-        (Some(_), Some(_)) => Some(KeyStanding {
-            key: api_key_at(r, at)?,
-            workspace: crate::WorkspaceRow {
-                id: r.get(at + 15)?,
-                name: r.get(at + 16)?,
-                created_at: r.get(at + 17)?,
-                revoked_all_at_ms: r.get(at + 18)?,
-                revoked_all_seq: r.get(at + 19)?,
-                mac: r.get::<_, Option<Vec<u8>>>(at + 20)?.unwrap_or_default(),
-            },
-        }),
-        _ => None,
-    })
+fn standing_from<'r>(
+    r: &'r rusqlite::Row<'r>,
+    at: usize,
+) -> rusqlite::Result<Option<KeyStanding<'r>>> {
+    let text = |i: usize| -> rusqlite::Result<Option<&'r str>> {
+        r.get_ref(at + i)?.as_str_or_null().map_err(Into::into)
+    };
+    let blob = |i: usize| -> rusqlite::Result<&'r [u8]> {
+        Ok(r.get_ref(at + i)?.as_blob_or_null()?.unwrap_or_default())
+    };
+    // No key row, or a key whose workspace row is gone: nothing to stand on.
+    let (Some(workspace), Some(_)) = (text(0)?, text(5)?) else {
+        return Ok(None);
+    };
+    Ok(Some(KeyStanding {
+        workspace,
+        revoked_at_ms: r.get(at + 1)?,
+        mint_seq: r.get::<_, Option<i64>>(at + 2)?.unwrap_or(0),
+        last_used_at: r.get(at + 3)?,
+        mac: blob(4)?,
+        revoked_all_seq: r.get(at + 6)?,
+        workspace_mac: blob(7)?,
+    }))
 }

@@ -22,8 +22,8 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use audit::{AuditFilter, AuditRow, AuditRowView};
 pub use error::StoreError;
-pub use keys::{ApiKeyRow, KeyStanding, SigningKeyRow, SigningKeyState, Versions};
-pub use tx::{KekRow, KekState, RecordKey, RecordRow, Tx, WorkspaceRow};
+pub use keys::{ApiKeyRef, ApiKeyRow, KeyStanding, SigningKeyRow, SigningKeyState, Versions};
+pub use tx::{KekRow, KekState, RecordKey, RecordRow, Tx, WorkspaceRef, WorkspaceRow};
 
 /// `PRAGMA application_id` of a keyhold database ("KHLD").
 pub const APPLICATION_ID: i32 = 0x4B48_4C44;
@@ -367,12 +367,15 @@ mod tests {
             v1,
             "stable while nothing changes"
         );
-        let (with_standing, none) = a.key_standing("key_missing").expect("lookup");
+        let (with_standing, none) = a
+            .key_standing("key_missing", |v, s| (v, s.is_none()))
+            .expect("lookup");
         assert_eq!(with_standing.data, v1);
-        assert!(none.is_none());
+        assert!(none);
         b.write(|tx| tx.set_meta("x", b"3")).expect("other write");
         assert_ne!(
-            a.key_standing("key_missing").expect("lookup").0.data,
+            a.key_standing("key_missing", |v, _| v.data)
+                .expect("lookup"),
             v1,
             "the lookup sees other commits"
         );
@@ -431,10 +434,12 @@ mod tests {
             .expect("revoke all");
         let s2 = standing();
         assert!(s2 > s1, "a revoke-all moves it");
-        let (v, found) = a.key_standing("key_1").expect("lookup");
+        let (v, found) = a
+            .key_standing("key_1", |v, s| {
+                (v, s.map(|s| (s.revoked_at_ms, s.revoked_all_seq)))
+            })
+            .expect("lookup");
         assert_eq!(v.standing, s2, "read with the standing it reflects");
-        let found = found.expect("key");
-        assert_eq!(found.key.revoked_at_ms, Some(10));
-        assert_eq!(found.workspace.revoked_all_seq, Some(1));
+        assert_eq!(found, Some((Some(10), Some(1))));
     }
 }

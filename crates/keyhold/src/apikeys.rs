@@ -640,14 +640,22 @@ impl Keyhold {
     }
 
     fn find_key(&self, tx: &Tx<'_>, workspace_id: &str, ident: &str) -> Result<ApiKeyRow> {
+        let row = self.find_key_unchecked(tx, workspace_id, ident)?;
+        self.check_api_key(&row)?;
+        Ok(row)
+    }
+
+    fn find_key_unchecked(
+        &self,
+        tx: &Tx<'_>,
+        workspace_id: &str,
+        ident: &str,
+    ) -> Result<ApiKeyRow> {
         let row = match tx.api_key(ident)? {
             Some(r) if r.workspace == workspace_id => Some(r),
             _ => tx.api_key_by_name(workspace_id, ident)?,
         };
-        let row =
-            row.ok_or_else(|| Error::NotFound(format!("key {}", crate::names::quoted(ident))))?;
-        self.check_api_key(&row)?;
-        Ok(row)
+        row.ok_or_else(|| Error::NotFound(format!("key {}", crate::names::quoted(ident))))
     }
 
     /// The keys of a workspace, newest first (`keys:read`). Never a token.
@@ -691,12 +699,22 @@ impl Keyhold {
         let out = self.store.write(|tx| {
             let ws = self.workspace_row(tx, workspace)?;
             caller.require(Scope::KeysRevoke, &ws.id)?;
-            let mut row = self.find_key(tx, &ws.id, ident)?;
+            let mut row = self.find_key_unchecked(tx, &ws.id, ident)?;
+            // A row whose informational columns (name, scopes, ...) were edited can still be
+            // revoked — an emergency must not wait on forensics — as long as the part that
+            // decides access (its standing) is authentic. Its whole-row MAC is left failing,
+            // so the edit stays visible to listings and `audit verify`.
+            let whole_ok = self.check_api_key(&row).is_ok();
+            self.check_api_key_standing(&row)?;
             let changed = row.revoked_at_ms.is_none();
             if changed {
                 row.revoked_at_ms = Some(now_ms());
                 row.revoked_by = Some(caller.name());
+                let old = std::mem::take(&mut row.mac);
                 self.mac_api_key(&mut row)?;
+                if !whole_ok {
+                    self.keep_whole_mac(&mut row, &old);
+                }
                 tx.revoke_api_key(
                     &row.jti,
                     row.revoked_at_ms.unwrap_or(0),
@@ -711,7 +729,8 @@ impl Keyhold {
             let record = crate::audit::Record::new(keyhold_audit::Action::KeyRevoked)
                 .workspace(&ws.id)
                 .target(&row.jti)
-                .detail("already_revoked", !changed);
+                .detail("already_revoked", !changed)
+                .detail("row_authentic", whole_ok);
             self.audit(tx, caller, record)?;
             Ok(ApiKey::from_row(row, &ws, now()))
         });
@@ -1195,27 +1214,34 @@ impl Keyhold {
         workspace: &str,
         iat: i64,
     ) -> Result<(i64, KeyFacts, Option<i64>)> {
-        let (versions, found) = self.store.key_standing(jti)?;
-        let version = versions.standing;
-        Ok(match found {
-            Some(st) if st.key.jti == jti && st.key.workspace == workspace => {
-                // Both rows must authenticate: an edited, inserted or moved row is an
-                // integrity error, never a grant.
-                self.check_api_key(&st.key)?;
-                self.check_workspace(&st.workspace)?;
-                let by_all = revoked_by_all(&st.key, &st.workspace);
-                let facts = KeyFacts {
-                    workspace_known: true,
-                    key_status: if st.key.revoked_at_ms.is_some() {
-                        KeyStatus::Revoked
-                    } else {
-                        KeyStatus::Active
-                    },
-                    workspace_revoked_all_at: by_all.then_some(iat),
-                };
-                (version, facts, st.key.last_used_at)
-            }
-            _ => {
+        let (version, found) = self.store.key_standing(jti, |versions, found| {
+            let facts = match found {
+                Some(st) if st.workspace == workspace => {
+                    // Both must authenticate: an edited, inserted or moved row is an integrity
+                    // error, never a grant. (Checked on the borrowed row: nothing is copied.)
+                    self.check_standing(jti, &st).map(|()| {
+                        let by_all = st.revoked_all_seq.is_some_and(|mark| st.mint_seq <= mark);
+                        Some((
+                            KeyFacts {
+                                workspace_known: true,
+                                key_status: if st.revoked_at_ms.is_some() {
+                                    KeyStatus::Revoked
+                                } else {
+                                    KeyStatus::Active
+                                },
+                                workspace_revoked_all_at: by_all.then_some(iat),
+                            },
+                            st.last_used_at,
+                        ))
+                    })
+                }
+                _ => Ok(None),
+            };
+            (versions.standing, facts)
+        })?;
+        Ok(match found? {
+            Some((facts, last_used)) => (version, facts, last_used),
+            None => {
                 let workspace_known = self
                     .store
                     .read(|tx| Ok::<_, Error>(tx.workspace(workspace)?.is_some()))?;

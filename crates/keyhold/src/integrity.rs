@@ -10,7 +10,9 @@
 //! store's identity rows in `meta`.
 
 use keyhold_crypto::{MasterKey, ROW_MAC_LEN, RowKey, RowMac, SecretBytes};
-use keyhold_store::{ApiKeyRow, RecordKey, SigningKeyRow, SigningKeyState, Tx, WorkspaceRow};
+use keyhold_store::{
+    ApiKeyRef, ApiKeyRow, RecordKey, SigningKeyRow, SigningKeyState, Tx, WorkspaceRef, WorkspaceRow,
+};
 
 use crate::{Error, Keyhold, Result, read, write};
 
@@ -55,27 +57,58 @@ pub(crate) fn signing_key_fields(row: &SigningKeyRow) -> RowMac {
         .opt_int(row.retired_at)
 }
 
-pub(crate) fn api_key_fields(row: &ApiKeyRow) -> RowMac {
+pub(crate) fn api_key_fields(row: &ApiKeyRef<'_>) -> RowMac {
     RowMac::new("api_key")
-        .text(&row.jti)
-        .text(&row.workspace)
-        .text(&row.name)
-        .text(&row.sub)
-        .text(&row.scopes)
-        .text(&row.kid)
-        .text(&row.fingerprint)
+        .text(row.jti)
+        .text(row.workspace)
+        .text(row.name)
+        .text(row.sub)
+        .text(row.scopes)
+        .text(row.kid)
+        .text(row.fingerprint)
         .int(row.created_at_ms)
-        .text(&row.created_by)
+        .text(row.created_by)
         .int(row.expires_at)
         .opt_int(row.revoked_at_ms)
-        .opt_text(row.revoked_by.as_deref())
+        .opt_text(row.revoked_by)
         .int(row.mint_seq)
 }
 
-pub(crate) fn workspace_fields(row: &WorkspaceRow) -> RowMac {
+/// The part of a key row that verification reads, MAC'd on its own so that the hot path reads
+/// and authenticates a short row: `jti` (the one looked up, so a row moved to another id
+/// fails), workspace, revocation and mint order.
+fn standing_fields(
+    jti: &str,
+    workspace: &str,
+    revoked_at_ms: Option<i64>,
+    mint_seq: i64,
+) -> RowMac {
+    RowMac::new("api_key_standing")
+        .text(jti)
+        .text(workspace)
+        .opt_int(revoked_at_ms)
+        .int(mint_seq)
+}
+
+/// A workspace's revoke-all mark, MAC'd on its own for the same reason.
+fn mark_fields(id: &str, revoked_all_seq: Option<i64>) -> RowMac {
+    RowMac::new("workspace_mark")
+        .text(id)
+        .opt_int(revoked_all_seq)
+}
+
+/// A row's `mac` column: the MAC of the whole row, then the MAC of the part verification reads.
+fn two_macs(k: &keyhold_crypto::RowKey, whole: &RowMac, part: &RowMac) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 * ROW_MAC_LEN);
+    out.extend_from_slice(&k.mac(whole));
+    out.extend_from_slice(&k.mac(part));
+    out
+}
+
+pub(crate) fn workspace_fields(row: &WorkspaceRef<'_>) -> RowMac {
     RowMac::new("workspace")
-        .text(&row.id)
-        .text(&row.name)
+        .text(row.id)
+        .text(row.name)
         .int(row.created_at)
         .opt_int(row.revoked_all_at_ms)
         .opt_int(row.revoked_all_seq)
@@ -133,12 +166,14 @@ impl Keyhold {
     }
 
     pub(crate) fn mac_api_key(&self, row: &mut ApiKeyRow) -> Result<()> {
-        row.mac = self.with_row_key(|k| k.mac(&api_key_fields(row)).to_vec())?;
+        let part = standing_fields(&row.jti, &row.workspace, row.revoked_at_ms, row.mint_seq);
+        row.mac = self.with_row_key(|k| two_macs(k, &api_key_fields(&row.as_ref()), &part))?;
         Ok(())
     }
 
     pub(crate) fn mac_workspace(&self, row: &mut WorkspaceRow) -> Result<()> {
-        row.mac = self.with_row_key(|k| k.mac(&workspace_fields(row)).to_vec())?;
+        let part = mark_fields(&row.id, row.revoked_all_seq);
+        row.mac = self.with_row_key(|k| two_macs(k, &workspace_fields(&row.as_ref()), &part))?;
         Ok(())
     }
 
@@ -151,7 +186,15 @@ impl Keyhold {
     }
 
     pub(crate) fn check_api_key(&self, row: &ApiKeyRow) -> Result<()> {
-        if self.with_row_key(|k| k.verify(&api_key_fields(row), &row.mac))? {
+        self.check_api_key_ref(&row.as_ref())
+    }
+
+    pub(crate) fn check_api_key_ref(&self, row: &ApiKeyRef<'_>) -> Result<()> {
+        let part = standing_fields(row.jti, row.workspace, row.revoked_at_ms, row.mint_seq);
+        let (whole_mac, part_mac) = row.mac.split_at(row.mac.len().min(ROW_MAC_LEN));
+        if self.with_row_key(|k| {
+            k.verify(&api_key_fields(row), whole_mac) && k.verify(&part, part_mac)
+        })? {
             Ok(())
         } else {
             Err(tampered(format!("api key {}", row.jti)))
@@ -159,11 +202,72 @@ impl Keyhold {
     }
 
     pub(crate) fn check_workspace(&self, row: &WorkspaceRow) -> Result<()> {
-        if self.with_row_key(|k| k.verify(&workspace_fields(row), &row.mac))? {
+        self.check_workspace_ref(&row.as_ref())
+    }
+
+    pub(crate) fn check_workspace_ref(&self, row: &WorkspaceRef<'_>) -> Result<()> {
+        let part = mark_fields(row.id, row.revoked_all_seq);
+        let (whole_mac, part_mac) = row.mac.split_at(row.mac.len().min(ROW_MAC_LEN));
+        if self.with_row_key(|k| {
+            k.verify(&workspace_fields(row), whole_mac) && k.verify(&part, part_mac)
+        })? {
             Ok(())
         } else {
             Err(tampered(format!("workspace {}", row.id)))
         }
+    }
+
+    /// The standing part of a whole key row (see `check_standing`).
+    pub(crate) fn check_api_key_standing(&self, row: &ApiKeyRow) -> Result<()> {
+        let part = standing_fields(&row.jti, &row.workspace, row.revoked_at_ms, row.mint_seq);
+        if self.with_row_key(|k| {
+            row.mac
+                .get(ROW_MAC_LEN..)
+                .is_some_and(|m| k.verify(&part, m))
+        })? {
+            Ok(())
+        } else {
+            Err(tampered(format!("api key {}", row.jti)))
+        }
+    }
+
+    /// Puts back the whole-row MAC a row had (one that failed), beside its new standing MAC:
+    /// a revocation of an edited row must not make the edit authentic.
+    pub(crate) fn keep_whole_mac(&self, row: &mut ApiKeyRow, old: &[u8]) {
+        let whole = old.get(..ROW_MAC_LEN).unwrap_or(old);
+        let mut mac = whole.to_vec();
+        mac.resize(ROW_MAC_LEN, 0);
+        mac.extend_from_slice(row.mac.get(ROW_MAC_LEN..).unwrap_or_default());
+        row.mac = mac;
+    }
+
+    /// The hot path: key `jti`'s standing as read for a verification — the short MAC of the
+    /// key row's standing and the one of its workspace's mark (the whole-row MACs are checked
+    /// wherever whole rows are read: listings, revocations, `audit verify`).
+    pub(crate) fn check_standing(
+        &self,
+        jti: &str,
+        st: &keyhold_store::KeyStanding<'_>,
+    ) -> Result<()> {
+        let key_part = standing_fields(jti, st.workspace, st.revoked_at_ms, st.mint_seq);
+        let ws_part = mark_fields(st.workspace, st.revoked_all_seq);
+        let (key_ok, ws_ok) = self.with_row_key(|k| {
+            (
+                st.mac
+                    .get(ROW_MAC_LEN..)
+                    .is_some_and(|m| k.verify(&key_part, m)),
+                st.workspace_mac
+                    .get(ROW_MAC_LEN..)
+                    .is_some_and(|m| k.verify(&ws_part, m)),
+            )
+        })?;
+        if !key_ok {
+            return Err(tampered(format!("api key {jti}")));
+        }
+        if !ws_ok {
+            return Err(tampered(format!("workspace {}", st.workspace)));
+        }
+        Ok(())
     }
 
     /// Creates the row key (a new store, or the upgrade to authenticated rows) and seals it in

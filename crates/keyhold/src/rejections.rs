@@ -177,14 +177,12 @@ impl Limiter {
 
     /// Takes every count no row has carried yet (when the committer stops).
     pub(crate) fn drain(&self) -> Vec<Pending> {
-        let mut st = self.lock();
-        let out = st
+        self.lock()
             .buckets
             .drain()
             .filter(|(_, b)| b.suppressed > 0)
             .map(|(k, b)| pending(k, &b))
-            .collect();
-        out
+            .collect()
     }
 }
 

@@ -110,14 +110,45 @@ fn an_edited_api_key_row_is_refused_in_every_process() {
     assert_integrity(kh.keys(&op(), "default"), &format!("api key {id1}"));
     assert_integrity(kh.verify_audit(None), &format!("api key {id1}"));
     // Scopes, expiry, workspace or the id itself: the same.
+    // Its workspace, mint order or id: refused at once too.
+    for edit in [
+        "UPDATE api_keys SET mint_seq = mint_seq + 100 WHERE jti = ?1",
+        "UPDATE api_keys SET revoked_at_ms = 1 WHERE jti = ?1",
+    ] {
+        let (t, id) = mint(&kh, &format!("s{}", edit.len()));
+        fx.sql().execute(edit, [&id]).expect("edit");
+        assert_integrity(server.verify_token(&t, None), &format!("api key {id}"));
+    }
+}
+
+#[test]
+fn an_edited_informational_column_grants_nothing_is_named_and_the_key_stays_revocable() {
+    // Scopes, expiry and subject decide nothing at verification (the signed token does), so
+    // editing them grants nothing: the token keeps its own claims. Every read of the whole
+    // row names the edit, and the key can still be revoked at once.
     for edit in [
         "UPDATE api_keys SET scopes = 'admin' WHERE jti = ?1",
         "UPDATE api_keys SET expires_at = expires_at + 86400 WHERE jti = ?1",
         "UPDATE api_keys SET sub = 'someone-else' WHERE jti = ?1",
     ] {
-        let (t, id) = mint(&kh, &format!("e{}", edit.len()));
+        let fx = Fixture::new();
+        let kh = fx.init();
+        let server = fx.open().expect("open");
+        let name = format!("e{}", edit.len());
+        let (t, id) = mint(&kh, &name);
         fx.sql().execute(edit, [&id]).expect("edit");
-        assert_integrity(server.verify_token(&t, None), &format!("api key {id}"));
+        let p = server.verify_token(&t, None).expect("its own claims");
+        assert!(!p.scopes.covers(Scope::Admin) && p.sub == "svc@team.example");
+        assert_integrity(kh.key(&op(), "default", &name), &format!("api key {id}"));
+        assert_integrity(kh.verify_audit(None), &format!("api key {id}"));
+        kh.revoke_key(&op(), "default", &name)
+            .expect("revocable all the same");
+        assert_eq!(
+            server.verify_token(&t, None).expect_err("revoked").code(),
+            "key_revoked"
+        );
+        assert_integrity(kh.key(&op(), "default", &name), &format!("api key {id}"));
+        assert_integrity(kh.verify_audit(None), &format!("api key {id}"));
     }
 }
 

@@ -191,25 +191,41 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// A detail value borrowed from the encoding.
-pub(crate) enum ValueView<'a> {
+/// A detail value borrowed from an event's encoding (see [`view`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueView<'a> {
+    /// Text.
     Text(&'a str),
+    /// An integer.
     Int(i64),
+    /// A boolean.
     Bool(bool),
 }
 
-/// An event borrowed from its encoding, every field already validated.
-pub(crate) struct View<'a> {
-    time_ms: i64,
-    workspace: Option<&'a str>,
-    sub: &'a str,
-    key_id: Option<&'a str>,
-    surface: Surface,
-    source: Option<&'a str>,
-    action: Action,
-    target: Option<&'a str>,
-    failure: Option<&'a str>,
-    request_id: &'a str,
+/// An event borrowed from its canonical encoding, every field validated (see [`view`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct View<'a> {
+    pub time_ms: i64,
+    pub workspace: Option<&'a str>,
+    pub sub: &'a str,
+    pub key_id: Option<&'a str>,
+    pub surface: Surface,
+    pub source: Option<&'a str>,
+    pub action: Action,
+    pub target: Option<&'a str>,
+    /// The failure's reason code; `None` for success.
+    pub failure: Option<&'a str>,
+    pub request_id: &'a str,
+}
+
+/// Reads a canonical encoding without allocating: the event's fields, borrowed, and each
+/// detail given to `detail` in order. Validates exactly what [`Event::from_canonical`] does.
+pub fn view<'a>(
+    bytes: &'a [u8],
+    detail: impl FnMut(&'a str, ValueView<'a>),
+) -> Result<View<'a>, AuditError> {
+    walk(bytes, detail)
 }
 
 /// Parses and validates `bytes` without allocating; each detail goes to `detail` in order.

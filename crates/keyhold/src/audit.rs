@@ -223,11 +223,15 @@ fn columns_of(e: &Event) -> (i64, Option<&str>, &'static str, &str, Option<&str>
     )
 }
 
-/// Decodes a row's event and checks that every filter column still says what the chained
-/// event says: a row whose columns were edited (to hide it from a filter or to show it under
-/// another actor) is an integrity error naming it.
-fn checked_event(row: &AuditRowView<'_>) -> Result<Event> {
-    let e = Event::from_canonical(row.event).map_err(|_| Error::Integrity {
+/// Reads a row's event (borrowed, no allocation) and checks that every filter column still
+/// says what the chained event says: a row whose columns were edited (to hide it from a
+/// filter or to show it under another actor) is an integrity error naming it. Each detail
+/// goes to `detail`.
+fn checked_view<'a>(
+    row: &AuditRowView<'a>,
+    detail: impl FnMut(&'a str, keyhold_audit::canonical::ValueView<'a>),
+) -> Result<keyhold_audit::canonical::View<'a>> {
+    let v = keyhold_audit::canonical::view(row.event, detail).map_err(|_| Error::Integrity {
         what: format!("audit record {}", row.seq),
         detail: "undecodable event".into(),
     })?;
@@ -239,13 +243,21 @@ fn checked_event(row: &AuditRowView<'_>) -> Result<Event> {
         row.key_id,
         row.outcome,
     );
-    if stored != columns_of(&e) {
+    let chained = (
+        v.time_ms,
+        v.workspace,
+        v.action.as_str(),
+        v.sub,
+        v.key_id,
+        v.failure.unwrap_or("success"),
+    );
+    if stored != chained {
         return Err(Error::Integrity {
             what: format!("audit record {}", row.seq),
             detail: "its filter columns disagree with the chained event (edited)".into(),
         });
     }
-    Ok(e)
+    Ok(v)
 }
 
 fn hex(b: &[u8]) -> String {
@@ -497,7 +509,7 @@ impl Keyhold {
                         detail: "its hash does not match its event".into(),
                     });
                 }
-                checked_event(&view)?;
+                checked_view(&view, |_, _| {})?;
                 entry(row)
             })
             .collect()
@@ -583,9 +595,10 @@ impl Keyhold {
                 bad = Some(chain_error(&e));
                 return false;
             }
-            match checked_event(row) {
+            let mut details = crate::reconcile::Details::default();
+            match checked_view(row, |name, value| details.note(name, value)) {
                 Ok(event) => {
-                    reconciler.push(seq, &event);
+                    reconciler.push(seq, &event, &details);
                     true
                 }
                 Err(e) => {

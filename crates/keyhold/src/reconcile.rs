@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use keyhold_audit::{Action, DetailValue, Event, Outcome};
+use keyhold_audit::Action;
+use keyhold_audit::canonical::{ValueView, View};
 use keyhold_store::{ApiKeyRow, SigningKeyRow, SigningKeyState, WorkspaceRow};
 
 use crate::Error;
@@ -24,6 +25,27 @@ struct WorkspaceHistory {
     /// The newest revoke-all's mark and its record; `None` inside for a revoke-all recorded
     /// before marks were sequence numbers (its mark cannot be compared).
     revoked_through: Option<(u64, Option<i64>)>,
+}
+
+/// The details of an event that reconciliation reads (collected while the event is read).
+#[derive(Default)]
+pub(crate) struct Details<'a> {
+    mint_seq: Option<i64>,
+    revoked_through: Option<i64>,
+    signing_key: Option<&'a str>,
+    rows_authenticated: bool,
+}
+
+impl<'a> Details<'a> {
+    pub(crate) fn note(&mut self, name: &'a str, value: ValueView<'a>) {
+        match (name, value) {
+            ("mint_seq", ValueView::Int(n)) => self.mint_seq = Some(n),
+            ("revoked_through", ValueView::Int(n)) => self.revoked_through = Some(n),
+            ("signing_key", ValueView::Text(kid)) => self.signing_key = Some(kid),
+            ("rows_authenticated", ValueView::Bool(b)) => self.rows_authenticated = b,
+            _ => {}
+        }
+    }
 }
 
 /// What the chain says, folded row by row.
@@ -49,30 +71,36 @@ fn disagreement(what: String, detail: String) -> Error {
 
 impl Reconciler {
     /// Folds one verified event (record `seq`) in.
-    pub(crate) fn push(&mut self, seq: u64, e: &Event) {
-        if e.outcome != Outcome::Success {
+    pub(crate) fn push(&mut self, seq: u64, e: &View<'_>, d: &Details<'_>) {
+        if e.failure.is_some() {
             return;
         }
-        let target = e.target.as_ref().map(|t| t.as_str().to_owned());
-        let workspace = e.workspace.as_ref().map(|w| w.as_str().to_owned());
-        let int = |name: &str| match e.details.get(name) {
-            Some(DetailValue::Int(m)) => Some(*m),
-            _ => None,
-        };
         // A signing key the operation created first (`init`, or a mint with none active).
-        if let Some(DetailValue::Text(kid)) = e.details.get("signing_key") {
-            self.signing_keys.insert(kid.as_str().to_owned());
-            self.active_signing_key = Some((seq, kid.as_str().to_owned()));
+        if let Some(kid) = d.signing_key {
+            self.signing_keys.insert(kid.to_owned());
+            self.active_signing_key = Some((seq, kid.to_owned()));
         }
-        if matches!(
-            e.details.get("rows_authenticated"),
-            Some(DetailValue::Bool(true))
-        ) {
+        if d.rows_authenticated {
             self.rows_authenticated = true;
         }
+        // Only these actions change what is reconciled (key uses, the bulk of a log, do not).
+        if !matches!(
+            e.action,
+            Action::KeyCreated
+                | Action::KeyRevoked
+                | Action::KeysRevokedAll
+                | Action::WorkspaceCreated
+                | Action::SigningKeyRotated
+                | Action::SigningKeyCreated
+                | Action::RowsAuthenticated
+        ) {
+            return;
+        }
+        let target = e.target.map(str::to_owned);
+        let workspace = e.workspace.map(str::to_owned);
         match (e.action, target, workspace) {
             (Action::KeyCreated, Some(jti), ws) => {
-                let mint_seq = int("mint_seq");
+                let mint_seq = d.mint_seq;
                 if let (Some(ws), Some(m)) = (ws, mint_seq) {
                     self.minted.entry(ws).or_default().push((jti.clone(), m));
                 }
@@ -90,7 +118,7 @@ impl Reconciler {
                 k.revoked.get_or_insert(seq);
             }
             (Action::KeysRevokedAll, _, Some(ws)) => {
-                let mark = int("revoked_through");
+                let mark = d.revoked_through;
                 // Every key the chain created before this revoke-all must be under its mark:
                 // a mark taken while the newest rows were hidden would leave one out.
                 if let Some(m) = mark

@@ -252,6 +252,18 @@ fn check_row<R: ChainRow + ?Sized>(
     row: &R,
     pred: Option<(u64, &[u8; 32])>,
 ) -> Result<(), ChainError> {
+    check_row_with(key, anchor, row, pred, canonical::check)
+}
+
+/// [`check_row`], reading the event with `read` (which validates it, and may keep what it
+/// read: one pass over the encoding either way).
+fn check_row_with<R: ChainRow + ?Sized>(
+    key: &AuditKey,
+    anchor: Option<&Anchor>,
+    row: &R,
+    pred: Option<(u64, &[u8; 32])>,
+    read: impl FnOnce(&[u8]) -> Result<(), AuditError>,
+) -> Result<(), ChainError> {
     let seq = row.seq();
     if pred.is_none() && seq != 1 {
         return Err(ChainError::FirstSeqNotOne { seq });
@@ -272,7 +284,7 @@ fn check_row<R: ChainRow + ?Sized>(
             expected: pseq.saturating_add(1),
         });
     }
-    canonical::check(row.canonical()).map_err(|reason| ChainError::Undecodable { seq, reason })?;
+    read(row.canonical()).map_err(|reason| ChainError::Undecodable { seq, reason })?;
     if let Some(a) = anchor
         && a.seq == seq
         && a.head != *row.hash()
@@ -342,6 +354,44 @@ impl<'k> Verifier<'k> {
             hash: *row.hash(),
         });
         Ok(())
+    }
+
+    /// [`push`](Self::push), also handing the row's event to `view` as it is read (borrowed,
+    /// see [`canonical::view`]) — one pass over the encoding, not two.
+    pub fn push_viewed<'a, R: ChainRow + ?Sized>(
+        &mut self,
+        row: &'a R,
+        detail: impl FnMut(&'a str, canonical::ValueView<'a>),
+    ) -> Result<canonical::View<'a>, ChainError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let pred = self.last.as_ref().map(|h| (h.seq, &h.hash));
+        let mut seen = None;
+        let checked = check_row_with(self.key, self.anchor.as_ref(), row, pred, |_| {
+            canonical::view(row.canonical(), detail).map(|v| seen = Some(v))
+        });
+        let view = match (checked, seen) {
+            (Ok(()), Some(v)) => v,
+            (Err(e), _) => {
+                self.failed = Some(e.clone());
+                return Err(e);
+            }
+            (Ok(()), None) => {
+                let e = ChainError::Undecodable {
+                    seq: row.seq(),
+                    reason: AuditError::Malformed { what: "event" },
+                };
+                self.failed = Some(e.clone());
+                return Err(e);
+            }
+        };
+        self.rows += 1;
+        self.last = Some(ChainHead {
+            seq: row.seq(),
+            hash: *row.hash(),
+        });
+        Ok(view)
     }
 
     /// Ends verification: checks the checkpoint (if any) against the chain's end.

@@ -235,6 +235,12 @@ fn checked_view<'a>(
         what: format!("audit record {}", row.seq),
         detail: "undecodable event".into(),
     })?;
+    check_columns(row, &v)?;
+    Ok(v)
+}
+
+/// See `checked_view`.
+fn check_columns(row: &AuditRowView<'_>, v: &keyhold_audit::canonical::View<'_>) -> Result<()> {
     let stored = (
         row.time_ms,
         row.workspace,
@@ -257,7 +263,7 @@ fn checked_view<'a>(
             detail: "its filter columns disagree with the chained event (edited)".into(),
         });
     }
-    Ok(v)
+    Ok(())
 }
 
 fn hex(b: &[u8]) -> String {
@@ -586,26 +592,27 @@ impl Keyhold {
                 });
                 return false;
             };
-            if let Err(e) = verifier.push(&RowRef {
+            let link = RowRef {
                 seq,
                 prev,
                 hash,
                 canonical: row.event,
-            }) {
-                bad = Some(chain_error(&e));
+            };
+            // One pass over the event: the chain's check, the columns and the fold.
+            let mut details = crate::reconcile::Details::default();
+            let event = match verifier.push_viewed(&link, |name, value| details.note(name, value)) {
+                Ok(v) => v,
+                Err(e) => {
+                    bad = Some(chain_error(&e));
+                    return false;
+                }
+            };
+            if let Err(e) = check_columns(row, &event) {
+                bad = Some(e);
                 return false;
             }
-            let mut details = crate::reconcile::Details::default();
-            match checked_view(row, |name, value| details.note(name, value)) {
-                Ok(event) => {
-                    reconciler.push(seq, &event, &details);
-                    true
-                }
-                Err(e) => {
-                    bad = Some(e);
-                    false
-                }
-            }
+            reconciler.push(seq, &event, &details);
+            true
         })?;
         if let Some(e) = bad {
             return Err(e);

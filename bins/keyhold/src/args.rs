@@ -75,6 +75,16 @@ pub enum Command {
     Init,
     /// Show paths, schema version and key counts (never a secret).
     Status,
+    /// Upgrade a store written by an earlier release, with your word on what its audit chain
+    /// cannot vouch for (any command upgrades a store that needs no such word).
+    Upgrade {
+        /// A retiring signing key to keep (a key this store signed with before); repeatable.
+        #[arg(long = "accept-signing-key", value_name = "KID")]
+        accept: Vec<String>,
+        /// A retiring signing key to drop (its tokens are refused from now on); repeatable.
+        #[arg(long = "drop-signing-key", value_name = "KID")]
+        drop: Vec<String>,
+    },
     /// Manage workspaces.
     Workspace {
         #[command(subcommand)]

@@ -68,6 +68,12 @@ fn operations(args: &Args) -> keyhold::Result<Box<dyn Operations>> {
 
 /// Opens the local store for a command that needs it (and the master key) itself.
 fn local_store(args: &Args, command: &str) -> keyhold::Result<Keyhold> {
+    refuse_remote(args, command)?;
+    Keyhold::open(&args.data_dir, key_source(args))
+}
+
+/// Refuses a store-only command given a server.
+fn refuse_remote(args: &Args, command: &str) -> keyhold::Result<()> {
     if args.server.is_some() {
         return Err(keyhold::Error::InvalidInput {
             field: "server",
@@ -76,7 +82,7 @@ fn local_store(args: &Args, command: &str) -> keyhold::Result<Keyhold> {
             ),
         });
     }
-    Keyhold::open(&args.data_dir, key_source(args))
+    Ok(())
 }
 
 fn run(args: Args) -> keyhold::Result<()> {
@@ -108,6 +114,20 @@ fn run(args: Args) -> keyhold::Result<()> {
         }
         Command::Status => {
             let kh = local_store(&args, "status")?;
+            let status = kh.status()?;
+            out.emit(&status, || human_status(&status))
+        }
+        Command::Upgrade { accept, drop } => {
+            // Store-only, like `status` (refused through a server).
+            refuse_remote(&args, "upgrade")?;
+            let kh = Keyhold::open_upgrading(
+                &args.data_dir,
+                key_source(&args),
+                &keyhold::Upgrade {
+                    accept_signing_keys: accept.clone(),
+                    drop_signing_keys: drop.clone(),
+                },
+            )?;
             let status = kh.status()?;
             out.emit(&status, || human_status(&status))
         }

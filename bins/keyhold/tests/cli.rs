@@ -996,12 +996,34 @@ fn a_store_of_the_previous_release_is_upgraded_with_every_standing_kept() {
             .to_owned()
         }
     };
+    // The store's first signing key was retired by a rotation before the upgrade, and the old
+    // audit chain does not name it: the upgrade waits for the operator's word on it.
     let status = run_at(&cli, at, &["status"]);
+    assert_eq!(status.status.code(), Some(6), "integrity_error");
+    let err = stderr_line(&status);
     assert!(
-        String::from_utf8_lossy(&status.stdout).contains("schema version:  5"),
+        err.contains("keyhold upgrade --accept-signing-key"),
+        "{err}"
+    );
+    let kid = err
+        .split("signing key ")
+        .nth(1)
+        .and_then(|s| s.split(':').next())
+        .expect("the message names the key")
+        .to_owned();
+    assert!(err.contains(&format!("--drop-signing-key {kid}")), "{err}");
+    // Nothing was written: the store is still the previous release's.
+    let v: i64 = rusqlite::Connection::open(cli.data().join("keyhold.db"))
+        .expect("sqlite")
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(v, 4);
+    let upgrade = run_at(&cli, at, &["upgrade", "--accept-signing-key", &kid]);
+    assert!(
+        String::from_utf8_lossy(&upgrade.stdout).contains("schema version:  5"),
         "{}{}",
-        String::from_utf8_lossy(&status.stdout),
-        String::from_utf8_lossy(&status.stderr)
+        String::from_utf8_lossy(&upgrade.stdout),
+        String::from_utf8_lossy(&upgrade.stderr)
     );
     let verdicts: Vec<String> = tokens.iter().map(|t| verify(t)).collect();
     assert_eq!(
@@ -1024,4 +1046,89 @@ fn a_store_of_the_previous_release_is_upgraded_with_every_standing_kept() {
     .expect("edit");
     drop(conn);
     assert_eq!(verify(tokens[1]), "integrity_error");
+}
+
+/// An attacker who can write the file takes an upgraded store back to schema 4, cuts the audit
+/// chain back to before the upgrade, and swaps the first signing key's row for one of their
+/// own: the next open does not authenticate it on its own. It waits for the operator's word,
+/// naming the key — which is not the one the operator accepted the first time.
+#[test]
+fn a_forged_retiring_key_is_not_blessed_by_a_repeated_upgrade() {
+    let cli = Cli::new();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema4");
+    std::fs::create_dir_all(cli.data()).expect("data dir");
+    for f in ["keyhold.db", "master.key"] {
+        std::fs::copy(fixture.join(f), cli.data().join(f)).expect("copy");
+        std::fs::set_permissions(
+            cli.data().join(f),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .expect("chmod");
+    }
+    let db = cli.data().join("keyhold.db");
+    let sql = || rusqlite::Connection::open(&db).expect("sqlite");
+    let before: i64 = sql()
+        .query_row("SELECT MAX(seq) FROM audit_log", [], |r| r.get(0))
+        .expect("head");
+    let first = Keyhold::open(cli.data(), KeySource::default_file(cli.data()))
+        .expect_err("needs a word")
+        .to_string();
+    let k0 = first
+        .split("signing key ")
+        .nth(1)
+        .and_then(|s| s.split(':').next())
+        .expect("named")
+        .to_owned();
+    let upgrade = |accept: &str| {
+        Keyhold::open_upgrading(
+            cli.data(),
+            KeySource::default_file(cli.data()),
+            &keyhold::Upgrade {
+                accept_signing_keys: vec![accept.to_owned()],
+                drop_signing_keys: Vec::new(),
+            },
+        )
+    };
+    drop(upgrade(&k0).expect("upgraded"));
+    let evil = keyhold_token::SigningKey::generate().expect("key");
+    sql()
+        .execute_batch(&format!(
+            "DROP INDEX api_keys_by_seq;
+             DROP TRIGGER api_keys_standing_update;
+             DROP TRIGGER workspaces_standing_update;
+             DROP TRIGGER signing_keys_standing_change;
+             DROP TRIGGER signing_keys_standing_delete;
+             ALTER TABLE signing_keys DROP COLUMN mac;
+             ALTER TABLE api_keys DROP COLUMN mint_seq;
+             ALTER TABLE api_keys DROP COLUMN mac;
+             ALTER TABLE workspaces DROP COLUMN revoked_all_seq;
+             ALTER TABLE workspaces DROP COLUMN mac;
+             DELETE FROM meta WHERE key IN ('master_witness', 'identity_mac', 'mint_counter');
+             DELETE FROM records WHERE kind = 'row-key';
+             DELETE FROM audit_log WHERE seq > {before};
+             DELETE FROM signing_keys WHERE kid = '{k0}';
+             CREATE TRIGGER api_keys_standing_update
+                 AFTER UPDATE OF jti, workspace, created_at_ms, expires_at, revoked_at_ms ON api_keys
+                 BEGIN UPDATE standing SET version = version + 1 WHERE id = 0; END;
+             CREATE TRIGGER workspaces_standing_update
+                 AFTER UPDATE OF id, revoked_all_at_ms ON workspaces
+                 BEGIN UPDATE standing SET version = version + 1 WHERE id = 0; END;
+             PRAGMA user_version = 4;"
+        ))
+        .expect("take the store apart");
+    sql()
+        .execute(
+            "INSERT INTO signing_keys (kid, public_key, state, created_at, retired_at)
+             VALUES (?1, ?2, 'retiring', 1, 2)",
+            rusqlite::params![evil.kid(), evil.verifying_key().as_bytes().to_vec()],
+        )
+        .expect("forged key");
+    let e = upgrade(&k0).expect_err("not on the earlier word");
+    assert_eq!(e.code(), "integrity_error", "{e}");
+    assert!(
+        e.to_string()
+            .contains(&format!("signing key {}", evil.kid())),
+        "{e}"
+    );
+    assert!(e.to_string().contains("needs your word"), "{e}");
 }

@@ -123,12 +123,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE workspaces ADD COLUMN revoked_all_seq INTEGER;
     ALTER TABLE workspaces ADD COLUMN mac BLOB;
     CREATE UNIQUE INDEX api_keys_by_seq ON api_keys (mint_seq);
-    DROP TRIGGER api_keys_standing_update;
+    DROP TRIGGER IF EXISTS api_keys_standing_update;
     CREATE TRIGGER api_keys_standing_update
         AFTER UPDATE OF jti, workspace, name, sub, scopes, kid, fingerprint, created_at_ms,
             created_by, expires_at, revoked_at_ms, revoked_by, mint_seq, mac ON api_keys
         BEGIN UPDATE standing SET version = version + 1 WHERE id = 0; END;
-    DROP TRIGGER workspaces_standing_update;
+    DROP TRIGGER IF EXISTS workspaces_standing_update;
     CREATE TRIGGER workspaces_standing_update
         AFTER UPDATE OF id, name, revoked_all_at_ms, revoked_all_seq, mac ON workspaces
         BEGIN UPDATE standing SET version = version + 1 WHERE id = 0; END;

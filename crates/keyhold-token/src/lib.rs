@@ -148,7 +148,7 @@ pub use preset::ExpiryPreset;
 pub use scope::{Scope, ScopeSet};
 pub use verify::{
     DEFAULT_LEEWAY, KeyFacts, KeyLookup, KeyStatus, MAX_TOKEN_LEN, SignedIdentity, VerifiedToken,
-    check_state, signed_identity, verify,
+    check_state, claimed_workspace, signed_identity, verify,
 };
 
 /// The `typ` header of keyhold access tokens (RFC 9068).

@@ -179,6 +179,21 @@ pub fn signed_identity<K: KeyLookup + ?Sized>(token: &str, keys: &K) -> Option<S
     })
 }
 
+/// The `workspace` a token *claims*, read without verifying anything (its payload decoded, if
+/// it decodes). For routing a refusal only — deciding that a token is another tenant's, so
+/// that its fate is not even looked up — never for accepting it.
+pub fn claimed_workspace(token: &str) -> Option<String> {
+    if token.len() > MAX_TOKEN_LEN {
+        return None;
+    }
+    let payload_b64 = token.split('.').nth(1)?;
+    let payload = json::parse_object(&decode_part(payload_b64).ok()?)?;
+    match payload.get("workspace") {
+        Some(Value::String(s)) if string_ok(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
 /// See [`signed_identity`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedIdentity {

@@ -610,7 +610,15 @@ impl Keyhold {
             self.set_mint_counter(tx, row.mint_seq)?;
             self.mac_api_key(&mut row)?;
             tx.insert_api_key(&row).map_err(|e| match e {
-                StoreError::Constraint(_) => Error::Conflict(format!("key \"{}\"", req.name)),
+                // The name was free (checked above) and ids are random: the mint number is
+                // taken, so the counter is behind the keys — it was put back.
+                StoreError::Constraint(_) => Error::Integrity {
+                    what: "meta mint_counter".into(),
+                    detail: format!(
+                        "mint number {} is already taken: the counter was put back",
+                        row.mint_seq
+                    ),
+                },
                 other => Error::Store(other),
             })?;
             self.prune_signing_keys(tx, iat)?;
@@ -697,7 +705,7 @@ impl Keyhold {
     /// in every process. Revoking a revoked key is not an error; it changes nothing.
     pub fn revoke_key(&self, caller: &Caller, workspace: &str, ident: &str) -> Result<ApiKey> {
         let out = self.store.write(|tx| {
-            let ws = self.workspace_row(tx, workspace)?;
+            let (ws, _) = self.workspace_row_for_revocation(tx, workspace)?;
             caller.require(Scope::KeysRevoke, &ws.id)?;
             let mut row = self.find_key_unchecked(tx, &ws.id, ident)?;
             // A row whose informational columns (name, scopes, ...) were edited can still be
@@ -706,6 +714,16 @@ impl Keyhold {
             // so the edit stays visible to listings and `audit verify`.
             let whole_ok = self.check_api_key(&row).is_ok();
             self.check_api_key_standing(&row)?;
+            if !whole_ok && row.jti != ident {
+                // Found by a name that is not authenticated (names could have been swapped):
+                // only its id can be trusted to say which key this is.
+                return Err(Error::Integrity {
+                    what: format!("api key {}", row.jti),
+                    detail: "the row does not authenticate, and was found by name: revoke it \
+                             by its id, or revoke all keys of the workspace"
+                        .into(),
+                });
+            }
             let changed = row.revoked_at_ms.is_none();
             if changed {
                 row.revoked_at_ms = Some(now_ms());
@@ -743,20 +761,22 @@ impl Keyhold {
     /// verification on. Keys minted afterwards work.
     pub fn revoke_all_keys(&self, caller: &Caller, workspace: &str) -> Result<RevokeAll> {
         let out = self.store.write(|tx| {
-            let mut ws = self.workspace_row(tx, workspace)?;
+            let (mut ws, ws_whole_ok) = self.workspace_row_for_revocation(tx, workspace)?;
             caller.require(Scope::KeysRevoke, &ws.id)?;
             let now_s = now();
             // Every key minted so far (in commit order: the write lock serialises mints and
             // this) is at or below the mark, whatever its creation time says. The mark comes
-            // from the authenticated mint counter, never from the rows left visible.
-            let mark = self.mint_counter(tx)?;
+            // from the authenticated mint counter, never from the rows left visible — and is
+            // never below an authenticated key of the workspace (a counter put back).
+            let mut mark = self.mint_counter(tx)?;
             let mut keys_revoked = 0usize;
             for row in tx.api_keys(&ws.id)? {
-                // A row that does not authenticate is refused anyway: it is not counted, and
-                // it cannot hold up an emergency revocation.
-                if self.check_api_key(&row).is_err() {
+                // A row whose standing does not authenticate is refused anyway: it is not
+                // counted, and it cannot hold up an emergency revocation.
+                if self.check_api_key_standing(&row).is_err() {
                     continue;
                 }
+                mark = mark.max(row.mint_seq);
                 let active = ApiKey::from_row(row.clone(), &ws, now_s).status == KeyState::Active;
                 if active && row.mint_seq <= mark {
                     keys_revoked += 1;
@@ -765,7 +785,11 @@ impl Keyhold {
             let at = now_ms();
             ws.revoked_all_at_ms = Some(at);
             ws.revoked_all_seq = Some(mark.max(ws.revoked_all_seq.unwrap_or(0)));
+            let old = std::mem::take(&mut ws.mac);
             self.mac_workspace(&mut ws)?;
+            if !ws_whole_ok {
+                crate::integrity::keep_whole(&mut ws.mac, &old);
+            }
             tx.set_workspace_revoke_all(&ws.id, at, ws.revoked_all_seq.unwrap_or(mark), &ws.mac)?;
             tx.bump_standing()?;
             self.revocations_committed();
@@ -776,7 +800,8 @@ impl Keyhold {
                     "keys_revoked",
                     i64::try_from(keys_revoked).unwrap_or(i64::MAX),
                 )
-                .detail("revoked_through", ws.revoked_all_seq.unwrap_or(mark));
+                .detail("revoked_through", ws.revoked_all_seq.unwrap_or(mark))
+                .detail("row_authentic", ws_whole_ok);
             self.audit(tx, caller, record)?;
             Ok(RevokeAll {
                 workspace: ws.id,
@@ -938,20 +963,31 @@ impl Keyhold {
             Ok(p) => p,
             Err(rejection) => return Introspection::Refused(self.reject(*rejection, None, origin)),
         };
+        // A token that says it is another workspace's is not looked up at all (no cache, no
+        // standing): one signature check decides whether its workspace is told, and the
+        // answer is workspace_mismatch either way — so neither the answer nor its timing
+        // says whether it is active, revoked, expired or cached.
+        if keyhold_token::claimed_workspace(token).is_some_and(|ws| ws != caller.workspace) {
+            let theirs = self.foreign_signed(token, &caller.workspace);
+            let verdict = self.refuse_foreign(theirs.as_ref(), &caller, origin);
+            return Introspection::Verdict { caller, verdict };
+        }
         let verdict = match self.check_token_at(token, required, standing) {
-            Ok(p) if p.workspace != caller.workspace => self.refuse_foreign(&p, &caller, origin),
+            Ok(p) if p.workspace != caller.workspace => {
+                self.refuse_foreign(Some(&p), &caller, origin)
+            }
             Ok(p) => self.accept(p, Some(&caller), origin),
             // A token of another workspace says nothing about itself to this service, not even
             // that it is revoked or expired.
             Err(rejection) => match &*rejection {
                 (_, Some(p)) if p.workspace != caller.workspace => {
-                    self.refuse_foreign(p, &caller, origin)
+                    self.refuse_foreign(Some(p), &caller, origin)
                 }
                 // Refused before its principal was known (expired, not yet valid, its rows
                 // failed authentication...): if its signature is good, it still names a
                 // workspace, and a foreign one is told nothing.
                 (_, None) => match self.foreign_signed(token, &caller.workspace) {
-                    Some(p) => self.refuse_foreign(&p, &caller, origin),
+                    Some(p) => self.refuse_foreign(Some(&p), &caller, origin),
                     None => self.reject(*rejection, Some(&caller), origin),
                 },
                 _ => self.reject(*rejection, Some(&caller), origin),
@@ -981,7 +1017,7 @@ impl Keyhold {
     /// own key. Both rows must be durable before the answer.
     fn refuse_foreign(
         &self,
-        token: &Principal,
+        token: Option<&Principal>,
         caller: &Principal,
         origin: &crate::Origin,
     ) -> crate::Deferred<'_, Principal> {
@@ -989,20 +1025,26 @@ impl Keyhold {
         if !self.record_uses.load(std::sync::atomic::Ordering::Relaxed) {
             return crate::Deferred::new(self, Err(e), None);
         }
-        let theirs = crate::audit::Record::new(keyhold_audit::Action::KeyRejected)
-            .failed(e.code())
-            .workspace(&token.workspace)
-            .target(&token.key_id)
-            .introspected_by(&caller.key_id)
-            .event(&token.sub, Some(&token.key_id), origin);
+        // The token's workspace hears of it only when its signature says it is theirs (an
+        // unverified claim must not write into another tenant's log).
+        let theirs = token.map(|token| {
+            crate::audit::Record::new(keyhold_audit::Action::KeyRejected)
+                .failed(e.code())
+                .workspace(&token.workspace)
+                .target(&token.key_id)
+                .introspected_by(&caller.key_id)
+                .event(&token.sub, Some(&token.key_id), origin)
+        });
         let ours = crate::audit::Record::new(keyhold_audit::Action::KeyRejected)
             .failed(e.code())
             .workspace(&caller.workspace)
             .detail("introspection", true)
             .event(&caller.sub, Some(&caller.key_id), origin);
-        match (theirs, ours) {
+        match (theirs.transpose(), ours) {
             (Ok(theirs), Ok(ours)) => {
-                self.uses.enqueue(theirs);
+                if let Some(theirs) = theirs {
+                    self.uses.enqueue(theirs);
+                }
                 let ticket = self.uses.enqueue(ours);
                 crate::Deferred::new(self, Err(e), Some(ticket)).strict()
             }

@@ -545,7 +545,9 @@ impl Keyhold {
                 self.check_signing_key(row)?;
             }
             self.check_identity(tx)?;
-            self.mint_counter(tx)?;
+            chain
+                .reconciler
+                .check_mint_counter(self.mint_counter(tx)?)?;
             chain.reconciler.check(&keys, &workspaces, &signing_keys)?;
             let s = chain.summary;
             Ok(AuditVerification {

@@ -114,6 +114,15 @@ pub(crate) fn workspace_fields(row: &WorkspaceRef<'_>) -> RowMac {
         .opt_int(row.revoked_all_seq)
 }
 
+/// Replaces the whole-row half of `mac` with the one of `old` (see `keep_whole_mac`).
+pub(crate) fn keep_whole(mac: &mut Vec<u8>, old: &[u8]) {
+    let whole = old.get(..ROW_MAC_LEN).unwrap_or(old);
+    let mut out = whole.to_vec();
+    out.resize(ROW_MAC_LEN, 0);
+    out.extend_from_slice(mac.get(ROW_MAC_LEN..).unwrap_or_default());
+    *mac = out;
+}
+
 fn counter_fields(n: i64) -> RowMac {
     RowMac::new("mint_counter").int(n)
 }
@@ -234,11 +243,21 @@ impl Keyhold {
     /// Puts back the whole-row MAC a row had (one that failed), beside its new standing MAC:
     /// a revocation of an edited row must not make the edit authentic.
     pub(crate) fn keep_whole_mac(&self, row: &mut ApiKeyRow, old: &[u8]) {
-        let whole = old.get(..ROW_MAC_LEN).unwrap_or(old);
-        let mut mac = whole.to_vec();
-        mac.resize(ROW_MAC_LEN, 0);
-        mac.extend_from_slice(row.mac.get(ROW_MAC_LEN..).unwrap_or_default());
-        row.mac = mac;
+        keep_whole(&mut row.mac, old);
+    }
+
+    /// A workspace's revoke-all mark alone (the part verification reads).
+    pub(crate) fn check_workspace_mark(&self, row: &WorkspaceRow) -> Result<()> {
+        let part = mark_fields(&row.id, row.revoked_all_seq);
+        if self.with_row_key(|k| {
+            row.mac
+                .get(ROW_MAC_LEN..)
+                .is_some_and(|m| k.verify(&part, m))
+        })? {
+            Ok(())
+        } else {
+            Err(tampered(format!("workspace {}", row.id)))
+        }
     }
 
     /// The hot path: key `jti`'s standing as read for a verification — the short MAC of the
@@ -346,7 +365,12 @@ impl Keyhold {
     /// upgrade — someone put the schema version back to have forged rows blessed — and when
     /// the rows disagree with the chain: a key it never created or that it revoked, more than
     /// one signing key it never named, an active signing key whose private half does not open.
-    pub(crate) fn authenticate_existing_rows(&self, tx: &Tx<'_>, master: &MasterKey) -> Result<()> {
+    pub(crate) fn authenticate_existing_rows(
+        &self,
+        tx: &Tx<'_>,
+        master: &MasterKey,
+        upgrade: &crate::Upgrade,
+    ) -> Result<()> {
         if tx.record_version(&row_key_record())? > 0 {
             return Err(downgraded("it has a row key"));
         }
@@ -359,7 +383,7 @@ impl Keyhold {
         if chain.reconciler.rows_authenticated() {
             return Err(downgraded("its audit chain records an earlier upgrade"));
         }
-        let (keys, workspaces, signing) =
+        let (keys, workspaces, mut signing) =
             (tx.all_api_keys()?, tx.workspaces()?, tx.signing_keys()?);
         chain.reconciler.check(&keys, &workspaces, &signing)?;
         let unnamed: Vec<&str> = signing
@@ -375,6 +399,34 @@ impl Keyhold {
                     .into(),
             });
         }
+        // A retiring key the chain never named is the store's first key only on the
+        // operator's word (an attacker could have put one there): accepted or dropped by id.
+        for kid in &unnamed {
+            let retiring = signing
+                .iter()
+                .any(|k| k.kid == *kid && k.state == SigningKeyState::Retiring);
+            if !retiring {
+                continue;
+            }
+            if upgrade.drop_signing_keys.iter().any(|k| k == kid) {
+                tx.delete_signing_key(kid)?;
+            } else if !upgrade.accept_signing_keys.iter().any(|k| k == kid) {
+                return Err(Error::Integrity {
+                    what: format!("signing key {kid}"),
+                    detail: format!(
+                        "upgrading this store to authenticated rows needs your word on this \
+                         retiring signing key, which its audit chain does not name: run \
+                         `keyhold upgrade --accept-signing-key {kid}` if it is a key this store \
+                         signed with (compare it with a JWKS you published), or \
+                         `keyhold upgrade --drop-signing-key {kid}` (the tokens it signed are \
+                         then refused)"
+                    ),
+                });
+            }
+        }
+        let unnamed: Vec<String> = unnamed.iter().map(|k| (*k).to_owned()).collect();
+        signing
+            .retain(|k| !(unnamed.contains(&k.kid) && upgrade.drop_signing_keys.contains(&k.kid)));
         // The active key must be the store's own: its private half opens under the KEKs.
         self.create_row_key(tx)?;
         let mut active = signing

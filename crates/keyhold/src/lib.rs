@@ -104,6 +104,19 @@ impl std::fmt::Debug for Keyhold {
     }
 }
 
+/// The operator's answers for the upgrade of a store written before rows were authenticated
+/// (schema 4). The upgrade authenticates the rows it finds, so it vouches only for what the
+/// audit chain vouches for; a *retiring* signing key the chain never named (a store's first
+/// key, retired by a rotation before the upgrade — or one an attacker put there) is
+/// authenticated only when the operator says so, by its id.
+#[derive(Debug, Clone, Default)]
+pub struct Upgrade {
+    /// Retiring signing keys (ids) to keep: keys this store signed with before.
+    pub accept_signing_keys: Vec<String>,
+    /// Retiring signing keys (ids) to drop: the tokens they signed are refused from now on.
+    pub drop_signing_keys: Vec<String>,
+}
+
 /// What `init` did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct InitReport {
@@ -311,8 +324,20 @@ impl Keyhold {
 
     /// Opens the store in `data_dir` and unlocks it with the master key from `key`.
     ///
-    /// A wrong master key is reported as [`Error::WrongMasterKey`] and nothing is written.
+    /// A wrong master key is reported as [`Error::WrongMasterKey`] and nothing is written. A
+    /// store written before rows were authenticated is upgraded on the way (see
+    /// [`Upgrade`]); one whose upgrade needs the operator's word is refused, saying what to
+    /// run.
     pub fn open(data_dir: impl AsRef<Path>, key: KeySource) -> Result<Self> {
+        Self::open_upgrading(data_dir, key, &Upgrade::default())
+    }
+
+    /// [`Keyhold::open`], with the operator's answers for the upgrade to authenticated rows.
+    pub fn open_upgrading(
+        data_dir: impl AsRef<Path>,
+        key: KeySource,
+        upgrade: &Upgrade,
+    ) -> Result<Self> {
         let dir = DataDir::existing(data_dir.as_ref())?;
         let store = Store::open(&dir.database()).map_err(|e| match e {
             keyhold_store::StoreError::Missing(_) => {
@@ -342,9 +367,9 @@ impl Keyhold {
         match kh.store.pending_upgrade()? {
             Some(from) => {
                 let master_key = kh.key_source.load_current()?;
-                let upgraded = kh
-                    .store
-                    .upgrade(from, |tx| kh.authenticate_existing_rows(tx, &master_key))?;
+                let upgraded = kh.store.upgrade(from, |tx| {
+                    kh.authenticate_existing_rows(tx, &master_key, upgrade)
+                })?;
                 if !upgraded {
                     // Another process upgraded the store meanwhile.
                     kh.store.read(|tx| kh.load_row_key(tx))?;

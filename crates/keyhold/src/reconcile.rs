@@ -63,6 +63,8 @@ pub(crate) struct Reconciler {
     short_mark: Option<(u64, String, i64, i64)>,
     /// Whether the chain records that the store's rows are authenticated.
     rows_authenticated: bool,
+    /// The highest mint number the chain recorded: its record, the key and the number.
+    highest_minted: Option<(u64, String, i64)>,
 }
 
 fn disagreement(what: String, detail: String) -> Error {
@@ -101,6 +103,11 @@ impl Reconciler {
         match (e.action, target, workspace) {
             (Action::KeyCreated, Some(jti), ws) => {
                 let mint_seq = d.mint_seq;
+                if let Some(m) = mint_seq
+                    && self.highest_minted.as_ref().is_none_or(|(_, _, h)| m > *h)
+                {
+                    self.highest_minted = Some((seq, jti.clone(), m));
+                }
                 if let (Some(ws), Some(m)) = (ws, mint_seq) {
                     self.minted.entry(ws).or_default().push((jti.clone(), m));
                 }
@@ -155,6 +162,21 @@ impl Reconciler {
     /// `Action::RowsAuthenticated`).
     pub(crate) fn rows_authenticated(&self) -> bool {
         self.rows_authenticated
+    }
+
+    /// The mint counter must be at least the highest number the chain handed out: a lower
+    /// one was put back (and would let a revoke-all's mark fall short).
+    pub(crate) fn check_mint_counter(&self, counter: i64) -> Result<(), Error> {
+        match &self.highest_minted {
+            Some((seq, jti, m)) if counter < *m => Err(disagreement(
+                "meta mint_counter".into(),
+                format!(
+                    "it is {counter}, but audit record {seq} minted key {jti} with number {m}: \
+                     an older copy was put back"
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Whether the chain names signing key `kid` (created or rotated to).

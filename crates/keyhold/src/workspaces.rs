@@ -51,6 +51,28 @@ impl Keyhold {
         Ok(row)
     }
 
+    /// The workspace row for a revocation, and whether the whole row authenticates. An
+    /// emergency must not wait on forensics: a row whose informational columns were edited
+    /// is still usable when its revoke-all mark authenticates and it was named by its id
+    /// (a name that does not authenticate could have been swapped with another's).
+    pub(crate) fn workspace_row_for_revocation(
+        &self,
+        tx: &Tx<'_>,
+        ident: &str,
+    ) -> Result<(WorkspaceRow, bool)> {
+        let row = tx
+            .workspace(ident)?
+            .ok_or_else(|| Error::NotFound(format!("workspace {}", crate::names::quoted(ident))))?;
+        match self.check_workspace(&row) {
+            Ok(()) => Ok((row, true)),
+            Err(e) if row.id != ident => Err(e),
+            Err(_) => {
+                self.check_workspace_mark(&row)?;
+                Ok((row, false))
+            }
+        }
+    }
+
     /// The workspace with this id or name (its row authenticated).
     pub(crate) fn resolve(&self, tx: &Tx<'_>, ident: &str) -> Result<Workspace> {
         self.workspace_row(tx, ident).map(Workspace::from)

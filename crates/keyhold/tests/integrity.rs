@@ -141,8 +141,12 @@ fn an_edited_informational_column_grants_nothing_is_named_and_the_key_stays_revo
         assert!(!p.scopes.covers(Scope::Admin) && p.sub == "svc@team.example");
         assert_integrity(kh.key(&op(), "default", &name), &format!("api key {id}"));
         assert_integrity(kh.verify_audit(None), &format!("api key {id}"));
-        kh.revoke_key(&op(), "default", &name)
-            .expect("revocable all the same");
+        assert_integrity(
+            kh.revoke_key(&op(), "default", &name),
+            "revoke it by its id",
+        );
+        kh.revoke_key(&op(), "default", &id)
+            .expect("revocable by its id all the same");
         assert_eq!(
             server.verify_token(&t, None).expect_err("revoked").code(),
             "key_revoked"
@@ -653,12 +657,132 @@ fn a_put_back_mint_counter_is_named_by_audit_verify() {
             [&counter],
         )
         .expect("put back");
+    // The next mint finds its number taken: named, not mistaken for a name conflict.
+    let e = kh
+        .mint_key(&op(), &req("next", &[Scope::ReadQueries]))
+        .expect_err("refused");
+    assert_eq!(e.code(), "integrity_error", "{e}");
+    assert!(e.to_string().contains("mint_counter"), "{e}");
+    // A revoke-all's mark is never below an authenticated key of the workspace: "late" is
+    // refused at once even so.
     kh.revoke_all_keys(&op(), "default").expect("revoke all");
-    // The older counter is authentic, so the mark is too low and "late" escapes at once...
-    assert!(kh.verify_token(&late, None).is_ok());
-    // ...but the chain knows the order: audit verify names it.
+    assert_eq!(
+        kh.verify_token(&late, None).expect_err("refused").code(),
+        "key_revoked_all"
+    );
+    // And the chain knows the highest number it handed out: audit verify names the counter.
     let e = kh.verify_audit(None).expect_err("caught");
-    assert!(e.to_string().contains("put back when it ran"), "{e}");
+    assert!(e.to_string().contains("mint_counter"), "{e}");
+}
+
+#[test]
+fn a_key_row_found_by_a_name_that_does_not_authenticate_is_revoked_only_by_id() {
+    let fx = Fixture::new();
+    let kh = fx.init();
+    let (leaked, leaked_id) = mint(&kh, "leaked");
+    let (_, harmless_id) = mint(&kh, "harmless");
+    // Swap the two names.
+    let conn = fx.sql();
+    conn.execute_batch("DROP INDEX IF EXISTS sqlite_autoindex_api_keys_2;")
+        .ok();
+    conn.execute(
+        "UPDATE api_keys SET name = CASE jti WHEN ?1 THEN 'tmp-a' ELSE 'tmp-b' END WHERE jti IN (?1, ?2)",
+        [&leaked_id, &harmless_id],
+    )
+    .expect("rename");
+    conn.execute(
+        "UPDATE api_keys SET name = CASE name WHEN 'tmp-a' THEN 'harmless' ELSE 'leaked' END WHERE name IN ('tmp-a', 'tmp-b')",
+        [],
+    )
+    .expect("swap");
+    // "leaked" now names the harmless key's row: refused, not the wrong key revoked.
+    assert_integrity(
+        kh.revoke_key(&op(), "default", "leaked"),
+        "revoke it by its id",
+    );
+    kh.verify_token(&leaked, None).expect("nothing revoked yet");
+    let r = kh.revoke_key(&op(), "default", &leaked_id).expect("by id");
+    assert_eq!(r.id, leaked_id);
+    assert_eq!(
+        kh.verify_token(&leaked, None).expect_err("revoked").code(),
+        "key_revoked"
+    );
+}
+
+#[test]
+fn an_edited_workspace_row_does_not_hold_up_a_revocation_by_id() {
+    let fx = Fixture::new();
+    let kh = fx.init();
+    let (token, _) = mint(&kh, "k");
+    let ws = kh.workspace("default").expect("ws").id;
+    fx.sql()
+        .execute("UPDATE workspaces SET created_at = created_at + 1", [])
+        .expect("edit");
+    // Verification reads only the mark, which is intact.
+    kh.verify_token(&token, None).expect("still valid");
+    assert_integrity(
+        kh.revoke_all_keys(&op(), "default"),
+        &format!("workspace {ws}"),
+    );
+    let r = kh.revoke_all_keys(&op(), &ws).expect("by id");
+    assert_eq!(r.keys_revoked, 1);
+    assert_eq!(
+        kh.verify_token(&token, None).expect_err("revoked").code(),
+        "key_revoked_all"
+    );
+    // The edit stays visible.
+    assert_integrity(kh.workspaces(), &format!("workspace {ws}"));
+}
+
+#[test]
+fn a_garbage_token_claiming_another_workspace_is_refused_without_writing_there() {
+    let fx = Fixture::new();
+    let kh = fx.init();
+    let a = kh.workspace("default").expect("ws").id;
+    kh.create_workspace(&op(), "team-b").expect("ws");
+    let b_reader = kh
+        .mint_key(
+            &op(),
+            &MintRequest {
+                workspace: "team-b".into(),
+                ..req("b-reader", &[Scope::KeysRead])
+            },
+        )
+        .expect("mint");
+    use base64::Engine;
+    let b64 = |v: &serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let forged = format!(
+        "{}.{}.{}",
+        b64(&serde_json::json!({"typ": "at+jwt", "alg": "EdDSA", "kid": "x".repeat(43)})),
+        b64(&serde_json::json!({"workspace": a, "sub": "x", "jti": "key_x"})),
+        "A".repeat(86)
+    );
+    let origin = keyhold::Origin::new(keyhold::Surface::Http);
+    let keyhold::Introspection::Verdict { verdict, .. } =
+        kh.introspect_deferred(b_reader.token.expose(), &forged, None, &origin)
+    else {
+        panic!("B's key is valid");
+    };
+    assert_eq!(
+        verdict.wait().expect_err("refused").code(),
+        "workspace_mismatch"
+    );
+    let in_a = kh
+        .audit_entries(
+            &op(),
+            &keyhold::AuditFilter {
+                workspace: Some(a),
+                action: Some("key.rejected".into()),
+                ..Default::default()
+            },
+        )
+        .expect("audit");
+    assert!(
+        in_a.is_empty(),
+        "an unverified claim writes nothing into A's log: {in_a:?}"
+    );
 }
 
 #[test]

@@ -621,7 +621,7 @@ impl Keyhold {
                 },
                 other => Error::Store(other),
             })?;
-            self.prune_signing_keys(tx, iat)?;
+            let pruned = self.prune_signing_keys(tx, iat)?;
             let record = crate::audit::Record::new(keyhold_audit::Action::KeyCreated)
                 .workspace(&ws.id)
                 .target(&row.jti)
@@ -633,6 +633,7 @@ impl Keyhold {
                 .detail("expires_at", row.expires_at)
                 .detail("mint_seq", row.mint_seq)
                 .signing_key_created(created_key.as_deref())?
+                .signing_keys_deleted(&pruned)?
                 .detail(
                     "scopes",
                     keyhold_audit::PublicText::new(&row.scopes)
@@ -1350,7 +1351,8 @@ impl Keyhold {
                 caller,
                 crate::audit::Record::new(keyhold_audit::Action::SigningKeyRotated)
                     .target(&kid)
-                    .signing_key_created(created_key.as_deref())?,
+                    .signing_key_created(created_key.as_deref())?
+                    .signing_keys_deleted(&retired)?,
             )?;
             let mut retiring = Vec::new();
             for row in tx.signing_keys()? {

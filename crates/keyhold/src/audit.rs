@@ -90,6 +90,27 @@ impl Record {
         self.details.push((name, v.into()));
         self
     }
+    /// Names the signing keys the operation deleted (every token they signed had expired):
+    /// detail `signing_keys_deleted`, space-separated, so that one put back is named by
+    /// `audit verify`. (Kids are 43 characters: a detail holds eleven; more are rare enough
+    /// that the rest go unnamed rather than fail the operation.)
+    pub(crate) fn signing_keys_deleted(self, kids: &[String]) -> Result<Self> {
+        if kids.is_empty() {
+            return Ok(self);
+        }
+        let mut list = String::new();
+        for kid in kids {
+            if list.len() + kid.len() + 1 > PublicText::MAX_LEN {
+                break;
+            }
+            if !list.is_empty() {
+                list.push(' ');
+            }
+            list.push_str(kid);
+        }
+        Ok(self.detail("signing_keys_deleted", text(&list)?))
+    }
+
     /// Names a signing key the operation had to create first (none active): detail
     /// `signing_key`, so the chain names every signing key the store ever had.
     pub(crate) fn signing_key_created(self, kid: Option<&str>) -> Result<Self> {

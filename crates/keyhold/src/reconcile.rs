@@ -33,6 +33,7 @@ pub(crate) struct Details<'a> {
     mint_seq: Option<i64>,
     revoked_through: Option<i64>,
     signing_key: Option<&'a str>,
+    signing_keys_deleted: Option<&'a str>,
     rows_authenticated: bool,
 }
 
@@ -42,6 +43,9 @@ impl<'a> Details<'a> {
             ("mint_seq", ValueView::Int(n)) => self.mint_seq = Some(n),
             ("revoked_through", ValueView::Int(n)) => self.revoked_through = Some(n),
             ("signing_key", ValueView::Text(kid)) => self.signing_key = Some(kid),
+            ("signing_keys_deleted", ValueView::Text(kids)) => {
+                self.signing_keys_deleted = Some(kids);
+            }
             ("rows_authenticated", ValueView::Bool(b)) => self.rows_authenticated = b,
             _ => {}
         }
@@ -57,6 +61,8 @@ pub(crate) struct Reconciler {
     active_signing_key: Option<(u64, String)>,
     /// Every signing key the chain named.
     signing_keys: std::collections::BTreeSet<String>,
+    /// Signing keys the chain deleted, with the record that did.
+    signing_keys_deleted: BTreeMap<String, u64>,
     /// Keys in the order the chain created them, per workspace: (jti, mint_seq).
     minted: BTreeMap<String, Vec<(String, i64)>>,
     /// The first revoke-all whose mark left out a key created before it.
@@ -84,6 +90,13 @@ impl Reconciler {
         }
         if d.rows_authenticated {
             self.rows_authenticated = true;
+        }
+        for kid in d
+            .signing_keys_deleted
+            .into_iter()
+            .flat_map(|l| l.split(' '))
+        {
+            self.signing_keys_deleted.insert(kid.to_owned(), seq);
         }
         // Only these actions change what is reconciled (key uses, the bulk of a log, do not).
         if !matches!(
@@ -293,6 +306,15 @@ impl Reconciler {
             return Err(disagreement(
                 format!("signing key {}", k.kid),
                 "the audit chain never created or rotated to it".into(),
+            ));
+        }
+        if let Some((k, seq)) = signing_keys
+            .iter()
+            .find_map(|k| self.signing_keys_deleted.get(&k.kid).map(|s| (k, s)))
+        {
+            return Err(disagreement(
+                format!("signing key {}", k.kid),
+                format!("audit record {seq} deleted it, but its row is back"),
             ));
         }
         if let Some((seq, kid)) = &self.active_signing_key {

@@ -19,7 +19,7 @@ use clap::Parser;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use keyhold::{Caller, ExpiryPreset, KeySource, Keyhold, MintRequest, Scope, Surface};
+use keyhold::{Caller, KeySource, Keyhold, Surface};
 
 /// keyhold-server: API keys and connection credentials over HTTP.
 #[derive(Debug, Parser)]
@@ -95,34 +95,23 @@ fn open_or_init(args: &Args) -> keyhold::Result<Keyhold> {
         .master_key_file
         .clone()
         .unwrap_or_else(|| keyhold::DataDir::default_key_file(&args.data_dir));
-    if args.data_dir.join("keyhold.db").exists() {
-        return Keyhold::open(&args.data_dir, KeySource::from_env_or_file(key_file));
-    }
     let operator = Caller::operator().via(Surface::Library);
-    let (kh, report) = Keyhold::init_by(
+    let (kh, first) = Keyhold::open_or_create(
         &args.data_dir,
         KeySource::from_env_or_file(key_file),
         &operator,
     )?;
-    let admin = kh.mint_key(
-        &operator,
-        &MintRequest {
-            workspace: report.workspace.id.clone(),
-            name: "admin".into(),
-            expires: ExpiryPreset::ThirtyDays,
-            scopes: Some([Scope::Admin].into_iter().collect()),
-            sub: None,
-        },
-    )?;
-    println!(
-        "keyhold-server: created a new store in {}",
-        report.data_dir.display()
-    );
-    // EXPOSE: the first admin key is shown exactly once, here.
-    println!(
-        "admin key (30 days; shown once, store it now): {}",
-        admin.token.expose()
-    );
+    if let Some(first) = first {
+        println!(
+            "keyhold-server: created a new store in {}",
+            first.report.data_dir.display()
+        );
+        // EXPOSE: the first admin key is shown exactly once, here.
+        println!(
+            "admin key (30 days; shown once, store it now): {}",
+            first.admin.token.expose()
+        );
+    }
     Ok(kh)
 }
 

@@ -117,6 +117,16 @@ pub struct Upgrade {
     pub drop_signing_keys: Vec<String>,
 }
 
+/// What [`Keyhold::open_or_create`] made on a first start: the store, and its first `admin`
+/// key, whose token is to be shown exactly once.
+#[derive(Debug)]
+pub struct FirstStart {
+    /// What `init` did.
+    pub report: InitReport,
+    /// The first admin key (30 days).
+    pub admin: MintedKey,
+}
+
 /// What `init` did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct InitReport {
@@ -320,6 +330,33 @@ impl Keyhold {
         })?;
         kh.load_signing()?;
         Ok(kh)
+    }
+
+    /// Opens the store in `data_dir`; on a data dir without one, creates it (as [`Keyhold::init_by`])
+    /// and mints its first key: `admin`, 30 days, in the default workspace, for `caller`'s
+    /// subject — returned once, in [`FirstStart`], and never again. What a server does on its
+    /// first start, so that nobody needs the CLI on the machine before the first request.
+    pub fn open_or_create(
+        data_dir: impl AsRef<Path>,
+        key: KeySource,
+        caller: &Caller,
+    ) -> Result<(Self, Option<FirstStart>)> {
+        let data_dir = data_dir.as_ref();
+        if data_dir.join(datadir::DATABASE_FILE).exists() {
+            return Ok((Self::open(data_dir, key)?, None));
+        }
+        let (kh, report) = Self::init_by(data_dir, key, caller)?;
+        let admin = kh.mint_key(
+            caller,
+            &MintRequest {
+                workspace: report.workspace.id.clone(),
+                name: "admin".into(),
+                expires: ExpiryPreset::ThirtyDays,
+                scopes: Some([Scope::Admin].into_iter().collect()),
+                sub: None,
+            },
+        )?;
+        Ok((kh, Some(FirstStart { report, admin })))
     }
 
     /// Opens the store in `data_dir` and unlocks it with the master key from `key`.

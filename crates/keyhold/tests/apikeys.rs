@@ -598,3 +598,21 @@ fn cached_verifications_see_revocations_from_this_handle_other_handles_and_revok
         "key_revoked_all"
     );
 }
+
+#[test]
+fn a_first_start_creates_the_store_and_one_admin_key_shown_once() {
+    let fx = Fixture::new();
+    let key = || keyhold::KeySource::default_file(fx.data());
+    let (kh, first) = Keyhold::open_or_create(fx.data(), key(), &op()).expect("first start");
+    let first = first.expect("a new store");
+    assert_eq!(first.admin.key.name, "admin");
+    let p = kh
+        .verify_token(first.admin.token.expose(), Some(Scope::Admin))
+        .expect("an admin key");
+    assert_eq!(p.workspace, first.report.workspace.id);
+    assert_eq!(p.exp - p.iat, 30 * 86_400);
+    drop(kh);
+    let (kh, again) = Keyhold::open_or_create(fx.data(), key(), &op()).expect("second start");
+    assert!(again.is_none(), "an existing store is only opened");
+    assert_eq!(kh.keys(&op(), "default").expect("keys").len(), 1);
+}

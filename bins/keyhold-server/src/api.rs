@@ -954,3 +954,25 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod openapi_snapshot {
+    /// The OpenAPI document is API v1's contract: it is kept in `docs/openapi.json`, and any
+    /// change to it must change that file too, so that it shows in review and in history.
+    /// (`KEYHOLD_UPDATE_SNAPSHOTS=1` rewrites the file.)
+    #[test]
+    #[allow(clippy::expect_used)]
+    fn the_served_document_is_the_committed_one() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
+        let served = serde_json::to_string_pretty(&super::openapi()).expect("json") + "\n";
+        if std::env::var_os("KEYHOLD_UPDATE_SNAPSHOTS").is_some() {
+            std::fs::write(&path, &served).expect("write the snapshot");
+        }
+        let committed = std::fs::read_to_string(&path).expect("docs/openapi.json");
+        assert!(
+            served == committed,
+            "the OpenAPI document changed: review the difference, then run the test with \
+             KEYHOLD_UPDATE_SNAPSHOTS=1 to record it"
+        );
+    }
+}

@@ -411,6 +411,40 @@ fn key_commands_give_the_same_results_locally_and_through_a_server() {
     for (l, r) in local.iter().zip(&remote) {
         assert_eq!(l, r, "local and remote differ at `keyhold {}`", l.what);
     }
+    // The documented commands' output is a contract too: the masked transcript is kept in
+    // tests/snapshots/key-commands.txt, so any change to it shows in review and in history.
+    // (`KEYHOLD_UPDATE_SNAPSHOTS=1` rewrites the file.)
+    let transcript: String = local
+        .iter()
+        .map(|s| {
+            format!(
+                "$ keyhold {}\nexit {}\nstdout {}\nstderr {}\n\n",
+                s.what,
+                s.status
+                    .map_or_else(|| "signal".to_owned(), |c| c.to_string()),
+                s.stdout,
+                s.stderr
+            )
+        })
+        .collect();
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/key-commands.txt");
+    if std::env::var_os("KEYHOLD_UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+        std::fs::write(&path, &transcript).expect("write the snapshot");
+    }
+    let committed = std::fs::read_to_string(&path).expect("tests/snapshots/key-commands.txt");
+    if transcript != committed {
+        for (i, (a, b)) in transcript.lines().zip(committed.lines()).enumerate() {
+            assert_eq!(
+                a,
+                b,
+                "CLI output changed at line {} of the snapshot (KEYHOLD_UPDATE_SNAPSHOTS=1 records it)",
+                i + 1
+            );
+        }
+        panic!("CLI output changed in length (KEYHOLD_UPDATE_SNAPSHOTS=1 records it)");
+    }
 }
 
 #[test]

@@ -104,12 +104,15 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| StoreError::from_sqlite(path, e))?;
-        let store = Self::configure(conn, path)?;
-        let app_id: i32 =
-            store.with_conn(|c| c.pragma_query_value(None, "application_id", |r| r.get(0)))?;
+        // Whose file is it? Read before anything is set: WAL mode is stored in the file, so
+        // configuring first would change another application's database before refusing it.
+        let app_id: i32 = conn
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .map_err(|e| StoreError::from_sqlite(path, e))?;
         if app_id != APPLICATION_ID {
             return Err(StoreError::NotADatabase(path.to_path_buf()));
         }
+        let store = Self::configure(conn, path)?;
         store.migrate(migrations::AUTOMATIC)?;
         Ok(store)
     }

@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 struct Server {
     child: Child,
@@ -72,6 +72,82 @@ fn start_with(extra: &[&str]) -> Server {
         addr: addr.expect("addr"),
         admin: admin.expect("admin key printed once"),
         dir,
+    }
+}
+
+/// Polls `done` every 10 ms for up to 20 s; whether it came true. Tests wait on what they
+/// can observe, never for a fixed time that a loaded machine may overrun.
+fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Whether process `pid` has accepted the connection from `peer` to its `listen` address and
+/// read every byte sent on it so far (Linux: the kernel's TCP table and the process's fds).
+/// A connection still in the accept queue has no socket inode; unread bytes show as rx_queue.
+fn has_read_everything(pid: u32, listen: SocketAddr, peer: SocketAddr) -> bool {
+    let hex = |a: SocketAddr| match a {
+        SocketAddr::V4(v4) => format!(
+            "{:08X}:{:04X}",
+            u32::from_ne_bytes(v4.ip().octets()),
+            v4.port()
+        ),
+        SocketAddr::V6(_) => unreachable!("the tests listen on 127.0.0.1"),
+    };
+    let (local, remote) = (hex(listen), hex(peer));
+    let Ok(table) = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")) else {
+        return false;
+    };
+    // Columns: sl local remote st tx_queue:rx_queue tr:when retrnsmt uid timeout inode ...
+    let Some(inode) = table.lines().skip(1).find_map(|row| {
+        let f: Vec<&str> = row.split_whitespace().collect();
+        (f.len() > 9
+            && f[1] == local
+            && f[2] == remote
+            && f[4].ends_with(":00000000")
+            && f[9] != "0")
+            .then(|| f[9].to_owned())
+    }) else {
+        return false;
+    };
+    let socket = std::path::PathBuf::from(format!("socket:[{inode}]"));
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l == socket))
+}
+
+/// Reads one response with a `Content-Length` body off a kept-alive connection.
+fn read_response(stream: &mut TcpStream) -> String {
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.split_once(':')
+                        .filter(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                })
+                .map(|(_, v)| v.trim().parse().expect("length"))
+                .expect("content-length");
+            if body.len() >= length {
+                return text;
+            }
+        }
+        let n = stream.read(&mut chunk).expect("read");
+        assert!(n > 0, "connection closed mid-response: {text}");
+        raw.extend_from_slice(&chunk[..n]);
     }
 }
 
@@ -512,10 +588,13 @@ fn metrics_and_logs_carry_no_token() {
     assert!(metrics.contains("keyhold_audit_queue_depth 0"));
     assert!(metrics.contains("keyhold_http_request_duration_seconds_bucket"));
     // Every token, including the one in the create response, stays out of the logs at TRACE.
-    std::thread::sleep(Duration::from_millis(200));
-    let log = std::fs::read_to_string(&s.log).expect("log");
+    // Wait for the line of each of the seven requests above, so every one of them is checked.
+    let mut log = String::new();
     assert!(
-        log.lines().filter(|l| l.contains("\"request\"")).count() >= 7,
+        eventually(|| {
+            log = std::fs::read_to_string(&s.log).expect("log");
+            log.lines().filter(|l| l.contains("\"request\"")).count() >= 7
+        }),
         "one line per request:\n{log}"
     );
     for t in [&s.admin, &auditor] {
@@ -664,7 +743,17 @@ fn tls_with_rustls_and_no_plain_http_beside_it() {
 
 #[test]
 fn sigterm_lets_in_flight_requests_finish_then_exits() {
-    let mut s = start();
+    // A read timeout longer than the test: only the shutdown closes a connection here.
+    let mut s = start_with(&["--read-timeout", "60"]);
+    // A kept-alive connection left idle after one answer: the graceful shutdown closes idle
+    // connections at once, so its end of file says the server has begun shutting down.
+    let mut idle = TcpStream::connect(s.addr).expect("connect");
+    idle.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("send");
+    let answer = read_response(&mut idle);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let body = r#"{"name":"late","expires":"1h","scopes":["read:queries"]}"#;
     let mut inflight = TcpStream::connect(s.addr).expect("connect");
     inflight
@@ -679,7 +768,12 @@ fn sigterm_lets_in_flight_requests_finish_then_exits() {
         &body[..10]
     )
     .expect("send");
-    std::thread::sleep(Duration::from_millis(300));
+    // In flight: the server has accepted the connection and read all of it sent so far.
+    let peer = inflight.local_addr().expect("local address");
+    assert!(
+        eventually(|| has_read_everything(s.child.id(), s.addr, peer)),
+        "the server never took up the request's headers"
+    );
     let pid = s.child.id().to_string();
     assert!(
         Command::new("kill")
@@ -688,7 +782,13 @@ fn sigterm_lets_in_flight_requests_finish_then_exits() {
             .expect("kill")
             .success()
     );
-    std::thread::sleep(Duration::from_millis(300));
+    let mut rest = Vec::new();
+    let closed = idle.read_to_end(&mut rest);
+    assert!(
+        matches!(closed, Ok(0)),
+        "the idle connection is closed on SIGTERM: {closed:?} {}",
+        String::from_utf8_lossy(&rest)
+    );
     inflight
         .write_all(&body.as_bytes()[10..])
         .expect("rest of the body");
@@ -698,7 +798,15 @@ fn sigterm_lets_in_flight_requests_finish_then_exits() {
         reply.starts_with("HTTP/1.1 201"),
         "the in-flight request finished: {reply}"
     );
-    let status = s.child.wait().expect("exit");
+    let mut exited = None;
+    assert!(
+        eventually(|| {
+            exited = s.child.try_wait().expect("try_wait");
+            exited.is_some()
+        }),
+        "the server did not exit after its last request"
+    );
+    let status = exited.expect("exit status");
     assert!(status.success(), "clean exit after SIGTERM: {status:?}");
     // Its audit row was durable before the answer.
     let data = s.dir.path().join("data");

@@ -4,7 +4,8 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use keyhold::{KeySource, Keyhold, MasterKey, SecretBytes};
 
@@ -270,23 +271,21 @@ fn kek_rotation_killed_at_random_moments_resumes() {
         .expect("put");
     }
     drop(kh);
-    // Time one uninterrupted rotation on this machine, then kill the next ones at fixed
-    // fractions of that time, so the kills land inside the run however fast the disk is.
-    let started = std::time::Instant::now();
-    cli.ok(&["rekey", "--kek", "--batch", "10"]);
-    let full = started.elapsed().as_millis().max(20) as u64;
+    // Kill each run once the store shows it has re-wrapped a given share of the records, so
+    // the kills land inside the run however fast or loaded the machine is.
     let mut caught_halfway = 0;
-    for (round, delay_ms) in [full / 10, full / 4, full / 2, full * 3 / 4]
-        .into_iter()
-        .enumerate()
-    {
+    for (round, share) in [10, 25, 50, 75].into_iter().enumerate() {
         let mut child = cli
             .cmd(&["rekey", "--kek", "--batch", "10"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn");
-        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        wait_for_rewrap(
+            &cli.data().join("keyhold.db"),
+            n * (100 - share) / 100,
+            &mut child,
+        );
         child.kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix
         let _ = child.wait();
         let kh = cli.library();
@@ -674,6 +673,39 @@ fn audit_list_export_verify_and_checkpoint() {
     ]);
     assert_eq!(out.status.code(), Some(6));
     assert!(stderr_line(&out).contains("audit record"));
+}
+
+/// Polls the store (read-only) every 5 ms until a KEK rotation is under way with at most
+/// `left` records still under the old KEK, or `child` has exited; fails after 20 s.
+fn wait_for_rewrap(db: &Path, left: u64, child: &mut Child) {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("sqlite");
+    conn.busy_timeout(Duration::from_secs(5))
+        .expect("busy timeout");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (retiring, pending) = conn
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM keks WHERE state = 'retiring'), \
+                        (SELECT COUNT(*) FROM records \
+                         WHERE kek_id <> (SELECT id FROM keks WHERE state = 'active'))",
+                [],
+                |r| Ok((r.get::<_, u64>(0)?, r.get::<_, u64>(1)?)),
+            )
+            .expect("the rotation's progress");
+        if retiring > 0 && pending <= left {
+            return;
+        }
+        if child.try_wait().expect("try_wait").is_some() {
+            return; // finished between two looks: this round proves less, the count says so
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no rotation reached {left} records left in 20 s: {retiring} retiring KEKs, {pending} records pending"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Plays the attacker with write access to the database file: deletes the newest rows.

@@ -1,6 +1,7 @@
 //! Durability of use records under `kill -9`: 32 threads verify keys as fast as they can; the
-//! process is killed at a varying moment, 20 times. Afterwards the chain must verify and every
-//! verification the process reported successful must have its `key.used` row.
+//! process is killed after a varying number of reported verifications, 20 times. Afterwards
+//! the chain must verify and every verification the process reported successful must have its
+//! `key.used` row.
 //!
 //! The child is this same test binary, re-run on the `storm` test with an environment
 //! variable; run on its own (`storm` without the variable) it checks the same property without
@@ -11,7 +12,8 @@ use std::collections::HashSet;
 use std::io::{BufRead, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use keyhold::{
@@ -47,9 +49,10 @@ fn setup(dir: &Path) {
     std::fs::write(dir.join("tokens.txt"), tokens).expect("tokens");
 }
 
-/// Verifies from `THREADS` threads until `stop` (or 20 s); prints `OK <request id>` for every
-/// success, after `verify_token_from` returned (so after its row is durable).
-fn run_storm(dir: &Path, stop: &AtomicBool) {
+/// Verifies from `THREADS` threads until `done` counts `until` successes (or 20 s); prints
+/// `OK <request id>` for every success, after `verify_token_from` returned (so after its row
+/// is durable).
+fn run_storm(dir: &Path, done: &AtomicUsize, until: usize) {
     let kh = open(dir);
     let tokens: Vec<String> = std::fs::read_to_string(dir.join("tokens.txt"))
         .expect("tokens")
@@ -62,7 +65,7 @@ fn run_storm(dir: &Path, stop: &AtomicBool) {
             let (kh, tokens) = (&kh, &tokens);
             s.spawn(move || {
                 let mut n = 0u64;
-                while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                while done.load(Ordering::Relaxed) < until && Instant::now() < deadline {
                     let origin = Origin {
                         surface: Surface::Http,
                         source: None,
@@ -75,6 +78,7 @@ fn run_storm(dir: &Path, stop: &AtomicBool) {
                         let mut out = std::io::stdout().lock();
                         writeln!(out, "OK {}", origin.request_id).expect("stdout");
                         out.flush().expect("flush");
+                        done.fetch_add(1, Ordering::Relaxed);
                     }
                     n += 1;
                 }
@@ -106,23 +110,24 @@ fn recorded(dir: &Path) -> HashSet<String> {
 fn storm() {
     if let Ok(dir) = std::env::var(CHILD) {
         // Child mode: run until killed.
-        run_storm(Path::new(&dir), &AtomicBool::new(false));
+        run_storm(Path::new(&dir), &AtomicUsize::new(0), usize::MAX);
         return;
     }
-    // On its own: the same property without a crash.
+    // On its own: the same property without a crash, over a fixed amount of work rather than
+    // a fixed time, which a loaded machine might spend opening the store.
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("data");
     setup(&dir);
-    let stop = AtomicBool::new(false);
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            std::thread::sleep(Duration::from_millis(500));
-            stop.store(true, Ordering::Relaxed);
-        });
-        run_storm(&dir, &stop);
-    });
+    let done = AtomicUsize::new(0);
+    run_storm(&dir, &done, 2000);
+    let done = done.into_inner();
+    assert!(done >= 2000, "only {done} verifications in 20 s");
     let rows = recorded(&dir);
-    assert!(!rows.is_empty());
+    assert!(
+        rows.len() >= done,
+        "{done} verifications succeeded, {} recorded",
+        rows.len()
+    );
 }
 
 #[test]
@@ -132,9 +137,10 @@ fn kill_9_during_32_concurrent_verifiers_loses_no_reported_use() {
     setup(&dir);
     let exe = std::env::current_exe().expect("test binary");
     let mut total_reported = 0usize;
-    for round in 0..20u64 {
-        // Kill points spread over 150..~900 ms, different every round.
-        let delay = Duration::from_millis(150 + (round * 7919) % 750);
+    for round in 0..20usize {
+        // Kill points spread over 100..~5000 reported verifications, different every round:
+        // counted, not timed, so every kill lands in the storm however slowly the child starts.
+        let kill_after = 100 + (round * 7919) % 4900;
         let mut child = Command::new(&exe)
             .args(["--exact", "storm", "--nocapture", "--test-threads", "1"])
             .env(CHILD, &dir)
@@ -143,14 +149,34 @@ fn kill_9_during_32_concurrent_verifiers_loses_no_reported_use() {
             .spawn()
             .expect("spawn child");
         let stdout = child.stdout.take().expect("stdout");
-        let reader = std::thread::spawn(move || {
-            std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .filter_map(|l| l.strip_prefix("OK ").map(str::to_owned))
-                .collect::<Vec<_>>()
-        });
-        std::thread::sleep(delay);
+        let seen = Arc::new(AtomicUsize::new(0));
+        let reader = {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                std::io::BufReader::new(stdout)
+                    .lines()
+                    .map_while(Result::ok)
+                    .filter_map(|l| l.strip_prefix("OK ").map(str::to_owned))
+                    .inspect(|_| {
+                        seen.fetch_add(1, Ordering::Relaxed);
+                    })
+                    .collect::<Vec<_>>()
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while seen.load(Ordering::Relaxed) < kill_after {
+            assert!(
+                child.try_wait().expect("try_wait").is_none(),
+                "round {round}: the child stopped after {} of {kill_after} verifications",
+                seen.load(Ordering::Relaxed)
+            );
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: {} of {kill_after} verifications reported in 20 s",
+                seen.load(Ordering::Relaxed)
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
         child.kill().expect("SIGKILL");
         child.wait().expect("reaped");
         let reported = reader.join().expect("reader");

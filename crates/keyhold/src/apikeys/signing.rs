@@ -1,0 +1,215 @@
+//! Signing keys: the active one, the public halves that verify, rotation and the JWKS.
+
+use super::*;
+
+/// In-memory signing state: the active private key and every public key that may verify.
+#[derive(Default)]
+pub(crate) struct Signing {
+    pub(super) active: Option<SigningKey>,
+    pub(super) verifiers: BTreeMap<String, VerifyingKey>,
+    /// `data_version` when `verifiers` was last loaded: an unknown `kid` triggers a reload
+    /// only if some other connection has committed since (junk tokens cost no reload).
+    pub(super) loaded_at: Option<i64>,
+}
+
+pub(super) fn signing_record(kid: &str) -> RecordKey {
+    RecordKey {
+        workspace: String::new(),
+        kind: SIGNING_KEY_KIND.to_owned(),
+        id: kid.to_owned(),
+    }
+}
+
+impl Keyhold {
+    /// The issuer (`iss`) of this store's tokens: unique per store.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Creates the first signing key if the store has none (new stores and stores created
+    /// before API keys existed).
+    /// Returns the id of the key it created, for the operation's audit event to name (detail
+    /// `signing_key`): the chain names every signing key the store ever had.
+    pub(crate) fn ensure_signing_key(&self, tx: &Tx<'_>) -> Result<Option<String>> {
+        if tx
+            .signing_keys()?
+            .iter()
+            .any(|k| k.state == SigningKeyState::Active)
+        {
+            return Ok(None);
+        }
+        self.add_signing_key(tx).map(Some)
+    }
+
+    pub(super) fn add_signing_key(&self, tx: &Tx<'_>) -> Result<String> {
+        let key = SigningKey::generate().map_err(Error::Token)?;
+        let kid = key.kid().to_owned();
+        self.seal_record(tx, signing_record(&kid), &key.to_pkcs8_der())?;
+        let mut row = SigningKeyRow {
+            kid: kid.clone(),
+            public_key: key.verifying_key().as_bytes().to_vec(),
+            state: SigningKeyState::Active,
+            created_at: now(),
+            retired_at: None,
+            mac: Vec::new(),
+        };
+        self.mac_signing_key(&mut row)?;
+        tx.insert_signing_key(&row)?;
+        Ok(kid)
+    }
+
+    /// Loads the public keys into memory (all of them, replacing what was there). A row that
+    /// does not authenticate fails the whole load, naming it: nothing is replaced, and a token
+    /// of an unknown key is refused with that integrity error.
+    pub(super) fn load_verifiers(&self, tx: &Tx<'_>) -> Result<()> {
+        let rows = tx.signing_keys()?;
+        let mut map = BTreeMap::new();
+        for row in rows {
+            self.check_signing_key(&row)?;
+            let vk = VerifyingKey::from_bytes(&row.public_key).map_err(|_| Error::Integrity {
+                what: format!("signing key {}", row.kid),
+                detail: "bad public key".into(),
+            })?;
+            if vk.kid() != row.kid {
+                return Err(Error::Integrity {
+                    what: format!("signing key {}", row.kid),
+                    detail: "public key does not match its id".into(),
+                });
+            }
+            map.insert(row.kid, vk);
+        }
+        let mut signing = write(&self.signing);
+        signing.verifiers = map;
+        // Unknown until `reload_verifiers` says which change it saw.
+        signing.loaded_at = None;
+        Ok(())
+    }
+
+    /// [`Keyhold::load_verifiers`] in a read transaction of its own, remembering the reading
+    /// connection's `data_version` from before it (so no commit can slip in unseen).
+    pub(super) fn reload_verifiers(&self) -> Result<()> {
+        let version = self.store.data_version()?;
+        self.store.read(|tx| self.load_verifiers(tx))?;
+        write(&self.signing).loaded_at = Some(version);
+        Ok(())
+    }
+
+    /// The active signing key, loaded (and decrypted) if this process does not hold it or
+    /// another process rotated it.
+    pub(crate) fn active_signing_key(&self, tx: &Tx<'_>) -> Result<()> {
+        let rows = tx.signing_keys()?;
+        let active = rows
+            .iter()
+            .find(|k| k.state == SigningKeyState::Active)
+            .ok_or(Error::Internal("the store has no active signing key"))?;
+        self.check_signing_key(active)?;
+        if read(&self.signing)
+            .active
+            .as_ref()
+            .is_some_and(|k| k.kid() == active.kid)
+        {
+            return Ok(());
+        }
+        let der = self.open_record(tx, &signing_record(&active.kid))?;
+        let key = SigningKey::from_pkcs8_der(der.expose()).map_err(|_| Error::Integrity {
+            what: format!("signing key {}", active.kid),
+            detail: "private key does not decode".into(),
+        })?;
+        if key.kid() != active.kid {
+            return Err(Error::Integrity {
+                what: format!("signing key {}", active.kid),
+                detail: "private key does not match its id".into(),
+            });
+        }
+        write(&self.signing).active = Some(key);
+        Ok(())
+    }
+
+    /// Deletes retiring signing keys whose every token has expired.
+    pub(super) fn prune_signing_keys(&self, tx: &Tx<'_>, now: i64) -> Result<Vec<String>> {
+        let mut retired = Vec::new();
+        for row in tx.signing_keys()? {
+            if row.state != SigningKeyState::Retiring {
+                continue;
+            }
+            let last = tx.last_expiry_signed_by(&row.kid)?;
+            if last.is_none_or(|exp| exp + i64::try_from(DEFAULT_LEEWAY).unwrap_or(0) < now) {
+                tx.delete_signing_key(&row.kid)?;
+                tx.delete_record(&signing_record(&row.kid))?;
+                retired.push(row.kid);
+            }
+        }
+        Ok(retired)
+    }
+
+    /// The public keys that verify this store's tokens, as an RFC 7517 JWKS.
+    pub fn jwks(&self) -> Result<Jwks> {
+        self.store.read(|tx| self.load_verifiers(tx))?;
+        Ok(Jwks::new(read(&self.signing).verifiers.values().cloned()))
+    }
+
+    /// Rotates the signing key (`admin`): new tokens are signed by a new key; the old one only
+    /// verifies until the last token it signed expires, then it is deleted. Its private half
+    /// is deleted at once.
+    ///
+    /// Store-wide, so beyond the operator only an `admin` key of the store's home workspace
+    /// (`default`, created by `init`) may do it; an `admin` key of any other workspace is
+    /// refused with `workspace_mismatch`.
+    pub fn rotate_signing_key(&self, caller: &Caller) -> Result<SigningKeyRotation> {
+        let out = self.store.write(|tx| {
+            if let Some(p) = caller.principal() {
+                // The scope first (as `require_store_admin`): a key without `admin` is told
+                // so, whichever workspace it belongs to.
+                caller.require(Scope::Admin, &p.workspace)?;
+                let home = self.resolve(tx, crate::DEFAULT_WORKSPACE)?;
+                caller.require(Scope::Admin, &home.id)?;
+            }
+            let now = now();
+            let created_key = self.ensure_signing_key(tx)?;
+            let mut old = Vec::new();
+            for mut row in tx.signing_keys()? {
+                if row.state != SigningKeyState::Active {
+                    continue;
+                }
+                self.check_signing_key(&row)?;
+                row.state = SigningKeyState::Retiring;
+                row.retired_at = Some(now);
+                self.mac_signing_key(&mut row)?;
+                tx.update_signing_key(&row)?;
+                old.push(row.kid);
+            }
+            for kid in &old {
+                tx.delete_record(&signing_record(kid))?;
+            }
+            let kid = self.add_signing_key(tx)?;
+            let retired = self.prune_signing_keys(tx, now)?;
+            self.audit(
+                tx,
+                caller,
+                crate::audit::Record::new(keyhold_audit::Action::SigningKeyRotated)
+                    .target(&kid)
+                    .signing_key_created(created_key.as_deref())?
+                    .signing_keys_deleted(&retired)?,
+            )?;
+            let mut retiring = Vec::new();
+            for row in tx.signing_keys()? {
+                if row.state == SigningKeyState::Retiring {
+                    retiring.push((row.kid.clone(), tx.last_expiry_signed_by(&row.kid)?));
+                }
+            }
+            self.load_verifiers(tx)?;
+            Ok::<_, Error>(SigningKeyRotation {
+                kid,
+                retiring,
+                retired,
+            })
+        })?;
+        write(&self.signing).active = None;
+        Ok(out)
+    }
+
+    /// Loads signing state at open.
+    pub(crate) fn load_signing(&self) -> Result<()> {
+        self.reload_verifiers()
+    }
+}

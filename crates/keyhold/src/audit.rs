@@ -47,7 +47,7 @@ fn surface(s: Surface) -> keyhold_audit::Surface {
 }
 
 /// An event under construction: what happened, to what, with which outcome.
-pub(crate) struct Record {
+pub(crate) struct EventDraft {
     pub(crate) action: Action,
     pub(crate) workspace: Option<String>,
     pub(crate) target: Option<String>,
@@ -57,7 +57,7 @@ pub(crate) struct Record {
     pub(crate) introspector: Option<String>,
 }
 
-impl Record {
+impl EventDraft {
     pub(crate) fn new(action: Action) -> Self {
         Self {
             action,
@@ -423,7 +423,7 @@ impl Keyhold {
     }
 
     /// Records one event by `caller` in `tx`.
-    pub(crate) fn audit(&self, tx: &Tx<'_>, caller: &Caller, record: Record) -> Result<()> {
+    pub(crate) fn audit(&self, tx: &Tx<'_>, caller: &Caller, record: EventDraft) -> Result<()> {
         let event = record.by(caller)?;
         self.append_audit(tx, std::slice::from_ref(&event))
     }
@@ -482,7 +482,7 @@ impl Keyhold {
         counts: impl IntoIterator<Item = crate::rejections::Pending>,
     ) {
         for p in counts {
-            let mut record = Record::new(Action::KeyRejected).failed(p.code).detail(
+            let mut record = EventDraft::new(Action::KeyRejected).failed(p.code).detail(
                 "suppressed",
                 i64::try_from(p.suppressed).unwrap_or(i64::MAX),
             );
@@ -691,7 +691,7 @@ impl Keyhold {
             self.audit(
                 tx,
                 caller,
-                Record::new(Action::AuditCheckpointed)
+                EventDraft::new(Action::AuditCheckpointed)
                     .detail("seq", i64::try_from(head.seq).unwrap_or(i64::MAX)),
             )?;
             Ok::<_, Error>(cp)

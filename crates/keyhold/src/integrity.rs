@@ -450,7 +450,7 @@ impl Keyhold {
             self.audit(
                 tx,
                 &crate::Caller::operator(),
-                crate::audit::Record::new(keyhold_audit::Action::SigningKeyCreated)
+                crate::audit::EventDraft::new(keyhold_audit::Action::SigningKeyCreated)
                     .target(&row.kid)
                     .detail("recorded_by_upgrade", true),
             )?;
@@ -482,7 +482,7 @@ impl Keyhold {
         self.audit(
             tx,
             &crate::Caller::operator(),
-            crate::audit::Record::new(keyhold_audit::Action::RowsAuthenticated)
+            crate::audit::EventDraft::new(keyhold_audit::Action::RowsAuthenticated)
                 .detail("upgraded", true),
         )?;
         Ok(())

@@ -258,10 +258,11 @@ impl Keyhold {
             }
             tx.set_meta(META_MASTER_CHECK, &new_master.check_value().0)?;
             self.write_identity(tx, new_key)?;
-            let record = crate::audit::Record::new(keyhold_audit::Action::MasterKeyRotated).detail(
-                "keks_rewrapped",
-                i64::try_from(rows.len()).unwrap_or(i64::MAX),
-            );
+            let record = crate::audit::EventDraft::new(keyhold_audit::Action::MasterKeyRotated)
+                .detail(
+                    "keks_rewrapped",
+                    i64::try_from(rows.len()).unwrap_or(i64::MAX),
+                );
             self.audit(tx, caller, record)?;
             Ok::<_, Error>(rows.len())
         });
@@ -359,7 +360,7 @@ impl Keyhold {
         let batch = batch.max(1);
         let mut state = self.store.write(|tx| {
             let started = self.start_kek_rotation(tx)?;
-            let record = crate::audit::Record::new(keyhold_audit::Action::KekRotated)
+            let record = crate::audit::EventDraft::new(keyhold_audit::Action::KekRotated)
                 .detail("active_kek", i64::from(started.active_kek))
                 .detail("resumed", started.resumed);
             self.audit(tx, caller, record)?;

@@ -321,7 +321,7 @@ impl Keyhold {
             kh.audit(
                 tx,
                 caller,
-                audit::Record::new(keyhold_audit::Action::WorkspaceCreated)
+                audit::EventDraft::new(keyhold_audit::Action::WorkspaceCreated)
                     .workspace(&ws.id)
                     .target(&ws.name)
                     .signing_key_created(kid.as_deref())?

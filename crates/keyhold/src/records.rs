@@ -123,7 +123,7 @@ impl Keyhold {
                 caller.require(keyhold_token::Scope::Admin, &key.workspace)?;
             }
             let info = self.seal_record(tx, key, secret)?;
-            let record = crate::audit::Record::new(keyhold_audit::Action::RecordWritten)
+            let record = crate::audit::EventDraft::new(keyhold_audit::Action::RecordWritten)
                 .workspace(&info.workspace)
                 .target(&format!("{}/{}", info.kind, info.id))
                 .detail("version", i64::try_from(info.version).unwrap_or(i64::MAX));
@@ -167,7 +167,7 @@ impl Keyhold {
                 caller.require(keyhold_token::Scope::Admin, &key.workspace)?;
             }
             if tx.delete_record(&key)? {
-                let record = crate::audit::Record::new(keyhold_audit::Action::RecordDeleted)
+                let record = crate::audit::EventDraft::new(keyhold_audit::Action::RecordDeleted)
                     .workspace(&key.workspace)
                     .target(&format!("{}/{}", key.kind, key.id));
                 self.audit(tx, caller, record)

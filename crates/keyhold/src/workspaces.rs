@@ -92,7 +92,7 @@ impl Keyhold {
             self.audit(
                 tx,
                 caller,
-                crate::audit::Record::new(keyhold_audit::Action::WorkspaceCreated)
+                crate::audit::EventDraft::new(keyhold_audit::Action::WorkspaceCreated)
                     .workspace(&ws.id)
                     .target(&ws.name),
             )?;

@@ -354,7 +354,7 @@ impl Keyhold {
                 other => Error::Store(other),
             })?;
             let pruned = self.prune_signing_keys(tx, iat)?;
-            let record = crate::audit::Record::new(keyhold_audit::Action::KeyCreated)
+            let record = crate::audit::EventDraft::new(keyhold_audit::Action::KeyCreated)
                 .workspace(&ws.id)
                 .target(&row.jti)
                 .detail(
@@ -477,7 +477,7 @@ impl Keyhold {
             // Bumped before the commit as well as after: a cache hit racing the commit either
             // sees the new epoch or reads the committed revocation.
             self.revocations_committed();
-            let record = crate::audit::Record::new(keyhold_audit::Action::KeyRevoked)
+            let record = crate::audit::EventDraft::new(keyhold_audit::Action::KeyRevoked)
                 .workspace(&ws.id)
                 .target(&row.jti)
                 .detail("already_revoked", !changed)
@@ -526,7 +526,7 @@ impl Keyhold {
             tx.set_workspace_revoke_all(&ws.id, at, ws.revoked_all_seq.unwrap_or(mark), &ws.mac)?;
             tx.bump_standing()?;
             self.revocations_committed();
-            let record = crate::audit::Record::new(keyhold_audit::Action::KeysRevokedAll)
+            let record = crate::audit::EventDraft::new(keyhold_audit::Action::KeysRevokedAll)
                 .workspace(&ws.id)
                 .target(&ws.id)
                 .detail(

@@ -186,7 +186,7 @@ impl Keyhold {
             self.audit(
                 tx,
                 caller,
-                crate::audit::Record::new(keyhold_audit::Action::SigningKeyRotated)
+                crate::audit::EventDraft::new(keyhold_audit::Action::SigningKeyRotated)
                     .target(&kid)
                     .signing_key_created(created_key.as_deref())?
                     .signing_keys_deleted(&retired)?,

@@ -57,7 +57,7 @@ impl Keyhold {
         if !self.record_uses.load(std::sync::atomic::Ordering::Relaxed) {
             return crate::Deferred::new(self, Ok(p), None);
         }
-        let mut record = crate::audit::Record::new(keyhold_audit::Action::KeyUsed)
+        let mut record = crate::audit::EventDraft::new(keyhold_audit::Action::KeyUsed)
             .workspace(&p.workspace)
             .target(&p.key_id);
         if let Some(by) = introspector {
@@ -85,7 +85,7 @@ impl Keyhold {
             return crate::Deferred::new(self, Err(e), None);
         }
         let mut record =
-            crate::audit::Record::new(keyhold_audit::Action::KeyRejected).failed(e.code());
+            crate::audit::EventDraft::new(keyhold_audit::Action::KeyRejected).failed(e.code());
         if introspector.is_none() {
             // Bounded: a flood of refused tokens is counted, not written row by row. (An
             // introspection's row is also the asking service's use: always written.)
@@ -219,14 +219,14 @@ impl Keyhold {
         // The token's workspace hears of it only when its signature says it is theirs (an
         // unverified claim must not write into another tenant's log).
         let theirs = token.map(|token| {
-            crate::audit::Record::new(keyhold_audit::Action::KeyRejected)
+            crate::audit::EventDraft::new(keyhold_audit::Action::KeyRejected)
                 .failed(e.code())
                 .workspace(&token.workspace)
                 .target(&token.key_id)
                 .introspected_by(&caller.key_id)
                 .event(&token.sub, Some(&token.key_id), origin)
         });
-        let ours = crate::audit::Record::new(keyhold_audit::Action::KeyRejected)
+        let ours = crate::audit::EventDraft::new(keyhold_audit::Action::KeyRejected)
             .failed(e.code())
             .workspace(&caller.workspace)
             .detail("introspection", true)

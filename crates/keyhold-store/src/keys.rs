@@ -108,50 +108,6 @@ pub struct KeyStanding<'a> {
     pub workspace_mac: &'a [u8],
 }
 
-/// An API key's row, borrowed (see [`ApiKeyRow`] for the fields).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(missing_docs)]
-pub struct ApiKeyRef<'a> {
-    pub jti: &'a str,
-    pub workspace: &'a str,
-    pub name: &'a str,
-    pub sub: &'a str,
-    pub scopes: &'a str,
-    pub kid: &'a str,
-    pub fingerprint: &'a str,
-    pub created_at_ms: i64,
-    pub created_by: &'a str,
-    pub expires_at: i64,
-    pub revoked_at_ms: Option<i64>,
-    pub revoked_by: Option<&'a str>,
-    pub last_used_at: Option<i64>,
-    pub mint_seq: i64,
-    pub mac: &'a [u8],
-}
-
-impl ApiKeyRow {
-    /// This row, borrowed.
-    pub fn as_ref(&self) -> ApiKeyRef<'_> {
-        ApiKeyRef {
-            jti: &self.jti,
-            workspace: &self.workspace,
-            name: &self.name,
-            sub: &self.sub,
-            scopes: &self.scopes,
-            kid: &self.kid,
-            fingerprint: &self.fingerprint,
-            created_at_ms: self.created_at_ms,
-            created_by: &self.created_by,
-            expires_at: self.expires_at,
-            revoked_at_ms: self.revoked_at_ms,
-            revoked_by: self.revoked_by.as_deref(),
-            last_used_at: self.last_used_at,
-            mint_seq: self.mint_seq,
-            mac: &self.mac,
-        }
-    }
-}
-
 const API_KEY_COLUMNS: &str = "jti, workspace, name, sub, scopes, kid, fingerprint, created_at_ms, created_by, \
      expires_at, revoked_at_ms, revoked_by, last_used_at, mint_seq, mac";
 

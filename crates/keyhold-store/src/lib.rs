@@ -22,8 +22,8 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use audit::{AuditFilter, AuditRow, AuditRowView};
 pub use error::StoreError;
-pub use keys::{ApiKeyRef, ApiKeyRow, KeyStanding, SigningKeyRow, SigningKeyState, Versions};
-pub use tx::{KekRow, KekState, RecordKey, RecordRow, Tx, WorkspaceRef, WorkspaceRow};
+pub use keys::{ApiKeyRow, KeyStanding, SigningKeyRow, SigningKeyState, Versions};
+pub use tx::{KekRow, KekState, RecordKey, RecordRow, Tx, WorkspaceRow};
 
 /// `PRAGMA application_id` of a keyhold database ("KHLD").
 pub const APPLICATION_ID: i32 = 0x4B48_4C44;

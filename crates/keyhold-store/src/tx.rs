@@ -29,32 +29,6 @@ pub struct WorkspaceRow {
     pub mac: Vec<u8>,
 }
 
-/// A workspace row, borrowed (see [`WorkspaceRow`] for the fields).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(missing_docs)]
-pub struct WorkspaceRef<'a> {
-    pub id: &'a str,
-    pub name: &'a str,
-    pub created_at: i64,
-    pub revoked_all_at_ms: Option<i64>,
-    pub revoked_all_seq: Option<i64>,
-    pub mac: &'a [u8],
-}
-
-impl WorkspaceRow {
-    /// This row, borrowed.
-    pub fn as_ref(&self) -> WorkspaceRef<'_> {
-        WorkspaceRef {
-            id: &self.id,
-            name: &self.name,
-            created_at: self.created_at,
-            revoked_all_at_ms: self.revoked_all_at_ms,
-            revoked_all_seq: self.revoked_all_seq,
-            mac: &self.mac,
-        }
-    }
-}
-
 const WORKSPACE_COLUMNS: &str = "id, name, created_at, revoked_all_at_ms, revoked_all_seq, mac";
 
 fn workspace_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WorkspaceRow> {

@@ -982,28 +982,6 @@ fn revoke_all_and_auth_rewrite_a_workspace_row() {
     assert_eq!((one.revoked_all_seq, one.mac), (Some(4), Vec::new()));
 }
 
-#[test]
-fn workspace_row_as_ref_borrows_every_field() {
-    let row = WorkspaceRow {
-        id: "ws_9".into(),
-        name: "nine".into(),
-        created_at: 42,
-        revoked_all_at_ms: Some(43),
-        revoked_all_seq: Some(44),
-        mac: vec![1, 2, 3],
-    };
-    let r = row.as_ref();
-    assert_eq!(r.id, "ws_9");
-    assert_eq!(r.name, "nine");
-    assert_eq!(r.created_at, 42);
-    assert_eq!(r.revoked_all_at_ms, Some(43));
-    assert_eq!(r.revoked_all_seq, Some(44));
-    assert_eq!(r.mac, &[1, 2, 3]);
-    let mut other = row.clone();
-    other.mac.push(4);
-    assert_ne!(other.as_ref(), r);
-}
-
 // --- records ------------------------------------------------------------------------------------
 
 #[test]
@@ -1432,32 +1410,6 @@ fn touch_api_key_writes_at_most_once_a_minute() {
         .key_standing("key_1", |_, s| s.map(|s| s.last_used_at))
         .expect("standing");
     assert_eq!(seen, Some(Some(10_060)));
-}
-
-#[test]
-fn api_key_row_as_ref_borrows_every_field() {
-    let mut row = api_key("key_1", "ws_1", "deploy", 11, 12);
-    row.revoked_at_ms = Some(13);
-    row.revoked_by = Some("bob".into());
-    row.last_used_at = Some(14);
-    let r = row.as_ref();
-    assert_eq!(r.jti, "key_1");
-    assert_eq!(r.workspace, "ws_1");
-    assert_eq!(r.name, "deploy");
-    assert_eq!(r.sub, "sub-deploy");
-    assert_eq!(r.scopes, "secrets:read secrets:write");
-    assert_eq!(r.kid, "kid-a");
-    assert_eq!(r.fingerprint, "fp-key_1");
-    assert_eq!(r.created_at_ms, 11);
-    assert_eq!(r.created_by, "operator");
-    assert_eq!(r.expires_at, 2_000_000_000);
-    assert_eq!(r.revoked_at_ms, Some(13));
-    assert_eq!(r.revoked_by, Some("bob"));
-    assert_eq!(r.last_used_at, Some(14));
-    assert_eq!(r.mint_seq, 12);
-    assert_eq!(r.mac, b"mac-key_1");
-    let unrevoked = api_key("key_1", "ws_1", "deploy", 11, 12);
-    assert_eq!(unrevoked.as_ref().revoked_by, None);
 }
 
 // --- key standing and the standing counter ------------------------------------------------------

@@ -10,9 +10,7 @@
 //! store's identity rows in `meta`.
 
 use keyhold_crypto::{MasterKey, ROW_MAC_LEN, RowKey, RowMac, SecretBytes};
-use keyhold_store::{
-    ApiKeyRef, ApiKeyRow, RecordKey, SigningKeyRow, SigningKeyState, Tx, WorkspaceRef, WorkspaceRow,
-};
+use keyhold_store::{ApiKeyRow, RecordKey, SigningKeyRow, SigningKeyState, Tx, WorkspaceRow};
 
 use crate::{Error, Keyhold, Result, read, write};
 
@@ -57,20 +55,20 @@ pub(crate) fn signing_key_fields(row: &SigningKeyRow) -> RowMac {
         .opt_int(row.retired_at)
 }
 
-pub(crate) fn api_key_fields(row: &ApiKeyRef<'_>) -> RowMac {
+pub(crate) fn api_key_fields(row: &ApiKeyRow) -> RowMac {
     RowMac::new("api_key")
-        .text(row.jti)
-        .text(row.workspace)
-        .text(row.name)
-        .text(row.sub)
-        .text(row.scopes)
-        .text(row.kid)
-        .text(row.fingerprint)
+        .text(&row.jti)
+        .text(&row.workspace)
+        .text(&row.name)
+        .text(&row.sub)
+        .text(&row.scopes)
+        .text(&row.kid)
+        .text(&row.fingerprint)
         .int(row.created_at_ms)
-        .text(row.created_by)
+        .text(&row.created_by)
         .int(row.expires_at)
         .opt_int(row.revoked_at_ms)
-        .opt_text(row.revoked_by)
+        .opt_text(row.revoked_by.as_deref())
         .int(row.mint_seq)
 }
 
@@ -105,16 +103,17 @@ fn two_macs(k: &keyhold_crypto::RowKey, whole: &RowMac, part: &RowMac) -> Vec<u8
     out
 }
 
-pub(crate) fn workspace_fields(row: &WorkspaceRef<'_>) -> RowMac {
+pub(crate) fn workspace_fields(row: &WorkspaceRow) -> RowMac {
     RowMac::new("workspace")
-        .text(row.id)
-        .text(row.name)
+        .text(&row.id)
+        .text(&row.name)
         .int(row.created_at)
         .opt_int(row.revoked_all_at_ms)
         .opt_int(row.revoked_all_seq)
 }
 
-/// Replaces the whole-row half of `mac` with the one of `old` (see `keep_whole_mac`).
+/// Replaces the whole-row half of `mac` with the one of `old`: a revocation of a row whose
+/// whole-row MAC failed must not make the edit authentic.
 pub(crate) fn keep_whole(mac: &mut Vec<u8>, old: &[u8]) {
     let whole = old.get(..ROW_MAC_LEN).unwrap_or(old);
     let mut out = whole.to_vec();
@@ -147,11 +146,8 @@ impl Keyhold {
             return Err(bad());
         };
         let n = i64::from_be_bytes(n.try_into().map_err(|_| bad())?);
-        if mac.len() == ROW_MAC_LEN && self.with_row_key(|k| k.verify(&counter_fields(n), mac))? {
-            Ok(n)
-        } else {
-            Err(bad())
-        }
+        self.verify_row(&counter_fields(n), mac, || "meta mint_counter".into())?;
+        Ok(n)
     }
 
     pub(crate) fn set_mint_counter(&self, tx: &Tx<'_>, n: i64) -> Result<()> {
@@ -176,88 +172,73 @@ impl Keyhold {
 
     pub(crate) fn mac_api_key(&self, row: &mut ApiKeyRow) -> Result<()> {
         let part = standing_fields(&row.jti, &row.workspace, row.revoked_at_ms, row.mint_seq);
-        row.mac = self.with_row_key(|k| two_macs(k, &api_key_fields(&row.as_ref()), &part))?;
+        row.mac = self.with_row_key(|k| two_macs(k, &api_key_fields(row), &part))?;
         Ok(())
     }
 
     pub(crate) fn mac_workspace(&self, row: &mut WorkspaceRow) -> Result<()> {
         let part = mark_fields(&row.id, row.revoked_all_seq);
-        row.mac = self.with_row_key(|k| two_macs(k, &workspace_fields(&row.as_ref()), &part))?;
+        row.mac = self.with_row_key(|k| two_macs(k, &workspace_fields(row), &part))?;
         Ok(())
     }
 
-    pub(crate) fn check_signing_key(&self, row: &SigningKeyRow) -> Result<()> {
-        if self.with_row_key(|k| k.verify(&signing_key_fields(row), &row.mac))? {
+    /// `mac` authenticates `fields` (a single-MAC row), or names the row as tampered.
+    fn verify_row(&self, fields: &RowMac, mac: &[u8], what: impl FnOnce() -> String) -> Result<()> {
+        if self.with_row_key(|k| k.verify(fields, mac))? {
             Ok(())
         } else {
-            Err(tampered(format!("signing key {}", row.kid)))
+            Err(tampered(what()))
         }
+    }
+
+    /// The second half of a two-MAC `mac` column (see `two_macs`) authenticates `part`.
+    fn verify_part(&self, part: &RowMac, mac: &[u8], what: impl FnOnce() -> String) -> Result<()> {
+        self.verify_row(part, mac.get(ROW_MAC_LEN..).unwrap_or_default(), what)
+    }
+
+    /// Both halves of a two-MAC `mac` column: the whole row and its part.
+    fn verify_both(
+        &self,
+        whole: &RowMac,
+        part: &RowMac,
+        mac: &[u8],
+        what: impl Fn() -> String,
+    ) -> Result<()> {
+        let whole_mac = mac.get(..ROW_MAC_LEN).unwrap_or_default();
+        self.verify_row(whole, whole_mac, &what)?;
+        self.verify_part(part, mac, what)
+    }
+
+    pub(crate) fn check_signing_key(&self, row: &SigningKeyRow) -> Result<()> {
+        self.verify_row(&signing_key_fields(row), &row.mac, || {
+            format!("signing key {}", row.kid)
+        })
     }
 
     pub(crate) fn check_api_key(&self, row: &ApiKeyRow) -> Result<()> {
-        self.check_api_key_ref(&row.as_ref())
-    }
-
-    pub(crate) fn check_api_key_ref(&self, row: &ApiKeyRef<'_>) -> Result<()> {
-        let part = standing_fields(row.jti, row.workspace, row.revoked_at_ms, row.mint_seq);
-        let (whole_mac, part_mac) = row.mac.split_at(row.mac.len().min(ROW_MAC_LEN));
-        if self.with_row_key(|k| {
-            k.verify(&api_key_fields(row), whole_mac) && k.verify(&part, part_mac)
-        })? {
-            Ok(())
-        } else {
-            Err(tampered(format!("api key {}", row.jti)))
-        }
+        let part = standing_fields(&row.jti, &row.workspace, row.revoked_at_ms, row.mint_seq);
+        self.verify_both(&api_key_fields(row), &part, &row.mac, || {
+            format!("api key {}", row.jti)
+        })
     }
 
     pub(crate) fn check_workspace(&self, row: &WorkspaceRow) -> Result<()> {
-        self.check_workspace_ref(&row.as_ref())
-    }
-
-    pub(crate) fn check_workspace_ref(&self, row: &WorkspaceRef<'_>) -> Result<()> {
-        let part = mark_fields(row.id, row.revoked_all_seq);
-        let (whole_mac, part_mac) = row.mac.split_at(row.mac.len().min(ROW_MAC_LEN));
-        if self.with_row_key(|k| {
-            k.verify(&workspace_fields(row), whole_mac) && k.verify(&part, part_mac)
-        })? {
-            Ok(())
-        } else {
-            Err(tampered(format!("workspace {}", row.id)))
-        }
+        let part = mark_fields(&row.id, row.revoked_all_seq);
+        self.verify_both(&workspace_fields(row), &part, &row.mac, || {
+            format!("workspace {}", row.id)
+        })
     }
 
     /// The standing part of a whole key row (see `check_standing`).
     pub(crate) fn check_api_key_standing(&self, row: &ApiKeyRow) -> Result<()> {
         let part = standing_fields(&row.jti, &row.workspace, row.revoked_at_ms, row.mint_seq);
-        if self.with_row_key(|k| {
-            row.mac
-                .get(ROW_MAC_LEN..)
-                .is_some_and(|m| k.verify(&part, m))
-        })? {
-            Ok(())
-        } else {
-            Err(tampered(format!("api key {}", row.jti)))
-        }
-    }
-
-    /// Puts back the whole-row MAC a row had (one that failed), beside its new standing MAC:
-    /// a revocation of an edited row must not make the edit authentic.
-    pub(crate) fn keep_whole_mac(&self, row: &mut ApiKeyRow, old: &[u8]) {
-        keep_whole(&mut row.mac, old);
+        self.verify_part(&part, &row.mac, || format!("api key {}", row.jti))
     }
 
     /// A workspace's revoke-all mark alone (the part verification reads).
     pub(crate) fn check_workspace_mark(&self, row: &WorkspaceRow) -> Result<()> {
         let part = mark_fields(&row.id, row.revoked_all_seq);
-        if self.with_row_key(|k| {
-            row.mac
-                .get(ROW_MAC_LEN..)
-                .is_some_and(|m| k.verify(&part, m))
-        })? {
-            Ok(())
-        } else {
-            Err(tampered(format!("workspace {}", row.id)))
-        }
+        self.verify_part(&part, &row.mac, || format!("workspace {}", row.id))
     }
 
     /// The hot path: key `jti`'s standing as read for a verification — the short MAC of the
@@ -269,24 +250,11 @@ impl Keyhold {
         st: &keyhold_store::KeyStanding<'_>,
     ) -> Result<()> {
         let key_part = standing_fields(jti, st.workspace, st.revoked_at_ms, st.mint_seq);
+        self.verify_part(&key_part, st.mac, || format!("api key {jti}"))?;
         let ws_part = mark_fields(st.workspace, st.revoked_all_seq);
-        let (key_ok, ws_ok) = self.with_row_key(|k| {
-            (
-                st.mac
-                    .get(ROW_MAC_LEN..)
-                    .is_some_and(|m| k.verify(&key_part, m)),
-                st.workspace_mac
-                    .get(ROW_MAC_LEN..)
-                    .is_some_and(|m| k.verify(&ws_part, m)),
-            )
-        })?;
-        if !key_ok {
-            return Err(tampered(format!("api key {jti}")));
-        }
-        if !ws_ok {
-            return Err(tampered(format!("workspace {}", st.workspace)));
-        }
-        Ok(())
+        self.verify_part(&ws_part, st.workspace_mac, || {
+            format!("workspace {}", st.workspace)
+        })
     }
 
     /// Creates the row key (a new store, or the upgrade to authenticated rows) and seals it in

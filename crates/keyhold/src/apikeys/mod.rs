@@ -464,7 +464,7 @@ impl Keyhold {
                 let old = std::mem::take(&mut row.mac);
                 self.mac_api_key(&mut row)?;
                 if !whole_ok {
-                    self.keep_whole_mac(&mut row, &old);
+                    crate::integrity::keep_whole(&mut row.mac, &old);
                 }
                 tx.revoke_api_key(
                     &row.jti,

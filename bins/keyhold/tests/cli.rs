@@ -954,13 +954,8 @@ fn revoke_all_ignores_a_minting_clock_ahead_and_a_revoking_clock_behind() {
     cli.ok(&["audit", "verify"]);
 }
 
-/// A store written by the previous release (schema 4: rows not yet authenticated), with keys
-/// active, revoked, revoked by a revoke-all, in a second workspace and signed by a rotated
-/// signing key. Its tokens are 30-day tokens minted at the time on the first line of
-/// `tokens.txt`, so the CLI runs at that time (libfaketime).
-#[test]
-fn a_store_of_the_previous_release_is_upgraded_with_every_standing_kept() {
-    let cli = Cli::new();
+/// Puts the previous release's store (see below) in `cli`'s data dir; returns the fixture dir.
+fn schema4_store(cli: &Cli) -> PathBuf {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema4");
     std::fs::create_dir_all(cli.data()).expect("data dir");
     for f in ["keyhold.db", "master.key"] {
@@ -971,6 +966,17 @@ fn a_store_of_the_previous_release_is_upgraded_with_every_standing_kept() {
         )
         .expect("chmod");
     }
+    fixture
+}
+
+/// A store written by the previous release (schema 4: rows not yet authenticated), with keys
+/// active, revoked, revoked by a revoke-all, in a second workspace and signed by a rotated
+/// signing key. Its tokens are 30-day tokens minted at the time on the first line of
+/// `tokens.txt`, so the CLI runs at that time (libfaketime).
+#[test]
+fn a_store_of_the_previous_release_is_upgraded_with_every_standing_kept() {
+    let cli = Cli::new();
+    let fixture = schema4_store(&cli);
     let lines = std::fs::read_to_string(fixture.join("tokens.txt")).expect("tokens");
     let mut lines = lines.lines();
     let minted_at: i64 = lines.next().expect("time").parse().expect("seconds");
@@ -1087,16 +1093,7 @@ fn a_store_of_the_previous_release_is_upgraded_with_every_standing_kept() {
 #[test]
 fn a_forged_retiring_key_is_not_blessed_by_a_repeated_upgrade() {
     let cli = Cli::new();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema4");
-    std::fs::create_dir_all(cli.data()).expect("data dir");
-    for f in ["keyhold.db", "master.key"] {
-        std::fs::copy(fixture.join(f), cli.data().join(f)).expect("copy");
-        std::fs::set_permissions(
-            cli.data().join(f),
-            std::os::unix::fs::PermissionsExt::from_mode(0o600),
-        )
-        .expect("chmod");
-    }
+    schema4_store(&cli);
     let db = cli.data().join("keyhold.db");
     let sql = || rusqlite::Connection::open(&db).expect("sqlite");
     let before: i64 = sql()

@@ -38,6 +38,18 @@ fn mint(kh: &Keyhold, name: &str) -> (String, String) {
     (m.token.expose().to_owned(), m.key.id)
 }
 
+/// A `keys:read` key of workspace `team-b` (created by the caller): another tenant's service.
+fn b_reader(kh: &Keyhold) -> keyhold::MintedKey {
+    kh.mint_key(
+        &op(),
+        &MintRequest {
+            workspace: "team-b".into(),
+            ..req("b-reader", &[Scope::KeysRead])
+        },
+    )
+    .expect("mint")
+}
+
 /// Asserts an integrity error whose message names `what`.
 #[track_caller]
 fn assert_integrity<T: std::fmt::Debug>(r: keyhold::Result<T>, what: &str) {
@@ -377,15 +389,7 @@ fn introspection_of_another_workspaces_token_says_nothing_and_is_recorded_in_bot
     let a_admin = kh
         .mint_key(&op(), &req("a-admin", &[Scope::Admin]))
         .expect("mint");
-    let b_reader = kh
-        .mint_key(
-            &op(),
-            &MintRequest {
-                workspace: "team-b".into(),
-                ..req("b-reader", &[Scope::KeysRead])
-            },
-        )
-        .expect("mint");
+    let b_reader = b_reader(&kh);
     let origin = keyhold::Origin::new(keyhold::Surface::Http);
     let keyhold::Introspection::Verdict { caller, verdict } = kh.introspect_deferred(
         b_reader.token.expose(),
@@ -570,15 +574,7 @@ fn a_foreign_token_refused_before_its_principal_is_known_still_says_only_workspa
     let kh = fx.init();
     kh.create_workspace(&op(), "team-b").expect("ws");
     let (a_token, a_id) = mint(&kh, "a");
-    let b_reader = kh
-        .mint_key(
-            &op(),
-            &MintRequest {
-                workspace: "team-b".into(),
-                ..req("b-reader", &[Scope::KeysRead])
-            },
-        )
-        .expect("mint");
+    let b_reader = b_reader(&kh);
     fx.sql()
         .execute(
             "UPDATE api_keys SET scopes = 'admin' WHERE jti = ?1",
@@ -740,15 +736,7 @@ fn a_garbage_token_claiming_another_workspace_is_refused_without_writing_there()
     let kh = fx.init();
     let a = kh.workspace("default").expect("ws").id;
     kh.create_workspace(&op(), "team-b").expect("ws");
-    let b_reader = kh
-        .mint_key(
-            &op(),
-            &MintRequest {
-                workspace: "team-b".into(),
-                ..req("b-reader", &[Scope::KeysRead])
-            },
-        )
-        .expect("mint");
+    let b_reader = b_reader(&kh);
     use base64::Engine;
     let b64 = |v: &serde_json::Value| {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())

@@ -584,7 +584,8 @@ impl Keyhold {
     /// it still reaches the checkpoint) and folds it into what it says last happened to every
     /// key, workspace and signing key.
     pub(crate) fn fold_chain(&self, tx: &Tx<'_>, anchor: Option<Anchor>) -> Result<Chain> {
-        if tx.audit_count()? == 0 && anchor.is_none() {
+        // An empty log (a head lookup, not a count of every row).
+        if tx.audit_head()?.is_none() && anchor.is_none() {
             return Ok(Chain {
                 reconciler: crate::reconcile::Reconciler::default(),
                 summary: keyhold_audit::Summary {

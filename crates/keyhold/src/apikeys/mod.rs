@@ -182,7 +182,12 @@ impl ApiKey {
 /// Whether a revoke-all of `ws` covers `key`: decided by mint order (the mark is the highest
 /// mint sequence number when the revoke-all committed), never by clocks.
 fn revoked_by_all(key: &ApiKeyRow, ws: &WorkspaceRow) -> bool {
-    key.workspace == ws.id && ws.revoked_all_seq.is_some_and(|mark| key.mint_seq <= mark)
+    key.workspace == ws.id && under_mark(key.mint_seq, ws.revoked_all_seq)
+}
+
+/// The revoke-all rule itself: a key whose mint number is at or below its workspace's mark.
+fn under_mark(mint_seq: i64, revoked_all_seq: Option<i64>) -> bool {
+    revoked_all_seq.is_some_and(|mark| mint_seq <= mark)
 }
 
 /// What to mint.

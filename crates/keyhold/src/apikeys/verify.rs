@@ -453,7 +453,7 @@ impl Keyhold {
                     // Both must authenticate: an edited, inserted or moved row is an integrity
                     // error, never a grant. (Checked on the borrowed row: nothing is copied.)
                     self.check_standing(jti, &st).map(|()| {
-                        let by_all = st.revoked_all_seq.is_some_and(|mark| st.mint_seq <= mark);
+                        let by_all = under_mark(st.mint_seq, st.revoked_all_seq);
                         Some((
                             KeyFacts {
                                 workspace_known: true,

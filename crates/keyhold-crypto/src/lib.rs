@@ -7,7 +7,8 @@
 //!          └─ record ciphertext, bound by AAD to record kind, workspace, id and version
 //! ```
 //!
-//! Everything here is pure computation plus the OS random source and the key-file checks; no
+//! Everything here is pure computation plus the OS random source, the master key's sources
+//! (its environment variable and key file, with their checks); no
 //! keyhold crate is a dependency (an architecture invariant). The on-disk envelope format is
 //! described in `docs/envelope-format.md` and in [`envelope`].
 //!
@@ -24,6 +25,7 @@ mod master;
 pub mod random;
 mod rowauth;
 mod secret;
+mod source;
 
 pub use envelope::{Envelope, RecordAad};
 pub use error::{CryptoError, KeyFileProblem, OpenError};
@@ -31,6 +33,7 @@ pub use keyring::{KekId, KekRing, MasterCheck, UnlockedMaster, WrappedKek};
 pub use master::{MasterKey, MasterKeyFile};
 pub use rowauth::{ROW_MAC_LEN, RowKey, RowMac, master_witness, master_witness_matches};
 pub use secret::SecretBytes;
+pub use source::{DEFAULT_KEY_FILE, KeySource, MASTER_KEY_ENV, staging_file};
 
 /// Re-exported so every keyhold crate shares one secret-wrapper implementation.
 pub use secrecy;

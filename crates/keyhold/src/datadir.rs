@@ -6,8 +6,6 @@ use crate::{Error, Result};
 
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "keyhold.db";
-/// File name of the default master key file inside the data directory.
-pub const KEY_FILE: &str = "master.key";
 
 /// The data directory: mode 0700, holding `keyhold.db` (0600) and, by default, `master.key`.
 #[derive(Debug, Clone)]
@@ -66,7 +64,7 @@ impl DataDir {
 
     /// The default master key file.
     pub fn default_key_file(path: &Path) -> PathBuf {
-        path.join(KEY_FILE)
+        path.join(keyhold_crypto::DEFAULT_KEY_FILE)
     }
 
     /// Removes the database and its WAL/SHM files (cleanup after a failed `init`).

@@ -26,7 +26,6 @@ mod error;
 mod group;
 mod integrity;
 
-mod keys;
 mod names;
 mod ops;
 mod reconcile;
@@ -34,6 +33,8 @@ mod records;
 mod rejections;
 #[cfg(feature = "remote")]
 mod remote;
+mod rotation;
+mod upgrade;
 mod workspaces;
 
 use std::path::{Path, PathBuf};
@@ -52,17 +53,18 @@ pub use caller::{Caller, Origin, Surface, new_request_id};
 pub use datadir::DataDir;
 pub use error::{Error, Result};
 pub use keyhold_crypto::secrecy::zeroize::Zeroizing;
+pub use keyhold_crypto::{KeySource, MASTER_KEY_ENV};
 pub use keyhold_crypto::{MasterKey, MasterKeyFile, SecretBytes};
 pub use keyhold_store::AuditFilter;
 pub use keyhold_token::{
     DEFAULT_LEEWAY, ExpiryPreset, Jwk, Jwks, MAX_TOKEN_LEN, Scope, ScopeSet, TokenError,
     VerifyingKey,
 };
-pub use keys::{KEK_ROTATION_BATCH, KekRotation, KeySource, MASTER_KEY_ENV, MasterKeyRotation};
 pub use ops::{Local, Operations};
 pub use records::RecordInfo;
 #[cfg(feature = "remote")]
 pub use remote::Remote;
+pub use rotation::{KEK_ROTATION_BATCH, KekRotation, MasterKeyRotation};
 pub use workspaces::Workspace;
 
 /// Name of the workspace `init` creates.
@@ -393,11 +395,12 @@ impl Keyhold {
             what: "master key check value".into(),
             detail: "wrong length".into(),
         })?);
-        let master = match key.unlock(&store_id, &check, dir.path()) {
-            Err(Error::WrongMasterKey(path)) => {
-                return Err(identity_or_wrong_key(&store, &key, path));
-            }
-            other => other?,
+        let Some(master) = key.unlock(&store_id, &check)? else {
+            return Err(identity_or_wrong_key(
+                &store,
+                &key,
+                dir.path().to_path_buf(),
+            ));
         };
         let kh = Self::assemble(dir, store, store_id, master, KekRing::new(), key);
         kh.store.read(|tx| kh.load_keks(tx))?;

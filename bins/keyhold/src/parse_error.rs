@@ -133,9 +133,21 @@ pub fn message(e: &clap::Error, argv: &[String]) -> String {
 }
 
 fn describe(e: &clap::Error, hidden: &[&str]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if !value_problem(e, hidden, &mut parts) {
+        usage_problem(e, &mut parts);
+    }
+    if parts.is_empty() {
+        parts.push(e.kind().as_str().unwrap_or("invalid arguments").to_owned());
+    }
+    suggestions(e, &mut parts);
+    parts.join("; ")
+}
+
+/// What is wrong with a value given to an argument (`false` if the error is not about one).
+fn value_problem(e: &clap::Error, hidden: &[&str], parts: &mut Vec<String>) -> bool {
     let arg = string(e, ContextKind::InvalidArg);
     let value = string(e, ContextKind::InvalidValue);
-    let mut parts: Vec<String> = Vec::new();
     match e.kind() {
         ErrorKind::InvalidValue => match (arg, value) {
             (Some(arg), Some("")) => parts.push(format!(
@@ -165,6 +177,16 @@ fn describe(e: &clap::Error, hidden: &[&str]) -> String {
                 ));
             }
         }
+        _ => return false,
+    }
+    true
+}
+
+/// What is wrong with the shape of the command line: unknown, missing or conflicting
+/// arguments and subcommands.
+fn usage_problem(e: &clap::Error, parts: &mut Vec<String>) {
+    let arg = string(e, ContextKind::InvalidArg);
+    match e.kind() {
         ErrorKind::UnknownArgument => {
             if let Some(arg) = arg {
                 parts.push(format!("unexpected argument {} found", quoted(arg)));
@@ -226,10 +248,10 @@ fn describe(e: &clap::Error, hidden: &[&str]) -> String {
         }
         _ => {}
     }
-    if parts.is_empty() {
-        parts.push(e.kind().as_str().unwrap_or("invalid arguments").to_owned());
-    }
-    // Suggestions come from the definition: names of subcommands, options and values.
+}
+
+/// Suggestions, all from the definition: names of subcommands, options and values.
+fn suggestions(e: &clap::Error, parts: &mut Vec<String>) {
     let similar = strings(e, ContextKind::SuggestedSubcommand);
     if !similar.is_empty() {
         parts.push(format!("similar subcommands: {}", list(&similar)));
@@ -246,7 +268,6 @@ fn describe(e: &clap::Error, hidden: &[&str]) -> String {
     if !subcommands.is_empty() {
         parts.push(format!("subcommands: {}", subcommands.join(", ")));
     }
-    parts.join("; ")
 }
 
 #[cfg(test)]

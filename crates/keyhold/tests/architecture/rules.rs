@@ -309,7 +309,7 @@ impl Paths {
     fn tokens(&mut self, tokens: proc_macro2::TokenStream) {
         let mut current: Vec<String> = Vec::new();
         let mut colons = 0;
-        let mut flush = |current: &mut Vec<String>, named: &mut Vec<String>| {
+        let flush = |current: &mut Vec<String>, named: &mut Vec<String>| {
             if !current.is_empty() {
                 named.push(current.join("::"));
                 current.clear();
@@ -419,14 +419,14 @@ fn no_io(ast: &syn::File, place: &str, out: &mut Vec<Violation>) {
     let paths = Paths::of(ast);
     let mut seen = BTreeSet::new();
     for p in &paths.named {
-        if let Some(f) = io_path(p) {
-            if seen.insert(f) {
-                out.push(Violation {
-                    rule: "no-io",
-                    place: place.to_owned(),
-                    what: format!("names {f}"),
-                });
-            }
+        if let Some(f) = io_path(p)
+            && seen.insert(f)
+        {
+            out.push(Violation {
+                rule: "no-io",
+                place: place.to_owned(),
+                what: format!("names {f}"),
+            });
         }
     }
     for m in &paths.macros {

@@ -27,6 +27,7 @@ mod group;
 mod integrity;
 
 mod names;
+mod open;
 mod ops;
 mod reconcile;
 mod records;
@@ -41,8 +42,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use keyhold_crypto::{KekRing, MasterCheck, UnlockedMaster, WrappedKek};
-use keyhold_store::{KekRow, KekState, Store, Tx};
+use keyhold_crypto::{KekRing, UnlockedMaster, WrappedKek};
+use keyhold_store::{Store, Tx};
 
 pub use apikeys::{
     ApiKey, Introspection, KeyState, MintRequest, MintedKey, Principal, RevokeAll,
@@ -60,6 +61,7 @@ pub use keyhold_token::{
     DEFAULT_LEEWAY, ExpiryPreset, Jwk, Jwks, MAX_TOKEN_LEN, Scope, ScopeSet, TokenError,
     VerifyingKey,
 };
+pub use open::{FirstStart, InitReport, Upgrade};
 pub use ops::{Local, Operations};
 pub use records::RecordInfo;
 #[cfg(feature = "remote")]
@@ -106,44 +108,6 @@ impl std::fmt::Debug for Keyhold {
     }
 }
 
-/// The operator's answers for the upgrade of a store written before rows were authenticated
-/// (schema 4). The upgrade authenticates the rows it finds, so it vouches only for what the
-/// audit chain vouches for; a *retiring* signing key the chain never named (a store's first
-/// key, retired by a rotation before the upgrade — or one an attacker put there) is
-/// authenticated only when the operator says so, by its id.
-#[derive(Debug, Clone, Default)]
-pub struct Upgrade {
-    /// Retiring signing keys (ids) to keep: keys this store signed with before.
-    pub accept_signing_keys: Vec<String>,
-    /// Retiring signing keys (ids) to drop: the tokens they signed are refused from now on.
-    pub drop_signing_keys: Vec<String>,
-}
-
-/// What [`Keyhold::open_or_create`] made on a first start: the store, and its first `admin`
-/// key, whose token is to be shown exactly once.
-#[derive(Debug)]
-pub struct FirstStart {
-    /// What `init` did.
-    pub report: InitReport,
-    /// The first admin key (30 days).
-    pub admin: MintedKey,
-}
-
-/// What `init` did.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct InitReport {
-    /// The data directory.
-    pub data_dir: PathBuf,
-    /// The database file.
-    pub database: PathBuf,
-    /// Where the master key comes from (a path or the environment variable's name).
-    pub master_key: String,
-    /// Whether `init` generated a new master key file.
-    pub generated_master_key: bool,
-    /// The default workspace.
-    pub workspace: Workspace,
-}
-
 /// A snapshot of the store's state, with no secrets in it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Status {
@@ -169,58 +133,6 @@ pub struct Status {
     pub created_at: i64,
 }
 
-/// Why a master key that fails the check value is refused: if the store's untouched witness
-/// (or one of its KEKs) shows the key is the store's own, the identity rows were edited — an
-/// integrity error; otherwise it is a wrong master key.
-fn identity_or_wrong_key(store: &Store, key: &KeySource, path: PathBuf) -> Error {
-    let tampered = || Error::Integrity {
-        what: "meta (store identity)".into(),
-        detail: "the master key is this store's own, but the rows that identify the store were \
-                 altered"
-            .into(),
-    };
-    let Ok(master) = key.load_current() else {
-        return Error::WrongMasterKey(path);
-    };
-    let witness = store
-        .read(|tx| tx.meta(integrity::META_WITNESS))
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    if witness.len() == 48
-        && keyhold_crypto::master_witness_matches(&master, &witness[..16], &witness[16..])
-    {
-        return tampered();
-    }
-    // An edited check value with an intact store id: the KEKs still unwrap.
-    let kek_unwraps = store
-        .read(|tx| {
-            let id = tx.meta(META_STORE_ID)?.unwrap_or_default();
-            Ok::<_, keyhold_store::StoreError>((id, tx.keks()?))
-        })
-        .ok()
-        .is_some_and(|(id, keks)| {
-            UnlockedMaster::derive(&master, &id).is_ok_and(|m| {
-                keks.iter().any(|k| {
-                    KekRing::new()
-                        .insert_wrapped(&m, k.id, &WrappedKek(k.wrapped.clone()))
-                        .is_ok()
-                })
-            })
-        });
-    if kek_unwraps {
-        tampered()
-    } else {
-        Error::WrongMasterKey(path)
-    }
-}
-
-/// The `iss` of a store's tokens: `urn:keyhold:` and the store's random id in hex.
-fn issuer_of(store_id: &[u8]) -> String {
-    let hex: String = store_id.iter().map(|b| format!("{b:02x}")).collect();
-    format!("urn:keyhold:{hex}")
-}
-
 pub(crate) fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -239,218 +151,6 @@ fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 }
 
 impl Keyhold {
-    /// Creates a new store in `data_dir` (created 0700 if missing): the database (0600), the
-    /// master key file if `key` names one that does not exist yet, the first KEK and the
-    /// default workspace. Refuses if a store exists there already.
-    pub fn init(data_dir: impl AsRef<Path>, key: KeySource) -> Result<(Self, InitReport)> {
-        Self::init_by(data_dir, key, &Caller::operator())
-    }
-
-    /// [`Keyhold::init`], attributed to `caller` in the audit log.
-    pub fn init_by(
-        data_dir: impl AsRef<Path>,
-        key: KeySource,
-        caller: &Caller,
-    ) -> Result<(Self, InitReport)> {
-        let dir = DataDir::create(data_dir.as_ref())?;
-        if dir.database().exists() {
-            return Err(Error::AlreadyInitialized(dir.path().to_path_buf()));
-        }
-        let (master, generated) = key.load_or_create()?;
-        let created = Self::create_store(&dir, &master, &key, caller);
-        match created {
-            Ok(kh) => {
-                let workspace = kh.workspace(DEFAULT_WORKSPACE)?;
-                let report = InitReport {
-                    data_dir: dir.path().to_path_buf(),
-                    database: dir.database(),
-                    master_key: key.describe(),
-                    generated_master_key: generated,
-                    workspace,
-                };
-                Ok((kh, report))
-            }
-            Err(e) => {
-                // Leave nothing half-made behind: a second `init` must be able to start over.
-                if !matches!(e, Error::AlreadyInitialized(_)) {
-                    dir.remove_database_files();
-                    if generated {
-                        key.remove_created_file();
-                    }
-                }
-                Err(e)
-            }
-        }
-    }
-
-    fn create_store(
-        dir: &DataDir,
-        master_key: &MasterKey,
-        key: &KeySource,
-        caller: &Caller,
-    ) -> Result<Self> {
-        let store = Store::create(&dir.database()).map_err(|e| match e {
-            keyhold_store::StoreError::AlreadyExists(_) => {
-                Error::AlreadyInitialized(dir.path().to_path_buf())
-            }
-            other => Error::Store(other),
-        })?;
-        let store_id = keyhold_crypto::random::array::<16>()?.to_vec();
-        let master = UnlockedMaster::derive(master_key, &store_id)?;
-        let mut ring = KekRing::new();
-        let wrapped = ring.generate(&master, 1)?;
-        let kh = Self::assemble(dir.clone(), store, store_id, master, ring, key.clone());
-        let now = now();
-        // Everything a store starts with, in one transaction.
-        kh.store.write(|tx| {
-            tx.set_meta(META_STORE_ID, &kh.store_id)?;
-            tx.set_meta(META_MASTER_CHECK, &read(&kh.master).check_value().0)?;
-            tx.set_meta(META_CREATED_AT, &now.to_be_bytes())?;
-            tx.insert_kek(&KekRow {
-                id: 1,
-                wrapped: wrapped.0,
-                state: KekState::Active,
-                created_at: now,
-            })?;
-            kh.create_row_key(tx)?;
-            kh.set_mint_counter(tx, 0)?;
-            let ws = kh.insert_workspace(tx, DEFAULT_WORKSPACE, now)?;
-            kh.ensure_audit_keys(tx)?;
-            kh.write_identity(tx, master_key)?;
-            let kid = kh.ensure_signing_key(tx)?;
-            // One event for `init`: the default workspace, naming the first signing key and
-            // saying that this store's rows are authenticated from the start.
-            kh.audit(
-                tx,
-                caller,
-                audit::EventDraft::new(keyhold_audit::Action::WorkspaceCreated)
-                    .workspace(&ws.id)
-                    .target(&ws.name)
-                    .signing_key_created(kid.as_deref())?
-                    .detail("rows_authenticated", true),
-            )
-        })?;
-        kh.load_signing()?;
-        Ok(kh)
-    }
-
-    /// Opens the store in `data_dir`; on a data dir without one, creates it (as [`Keyhold::init_by`])
-    /// and mints its first key: `admin`, 30 days, in the default workspace, for `caller`'s
-    /// subject — returned once, in [`FirstStart`], and never again. What a server does on its
-    /// first start, so that nobody needs the CLI on the machine before the first request.
-    pub fn open_or_create(
-        data_dir: impl AsRef<Path>,
-        key: KeySource,
-        caller: &Caller,
-    ) -> Result<(Self, Option<FirstStart>)> {
-        let data_dir = data_dir.as_ref();
-        if data_dir.join(datadir::DATABASE_FILE).exists() {
-            return Ok((Self::open(data_dir, key)?, None));
-        }
-        let (kh, report) = Self::init_by(data_dir, key, caller)?;
-        let admin = kh.mint_key(
-            caller,
-            &MintRequest {
-                workspace: report.workspace.id.clone(),
-                name: "admin".into(),
-                expires: ExpiryPreset::ThirtyDays,
-                scopes: Some([Scope::Admin].into_iter().collect()),
-                sub: None,
-            },
-        )?;
-        Ok((kh, Some(FirstStart { report, admin })))
-    }
-
-    /// Opens the store in `data_dir` and unlocks it with the master key from `key`.
-    ///
-    /// A wrong master key is reported as [`Error::WrongMasterKey`] and nothing is written. A
-    /// store written before rows were authenticated is upgraded on the way (see
-    /// [`Upgrade`]); one whose upgrade needs the operator's word is refused, saying what to
-    /// run.
-    pub fn open(data_dir: impl AsRef<Path>, key: KeySource) -> Result<Self> {
-        Self::open_upgrading(data_dir, key, &Upgrade::default())
-    }
-
-    /// [`Keyhold::open`], with the operator's answers for the upgrade to authenticated rows.
-    pub fn open_upgrading(
-        data_dir: impl AsRef<Path>,
-        key: KeySource,
-        upgrade: &Upgrade,
-    ) -> Result<Self> {
-        let dir = DataDir::existing(data_dir.as_ref())?;
-        let store = Store::open(&dir.database()).map_err(|e| match e {
-            keyhold_store::StoreError::Missing(_) => {
-                Error::NotInitialized(dir.path().to_path_buf())
-            }
-            other => Error::Store(other),
-        })?;
-        let (store_id, check) = store
-            .read(|tx| {
-                let id = tx.meta(META_STORE_ID)?;
-                let check = tx.meta(META_MASTER_CHECK)?;
-                Ok::<_, Error>(id.zip(check))
-            })?
-            .ok_or_else(|| Error::NotInitialized(dir.path().to_path_buf()))?;
-        let check = MasterCheck(check.try_into().map_err(|_| Error::Integrity {
-            what: "master key check value".into(),
-            detail: "wrong length".into(),
-        })?);
-        let Some(master) = key.unlock(&store_id, &check)? else {
-            return Err(identity_or_wrong_key(
-                &store,
-                &key,
-                dir.path().to_path_buf(),
-            ));
-        };
-        let kh = Self::assemble(dir, store, store_id, master, KekRing::new(), key);
-        kh.store.read(|tx| kh.load_keks(tx))?;
-        match kh.store.pending_upgrade()? {
-            Some(from) => {
-                let master_key = kh.key_source.load_current()?;
-                let upgraded = kh.store.upgrade(from, |tx| {
-                    kh.authenticate_existing_rows(tx, &master_key, upgrade)
-                })?;
-                if !upgraded {
-                    // Another process upgraded the store meanwhile.
-                    kh.store.read(|tx| kh.load_row_key(tx))?;
-                }
-            }
-            None => kh.store.read(|tx| kh.load_row_key(tx))?,
-        }
-        kh.store.read(|tx| kh.check_identity(tx))?;
-        kh.load_signing()?;
-        Ok(kh)
-    }
-
-    /// A handle over an open store and an unlocked master key; caches start empty.
-    fn assemble(
-        dir: DataDir,
-        store: Store,
-        store_id: Vec<u8>,
-        master: UnlockedMaster,
-        ring: KekRing,
-        key_source: KeySource,
-    ) -> Self {
-        Self {
-            dir,
-            store,
-            issuer: issuer_of(&store_id),
-            store_id,
-            master: RwLock::new(master),
-            ring: RwLock::new(ring),
-            rows: RwLock::new(None),
-            signing: RwLock::default(),
-            verify_cache: RwLock::default(),
-            revocation_epoch: std::sync::atomic::AtomicU64::new(0),
-            validated: std::sync::Mutex::new(apikeys::Validated::default()),
-            audit: RwLock::default(),
-            uses: group::GroupCommit::default(),
-            record_uses: std::sync::atomic::AtomicBool::new(true),
-            rejections: rejections::Limiter::default(),
-            key_source,
-        }
-    }
-
     /// (Re)loads into the ring every stored KEK it does not hold yet, and drops retired ones.
     fn load_keks(&self, tx: &Tx<'_>) -> Result<()> {
         let rows = tx.keks()?;

@@ -179,6 +179,7 @@ fn mask(v: &mut serde_json::Value) {
         "surface",
         "actor",
         "retiring",
+        "signing_key",
         "n",
         "x",
     ];
@@ -224,6 +225,16 @@ impl Session<'_> {
                 mask(&mut v);
                 v.to_string()
             }
+            // JSON Lines (`audit export --jsonl`): each line masked.
+            Err(_) if raw.lines().count() > 1 && raw.lines().all(|l| json_line(l).is_some()) => raw
+                .lines()
+                .filter_map(json_line)
+                .map(|mut v| {
+                    mask(&mut v);
+                    v.to_string()
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
             // Human output: keep its first line (the table header or the message shape).
             Err(_) => raw.lines().next().unwrap_or_default().to_owned(),
         };
@@ -244,6 +255,10 @@ impl Session<'_> {
         });
         (out.status.code(), raw)
     }
+}
+
+fn json_line(line: &str) -> Option<serde_json::Value> {
+    serde_json::from_str(line).ok()
 }
 
 fn json(text: &str) -> serde_json::Value {
@@ -414,7 +429,14 @@ fn key_commands_give_the_same_results_locally_and_through_a_server() {
     // The documented commands' output is a contract too: the masked transcript is kept in
     // tests/snapshots/key-commands.txt, so any change to it shows in review and in history.
     // (`KEYHOLD_UPDATE_SNAPSHOTS=1` rewrites the file.)
-    let transcript: String = local
+    matches_snapshot(&local, "key-commands.txt");
+}
+
+/// The masked transcript of `steps` must equal the committed `tests/snapshots/NAME`, so any
+/// change to the documented commands' output shows in review and in history.
+/// (`KEYHOLD_UPDATE_SNAPSHOTS=1` rewrites the file.)
+fn matches_snapshot(steps: &[Step], name: &str) {
+    let transcript: String = steps
         .iter()
         .map(|s| {
             format!(
@@ -427,24 +449,102 @@ fn key_commands_give_the_same_results_locally_and_through_a_server() {
             )
         })
         .collect();
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/key-commands.txt");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(name);
     if std::env::var_os("KEYHOLD_UPDATE_SNAPSHOTS").is_some() {
         std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
         std::fs::write(&path, &transcript).expect("write the snapshot");
     }
-    let committed = std::fs::read_to_string(&path).expect("tests/snapshots/key-commands.txt");
+    let committed = std::fs::read_to_string(&path).expect("the committed snapshot");
     if transcript != committed {
         for (i, (a, b)) in transcript.lines().zip(committed.lines()).enumerate() {
             assert_eq!(
                 a,
                 b,
-                "CLI output changed at line {} of the snapshot (KEYHOLD_UPDATE_SNAPSHOTS=1 records it)",
+                "CLI output changed at line {} of {name} (KEYHOLD_UPDATE_SNAPSHOTS=1 records it)",
                 i + 1
             );
         }
-        panic!("CLI output changed in length (KEYHOLD_UPDATE_SNAPSHOTS=1 records it)");
+        panic!("CLI output changed in length in {name} (KEYHOLD_UPDATE_SNAPSHOTS=1 records it)");
     }
+}
+
+/// The store-only commands (documented in docs/cli.md), on a local store: their output is a
+/// contract as much as the key commands'.
+#[test]
+fn store_commands_match_their_snapshot() {
+    let m = Mode::Local {
+        dir: tempfile::tempdir().expect("tempdir"),
+    };
+    let Mode::Local { dir } = &m else {
+        unreachable!()
+    };
+    let cp = dir.path().join("checkpoint.json");
+    let cp = cp.to_str().expect("utf8 path");
+    let new_key = dir.path().join("new.key");
+    let mut s = Session {
+        mode: &m,
+        steps: Vec::new(),
+    };
+    assert_eq!(s.step(&["init", "--json"], None).0, Some(0));
+    assert_eq!(s.step(&["init"], None).0, Some(4), "a store exists");
+    assert_eq!(s.step(&["status", "--json"], None).0, Some(0));
+    assert_eq!(s.step(&["status"], None).0, Some(0));
+    assert_eq!(s.step(&["upgrade", "--json"], None).0, Some(0));
+    assert_eq!(
+        s.step(&["workspace", "create", "payments", "--json"], None)
+            .0,
+        Some(0)
+    );
+    assert_eq!(
+        s.step(&["workspace", "create", "payments"], None).0,
+        Some(4)
+    );
+    assert_eq!(
+        s.step(&["workspace", "create", "Bad Name"], None).0,
+        Some(2)
+    );
+    assert_eq!(s.step(&["workspace", "list", "--json"], None).0, Some(0));
+    assert_eq!(s.step(&["workspace", "list"], None).0, Some(0));
+    assert_eq!(s.step(&["rekey", "--kek", "--json"], None).0, Some(0));
+    let key = keyhold::MasterKey::generate().expect("key");
+    keyhold::MasterKeyFile::new(&new_key)
+        .create(&key)
+        .expect("key file");
+    let new_key = new_key.to_str().expect("utf8 path");
+    let (code, _) = s.step(
+        &["rekey", "--master", "--new-key-file", new_key, "--json"],
+        None,
+    );
+    assert_eq!(code, Some(0));
+    assert_eq!(s.step(&["rekey", "--master", "--kek"], None).0, Some(2));
+    assert_eq!(
+        s.step(&["audit", "checkpoint", "--out", cp, "--json"], None)
+            .0,
+        Some(0)
+    );
+    assert_eq!(
+        s.step(&["audit", "verify", "--checkpoint", cp, "--json"], None)
+            .0,
+        Some(0)
+    );
+    assert_eq!(s.step(&["audit", "export", "--jsonl"], None).0, Some(0));
+    assert_eq!(
+        s.step(
+            &["audit", "list", "--action", "kek.rotated", "--json"],
+            None
+        )
+        .0,
+        Some(0)
+    );
+    for step in &mut s.steps {
+        // The scratch directory's path is not part of the contract.
+        for text in [&mut step.what, &mut step.stdout, &mut step.stderr] {
+            *text = text.replace(dir.path().to_str().expect("utf8 path"), "<dir>");
+        }
+    }
+    matches_snapshot(&s.steps, "store-commands.txt");
 }
 
 #[test]

@@ -21,6 +21,9 @@ pub enum CryptoError {
     /// A stored key-encryption key failed to unwrap under a master key that passed its check.
     #[error("key-encryption key {0} failed its integrity check")]
     KekIntegrity(u32),
+    /// Key material that is not a valid key of its kind (names the kind, never the bytes).
+    #[error("invalid key: not a valid {0}")]
+    InvalidKey(&'static str),
     /// The operating system's random source failed.
     #[error("the operating system random number generator failed")]
     Rng,

@@ -25,6 +25,7 @@ mod master;
 pub mod random;
 mod rowauth;
 mod secret;
+mod sign;
 mod source;
 
 pub use envelope::{Envelope, RecordAad};
@@ -33,6 +34,10 @@ pub use keyring::{KekId, KekRing, MasterCheck, UnlockedMaster, WrappedKek};
 pub use master::{MasterKey, MasterKeyFile};
 pub use rowauth::{ROW_MAC_LEN, RowKey, RowMac, master_witness, master_witness_matches};
 pub use secret::SecretBytes;
+pub use sign::{
+    ED25519_PUBLIC_KEY_LEN, ED25519_SIGNATURE_LEN, Ed25519KeyPair, HmacSha256, ed25519_verify,
+    sha256,
+};
 pub use source::{DEFAULT_KEY_FILE, KeySource, MASTER_KEY_ENV, staging_file};
 
 /// Re-exported so every keyhold crate shares one secret-wrapper implementation.

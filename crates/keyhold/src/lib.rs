@@ -34,6 +34,7 @@ mod records;
 mod rejections;
 #[cfg(feature = "remote")]
 mod remote;
+mod wire;
 mod workspaces;
 
 use std::path::{Path, PathBuf};
@@ -51,6 +52,7 @@ pub use audit::{AuditEntry, AuditVerification, Deferred};
 pub use caller::{Caller, Origin, Surface, new_request_id};
 pub use datadir::DataDir;
 pub use error::{Error, Result};
+pub use keyhold_api as api;
 pub use keyhold_crypto::secrecy::zeroize::Zeroizing;
 pub use keyhold_crypto::{MasterKey, MasterKeyFile, SecretBytes};
 pub use keyhold_store::AuditFilter;
@@ -63,6 +65,7 @@ pub use ops::{Local, Operations};
 pub use records::RecordInfo;
 #[cfg(feature = "remote")]
 pub use remote::Remote;
+pub use wire::scope_from_wire;
 pub use workspaces::Workspace;
 
 /// Name of the workspace `init` creates.

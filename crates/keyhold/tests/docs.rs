@@ -149,7 +149,7 @@ fn the_client_side_code_table_is_the_documented_one() {
         .collect();
     let known: BTreeSet<(String, u16)> = keyhold::Error::known_codes()
         .iter()
-        .map(|(c, s)| ((*c).to_owned(), *s))
+        .map(|c| (c.code.to_owned(), c.status))
         .collect();
     assert_eq!(known, table);
     let e = keyhold::Error::from_envelope("http://127.0.0.1:1", "key_revoked", "key revoked");

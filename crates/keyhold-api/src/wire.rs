@@ -1,7 +1,8 @@
 //! The bodies of API v1: requests, responses and the error envelope.
 //!
-//! Fields are declared in the order they are written on the wire (alphabetical, as keyhold has
-//! always written its JSON). Bodies that carry a key or a claim set are generic over that type,
+//! Response fields are declared in the order they are written on the wire (alphabetical, as
+//! keyhold has always written its JSON); request fields in the order a JSON array form of the
+//! body gives them, which serde also accepts. Bodies that carry a key or a claim set are generic over that type,
 //! which the facade owns; bodies that carry a token are generic over the string type, so the
 //! client can send a borrowed one and the server can move what it reads into a buffer that is
 //! wiped.
@@ -12,10 +13,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MintBody {
-    /// Expiry preset (`15m`, `1h`, ... `30d`).
-    pub expires: String,
     /// Name, unique within the workspace.
     pub name: String,
+    /// Expiry preset (`15m`, `1h`, ... `30d`).
+    pub expires: String,
     /// Scopes; none gives the key the caller's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
@@ -28,11 +29,11 @@ pub struct MintBody {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyBody<S> {
-    /// Scope the token must grant.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scope: Option<S>,
     /// The token.
     pub token: S,
+    /// Scope the token must grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<S>,
 }
 
 /// The answer to `POST /v1/keys`: the key's metadata and, this once, its token.

@@ -78,10 +78,16 @@ fn test_code() -> String {
     all
 }
 
-/// Codes the server's HTTP layer answers with: the literal after each `StatusCode::NAME,`.
+/// Codes the server's HTTP layer answers with: the literal after each `StatusCode::NAME,` in
+/// its API modules.
 fn returned_by_server() -> BTreeSet<String> {
-    let text =
-        std::fs::read_to_string(root().join("bins/keyhold-server/src/api.rs")).expect("source");
+    let mut files = Vec::new();
+    rust_files(&root().join("bins/keyhold-server/src/api"), &mut files);
+    assert!(files.len() > 1, "the server's API modules: {files:?}");
+    let text: String = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).expect("source"))
+        .collect();
     let flat: String = text.split_whitespace().collect();
     flat.split("StatusCode::")
         .skip(1)

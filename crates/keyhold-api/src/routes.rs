@@ -52,6 +52,11 @@ pub struct Route {
     pub request: Option<&'static str>,
     /// What a success carries.
     pub response: &'static str,
+    /// The error codes particular to this route. Besides these, a route with a scope gives
+    /// the bearer refusals (`missing_token`, `token_*`, `key_*`, `workspace_*`,
+    /// `insufficient_scope`), and any route the store's and the server's failures
+    /// (`store_busy`, `internal_error`, ...).
+    pub errors: &'static [&'static str],
 }
 
 impl Route {
@@ -77,6 +82,7 @@ const fn open(
         summary,
         request: None,
         response,
+        errors: &[],
     }
 }
 
@@ -97,6 +103,7 @@ const fn keyed(
         summary,
         request: None,
         response,
+        errors: &[],
     }
 }
 
@@ -117,14 +124,20 @@ const fn store_admin(
         summary,
         request: None,
         response,
+        errors: &[],
     }
 }
 
-const fn with_body(route: Route, request: &'static str) -> Route {
+const fn with_body(route: Route, request: &'static str, errors: &'static [&'static str]) -> Route {
     Route {
         request: Some(request),
+        errors,
         ..route
     }
+}
+
+const fn with_errors(route: Route, errors: &'static [&'static str]) -> Route {
+    Route { errors, ..route }
 }
 
 /// Every route of API v1, in the order OpenAPI lists them. The server serves exactly these
@@ -168,6 +181,14 @@ pub const ROUTES: &[Route] = &[
             "Verdict",
         ),
         "VerifyBody",
+        &[
+            "invalid_json",
+            "body_too_large",
+            "request_timeout",
+            "bad_request",
+            "scope_unknown",
+            "scope_malformed",
+        ],
     ),
     keyed(
         Op::ListKeys,
@@ -187,6 +208,19 @@ pub const ROUTES: &[Route] = &[
             "Minted (201)",
         ),
         "MintBody",
+        &[
+            "invalid_json",
+            "body_too_large",
+            "request_timeout",
+            "bad_request",
+            "invalid_expiry",
+            "scope_unknown",
+            "scope_malformed",
+            "scope_escalation",
+            "claim_out_of_range",
+            "invalid_input",
+            "conflict",
+        ],
     ),
     keyed(
         Op::RevokeAllKeys,
@@ -196,21 +230,27 @@ pub const ROUTES: &[Route] = &[
         "Revoke every key of the workspace at once.",
         "RevokeAll",
     ),
-    keyed(
-        Op::GetKey,
-        "GET",
-        "/v1/keys/{id}",
-        "keys:read",
-        "One key, by id or name.",
-        "ApiKey",
+    with_errors(
+        keyed(
+            Op::GetKey,
+            "GET",
+            "/v1/keys/{id}",
+            "keys:read",
+            "One key, by id or name.",
+            "ApiKey",
+        ),
+        &["not_found"],
     ),
-    keyed(
-        Op::RevokeKey,
-        "POST",
-        "/v1/keys/{id}/revoke",
-        "keys:revoke",
-        "Revoke one key.",
-        "ApiKey",
+    with_errors(
+        keyed(
+            Op::RevokeKey,
+            "POST",
+            "/v1/keys/{id}/revoke",
+            "keys:revoke",
+            "Revoke one key.",
+            "ApiKey",
+        ),
+        &["not_found"],
     ),
     store_admin(
         Op::RotateSigningKey,
@@ -219,13 +259,16 @@ pub const ROUTES: &[Route] = &[
         "Rotate the signing key (an admin key of the home workspace only).",
         "SigningKeyRotation",
     ),
-    keyed(
-        Op::ListAudit,
-        "GET",
-        "/v1/audit",
-        "audit:read",
-        "Audit records of the key's own workspace (query: action, key, actor, since_ms, limit).",
-        "Records",
+    with_errors(
+        keyed(
+            Op::ListAudit,
+            "GET",
+            "/v1/audit",
+            "audit:read",
+            "Audit records of the key's own workspace (query: action, key, actor, since_ms, limit).",
+            "Records",
+        ),
+        &["invalid_input"],
     ),
     store_admin(
         Op::VerifyAudit,
@@ -254,5 +297,18 @@ mod tests {
             assert_eq!(r.op.route().template, r.template);
         }
         assert_eq!(Op::GetKey.route().path("a%2Fb"), "/v1/keys/a%2Fb");
+    }
+
+    #[test]
+    fn every_route_error_is_a_documented_code() {
+        for r in ROUTES {
+            for code in r.errors {
+                assert!(
+                    crate::lookup(code).is_some(),
+                    "{} gives unknown {code}",
+                    r.template
+                );
+            }
+        }
     }
 }

@@ -129,6 +129,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         kh: Arc::new(open_or_init(&args)?),
         metrics: metrics::Metrics::default(),
         read_timeout: Duration::from_secs(args.read_timeout.max(1)),
+        router: api::Router::new()?,
     });
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),

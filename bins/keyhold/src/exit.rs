@@ -2,36 +2,9 @@
 
 use std::process::ExitCode;
 
-/// Maps an error (its code, then its HTTP status) to the process exit status.
-pub fn status_for(code: &str, http_status: u16) -> u8 {
-    match code {
-        "invalid_input" => 2,
-        "not_initialized" | "not_found" => 3,
-        "already_initialized" | "conflict" => 4,
-        "wrong_master_key" | "master_key_invalid" | "master_key_unavailable" => 5,
-        "integrity_error" | "store_corrupt" | "store_version_unsupported" => 6,
-        "store_busy" => 7,
-        _ => match http_status {
-            400 => 2,
-            401 => 8,
-            403 => 9,
-            404 => 3,
-            409 => 4,
-            _ => 1,
-        },
-    }
-}
-
 /// The error envelope of docs/auth-and-tokens.md, as the CLI prints it with `--json`.
-pub fn envelope(e: &keyhold::Error) -> serde_json::Value {
-    serde_json::json!({
-        "error": {
-            "code": e.code(),
-            "message": one_line(&e.to_string()),
-            "request_id": request_id(),
-            "doc_url": format!("docs/auth-and-tokens.md#{}", e.code()),
-        }
-    })
+pub fn envelope(e: &keyhold::Error) -> keyhold::api::ErrorEnvelope {
+    keyhold::api::ErrorEnvelope::new(e.code(), &one_line(&e.to_string()), &request_id())
 }
 
 /// A random id per invocation, so a CLI error can be matched with the audit trail.
@@ -49,11 +22,12 @@ fn request_id() -> String {
 /// Prints a facade error as one line (or one JSON object with `--json`) and picks the status.
 pub fn error(e: &keyhold::Error, json: bool) -> ExitCode {
     if json {
-        eprintln!("{}", printable(&envelope(e).to_string()));
+        let json = serde_json::to_string(&envelope(e)).unwrap_or_default();
+        eprintln!("{}", printable(&json));
     } else {
         eprintln!("keyhold: error: {}", one_line(&e.to_string()));
     }
-    ExitCode::from(status_for(e.code(), e.http_status()))
+    ExitCode::from(e.exit_status())
 }
 
 /// Prints a command-line parsing error as one line, quoting an argument only if it could not

@@ -84,58 +84,6 @@ pub enum Error {
     },
 }
 
-/// Every documented error code with its HTTP status: the table of
-/// `docs/auth-and-tokens.md`, which a test keeps equal to this list.
-const KNOWN_CODES: &[(&str, u16)] = &[
-    ("token_malformed", 401),
-    ("token_crit_unsupported", 401),
-    ("token_wrong_type", 401),
-    ("token_alg_not_allowed", 401),
-    ("token_unknown_kid", 401),
-    ("token_bad_signature", 401),
-    ("token_invalid_claims", 401),
-    ("token_wrong_issuer", 401),
-    ("token_expired", 401),
-    ("token_not_yet_valid", 401),
-    ("token_issued_in_future", 401),
-    ("workspace_mismatch", 401),
-    ("workspace_unknown", 401),
-    ("key_unknown", 401),
-    ("key_revoked", 401),
-    ("key_revoked_all", 401),
-    ("insufficient_scope", 403),
-    ("scope_escalation", 403),
-    ("scope_malformed", 400),
-    ("scope_unknown", 400),
-    ("invalid_expiry", 400),
-    ("claim_out_of_range", 400),
-    ("missing_token", 401),
-    ("invalid_json", 400),
-    ("body_too_large", 413),
-    ("request_timeout", 408),
-    ("bad_request", 400),
-    ("method_not_allowed", 405),
-    ("invalid_input", 400),
-    ("not_found", 404),
-    ("not_initialized", 500),
-    ("conflict", 409),
-    ("already_initialized", 409),
-    ("wrong_master_key", 500),
-    ("master_key_invalid", 400),
-    ("master_key_unavailable", 500),
-    ("integrity_error", 500),
-    ("store_corrupt", 500),
-    ("store_version_unsupported", 500),
-    ("store_busy", 503),
-    ("store_error", 500),
-    ("io_error", 500),
-    ("internal_error", 500),
-    ("invalid_key", 500),
-    ("rng_failed", 500),
-    ("signing_failed", 500),
-    ("server_error", 502),
-];
-
 impl Error {
     /// The stable error code (`snake_case`), as documented in `docs/auth-and-tokens.md`.
     pub fn code(&self) -> &'static str {
@@ -165,18 +113,19 @@ impl Error {
         }
     }
 
-    /// Every error code keyhold documents, with the HTTP status it maps to.
-    pub fn known_codes() -> &'static [(&'static str, u16)] {
-        KNOWN_CODES
+    /// Every error code keyhold documents, with the HTTP status and CLI exit status it maps
+    /// to: API v1's one table ([`keyhold_api::CODES`]).
+    pub fn known_codes() -> &'static [keyhold_api::ErrorCode] {
+        keyhold_api::CODES
     }
 
     /// The error a server's envelope (`code`, `message`) stands for. A code this build does not
     /// know (a newer server) is reported as `server_error`, with the code in the message.
     pub fn from_envelope(url: &str, code: &str, message: &str) -> Self {
-        match KNOWN_CODES.iter().find(|(c, _)| *c == code) {
-            Some((code, status)) => Self::Remote {
-                code,
-                status: *status,
+        match keyhold_api::lookup(code) {
+            Some(known) => Self::Remote {
+                code: known.code,
+                status: known.status,
                 message: message.to_owned(),
             },
             None => Self::Server {
@@ -186,21 +135,23 @@ impl Error {
         }
     }
 
-    /// The HTTP status this error maps to.
+    /// The HTTP status this error maps to: its code's, in API v1's table.
     pub fn http_status(&self) -> u16 {
         match self {
-            Self::Token(e) => return e.http_status(),
-            Self::Remote { status, .. } => return *status,
-            _ => {}
+            Self::Remote { status, .. } => *status,
+            _ => keyhold_api::http_status(self.code()),
         }
-        match self.code() {
-            "invalid_input" | "master_key_invalid" => 400,
-            "not_found" => 404,
-            "conflict" | "already_initialized" => 409,
-            "store_busy" => 503,
-            "server_error" => 502,
-            _ => 500,
-        }
+    }
+
+    /// The exit status of the `keyhold` CLI for this error: its code's, in API v1's table.
+    pub fn exit_status(&self) -> u8 {
+        keyhold_api::exit_status(self.code())
+    }
+
+    /// Whether this error is a refusal of the request (a 4xx status: the caller can fix it),
+    /// rather than a failure of the store or the server.
+    pub fn is_refusal(&self) -> bool {
+        (400..500).contains(&self.http_status())
     }
 
     pub(crate) fn integrity(what: impl Into<String>, e: OpenError) -> Self {

@@ -36,6 +36,7 @@ mod rejections;
 mod remote;
 mod rotation;
 mod upgrade;
+mod wire;
 mod workspaces;
 
 use std::path::{Path, PathBuf};
@@ -53,6 +54,7 @@ pub use audit::{AuditEntry, AuditVerification, Deferred};
 pub use caller::{Caller, Origin, Surface, new_request_id};
 pub use datadir::DataDir;
 pub use error::{Error, Result};
+pub use keyhold_api as api;
 pub use keyhold_crypto::secrecy::zeroize::Zeroizing;
 pub use keyhold_crypto::{KeySource, MASTER_KEY_ENV};
 pub use keyhold_crypto::{MasterKey, MasterKeyFile, SecretBytes};
@@ -67,6 +69,7 @@ pub use records::RecordInfo;
 #[cfg(feature = "remote")]
 pub use remote::Remote;
 pub use rotation::{KEK_ROTATION_BATCH, KekRotation, MasterKeyRotation};
+pub use wire::scope_from_wire;
 pub use workspaces::Workspace;
 
 /// Name of the workspace `init` creates.

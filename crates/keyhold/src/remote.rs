@@ -12,8 +12,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use keyhold_api::{ErrorEnvelope, KeyList, Minted, Op, Records, Route, Verdict, VerifyBody};
 use keyhold_crypto::secrecy::zeroize::Zeroizing;
 use keyhold_token::{Jwks, Scope};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::apikeys::Token;
@@ -48,29 +51,26 @@ fn base_url(url: &str) -> Result<String> {
         field: "server",
         reason: reason.to_owned(),
     };
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| bad("expected http(s)://HOST:PORT"))?;
-    let authority = rest.split('/').next().unwrap_or_default();
-    if authority.is_empty() {
-        return Err(bad("expected http(s)://HOST:PORT"));
-    }
-    if authority.contains('@') {
+    let expected = || bad("expected http(s)://HOST:PORT");
+    let uri: http::Uri = url.parse().map_err(|_| expected())?;
+    let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+        return Err(expected());
+    };
+    if authority.as_str().contains('@') {
         return Err(bad(
             "a server URL must not carry credentials; put the key in KEYHOLD_TOKEN",
         ));
     }
-    if rest.contains(['?', '#']) {
+    if uri.query().is_some() || url.contains('#') {
         return Err(bad("a server URL takes no query or fragment"));
     }
     match scheme {
         "https" => {}
         "http" => {
             let host = authority
-                .rsplit_once(':')
-                .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-                .map_or(authority, |(h, _)| h);
-            let host = host.trim_start_matches('[').trim_end_matches(']');
+                .host()
+                .trim_start_matches('[')
+                .trim_end_matches(']');
             let loopback =
                 host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
             if !loopback {
@@ -84,17 +84,16 @@ fn base_url(url: &str) -> Result<String> {
     Ok(url.trim_end_matches('/').to_owned())
 }
 
-/// Percent-encodes a path segment or query value (RFC 3986 unreserved characters pass).
+/// What passes unencoded in a path segment or query value: RFC 3986's unreserved characters.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes a path segment or query value.
 fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(s, UNRESERVED).to_string()
 }
 
 impl Remote {
@@ -164,7 +163,7 @@ impl Remote {
 
     /// The identity of the key this client acts as (`GET /v1/whoami`).
     pub fn whoami(&self) -> Result<Principal> {
-        self.call("GET", "/v1/whoami", None)
+        self.call(Op::WhoAmI.route(), None, None::<&()>)
     }
 
     fn unreachable(&self, reason: impl std::fmt::Display) -> Error {
@@ -174,13 +173,15 @@ impl Remote {
         }
     }
 
-    /// One request: `body` is JSON for a POST. A non-2xx answer is decoded from the envelope.
-    fn call<T: DeserializeOwned>(
+    /// One request on `route`: `path` replaces the route's template when it needs a key id or
+    /// a query; `body` is sent as JSON. A non-2xx answer is decoded from the envelope.
+    fn call<T: DeserializeOwned, B: Serialize>(
         &self,
-        method: &str,
-        path: &str,
-        body: Option<&serde_json::Value>,
+        route: &Route,
+        path: Option<&str>,
+        body: Option<&B>,
     ) -> Result<T> {
+        // The body may hold a token: encoded once, into a buffer wiped on every return path.
         let bytes = body
             .map(|b| {
                 serde_json::to_vec(b)
@@ -188,11 +189,12 @@ impl Remote {
                     .map_err(|_| Error::Internal("could not encode the request as JSON"))
             })
             .transpose()?;
-        self.call_raw(method, path, bytes.as_deref().map(Vec::as_slice))
+        let path = path.unwrap_or(route.template);
+        self.send(route.method, path, bytes.as_deref().map(Vec::as_slice))
     }
 
-    /// [`Remote::call`] with the JSON body already encoded (the caller zeroizes it).
-    fn call_raw<T: DeserializeOwned>(
+    /// Sends one request and reads its answer.
+    fn send<T: DeserializeOwned>(
         &self,
         method: &str,
         path: &str,
@@ -228,19 +230,16 @@ impl Remote {
     }
 
     fn envelope(&self, status: u16, bytes: &[u8]) -> Error {
-        #[derive(serde::Deserialize)]
-        struct Envelope {
-            error: Inner,
-        }
-        #[derive(serde::Deserialize)]
-        struct Inner {
-            code: String,
-            message: String,
-        }
-        match serde_json::from_slice::<Envelope>(bytes) {
+        match serde_json::from_slice::<ErrorEnvelope>(bytes) {
             Ok(e) => Error::from_envelope(&self.base, &e.error.code, &e.error.message),
             Err(_) => self.unreachable(format!("HTTP {status} without an error envelope")),
         }
+    }
+
+    /// A call on a route of one key, `ident` encoded into its path.
+    fn on_key(&self, op: Op, ident: &str) -> Result<ApiKey> {
+        let route = op.route();
+        self.call(route, Some(&route.path(&encode(ident))), None::<&()>)
     }
 
     /// A key acts in its own workspace: any other named here is refused before asking.
@@ -255,25 +254,40 @@ impl Remote {
     }
 }
 
+/// `/v1/audit` with the filter as its query.
+fn audit_path(filter: &AuditFilter) -> String {
+    let mut query = Vec::new();
+    let mut add = |name: &str, value: Option<String>| {
+        if let Some(v) = value {
+            query.push(format!("{name}={}", encode(&v)));
+        }
+    };
+    add("since_ms", filter.since_ms.map(|t| t.to_string()));
+    add("action", filter.action.clone());
+    add("key", filter.key_id.clone());
+    add("actor", filter.actor.clone());
+    add("limit", filter.limit.map(|l| l.to_string()));
+    let template = Op::ListAudit.route().template;
+    if query.is_empty() {
+        template.to_owned()
+    } else {
+        format!("{template}?{}", query.join("&"))
+    }
+}
+
 impl Operations for Remote {
     fn mint_key(&self, req: &MintRequest) -> Result<MintedKey> {
-        #[derive(serde::Deserialize)]
-        struct Minted {
-            token: String,
-            key: ApiKey,
-        }
         Self::own_workspace(Some(req.workspace.as_str()).filter(|w| !w.is_empty()))?;
-        let mut body = serde_json::json!({
-            "name": req.name,
-            "expires": req.expires.as_str(),
-        });
-        if let Some(scopes) = &req.scopes {
-            body["scopes"] = scopes.iter().map(|s| s.as_str()).collect();
-        }
-        if let Some(sub) = &req.sub {
-            body["sub"] = serde_json::Value::from(sub.as_str());
-        }
-        let m: Minted = self.call("POST", "/v1/keys", Some(&body))?;
+        let body = keyhold_api::MintBody {
+            expires: req.expires.as_str().to_owned(),
+            name: req.name.clone(),
+            scopes: req
+                .scopes
+                .as_ref()
+                .map(|set| set.iter().map(|s| s.as_str().to_owned()).collect()),
+            sub: req.sub.clone(),
+        };
+        let m: Minted<ApiKey, String> = self.call(Op::MintKey.route(), None, Some(&body))?;
         Ok(MintedKey {
             token: Token::new(Zeroizing::new(m.token)),
             key: m.key,
@@ -282,55 +296,31 @@ impl Operations for Remote {
 
     fn keys(&self, workspace: Option<&str>) -> Result<Vec<ApiKey>> {
         Self::own_workspace(workspace)?;
-        #[derive(serde::Deserialize)]
-        struct Keys {
-            keys: Vec<ApiKey>,
-        }
-        Ok(self.call::<Keys>("GET", "/v1/keys", None)?.keys)
+        let list: KeyList<ApiKey> = self.call(Op::ListKeys.route(), None, None::<&()>)?;
+        Ok(list.keys)
     }
 
     fn key(&self, workspace: Option<&str>, ident: &str) -> Result<ApiKey> {
         Self::own_workspace(workspace)?;
-        self.call("GET", &format!("/v1/keys/{}", encode(ident)), None)
+        self.on_key(Op::GetKey, ident)
     }
 
     fn revoke_key(&self, workspace: Option<&str>, ident: &str) -> Result<ApiKey> {
         Self::own_workspace(workspace)?;
-        self.call("POST", &format!("/v1/keys/{}/revoke", encode(ident)), None)
+        self.on_key(Op::RevokeKey, ident)
     }
 
     fn revoke_all_keys(&self, workspace: Option<&str>) -> Result<RevokeAll> {
         Self::own_workspace(workspace)?;
-        self.call("POST", "/v1/keys/revoke-all", None)
+        self.call(Op::RevokeAllKeys.route(), None, None::<&()>)
     }
 
     fn verify_token(&self, token: &str, scope: Option<Scope>) -> Result<Principal> {
-        #[derive(serde::Deserialize)]
-        struct Verdict {
-            valid: bool,
-            claims: Option<Principal>,
-            error: Option<Inner>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Inner {
-            code: String,
-            message: String,
-        }
-        #[derive(serde::Serialize)]
-        struct Ask<'a> {
-            token: &'a str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            scope: Option<&'a str>,
-        }
-        // The body holds the token: encoded once, into a buffer wiped on every return path.
-        let body = Zeroizing::new(
-            serde_json::to_vec(&Ask {
-                token,
-                scope: scope.map(Scope::as_str),
-            })
-            .map_err(|_| Error::Internal("could not encode the request as JSON"))?,
-        );
-        let v: Verdict = self.call_raw("POST", "/v1/tokens/verify", Some(&body))?;
+        let ask = VerifyBody {
+            scope: scope.map(Scope::as_str),
+            token,
+        };
+        let v: Verdict<Principal> = self.call(Op::VerifyToken.route(), None, Some(&ask))?;
         match (v.valid, v.claims, v.error) {
             (true, Some(p), _) => Ok(p),
             (false, _, Some(e)) => Err(Error::from_envelope(&self.base, &e.code, &e.message)),
@@ -339,41 +329,24 @@ impl Operations for Remote {
     }
 
     fn jwks(&self) -> Result<Jwks> {
-        self.call("GET", "/.well-known/jwks.json", None)
+        self.call(Op::Jwks.route(), None, None::<&()>)
     }
 
     fn rotate_signing_key(&self) -> Result<SigningKeyRotation> {
-        self.call("POST", "/v1/signing-keys/rotate", None)
+        self.call(Op::RotateSigningKey.route(), None, None::<&()>)
     }
 
     fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
-        #[derive(serde::Deserialize)]
-        struct Records {
-            records: Vec<AuditEntry>,
-        }
-        let mut query = Vec::new();
-        let mut add = |name: &str, value: Option<String>| {
-            if let Some(v) = value {
-                query.push(format!("{name}={}", encode(&v)));
-            }
-        };
-        add("since_ms", filter.since_ms.map(|t| t.to_string()));
-        add("action", filter.action.clone());
-        add("key", filter.key_id.clone());
-        add("actor", filter.actor.clone());
-        add("limit", filter.limit.map(|l| l.to_string()));
         if filter.workspace.is_some() {
             return Err(Error::InvalidInput {
                 field: "workspace",
                 reason: "through a server, the audit log is read in the key's own workspace".into(),
             });
         }
-        let path = if query.is_empty() {
-            "/v1/audit".to_owned()
-        } else {
-            format!("/v1/audit?{}", query.join("&"))
-        };
-        Ok(self.call::<Records>("GET", &path, None)?.records)
+        let path = audit_path(filter);
+        let records: Records<AuditEntry> =
+            self.call(Op::ListAudit.route(), Some(&path), None::<&()>)?;
+        Ok(records.records)
     }
 
     fn verify_audit(&self, checkpoint: Option<&Path>) -> Result<AuditVerification> {
@@ -385,7 +358,7 @@ impl Operations for Remote {
                         .into(),
             });
         }
-        self.call("POST", "/v1/audit/verify", None)
+        self.call(Op::VerifyAudit.route(), None, None::<&()>)
     }
 }
 
@@ -404,18 +377,29 @@ mod tests {
         ] {
             assert!(base_url(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "127.0.0.1:8200",
-            "http://10.0.0.5:8200",
-            "http://keyhold.example.com",
-            "ftp://127.0.0.1",
-            "https://user:pw@keyhold.example.com",
-            "https://keyhold.example.com/?token=x",
-            "https://",
+        for (bad, why) in [
+            ("127.0.0.1:8200", "expected http(s)://HOST:PORT"),
+            ("http://10.0.0.5:8200", "plain http is only for a loopback"),
+            (
+                "http://keyhold.example.com",
+                "plain http is only for a loopback",
+            ),
+            ("ftp://127.0.0.1", "the scheme must be http or https"),
+            (
+                "https://user:pw@keyhold.example.com",
+                "must not carry credentials",
+            ),
+            (
+                "https://keyhold.example.com/?token=x",
+                "no query or fragment",
+            ),
+            ("https://keyhold.example.com/#x", "no query or fragment"),
+            ("https://", "expected http(s)://HOST:PORT"),
         ] {
             let e = base_url(bad).unwrap_err();
             assert_eq!(e.code(), "invalid_input", "{bad}");
             assert!(!e.to_string().contains("pw"), "{e}");
+            assert!(e.to_string().contains(why), "{bad}: {e}");
         }
         assert_eq!(
             base_url("http://127.0.0.1:8200/").unwrap(),

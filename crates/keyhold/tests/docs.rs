@@ -78,10 +78,16 @@ fn test_code() -> String {
     all
 }
 
-/// Codes the server's HTTP layer answers with: the literal after each `StatusCode::NAME,`.
+/// Codes the server's HTTP layer answers with: the literal after each `StatusCode::NAME,` in
+/// its API modules.
 fn returned_by_server() -> BTreeSet<String> {
-    let text =
-        std::fs::read_to_string(root().join("bins/keyhold-server/src/api.rs")).expect("source");
+    let mut files = Vec::new();
+    rust_files(&root().join("bins/keyhold-server/src/api"), &mut files);
+    assert!(files.len() > 1, "the server's API modules: {files:?}");
+    let text: String = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).expect("source"))
+        .collect();
     let flat: String = text.split_whitespace().collect();
     flat.split("StatusCode::")
         .skip(1)
@@ -149,11 +155,43 @@ fn the_client_side_code_table_is_the_documented_one() {
         .collect();
     let known: BTreeSet<(String, u16)> = keyhold::Error::known_codes()
         .iter()
-        .map(|(c, s)| ((*c).to_owned(), *s))
+        .map(|c| (c.code.to_owned(), c.status))
         .collect();
     assert_eq!(known, table);
     let e = keyhold::Error::from_envelope("http://127.0.0.1:1", "key_revoked", "key revoked");
     assert_eq!((e.code(), e.http_status()), ("key_revoked", 401));
     let e = keyhold::Error::from_envelope("http://127.0.0.1:1", "from_the_future", "?");
     assert_eq!((e.code(), e.http_status()), ("server_error", 502));
+}
+
+#[test]
+fn the_cli_exit_statuses_are_the_code_tables() {
+    // docs/cli.md lists, per exit status, the codes that give it; `token_*` stands for every
+    // code of that prefix. The exit status column of `Error::known_codes` must agree.
+    let doc = std::fs::read_to_string(root().join("docs/cli.md")).expect("doc");
+    let mut checked = 0;
+    for line in doc.lines().filter(|l| l.starts_with("| ")) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let Ok(status) = cells[1].parse::<u8>() else {
+            continue;
+        };
+        for code in cells[2].split('`').skip(1).step_by(2) {
+            let matching: Vec<_> = keyhold::Error::known_codes()
+                .iter()
+                .filter(|c| match code.strip_suffix('*') {
+                    Some(prefix) => c.code.starts_with(prefix),
+                    None => c.code == code,
+                })
+                .collect();
+            assert!(
+                !matching.is_empty(),
+                "docs/cli.md names unknown code {code}"
+            );
+            for c in matching {
+                assert_eq!(c.exit, status, "exit status of {}", c.code);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 25, "checked {checked} codes");
 }

@@ -1,0 +1,103 @@
+//! Who is asking: the bearer key, checked (with its scope) and recorded.
+
+use hyper::body::Incoming;
+use hyper::{Request, StatusCode};
+use keyhold::{Caller, Origin, Principal, Scope};
+
+use super::reply::{Failure, blocking, http};
+use super::{App, Seen};
+
+/// When a request's own use record must be durable.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Record {
+    /// Before the operation: for routes that change something.
+    First,
+    /// Before the reply: for reads and introspection, so the record shares its commit with
+    /// whatever else the request records.
+    BeforeReply,
+}
+
+/// The bearer token of the request, or the `missing_token` refusal.
+pub fn bearer<'r>(app: &App, req: &'r Request<Incoming>) -> Result<&'r str, Failure> {
+    let header = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    header
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            app.metrics.verification("missing_token");
+            http(
+                StatusCode::UNAUTHORIZED,
+                "missing_token",
+                "send an API key as `Authorization: Bearer <key>`",
+            )
+        })
+}
+
+/// Counts a key verification by its outcome.
+pub fn count(app: &App, result: &Result<Principal, Failure>) {
+    match result {
+        Ok(_) => app.metrics.verification("ok"),
+        Err(f) => app.metrics.verification(f.code()),
+    }
+}
+
+/// [`authenticate`] with `admin`, then the key must be one of the store's administrators
+/// (its workspace is the home workspace), for store-wide data and operations.
+pub async fn store_admin<'a>(
+    app: &'a App,
+    req: &Request<Incoming>,
+    origin: &Origin,
+    seen: &mut Seen<'a>,
+    record: Record,
+) -> Result<(), Failure> {
+    let p = authenticate(app, req, origin, Some(Scope::Admin), seen, record).await?;
+    let caller = Caller::key(p).with_origin(origin.clone());
+    let kh = app.kh.clone();
+    blocking(move || kh.require_store_admin(&caller)).await
+}
+
+/// [`authenticate`], then the key as the caller of a facade call, with its workspace.
+pub async fn key_caller<'a>(
+    app: &'a App,
+    req: &Request<Incoming>,
+    origin: Origin,
+    scope: Scope,
+    seen: &mut Seen<'a>,
+    record: Record,
+) -> Result<(String, Caller), Failure> {
+    let p = authenticate(app, req, &origin, Some(scope), seen, record).await?;
+    Ok((p.workspace.clone(), Caller::key(p).with_origin(origin)))
+}
+
+/// Authenticates the bearer key and checks `scope`; the verification is recorded.
+pub async fn authenticate<'a>(
+    app: &'a App,
+    req: &Request<Incoming>,
+    origin: &Origin,
+    scope: Option<Scope>,
+    seen: &mut Seen<'a>,
+    record: Record,
+) -> Result<Principal, Failure> {
+    let token = bearer(app, req)?;
+    // Checked here, not on the blocking pool: a cached token costs microseconds, an uncached
+    // one a signature check and one indexed read. The use record's commit is awaited now, or
+    // parked in `seen` and awaited before the reply.
+    let checked = app.kh.verify_token_deferred(token, scope, origin);
+    let result = match (record, checked.outcome()) {
+        (Record::BeforeReply, Ok(p)) => {
+            let p = p.clone();
+            seen.used = Some(checked);
+            Ok(p)
+        }
+        _ => checked.await.map_err(Failure::from),
+    };
+    count(app, &result);
+    if let Ok(p) = &result {
+        seen.key_id = Some(p.key_id.clone());
+    }
+    result
+}

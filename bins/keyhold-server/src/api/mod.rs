@@ -1,0 +1,156 @@
+//! API v1 over hyper: every request enters at [`handle`], is routed by [`Router`] on the route
+//! table of [`keyhold::api`], answered by the handlers of its resource, and leaves with one
+//! log line and its metrics.
+
+mod admin;
+mod auth;
+mod input;
+mod keys;
+mod reply;
+mod router;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hyper::body::Incoming;
+use hyper::{Request, StatusCode};
+use keyhold::api::Op;
+use keyhold::{Keyhold, Origin, Principal, Surface};
+
+use crate::framing::Verdict;
+use crate::metrics::Metrics;
+use auth::Record;
+use reply::{Answer, Failure, Reply, http};
+pub use router::Router;
+
+/// The server's shared state.
+pub struct App {
+    /// The store.
+    pub kh: Arc<Keyhold>,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+    /// Time a client gets to send its headers, and then its body.
+    pub read_timeout: Duration,
+    /// API v1's routes.
+    pub router: Router,
+}
+
+/// What a request turned out to be, for its log line and the metrics.
+#[derive(Default)]
+struct Seen<'a> {
+    route: Option<&'static str>,
+    key_id: Option<String>,
+    /// The caller's use record, if it is still on its way to disk.
+    used: Option<keyhold::Deferred<'a, Principal>>,
+}
+
+/// Entry point for every request: route, answer, then one log line and the metrics.
+/// `framing` is the verdict on how the request was framed on the wire.
+pub async fn handle(
+    app: Arc<App>,
+    peer: SocketAddr,
+    framing: Verdict,
+    req: Request<Incoming>,
+) -> Result<Reply, Infallible> {
+    let started = Instant::now();
+    let rid = reply::request_id(&req);
+    let method = req.method().clone();
+    let origin = Origin {
+        surface: Surface::Http,
+        source: Some(peer.to_string()),
+        request_id: rid.clone(),
+    };
+    let mut seen = Seen::default();
+    let mut answer = match framing {
+        // Ambiguous framing (RFC 9112 section 6.3): refused before anything reads the body.
+        Verdict::Refuse(why) => {
+            seen.route = app.router.template(req.uri().path());
+            Err(http(StatusCode::BAD_REQUEST, "bad_request", why))
+        }
+        Verdict::Sound | Verdict::Close => route(&app, origin, req, &mut seen).await,
+    };
+    // Nothing is answered before the caller's use record is durable.
+    if let Some(used) = seen.used.take()
+        && let Err(e) = used.await
+        && answer.is_ok()
+    {
+        answer = Err(Failure::from(e));
+    }
+    let mut reply = match answer {
+        Ok(a) => reply::answer_reply(a),
+        Err(f) => reply::failure_reply(&f, &rid),
+    };
+    reply::common_headers(&mut reply, &rid, framing != Verdict::Sound);
+    let took = started.elapsed();
+    let route = seen.route.unwrap_or("unknown");
+    app.metrics.request(route, reply.status().as_u16(), took);
+    // One line per request; never a header, a body, a token or a credential.
+    tracing::info!(
+        request_id = %rid,
+        method = %method,
+        route,
+        status = reply.status().as_u16(),
+        latency_ms = took.as_secs_f64() * 1000.0,
+        key_id = seen.key_id.as_deref().unwrap_or("-"),
+        "request"
+    );
+    Ok(reply)
+}
+
+/// Resolves the route, then runs its operation.
+async fn route<'a>(
+    app: &'a App,
+    origin: Origin,
+    req: Request<Incoming>,
+    seen: &mut Seen<'a>,
+) -> Result<Answer, Failure> {
+    let (route, id) = app.router.resolve(req.method(), req.uri().path())?;
+    seen.route = Some(route.template);
+    let kh = app.kh.clone();
+    match route.op {
+        Op::Health => Ok(Answer::ok(serde_json::json!({ "status": "ok" }))),
+        Op::OpenApi => Ok(Answer::ok(keyhold::api::openapi(
+            keyhold::DEFAULT_WORKSPACE,
+        ))),
+        Op::Jwks => Ok(Answer::of(&reply::blocking(move || kh.jwks()).await?)),
+        Op::Metrics => admin::metrics(app, &req, &origin, seen).await,
+        Op::WhoAmI => {
+            let me = auth::authenticate(app, &req, &origin, None, seen, Record::BeforeReply);
+            Ok(Answer::of(&me.await?))
+        }
+        Op::VerifyToken => keys::introspect(app, origin, req, seen).await,
+        Op::ListKeys => keys::list(app, origin, &req, seen).await,
+        Op::MintKey => keys::mint(app, origin, req, seen).await,
+        Op::RevokeAllKeys => keys::revoke_all(app, origin, &req, seen).await,
+        Op::GetKey => keys::get(app, origin, &req, seen, id).await,
+        Op::RevokeKey => keys::revoke(app, origin, &req, seen, id).await,
+        Op::ListAudit => admin::audit(app, origin, &req, seen).await,
+        Op::RotateSigningKey => admin::rotate_signing_key(app, origin, &req, seen).await,
+        Op::VerifyAudit => admin::verify_audit(app, &req, &origin, seen).await,
+    }
+}
+
+#[cfg(test)]
+mod openapi_snapshot {
+    /// The OpenAPI document is API v1's contract: it is kept in `docs/openapi.json`, and any
+    /// change to it must change that file too, so that it shows in review and in history.
+    /// (`KEYHOLD_UPDATE_SNAPSHOTS=1` rewrites the file.)
+    #[test]
+    #[allow(clippy::expect_used)]
+    fn the_served_document_is_the_committed_one() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
+        let document = keyhold::api::openapi(keyhold::DEFAULT_WORKSPACE);
+        let served = serde_json::to_string_pretty(&document).expect("json") + "\n";
+        if std::env::var_os("KEYHOLD_UPDATE_SNAPSHOTS").is_some() {
+            std::fs::write(&path, &served).expect("write the snapshot");
+        }
+        let committed = std::fs::read_to_string(&path).expect("docs/openapi.json");
+        assert!(
+            served == committed,
+            "the OpenAPI document changed: review the difference, then run the test with \
+             KEYHOLD_UPDATE_SNAPSHOTS=1 to record it"
+        );
+    }
+}

@@ -1,0 +1,174 @@
+//! Answers and failures, and how each becomes an HTTP response: the error envelope, the bearer
+//! challenge, and the headers every response carries.
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{CACHE_CONTROL, CONNECTION, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use hyper::{Request, Response, StatusCode};
+use keyhold::Error;
+use keyhold::api::ErrorEnvelope;
+
+/// A response.
+pub type Reply = Response<Full<Bytes>>;
+
+/// A failure to report: the facade's error, or an HTTP-level one.
+pub enum Failure {
+    Keyhold(Error),
+    Http {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Self::Keyhold(e)
+    }
+}
+
+impl Failure {
+    /// The failure's error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Keyhold(e) => e.code(),
+            Self::Http { code, .. } => code,
+        }
+    }
+}
+
+/// An HTTP-level failure.
+pub fn http(status: StatusCode, code: &'static str, message: impl Into<String>) -> Failure {
+    Failure::Http {
+        status,
+        code,
+        message: message.into(),
+    }
+}
+
+/// A successful answer.
+pub enum Answer {
+    Json(StatusCode, serde_json::Value),
+    Text(String),
+}
+
+impl Answer {
+    /// `200 OK` with `body`.
+    pub fn ok(body: serde_json::Value) -> Self {
+        Self::Json(StatusCode::OK, body)
+    }
+
+    /// `200 OK` with `body` as JSON.
+    pub fn of<T: serde::Serialize>(body: &T) -> Self {
+        Self::with(StatusCode::OK, body)
+    }
+
+    /// `status` with `body` as JSON.
+    pub fn with<T: serde::Serialize>(status: StatusCode, body: &T) -> Self {
+        Self::Json(
+            status,
+            serde_json::to_value(body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+}
+
+/// Runs a blocking facade call on the blocking pool.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> keyhold::Result<T> + Send + 'static,
+) -> Result<T, Failure> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| {
+            http(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "the request's worker failed",
+            )
+        })?
+        .map_err(Failure::from)
+}
+
+fn json_reply(status: StatusCode, body: &serde_json::Value) -> Reply {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+/// The response of a successful answer.
+pub fn answer_reply(answer: Answer) -> Reply {
+    match answer {
+        Answer::Json(status, body) => json_reply(status, &body),
+        Answer::Text(text) => {
+            let mut r = Response::new(Full::new(Bytes::from(text)));
+            r.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            r
+        }
+    }
+}
+
+/// What every response carries, set here and nowhere else: no cache keeps any answer (a
+/// mint response holds a token; others hold store data), and the request id.
+pub fn common_headers(r: &mut Reply, request_id: &str, close: bool) {
+    let h = r.headers_mut();
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // `request_id` is the client's only if it is short and plain, else one of ours.
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-request-id", v);
+    }
+    if close {
+        h.insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+}
+
+/// The error envelope of a failure, with the bearer challenge RFC 6750 asks for.
+pub fn failure_reply(f: &Failure, request_id: &str) -> Reply {
+    let (status, message) = match f {
+        Failure::Keyhold(e) => (
+            StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            e.to_string(),
+        ),
+        Failure::Http {
+            status, message, ..
+        } => (*status, message.clone()),
+    };
+    let code = f.code();
+    let envelope = ErrorEnvelope::new(code, &message, request_id);
+    let mut r = json_reply(
+        status,
+        &serde_json::to_value(&envelope).unwrap_or(serde_json::Value::Null),
+    );
+    // RFC 6750: tell the client what was wrong with its bearer token.
+    let challenge = match (status, code) {
+        (StatusCode::UNAUTHORIZED, "missing_token") => Some("Bearer realm=\"keyhold\"".to_owned()),
+        (StatusCode::UNAUTHORIZED, _) => Some(format!(
+            "Bearer realm=\"keyhold\", error=\"invalid_token\", error_description=\"{code}\""
+        )),
+        (StatusCode::FORBIDDEN, "insufficient_scope") => {
+            Some("Bearer realm=\"keyhold\", error=\"insufficient_scope\"".to_owned())
+        }
+        _ => None,
+    };
+    if let Some(c) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        r.headers_mut().insert(WWW_AUTHENTICATE, c);
+    }
+    r
+}
+
+/// The request id: the client's `X-Request-Id` if it is short and plain, else a new one.
+pub fn request_id(req: &Request<Incoming>) -> String {
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| {
+            !s.is_empty()
+                && s.len() <= 64
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        })
+        .map_or_else(keyhold::new_request_id, str::to_owned)
+}

@@ -129,6 +129,7 @@ const EXPECTED_IN_FIXTURE: &[(&str, &str, &str)] = &[
     ),
     ("allowed-deps", "keyhold-token", "depends on keyhold-cli"),
     ("allowed-deps", "keyhold-audit", "depends on keyhold-store"),
+    ("allowed-deps", "keyhold-api", "depends on keyhold-token"),
     (
         "forbids-unsafe",
         "crates/keyhold-token/src/lib.rs",

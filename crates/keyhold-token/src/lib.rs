@@ -75,7 +75,8 @@
 //!
 //! # Error codes
 //!
-//! [`TokenError::code`] and [`TokenError::http_status`]:
+//! [`TokenError::code`] (the statuses a transport answers with are the caller's business; the
+//! table says how keyhold's HTTP API maps them):
 //!
 //! | code | HTTP | meaning |
 //! |---|---|---|

@@ -45,7 +45,7 @@ use keyhold_store::{KekRow, KekState, Store, Tx};
 
 pub use apikeys::{
     ApiKey, Introspection, KeyState, MintRequest, MintedKey, Principal, RevokeAll,
-    STANDING_MAX_AGE, SigningKeyRotation, Token, VERIFY_CACHE_CAPACITY,
+    SigningKeyRotation, Token,
 };
 pub use audit::{AuditEntry, AuditVerification, Deferred};
 pub use caller::{Caller, Origin, Surface, new_request_id};
@@ -55,8 +55,8 @@ pub use keyhold_crypto::secrecy::zeroize::Zeroizing;
 pub use keyhold_crypto::{MasterKey, MasterKeyFile, SecretBytes};
 pub use keyhold_store::AuditFilter;
 pub use keyhold_token::{
-    DEFAULT_LEEWAY, ExpiryPreset, Jwk, Jwks, MAX_TOKEN_LEN, Scope, ScopeSet, TokenError,
-    VerifyingKey,
+    DEFAULT_LEEWAY, ExpiryPreset, Jwk, Jwks, MAX_TOKEN_LEN, STANDING_MAX_AGE, Scope, ScopeSet,
+    TokenError, VERIFY_CACHE_CAPACITY, VerifyingKey,
 };
 pub use keys::{KEK_ROTATION_BATCH, KekRotation, KeySource, MASTER_KEY_ENV, MasterKeyRotation};
 pub use ops::{Local, Operations};
@@ -83,11 +83,8 @@ pub struct Keyhold {
     /// The key that authenticates access-deciding rows (see `integrity`).
     rows: RwLock<Option<keyhold_crypto::RowKey>>,
     signing: RwLock<apikeys::Signing>,
-    verify_cache: RwLock<apikeys::VerifyCache>,
+    verify_cache: apikeys::VerifyCache,
     revocation_epoch: std::sync::atomic::AtomicU64,
-    /// The standing counter as last read, with the main connection's `data_version` and own
-    /// write count at that moment: while neither moves, the counter cannot have either.
-    validated: std::sync::Mutex<apikeys::Validated>,
     audit: RwLock<audit::AuditKeys>,
     uses: group::GroupCommit<keyhold_audit::Event>,
     record_uses: std::sync::atomic::AtomicBool,
@@ -437,9 +434,8 @@ impl Keyhold {
             ring: RwLock::new(ring),
             rows: RwLock::new(None),
             signing: RwLock::default(),
-            verify_cache: RwLock::default(),
+            verify_cache: apikeys::VerifyCache::default(),
             revocation_epoch: std::sync::atomic::AtomicU64::new(0),
-            validated: std::sync::Mutex::new(apikeys::Validated::default()),
             audit: RwLock::default(),
             uses: group::GroupCommit::default(),
             record_uses: std::sync::atomic::AtomicBool::new(true),

@@ -247,3 +247,35 @@ fn standing_now_reads_the_counter_again_only_when_the_mark_moved() {
         "and an own one"
     );
 }
+
+#[test]
+fn own_writes_counts_an_upgrade_as_one_write_and_a_refused_one_as_none() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("k.db");
+    rusqlite::Connection::open(&path)
+        .and_then(|c| c.pragma_update(None, "application_id", crate::APPLICATION_ID))
+        .expect("bare keyhold file");
+    let store = Store::open(&path).expect("open");
+    assert_eq!(
+        store.own_writes(),
+        0,
+        "automatic migrations are not counted"
+    );
+    let from = store
+        .pending_upgrade()
+        .expect("pending")
+        .expect("an upgrade");
+    let refused = store.upgrade(from, |_| -> Result<(), Refused> { Err(Refused) });
+    assert!(refused.is_err());
+    assert_eq!(store.own_writes(), 0, "a refused upgrade is not counted");
+    let wrong = store
+        .upgrade(from - 1, |_| -> Result<(), StoreError> { Ok(()) })
+        .expect("upgrade");
+    assert!(!wrong);
+    assert_eq!(store.own_writes(), 0, "nor one from another version");
+    let done = store
+        .upgrade(from, |_| -> Result<(), StoreError> { Ok(()) })
+        .expect("upgrade");
+    assert!(done);
+    assert_eq!(store.own_writes(), 1, "an upgrade is one write");
+}

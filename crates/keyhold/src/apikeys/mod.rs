@@ -4,6 +4,10 @@
 //! and its metadata — never the token. Verification reads the key's standing from the
 //! database on every call, so a revocation committed by any process sharing the store is seen
 //! by the very next verification in every other process.
+//!
+//! The rules — what may be minted, the time, revocation and revoke-all rules, the verify
+//! cache — are keyhold-token's, and whether the store changed is keyhold-store's to say: this
+//! module authorises, performs and audits.
 
 use std::collections::BTreeMap;
 use std::fmt;

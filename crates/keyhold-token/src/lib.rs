@@ -154,7 +154,7 @@ pub use keys::{Jwk, Jwks, KID_LEN, SigningKey, VerifyingKey, thumbprint};
 pub use minting::{MintAsk, MintError, MintPlan, Minter, plan_mint};
 pub use preset::ExpiryPreset;
 pub use scope::{Scope, ScopeSet};
-pub use state::{KeyFacts, KeyStatus, check_state, revoked_by_all};
+pub use state::{KeyFacts, KeyStatus, check_state, revoked_by_all, signer_retired};
 pub use verify::{
     DEFAULT_LEEWAY, KeyLookup, MAX_TOKEN_LEN, SignedIdentity, VerifiedToken, claimed_workspace,
     signed_identity, verify,

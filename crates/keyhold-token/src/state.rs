@@ -1,7 +1,7 @@
 //! The stateful rules: what the caller's store says about a verified token's key, and the
 //! decision over those facts.
 
-use crate::{Claims, Scope, TokenError};
+use crate::{Claims, DEFAULT_LEEWAY, Scope, TokenError};
 
 /// Status of the access key a token was issued as, as the caller's store knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -33,6 +33,14 @@ pub struct KeyFacts {
 /// sequence number. Decided by mint order, never by clocks.
 pub fn revoked_by_all(mint_seq: i64, revoke_all_mark: Option<i64>) -> bool {
     revoke_all_mark.is_some_and(|mark| mint_seq <= mark)
+}
+
+/// Whether a retiring signing key verifies nothing any more: every unrevoked token it signed
+/// (the last one expiring at `last_expiry`, if there is one) is past `exp +`
+/// [`DEFAULT_LEEWAY`] at `now` — refused as expired by [`Claims::check_times`] — so the key
+/// can be deleted.
+pub fn signer_retired(last_expiry: Option<i64>, now: i64) -> bool {
+    last_expiry.is_none_or(|exp| i128::from(exp) + i128::from(DEFAULT_LEEWAY) < i128::from(now))
 }
 
 impl KeyFacts {
@@ -121,6 +129,36 @@ mod tests {
             !revoked_by_all(6, Some(5)),
             "minted afterwards: not covered"
         );
+    }
+
+    #[test]
+    fn a_signer_retires_once_its_last_token_is_past_the_leeway() {
+        let l = i64::try_from(DEFAULT_LEEWAY).expect("small");
+        assert!(signer_retired(None, 0), "it signed nothing unrevoked");
+        assert!(
+            !signer_retired(Some(1_000), 1_000 + l),
+            "still verifies at the edge"
+        );
+        assert!(signer_retired(Some(1_000), 1_000 + l + 1));
+        assert!(!signer_retired(Some(i64::MAX), i64::MAX), "no overflow");
+        let scopes: ScopeSet = [Scope::KeysRead].into_iter().collect();
+        let c = Claims::new(
+            "i",
+            "s",
+            "ws",
+            scopes,
+            900,
+            ExpiryPreset::FifteenMinutes,
+            "k",
+        )
+        .expect("claims");
+        for now in [c.exp() + l, c.exp() + l + 1] {
+            assert_eq!(
+                signer_retired(Some(c.exp()), now),
+                c.check_times(now, DEFAULT_LEEWAY).is_err(),
+                "the same edge as the time rules, at {now}"
+            );
+        }
     }
 
     #[test]

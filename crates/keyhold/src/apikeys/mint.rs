@@ -90,12 +90,8 @@ impl Keyhold {
             workspace: claims.workspace().to_owned(),
             name: name.to_owned(),
             sub: claims.sub().to_owned(),
-            scopes: claims
-                .scopes()
-                .iter()
-                .map(Scope::as_str)
-                .collect::<Vec<_>>()
-                .join(" "),
+            // Space-separated, sorted: what the listing splits again.
+            scopes: claims.scopes().to_string(),
             kid: key.kid().to_owned(),
             fingerprint: keyhold_token::fingerprint(token.expose()),
             created_at_ms,

@@ -133,7 +133,7 @@ impl Keyhold {
                 continue;
             }
             let last = tx.last_expiry_signed_by(&row.kid)?;
-            if last.is_none_or(|exp| exp + i64::try_from(DEFAULT_LEEWAY).unwrap_or(0) < now) {
+            if keyhold_token::signer_retired(last, now) {
                 tx.delete_signing_key(&row.kid)?;
                 tx.delete_record(&signing_record(&row.kid))?;
                 retired.push(row.kid);

@@ -3,7 +3,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use crate::{Store, StoreError, Tx};
+use crate::{Standing, Store, StoreError, Tx};
 
 /// Lifecycle of a token-signing key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,17 +75,6 @@ pub struct ApiKeyRow {
     pub mint_seq: i64,
     /// The row's MAC (empty if the row has none).
     pub mac: Vec<u8>,
-}
-
-/// Where the store stood when something was read: the reading connection's `data_version`
-/// (moves on any other connection's commit) and the standing counter (moves only when some
-/// key's or workspace's revocation state changes, in any process; kept by triggers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Versions {
-    /// `PRAGMA data_version` of the reading connection.
-    pub data: i64,
-    /// The standing counter.
-    pub standing: i64,
 }
 
 /// What verification needs to know about a key, in one indexed lookup, borrowed from the
@@ -352,43 +341,21 @@ impl Tx<'_> {
 }
 
 impl Store {
-    /// The facts verification needs about key `jti` — and the versions they were read at —
+    /// The facts verification needs about key `jti` — and the standing they were read at —
     /// in one statement: no explicit transaction, one indexed lookup, handed to `f` borrowed
     /// from the statement (no copy of any column). This is the hot path of every token
     /// verification.
     pub fn key_standing<T>(
         &self,
         jti: &str,
-        f: impl FnOnce(Versions, Option<KeyStanding<'_>>) -> T,
+        f: impl FnOnce(Standing, Option<KeyStanding<'_>>) -> T,
     ) -> Result<T, StoreError> {
         self.with_reader(|c| {
             let mut stmt = c.prepare_cached(&format!(
-                "SELECT (SELECT data_version FROM pragma_data_version), (SELECT version FROM standing),
-                        {STANDING_COLUMNS}
+                "SELECT (SELECT version FROM standing), {STANDING_COLUMNS}
                  FROM (SELECT 1) LEFT JOIN api_keys k ON k.jti = ?1 LEFT JOIN workspaces w ON w.id = k.workspace",
             ))?;
-            stmt.query_row([jti], |r| {
-                let versions = Versions {
-                    data: r.get(0)?,
-                    standing: r.get(1)?,
-                };
-                Ok(f(versions, standing_from(r, 2)?))
-            })
-        })
-    }
-
-    /// The connection's `data_version` and the standing counter, read together.
-    pub fn versions(&self) -> Result<Versions, StoreError> {
-        self.with_reader(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT (SELECT data_version FROM pragma_data_version), (SELECT version FROM standing)",
-            )?;
-            stmt.query_row([], |r| {
-                Ok(Versions {
-                    data: r.get(0)?,
-                    standing: r.get(1)?,
-                })
-            })
+            stmt.query_row([jti], |r| Ok(f(Standing(r.get(0)?), standing_from(r, 1)?)))
         })
     }
 }

@@ -1,12 +1,14 @@
 //! keyhold's storage layer: one SQLite file in WAL mode, versioned migrations, and a narrow,
 //! typed interface. Every public operation runs inside one transaction; SQL appears nowhere
-//! else in keyhold.
+//! else in keyhold, and neither does any SQLite mechanism: whether anything changed since a
+//! moment is told by opaque marks ([`Store::changes`], [`Store::standing_now`]).
 //!
 //! The store holds only public metadata and ciphertext (envelopes); it never sees a key or a
 //! plaintext secret, and it depends on no other keyhold crate.
 #![forbid(unsafe_code)]
 
 mod audit;
+mod changes;
 mod error;
 mod keys;
 mod migrations;
@@ -21,8 +23,9 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use audit::{AuditFilter, AuditRow, AuditRowView};
+pub use changes::{ChangeMark, Standing};
 pub use error::StoreError;
-pub use keys::{ApiKeyRow, KeyStanding, SigningKeyRow, SigningKeyState, Versions};
+pub use keys::{ApiKeyRow, KeyStanding, SigningKeyRow, SigningKeyState};
 pub use tx::{KekRow, KekState, RecordKey, RecordRow, Tx, WorkspaceRow};
 
 /// `PRAGMA application_id` of a keyhold database ("KHLD").
@@ -35,6 +38,8 @@ pub struct Store {
     conn: Mutex<Connection>,
     /// Write transactions committed on `conn` (which its own `data_version` does not count).
     own_writes: std::sync::atomic::AtomicU64,
+    /// The standing counter as last read, with the change mark it was read at.
+    standing_memo: Mutex<changes::StandingMemo>,
     /// A second connection for appends that must not hold up everything else while they wait
     /// for their fsync (the audit log's group commit). Opened on first use.
     aside: Mutex<Option<Connection>>,
@@ -121,6 +126,7 @@ impl Store {
         let store = Self {
             conn: Mutex::new(conn),
             own_writes: std::sync::atomic::AtomicU64::new(0),
+            standing_memo: Mutex::default(),
             aside: Mutex::new(None),
             reader: Mutex::new(None),
             path: path.to_path_buf(),
@@ -259,31 +265,14 @@ impl Store {
         tx.commit()
             .map_err(|e| StoreError::from_sqlite(&self.path, e))?;
         if writes {
-            self.own_writes
-                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            self.count_own_write();
         }
         Ok(out)
-    }
-
-    /// How many write transactions the main connection has committed: what its own
-    /// `data_version` cannot tell. (Bumped after the commit.)
-    pub fn own_writes(&self) -> u64 {
-        self.own_writes.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The schema version (`PRAGMA user_version`).
     pub fn schema_version(&self) -> Result<u32, StoreError> {
         self.with_conn(|c| c.pragma_query_value(None, "user_version", |r| r.get(0)))
-    }
-
-    /// SQLite's `PRAGMA data_version` of the read-only connection: it changes whenever any
-    /// other connection — this store's writers, another handle, another process — commits a
-    /// change to the database. Cheap: no table is read, and no writer is waited for.
-    pub fn data_version(&self) -> Result<i64, StoreError> {
-        self.with_reader(|c| {
-            let mut stmt = c.prepare_cached("PRAGMA data_version")?;
-            stmt.query_row([], |r| r.get(0))
-        })
     }
 
     /// Runs SQLite's `quick_check` (O(size of the database)): `Ok` or `Corrupt`.
@@ -320,8 +309,7 @@ impl Store {
         let done = migrations::upgrade(&mut conn, &self.path, from, f)?;
         drop(conn);
         if done {
-            self.own_writes
-                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            self.count_own_write();
         }
         Ok(done)
     }
@@ -336,113 +324,5 @@ impl Store {
             },
             migrations::MigrateError::Sqlite(e) => StoreError::from_sqlite(&self.path, e),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn data_version_moves_on_every_commit_the_reader_did_not_make() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("k.db");
-        let a = Store::create(&path).expect("create");
-        let b = Store::open(&path).expect("open");
-        let v0 = a.data_version().expect("v");
-        assert_eq!(
-            a.data_version().expect("v"),
-            v0,
-            "stable while nothing changes"
-        );
-        a.write(|tx| tx.set_meta("x", b"1")).expect("own write");
-        let after_own = a.data_version().expect("v");
-        assert_ne!(
-            after_own, v0,
-            "the reader is its own connection: it sees this store's writes too"
-        );
-        let v0 = after_own;
-        b.write(|tx| tx.set_meta("x", b"2")).expect("other write");
-        let v1 = a.data_version().expect("v");
-        assert_ne!(v1, v0, "another connection's commit is seen at once");
-        assert_eq!(
-            a.data_version().expect("v"),
-            v1,
-            "stable while nothing changes"
-        );
-        let (with_standing, none) = a
-            .key_standing("key_missing", |v, s| (v, s.is_none()))
-            .expect("lookup");
-        assert_eq!(with_standing.data, v1);
-        assert!(none);
-        b.write(|tx| tx.set_meta("x", b"3")).expect("other write");
-        assert_ne!(
-            a.key_standing("key_missing", |v, _| v.data)
-                .expect("lookup"),
-            v1,
-            "the lookup sees other commits"
-        );
-    }
-
-    #[test]
-    fn the_standing_counter_moves_on_revocations_only() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let a = Store::create(&dir.path().join("k.db")).expect("create");
-        let ws = WorkspaceRow {
-            id: "ws_1".into(),
-            name: "one".into(),
-            created_at: 1,
-            revoked_all_at_ms: None,
-            revoked_all_seq: None,
-            mac: Vec::new(),
-        };
-        let key = ApiKeyRow {
-            jti: "key_1".into(),
-            workspace: "ws_1".into(),
-            name: "k".into(),
-            sub: "s".into(),
-            scopes: "admin".into(),
-            kid: "kid".into(),
-            fingerprint: "f".into(),
-            created_at_ms: 1,
-            created_by: "op".into(),
-            expires_at: i64::MAX,
-            revoked_at_ms: None,
-            revoked_by: None,
-            last_used_at: None,
-            mint_seq: 1,
-            mac: Vec::new(),
-        };
-        let standing = || a.versions().expect("versions").standing;
-        let s0 = standing();
-        a.write(|tx| {
-            tx.insert_workspace(&ws)?;
-            tx.insert_api_key(&key)
-        })
-        .expect("write");
-        assert_eq!(standing(), s0, "a new key does not move it");
-        a.write(|tx| {
-            tx.touch_api_key("key_1", 5)?;
-            tx.set_meta("x", b"1")
-        })
-        .expect("write");
-        assert_eq!(standing(), s0, "last-used times and meta: no change");
-        let w0 = a.own_writes();
-        a.write(|tx| tx.revoke_api_key("key_1", 10, "op", b"m"))
-            .expect("revoke");
-        assert_eq!(a.own_writes(), w0 + 1);
-        let s1 = standing();
-        assert!(s1 > s0, "a revocation moves it");
-        a.write(|tx| tx.set_workspace_revoke_all("ws_1", 20, 1, b"m"))
-            .expect("revoke all");
-        let s2 = standing();
-        assert!(s2 > s1, "a revoke-all moves it");
-        let (v, found) = a
-            .key_standing("key_1", |v, s| {
-                (v, s.map(|s| (s.revoked_at_ms, s.revoked_all_seq)))
-            })
-            .expect("lookup");
-        assert_eq!(v.standing, s2, "read with the standing it reflects");
-        assert_eq!(found, Some((Some(10), Some(1))));
     }
 }

@@ -145,8 +145,9 @@ impl<'a> Tx<'a> {
         }
     }
 
-    /// `PRAGMA data_version` as seen by this transaction (see [`crate::Store::data_version`]).
-    pub fn data_version(&self) -> Result<i64, StoreError> {
+    /// `PRAGMA data_version` as seen by this transaction (see `Store::data_version`).
+    #[cfg(test)]
+    pub(crate) fn data_version(&self) -> Result<i64, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached("PRAGMA data_version")

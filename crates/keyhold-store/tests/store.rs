@@ -40,8 +40,15 @@ fn read<T>(store: &Store, f: impl FnOnce(&Tx<'_>) -> Result<T, StoreError>) -> T
     store.read(f).expect("read")
 }
 
+/// The standing counter's value, read beside the store (its own API only compares
+/// standings), after checking that the store's answer moved exactly when the counter did.
 fn standing(store: &Store) -> i64 {
-    store.versions().expect("versions").standing
+    let before = store.standing_now().expect("standing");
+    let value: i64 = raw(store.path())
+        .query_row("SELECT version FROM standing", [], |r| r.get(0))
+        .expect("counter");
+    assert_eq!(store.standing_now().expect("standing"), before);
+    value
 }
 
 /// An error of the caller's own, to abort a transaction with.
@@ -179,8 +186,8 @@ fn create_makes_a_private_wal_database_at_the_latest_schema() {
     assert_eq!(store.schema_version().expect("version"), LATEST);
     assert_eq!(store.pending_upgrade().expect("pending"), None);
     assert_eq!(
-        store.own_writes(),
-        0,
+        store.changes().expect("mark"),
+        Store::open(&path).expect("open").changes().expect("mark"),
         "migrations are not counted as writes"
     );
     store.quick_check().expect("a new database is sound");
@@ -257,7 +264,14 @@ fn open_finds_what_an_earlier_handle_wrote() {
     let store = Store::open(&db_path(&dir)).expect("open");
     assert_eq!(store.schema_version().expect("version"), LATEST);
     assert_eq!(store.pending_upgrade().expect("pending"), None);
-    assert_eq!(store.own_writes(), 0, "counted per handle");
+    assert_eq!(
+        store.changes().expect("mark"),
+        Store::open(&db_path(&dir))
+            .expect("open")
+            .changes()
+            .expect("mark"),
+        "counted per handle: opening wrote nothing"
+    );
     assert_eq!(read(&store, |tx| tx.meta("m")), Some(b"v".to_vec()));
     assert_eq!(
         read(&store, |tx| tx.workspace("ws_1")),
@@ -481,6 +495,7 @@ fn pending_upgrade_names_the_version_to_upgrade_from() {
 fn upgrade_from_a_version_the_schema_is_not_at_does_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = version_4_store(&dir);
+    let m0 = store.changes().expect("mark");
     let mut called = false;
     let done = store
         .upgrade(AUTOMATIC - 1, |_| -> Result<(), StoreError> {
@@ -491,7 +506,7 @@ fn upgrade_from_a_version_the_schema_is_not_at_does_nothing() {
     assert!(!done);
     assert!(!called, "the caller's work runs only with the migration");
     assert_eq!(store.schema_version().expect("version"), AUTOMATIC);
-    assert_eq!(store.own_writes(), 0);
+    assert_eq!(store.changes().expect("mark"), m0, "nothing committed");
 
     let (_dir, latest) = new_store();
     let done = latest
@@ -507,6 +522,7 @@ fn upgrade_from_a_version_the_schema_is_not_at_does_nothing() {
 fn a_failed_upgrade_leaves_the_schema_and_the_data_as_they_were() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = version_4_store(&dir);
+    let m0 = store.changes().expect("mark");
     let result = store.upgrade(AUTOMATIC, |tx| -> Result<(), Abort> {
         tx.set_meta("half-done", b"1")?;
         tx.set_workspace_auth("ws_1", Some(7), b"mac")?;
@@ -515,7 +531,7 @@ fn a_failed_upgrade_leaves_the_schema_and_the_data_as_they_were() {
     assert!(matches!(result, Err(Abort::Refused)), "{result:?}");
     assert_eq!(store.schema_version().expect("version"), AUTOMATIC);
     assert_eq!(store.pending_upgrade().expect("pending"), Some(AUTOMATIC));
-    assert_eq!(store.own_writes(), 0);
+    assert_eq!(store.changes().expect("mark"), m0, "nothing committed");
     // The version-5 columns are gone with the rolled-back migration...
     assert!(matches!(
         store.read(|tx| tx.workspaces()),
@@ -543,6 +559,7 @@ fn upgrade_applies_the_migration_and_the_callers_work_together() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = version_4_store(&dir);
     let s0 = standing(&store);
+    let m0 = store.changes().expect("mark");
     let done = store
         .upgrade(AUTOMATIC, |tx| -> Result<(), StoreError> {
             // The new columns exist inside the transaction, empty.
@@ -568,7 +585,7 @@ fn upgrade_applies_the_migration_and_the_callers_work_together() {
     assert!(done);
     assert_eq!(store.schema_version().expect("version"), LATEST);
     assert_eq!(store.pending_upgrade().expect("pending"), None);
-    assert_eq!(store.own_writes(), 1, "an upgrade is one write");
+    assert_ne!(store.changes().expect("mark"), m0, "an upgrade is a write");
     assert!(standing(&store) > s0, "re-authenticated rows move it");
     let (ws, early, late) = read(&store, |tx| {
         Ok((
@@ -606,6 +623,7 @@ fn upgrade_applies_the_migration_and_the_callers_work_together() {
 fn meta_values_are_set_replaced_and_deleted() {
     let (_dir, store) = new_store();
     assert_eq!(read(&store, |tx| tx.meta("k")), None);
+    let m0 = store.changes().expect("mark");
     write(&store, |tx| tx.set_meta("k", b"one"));
     assert_eq!(read(&store, |tx| tx.meta("k")), Some(b"one".to_vec()));
     write(&store, |tx| {
@@ -617,37 +635,52 @@ fn meta_values_are_set_replaced_and_deleted() {
     write(&store, |tx| tx.delete_meta("k"));
     assert_eq!(read(&store, |tx| tx.meta("k")), None);
     assert_eq!(read(&store, |tx| tx.meta("other")), Some(Vec::new()));
+    let m1 = store.changes().expect("mark");
+    assert_ne!(m1, m0);
     write(&store, |tx| tx.delete_meta("never-set"));
-    assert_eq!(store.own_writes(), 4);
+    assert_ne!(
+        store.changes().expect("mark"),
+        m1,
+        "a write that changed nothing"
+    );
 }
 
 #[test]
-fn own_writes_counts_committed_writes_on_the_main_connection_only() {
-    let (_dir, store) = new_store();
-    assert_eq!(store.own_writes(), 0);
+fn the_change_mark_moves_on_committed_writes_only() {
+    let (dir, store) = new_store();
+    let m0 = store.changes().expect("mark");
+    assert_eq!(store.changes().expect("mark"), m0, "stable while idle");
     write(&store, |tx| tx.set_meta("a", b"1"));
-    assert_eq!(store.own_writes(), 1);
+    let m1 = store.changes().expect("mark");
+    assert_ne!(m1, m0, "an own write moves it");
     read(&store, |tx| tx.meta("a"));
-    assert_eq!(store.own_writes(), 1, "reads are not writes");
+    assert_eq!(store.changes().expect("mark"), m1, "reads are not writes");
     let failed = store.write(|tx| -> Result<(), Abort> {
         tx.set_meta("a", b"2")?;
         Err(Abort::Refused)
     });
     assert!(matches!(failed, Err(Abort::Refused)));
-    assert_eq!(store.own_writes(), 1, "a rolled-back write is not counted");
+    assert_eq!(
+        store.changes().expect("mark"),
+        m1,
+        "a rolled-back write is not"
+    );
     store
         .write_aside(|tx| tx.set_meta("b", b"1"))
         .expect("aside");
-    assert_eq!(store.own_writes(), 1, "write_aside is another connection");
-    write(&store, |tx| tx.set_meta("c", b"1"));
-    assert_eq!(store.own_writes(), 2);
+    let m2 = store.changes().expect("mark");
+    assert_ne!(m2, m1, "a write aside is");
+    write(&Store::open(&db_path(&dir)).expect("open"), |tx| {
+        tx.set_meta("c", b"1")
+    });
+    assert_ne!(store.changes().expect("mark"), m2, "another handle's is");
 }
 
 #[test]
 fn a_write_whose_closure_fails_leaves_nothing_behind() {
     let (_dir, store) = new_store();
     write(&store, |tx| tx.set_meta("before", b"1"));
-    let data0 = store.data_version().expect("data");
+    let m0 = store.changes().expect("mark");
     let s0 = standing(&store);
     let result = store.write(|tx| -> Result<(), Abort> {
         tx.set_meta("before", b"changed")?;
@@ -675,16 +708,13 @@ fn a_write_whose_closure_fails_leaves_nothing_behind() {
         Ok(())
     });
     assert_eq!(standing(&store), s0);
-    assert_eq!(
-        store.data_version().expect("data"),
-        data0,
-        "nothing committed"
-    );
+    assert_eq!(store.changes().expect("mark"), m0, "nothing committed");
 }
 
 #[test]
 fn a_panic_inside_write_rolls_back_and_the_store_stays_usable() {
     let (_dir, store) = new_store();
+    let m0 = store.changes().expect("mark");
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         store.write(|tx| -> Result<(), StoreError> {
             tx.set_meta("k", b"from the panicking write")?;
@@ -693,12 +723,12 @@ fn a_panic_inside_write_rolls_back_and_the_store_stays_usable() {
         })
     }));
     assert!(outcome.is_err(), "the panic propagates");
-    assert_eq!(store.own_writes(), 0);
+    assert_eq!(store.changes().expect("mark"), m0, "nothing committed");
     assert_eq!(read(&store, |tx| tx.meta("k")), None);
     assert_eq!(read(&store, |tx| tx.workspaces()), Vec::new());
     write(&store, |tx| tx.set_meta("k", b"after"));
     assert_eq!(read(&store, |tx| tx.meta("k")), Some(b"after".to_vec()));
-    assert_eq!(store.own_writes(), 1);
+    assert_ne!(store.changes().expect("mark"), m0);
 }
 
 #[test]
@@ -716,7 +746,7 @@ fn a_read_closure_error_is_passed_through() {
 #[test]
 fn write_aside_commits_rolls_back_and_is_seen_by_the_main_connection() {
     let (_dir, store) = new_store();
-    let d0 = store.data_version().expect("data");
+    let d0 = store.changes().expect("mark");
     let n = store
         .write_aside(|tx| {
             tx.append_audit(&[audit_row(1, 10, None, "key.used", "op", Some("key_1"))])?;
@@ -725,7 +755,7 @@ fn write_aside_commits_rolls_back_and_is_seen_by_the_main_connection() {
         .expect("aside");
     assert_eq!(n, 1, "the closure's value is returned");
     assert_eq!(read(&store, |tx| tx.audit_count()), 1);
-    assert_ne!(store.data_version().expect("data"), d0);
+    assert_ne!(store.changes().expect("mark"), d0);
 
     let failed = store.write_aside(|tx| -> Result<(), Abort> {
         tx.append_audit(&[audit_row(2, 20, None, "key.used", "op", None)])?;
@@ -750,6 +780,7 @@ fn a_constraint_violation_is_a_constraint_error_and_rolls_back() {
     write(&store, |tx| {
         tx.insert_workspace(&workspace("ws_1", "alpha"))
     });
+    let m1 = store.changes().expect("mark");
 
     let err = store
         .write(|tx| tx.insert_workspace(&workspace("ws_2", "alpha")))
@@ -787,34 +818,31 @@ fn a_constraint_violation_is_a_constraint_error_and_rolls_back() {
         matches!(&result, Err(Abort::Store(StoreError::Constraint(_)))),
         "{result:?}"
     );
-    assert_eq!(store.own_writes(), 1);
+    assert_eq!(
+        store.changes().expect("mark"),
+        m1,
+        "only the first write committed"
+    );
 }
 
 #[test]
-fn data_version_moves_when_another_handle_commits() {
+fn the_change_mark_moves_when_another_handle_commits() {
     let (dir, a) = new_store();
     let b = Store::open(&db_path(&dir)).expect("open");
-    let v0 = a.data_version().expect("data");
-    assert_eq!(a.data_version().expect("data"), v0, "stable while idle");
+    let v0 = a.changes().expect("mark");
+    assert_eq!(a.changes().expect("mark"), v0, "stable while idle");
     read(&b, |tx| tx.meta("x"));
-    assert_eq!(a.data_version().expect("data"), v0, "reads do not move it");
+    assert_eq!(a.changes().expect("mark"), v0, "reads do not move it");
     write(&b, |tx| tx.set_meta("x", b"1"));
-    let v1 = a.data_version().expect("data");
+    let v1 = a.changes().expect("mark");
     assert_ne!(v1, v0, "another handle's commit moves it");
-    assert_eq!(a.versions().expect("versions").data, v1);
     let failed = b.write(|tx| -> Result<(), Abort> {
         tx.set_meta("x", b"2")?;
         Err(Abort::Refused)
     });
     assert!(failed.is_err());
-    assert_eq!(a.data_version().expect("data"), v1, "a rollback does not");
+    assert_eq!(a.changes().expect("mark"), v1, "a rollback does not");
     assert_eq!(read(&a, |tx| tx.meta("x")), Some(b"1".to_vec()));
-
-    // The transaction's own view: another handle's commit shows in the next transaction.
-    let in_tx0 = read(&a, |tx| tx.data_version());
-    assert_eq!(read(&a, |tx| tx.data_version()), in_tx0);
-    write(&b, |tx| tx.set_meta("x", b"3"));
-    assert_ne!(read(&a, |tx| tx.data_version()), in_tx0);
 }
 
 // --- key-encryption keys ----------------------------------------------------------------------
@@ -1421,7 +1449,7 @@ fn key_standing_reads_a_key_and_its_workspace_in_one_lookup() {
         .key_standing("key_1", |v, s| (v, s.is_none()))
         .expect("lookup");
     assert!(found, "no such key: None");
-    assert_eq!(v, store.versions().expect("versions"));
+    assert_eq!(v, store.standing_now().expect("standing"));
 
     let mut ws = workspace("ws_1", "one");
     ws.revoked_all_seq = Some(0);
@@ -1456,7 +1484,7 @@ fn key_standing_reads_a_key_and_its_workspace_in_one_lookup() {
         )
     );
 
-    // Another handle revokes: the next lookup sees it, with the versions it reflects.
+    // Another handle revokes: the next lookup sees it, with the standing it reflects.
     let other = Store::open(&db_path(&dir)).expect("open");
     write(&other, |tx| {
         tx.revoke_api_key("key_1", 99, "op", b"mac-revoked")?;
@@ -1485,8 +1513,8 @@ fn key_standing_reads_a_key_and_its_workspace_in_one_lookup() {
             b"ws-revoked".to_vec()
         )
     );
-    assert_eq!(v, store.versions().expect("versions"));
-    assert_eq!(v.standing, other.versions().expect("versions").standing);
+    assert_eq!(v, store.standing_now().expect("standing"));
+    assert_eq!(v, other.standing_now().expect("standing"));
 }
 
 #[test]
@@ -1579,17 +1607,31 @@ fn the_standing_counter_moves_on_access_changes_only() {
 }
 
 #[test]
-fn versions_reads_both_counters_together() {
+fn standing_now_follows_the_counter_in_every_handle() {
     let (dir, store) = new_store();
-    let v0 = store.versions().expect("versions");
-    assert_eq!(v0.data, store.data_version().expect("data"));
-    assert_eq!(v0.standing, 0);
+    let s0 = store.standing_now().expect("standing");
+    assert_eq!(standing(&store), 0);
     let other = Store::open(&db_path(&dir)).expect("open");
     write(&other, |tx| tx.bump_standing());
-    let v1 = store.versions().expect("versions");
-    assert_ne!(v1.data, v0.data);
-    assert_eq!(v1.standing, 1);
-    assert_eq!(store.versions().expect("versions"), v1, "stable while idle");
+    let s1 = store.standing_now().expect("standing");
+    assert!(s1 > s0, "another handle's bump is seen on the next reading");
+    assert_eq!(standing(&store), 1);
+    assert_eq!(
+        store.standing_now().expect("standing"),
+        s1,
+        "stable while idle"
+    );
+    write(&other, |tx| tx.set_meta("x", b"1"));
+    assert_eq!(
+        store.standing_now().expect("standing"),
+        s1,
+        "other commits: no move"
+    );
+    assert_eq!(
+        other.standing_now().expect("standing"),
+        s1,
+        "the same in every handle"
+    );
 }
 
 // --- audit log ----------------------------------------------------------------------------------

@@ -124,6 +124,29 @@ impl Claims {
     pub fn jti(&self) -> &str {
         &self.jti
     }
+
+    /// The time rules, with a leeway of `leeway_secs`, in this order: `now <= exp + leeway`
+    /// ([`TokenError::Expired`]), `nbf <= now + leeway` if `nbf` is set
+    /// ([`TokenError::NotYetValid`]), `iat <= now + leeway` ([`TokenError::IssuedInFuture`]).
+    /// The edges themselves pass. [`verify`](crate::verify) applies them once; a cache of
+    /// verified tokens applies them again on every use, so both agree by construction.
+    pub fn check_times(&self, now: i64, leeway_secs: u64) -> Result<(), TokenError> {
+        // In i128, so no combination of inputs can overflow.
+        let now = i128::from(now);
+        let leeway = i128::from(leeway_secs);
+        if now > i128::from(self.exp) + leeway {
+            return Err(TokenError::Expired);
+        }
+        if let Some(nbf) = self.nbf
+            && i128::from(nbf) > now + leeway
+        {
+            return Err(TokenError::NotYetValid);
+        }
+        if i128::from(self.iat) > now + leeway {
+            return Err(TokenError::IssuedInFuture);
+        }
+        Ok(())
+    }
 }
 
 /// Signs `claims` with `key` into a compact JWS: header

@@ -4,9 +4,9 @@ use crate::scope::Scope;
 
 /// Everything that can go wrong minting, verifying or authorizing a token.
 ///
-/// Every variant has a stable snake_case [`code`](TokenError::code) for logs and API bodies and
-/// an HTTP status ([`http_status`](TokenError::http_status)). No message ever contains the token,
-/// its signature or any key bytes.
+/// Every variant has a stable snake_case [`code`](TokenError::code) for logs and API bodies;
+/// what a transport answers with is the caller's mapping of that code. No message ever
+/// contains the token, its signature or any key bytes.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TokenError {
@@ -139,36 +139,6 @@ impl TokenError {
             Self::InvalidKey { .. } => "invalid_key",
             Self::Rng => "rng_failed",
             Self::Signing => "signing_failed",
-        }
-    }
-
-    /// The HTTP status an API should answer with: 401 for every problem with the presented
-    /// token, 403 when the token is fine but not allowed to do this, 400 for bad input to
-    /// minting, 500 for server-side failures.
-    pub fn http_status(&self) -> u16 {
-        match self {
-            Self::Malformed
-            | Self::CritUnsupported
-            | Self::WrongType
-            | Self::AlgNotAllowed
-            | Self::UnknownKid
-            | Self::BadSignature
-            | Self::InvalidClaims { .. }
-            | Self::WrongIssuer
-            | Self::Expired
-            | Self::NotYetValid
-            | Self::IssuedInFuture
-            | Self::WorkspaceMismatch
-            | Self::WorkspaceUnknown
-            | Self::KeyUnknown
-            | Self::KeyRevoked
-            | Self::KeyRevokedAll => 401,
-            Self::InsufficientScope { .. } | Self::ScopeEscalation => 403,
-            Self::ScopeMalformed
-            | Self::ScopeUnknown { .. }
-            | Self::InvalidExpiry
-            | Self::ClaimOutOfRange { .. } => 400,
-            Self::InvalidKey { .. } | Self::Rng | Self::Signing => 500,
         }
     }
 }

@@ -1,8 +1,10 @@
 //! keyhold's access tokens: Ed25519-signed JWTs with a fixed menu of lifetimes, a closed scope
-//! catalog and strict, ordered verification.
-//!
-//! Pure computation: no I/O, no database and no clock — `now` is always a parameter. The
-//! only randomness is the OS CSPRNG (via ring) for [`SigningKey::generate`] and [`new_jti`].
+//! catalog and strict, ordered verification — and every rule about them: what may be minted
+//! ([`plan_mint`]), the time rules, the revocation and revoke-all rules ([`check_state`],
+//! [`revoked_by_all`]) and the cache of verified tokens ([`VerifyCache`]). It must never do
+//! I/O, read a database or a clock (`now` and instants are always parameters), or speak of a
+//! transport such as HTTP: callers map its stable error codes. The only randomness is the OS
+//! CSPRNG (via ring) for [`SigningKey::generate`], [`new_jti`] and the cache's hash seed.
 //!
 //! # Token format
 //!
@@ -73,7 +75,8 @@
 //!
 //! # Error codes
 //!
-//! [`TokenError::code`] and [`TokenError::http_status`]:
+//! [`TokenError::code`] (the statuses a transport answers with are the caller's business; the
+//! table says how keyhold's HTTP API maps them):
 //!
 //! | code | HTTP | meaning |
 //! |---|---|---|
@@ -130,25 +133,31 @@
 //! authenticate).
 #![forbid(unsafe_code)]
 
+mod cache;
 mod claims;
 mod error;
 mod ids;
 mod json;
 mod keys;
+mod minting;
 mod preset;
 pub mod provider;
 mod scope;
+mod state;
 mod verify;
 
+pub use cache::{CacheEntry, Lookup, STANDING_MAX_AGE, VERIFY_CACHE_CAPACITY, VerifyCache};
 pub use claims::{Claims, MAX_CLAIM_LEN, mint};
 pub use error::TokenError;
 pub use ids::{fingerprint, new_jti};
 pub use keys::{Jwk, Jwks, KID_LEN, SigningKey, VerifyingKey, thumbprint};
+pub use minting::{MintAsk, MintError, MintPlan, Minter, plan_mint};
 pub use preset::ExpiryPreset;
 pub use scope::{Scope, ScopeSet};
+pub use state::{KeyFacts, KeyStatus, check_state, revoked_by_all, signer_retired};
 pub use verify::{
-    DEFAULT_LEEWAY, KeyFacts, KeyLookup, KeyStatus, MAX_TOKEN_LEN, SignedIdentity, VerifiedToken,
-    check_state, claimed_workspace, signed_identity, verify,
+    DEFAULT_LEEWAY, KeyLookup, MAX_TOKEN_LEN, SignedIdentity, VerifiedToken, claimed_workspace,
+    signed_identity, verify,
 };
 
 /// The `typ` header of keyhold access tokens (RFC 9068).

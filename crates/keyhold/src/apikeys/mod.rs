@@ -4,29 +4,36 @@
 //! and its metadata — never the token. Verification reads the key's standing from the
 //! database on every call, so a revocation committed by any process sharing the store is seen
 //! by the very next verification in every other process.
+//!
+//! The rules — what may be minted, the time, revocation and revoke-all rules, the verify
+//! cache — are keyhold-token's, and whether the store changed is keyhold-store's to say: this
+//! module authorises, performs and audits.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use keyhold_crypto::secrecy::zeroize::Zeroizing;
 use keyhold_store::{
-    ApiKeyRow, RecordKey, SigningKeyRow, SigningKeyState, StoreError, Tx, WorkspaceRow,
+    ApiKeyRow, RecordKey, SigningKeyRow, SigningKeyState, Standing, StoreError, Tx, WorkspaceRow,
 };
 use keyhold_token::{
-    Claims, DEFAULT_LEEWAY, ExpiryPreset, Jwks, KeyFacts, KeyStatus, Scope, ScopeSet, SigningKey,
-    TokenError, VerifyingKey,
+    DEFAULT_LEEWAY, ExpiryPreset, Jwks, Scope, ScopeSet, SigningKey, TokenError, VerifiedToken,
+    VerifyingKey,
 };
 
 use crate::{Caller, Error, Keyhold, Result, now, read, write};
 
-mod cache;
+mod introspect;
+mod mint;
+mod revoke;
 mod signing;
 mod verify;
 
-use cache::{CacheKey, Cached, within_lifetime};
-pub use cache::{STANDING_MAX_AGE, VERIFY_CACHE_CAPACITY};
-pub(crate) use cache::{Validated, VerifyCache};
 pub(crate) use signing::Signing;
+
+/// The verify cache of a handle: principals, remembered under the store's standing and this
+/// handle's revocation epoch (see `Keyhold::check_token_at`).
+pub(crate) type VerifyCache = keyhold_token::VerifyCache<Principal, (Standing, u64)>;
 
 /// Record kind under which signing keys' private halves are stored (store-level records).
 const SIGNING_KEY_KIND: &str = "signing-key";
@@ -55,6 +62,22 @@ pub struct Principal {
     pub exp: i64,
     /// The signing key's id.
     pub kid: String,
+}
+
+impl Principal {
+    /// Who a verified token names.
+    fn of(verified: &VerifiedToken) -> Self {
+        let claims = verified.claims();
+        Self {
+            sub: claims.sub().to_owned(),
+            workspace: claims.workspace().to_owned(),
+            key_id: claims.jti().to_owned(),
+            scopes: claims.scopes().clone(),
+            iat: claims.iat(),
+            exp: claims.exp(),
+            kid: verified.kid().to_owned(),
+        }
+    }
 }
 
 /// A freshly minted token: shown once, never stored. `Debug` prints nothing of it, it cannot
@@ -179,15 +202,9 @@ impl ApiKey {
     }
 }
 
-/// Whether a revoke-all of `ws` covers `key`: decided by mint order (the mark is the highest
-/// mint sequence number when the revoke-all committed), never by clocks.
+/// Whether a revoke-all of `ws` covers `key` (`keyhold_token::revoked_by_all`).
 fn revoked_by_all(key: &ApiKeyRow, ws: &WorkspaceRow) -> bool {
-    key.workspace == ws.id && under_mark(key.mint_seq, ws.revoked_all_seq)
-}
-
-/// The revoke-all rule itself: a key whose mint number is at or below its workspace's mark.
-fn under_mark(mint_seq: i64, revoked_all_seq: Option<i64>) -> bool {
-    revoked_all_seq.is_some_and(|mark| mint_seq <= mark)
+    key.workspace == ws.id && keyhold_token::revoked_by_all(key.mint_seq, ws.revoked_all_seq)
 }
 
 /// What to mint.
@@ -245,146 +262,6 @@ fn key_name(name: &str) -> Result<()> {
 }
 
 impl Keyhold {
-    /// Mints an API key. The caller needs `keys:write` in the workspace, and may grant only
-    /// scopes it holds itself (no escalation). The token is returned once and never stored.
-    pub fn mint_key(&self, caller: &Caller, req: &MintRequest) -> Result<MintedKey> {
-        key_name(&req.name)?;
-        let caller_scopes = caller.scopes();
-        let scopes = req.scopes.clone().unwrap_or_else(|| caller_scopes.clone());
-        if scopes.is_empty() {
-            return Err(Error::InvalidInput {
-                field: "scopes",
-                reason: "a key needs at least one scope".into(),
-            });
-        }
-        scopes
-            .ensure_no_escalation(&caller_scopes)
-            .map_err(Error::Token)?;
-        if let Some(parent) = caller.principal() {
-            // Authorization first, so a key without keys:write learns only that.
-            if !parent.scopes.covers(Scope::KeysWrite) {
-                return Err(Error::Token(TokenError::InsufficientScope {
-                    required: Scope::KeysWrite,
-                }));
-            }
-            // A key mints only for its own subject, and nothing that outlives it.
-            if req.sub.as_deref().is_some_and(|s| s != parent.sub) {
-                return Err(Error::InvalidInput {
-                    field: "sub",
-                    reason: "a key can mint keys only for its own subject".into(),
-                });
-            }
-            let exp =
-                now().saturating_add(i64::try_from(req.expires.seconds()).unwrap_or(i64::MAX));
-            if exp > parent.exp {
-                return Err(Error::InvalidInput {
-                    field: "expires",
-                    reason: format!(
-                        "a key cannot outlive the key that mints it (this one expires in {} s)",
-                        parent.exp - now()
-                    ),
-                });
-            }
-        }
-        let sub = req.sub.clone().unwrap_or_else(|| caller.sub());
-        let jti = keyhold_token::new_jti().map_err(Error::Token)?;
-        let issuer = self.issuer();
-        self.store.write(|tx| {
-            let ws = self.resolve(tx, &req.workspace)?;
-            caller.require(Scope::KeysWrite, &ws.id)?;
-            if tx.api_key_by_name(&ws.id, &req.name)?.is_some() {
-                // (Authenticated or not, the name is taken: refused either way.)
-                return Err(Error::Conflict(format!(
-                    "key \"{}\" in workspace \"{}\"",
-                    req.name, ws.name
-                )));
-            }
-            let created_key = self.ensure_signing_key(tx)?;
-            self.active_signing_key(tx)?;
-            let created_at_ms = now_ms();
-            let iat = created_at_ms / 1000;
-            let claims = Claims::new(issuer, &sub, &ws.id, scopes.clone(), iat, req.expires, &jti)
-                .map_err(|e| match e {
-                    TokenError::ClaimOutOfRange { claim } => Error::InvalidInput {
-                        field: claim,
-                        reason: "must be 1 to 256 characters".into(),
-                    },
-                    other => Error::Token(other),
-                })?;
-            let signing = read(&self.signing);
-            let key = signing
-                .active
-                .as_ref()
-                .ok_or(Error::Internal("signing key not loaded"))?;
-            let token = Token(Zeroizing::new(
-                keyhold_token::mint(key, &claims).map_err(Error::Token)?,
-            ));
-            let mut row = ApiKeyRow {
-                jti: jti.clone(),
-                workspace: ws.id.clone(),
-                name: req.name.clone(),
-                sub: sub.clone(),
-                scopes: scopes
-                    .iter()
-                    .map(Scope::as_str)
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                kid: key.kid().to_owned(),
-                fingerprint: keyhold_token::fingerprint(token.expose()),
-                created_at_ms,
-                created_by: caller.name(),
-                expires_at: claims.exp(),
-                revoked_at_ms: None,
-                revoked_by: None,
-                last_used_at: None,
-                mint_seq: self
-                    .mint_counter(tx)?
-                    .checked_add(1)
-                    .ok_or(Error::Internal("mint sequence exhausted"))?,
-                mac: Vec::new(),
-            };
-            drop(signing);
-            self.set_mint_counter(tx, row.mint_seq)?;
-            self.mac_api_key(&mut row)?;
-            tx.insert_api_key(&row).map_err(|e| match e {
-                // The name was free (checked above) and ids are random: the mint number is
-                // taken, so the counter is behind the keys — it was put back.
-                StoreError::Constraint(_) => Error::Integrity {
-                    what: "meta mint_counter".into(),
-                    detail: format!(
-                        "mint number {} is already taken: the counter was put back",
-                        row.mint_seq
-                    ),
-                },
-                other => Error::Store(other),
-            })?;
-            let pruned = self.prune_signing_keys(tx, iat)?;
-            let record = crate::audit::EventDraft::new(keyhold_audit::Action::KeyCreated)
-                .workspace(&ws.id)
-                .target(&row.jti)
-                .detail(
-                    "name",
-                    keyhold_audit::PublicText::new(&row.name)
-                        .map_err(|_| Error::Internal("unrecordable key name"))?,
-                )
-                .detail("expires_at", row.expires_at)
-                .detail("mint_seq", row.mint_seq)
-                .signing_key_created(created_key.as_deref())?
-                .signing_keys_deleted(&pruned)?
-                .detail(
-                    "scopes",
-                    keyhold_audit::PublicText::new(&row.scopes)
-                        .map_err(|_| Error::Internal("unrecordable scopes"))?,
-                );
-            self.audit(tx, caller, record)?;
-            let ws_row = self.workspace_row(tx, &ws.id)?;
-            Ok(MintedKey {
-                token,
-                key: ApiKey::from_row(row, &ws_row, iat),
-            })
-        })
-    }
-
     fn find_key(&self, tx: &Tx<'_>, workspace_id: &str, ident: &str) -> Result<ApiKeyRow> {
         let row = self.find_key_unchecked(tx, workspace_id, ident)?;
         self.check_api_key(&row)?;
@@ -429,125 +306,5 @@ impl Keyhold {
             let row = self.find_key(tx, &ws.id, ident)?;
             Ok(ApiKey::from_row(row, &ws, now()))
         })
-    }
-
-    /// Invalidates this handle's cached standings after a revocation has committed (other
-    /// handles and processes see it through SQLite's `data_version`). Bumped after the commit,
-    /// so a verification that read the old standing meanwhile cannot keep it.
-    fn revocations_committed(&self) {
-        self.revocation_epoch
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-    }
-
-    /// Revokes one key, by id or name (`keys:revoke`). Takes effect on the next verification
-    /// in every process. Revoking a revoked key is not an error; it changes nothing.
-    pub fn revoke_key(&self, caller: &Caller, workspace: &str, ident: &str) -> Result<ApiKey> {
-        let out = self.store.write(|tx| {
-            let (ws, _) = self.workspace_row_for_revocation(tx, workspace)?;
-            caller.require(Scope::KeysRevoke, &ws.id)?;
-            let mut row = self.find_key_unchecked(tx, &ws.id, ident)?;
-            // A row whose informational columns (name, scopes, ...) were edited can still be
-            // revoked — an emergency must not wait on forensics — as long as the part that
-            // decides access (its standing) is authentic. Its whole-row MAC is left failing,
-            // so the edit stays visible to listings and `audit verify`.
-            let whole_ok = self.check_api_key(&row).is_ok();
-            self.check_api_key_standing(&row)?;
-            if !whole_ok && row.jti != ident {
-                // Found by a name that is not authenticated (names could have been swapped):
-                // only its id can be trusted to say which key this is.
-                return Err(Error::Integrity {
-                    what: format!("api key {}", row.jti),
-                    detail: "the row does not authenticate, and was found by name: revoke it \
-                             by its id, or revoke all keys of the workspace"
-                        .into(),
-                });
-            }
-            let changed = row.revoked_at_ms.is_none();
-            if changed {
-                row.revoked_at_ms = Some(now_ms());
-                row.revoked_by = Some(caller.name());
-                let old = std::mem::take(&mut row.mac);
-                self.mac_api_key(&mut row)?;
-                if !whole_ok {
-                    crate::integrity::keep_whole(&mut row.mac, &old);
-                }
-                tx.revoke_api_key(
-                    &row.jti,
-                    row.revoked_at_ms.unwrap_or(0),
-                    &caller.name(),
-                    &row.mac,
-                )?;
-                tx.bump_standing()?;
-            }
-            // Bumped before the commit as well as after: a cache hit racing the commit either
-            // sees the new epoch or reads the committed revocation.
-            self.revocations_committed();
-            let record = crate::audit::EventDraft::new(keyhold_audit::Action::KeyRevoked)
-                .workspace(&ws.id)
-                .target(&row.jti)
-                .detail("already_revoked", !changed)
-                .detail("row_authentic", whole_ok);
-            self.audit(tx, caller, record)?;
-            Ok(ApiKey::from_row(row, &ws, now()))
-        });
-        self.revocations_committed();
-        out
-    }
-
-    /// Revokes every key of a workspace at once (`keys:revoke`): one row is written, however
-    /// many keys there are; every key minted up to this instant is refused from the next
-    /// verification on. Keys minted afterwards work.
-    pub fn revoke_all_keys(&self, caller: &Caller, workspace: &str) -> Result<RevokeAll> {
-        let out = self.store.write(|tx| {
-            let (mut ws, ws_whole_ok) = self.workspace_row_for_revocation(tx, workspace)?;
-            caller.require(Scope::KeysRevoke, &ws.id)?;
-            let now_s = now();
-            // Every key minted so far (in commit order: the write lock serialises mints and
-            // this) is at or below the mark, whatever its creation time says. The mark comes
-            // from the authenticated mint counter, never from the rows left visible — and is
-            // never below an authenticated key of the workspace (a counter put back).
-            let mut mark = self.mint_counter(tx)?;
-            let mut keys_revoked = 0usize;
-            for row in tx.api_keys(&ws.id)? {
-                // A row whose standing does not authenticate is refused anyway: it is not
-                // counted, and it cannot hold up an emergency revocation.
-                if self.check_api_key_standing(&row).is_err() {
-                    continue;
-                }
-                mark = mark.max(row.mint_seq);
-                let active = ApiKey::from_row(row.clone(), &ws, now_s).status == KeyState::Active;
-                if active && row.mint_seq <= mark {
-                    keys_revoked += 1;
-                }
-            }
-            let at = now_ms();
-            ws.revoked_all_at_ms = Some(at);
-            ws.revoked_all_seq = Some(mark.max(ws.revoked_all_seq.unwrap_or(0)));
-            let old = std::mem::take(&mut ws.mac);
-            self.mac_workspace(&mut ws)?;
-            if !ws_whole_ok {
-                crate::integrity::keep_whole(&mut ws.mac, &old);
-            }
-            tx.set_workspace_revoke_all(&ws.id, at, ws.revoked_all_seq.unwrap_or(mark), &ws.mac)?;
-            tx.bump_standing()?;
-            self.revocations_committed();
-            let record = crate::audit::EventDraft::new(keyhold_audit::Action::KeysRevokedAll)
-                .workspace(&ws.id)
-                .target(&ws.id)
-                .detail(
-                    "keys_revoked",
-                    i64::try_from(keys_revoked).unwrap_or(i64::MAX),
-                )
-                .detail("revoked_through", ws.revoked_all_seq.unwrap_or(mark))
-                .detail("row_authentic", ws_whole_ok);
-            self.audit(tx, caller, record)?;
-            Ok(RevokeAll {
-                workspace: ws.id,
-                revoked_at_ms: at,
-                keys_revoked,
-            })
-        });
-        self.revocations_committed();
-        out
     }
 }

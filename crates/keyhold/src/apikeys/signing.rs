@@ -7,9 +7,9 @@ use super::*;
 pub(crate) struct Signing {
     pub(super) active: Option<SigningKey>,
     pub(super) verifiers: BTreeMap<String, VerifyingKey>,
-    /// `data_version` when `verifiers` was last loaded: an unknown `kid` triggers a reload
-    /// only if some other connection has committed since (junk tokens cost no reload).
-    pub(super) loaded_at: Option<i64>,
+    /// The store's change mark when `verifiers` was last loaded: an unknown `kid` triggers a
+    /// reload only if something was committed since (junk tokens cost no reload).
+    pub(super) loaded_at: Option<keyhold_store::ChangeMark>,
 }
 
 pub(super) fn signing_record(kid: &str) -> RecordKey {
@@ -85,10 +85,10 @@ impl Keyhold {
         Ok(())
     }
 
-    /// [`Keyhold::load_verifiers`] in a read transaction of its own, remembering the reading
-    /// connection's `data_version` from before it (so no commit can slip in unseen).
+    /// [`Keyhold::load_verifiers`] in a read transaction of its own, remembering the store's
+    /// change mark from before it (so no commit can slip in unseen).
     pub(super) fn reload_verifiers(&self) -> Result<()> {
-        let version = self.store.data_version()?;
+        let version = self.store.changes()?;
         self.store.read(|tx| self.load_verifiers(tx))?;
         write(&self.signing).loaded_at = Some(version);
         Ok(())
@@ -133,7 +133,7 @@ impl Keyhold {
                 continue;
             }
             let last = tx.last_expiry_signed_by(&row.kid)?;
-            if last.is_none_or(|exp| exp + i64::try_from(DEFAULT_LEEWAY).unwrap_or(0) < now) {
+            if keyhold_token::signer_retired(last, now) {
                 tx.delete_signing_key(&row.kid)?;
                 tx.delete_record(&signing_record(&row.kid))?;
                 retired.push(row.kid);

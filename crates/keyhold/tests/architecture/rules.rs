@@ -456,14 +456,16 @@ fn name_static(name: &str) -> &'static str {
 /// own checked constructors or fixed variants, and the constants that go with them. Anything
 /// else of keyhold-token, and everything of keyhold-store, stays below the facade: a binary that
 /// could build a store filter or a token error would be writing the layers' rules itself.
-pub const TOKEN_VOCABULARY: [&str; 8] = [
+pub const TOKEN_VOCABULARY: [&str; 10] = [
     "DEFAULT_LEEWAY",
     "ExpiryPreset",
     "Jwk",
     "Jwks",
     "MAX_TOKEN_LEN",
+    "STANDING_MAX_AGE",
     "Scope",
     "ScopeSet",
+    "VERIFY_CACHE_CAPACITY",
     "VerifyingKey",
 ];
 

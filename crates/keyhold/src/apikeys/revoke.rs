@@ -1,0 +1,126 @@
+//! Revocation: one key, or every key of a workspace at once; both take effect on the next
+//! verification in every process.
+
+use super::*;
+
+impl Keyhold {
+    /// Invalidates this handle's cached standings after a revocation has committed (other
+    /// handles and processes see it through the store's standing). Bumped after the commit,
+    /// so a verification that read the old standing meanwhile cannot keep it.
+    fn revocations_committed(&self) {
+        self.revocation_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// Revokes one key, by id or name (`keys:revoke`). Takes effect on the next verification
+    /// in every process. Revoking a revoked key is not an error; it changes nothing.
+    pub fn revoke_key(&self, caller: &Caller, workspace: &str, ident: &str) -> Result<ApiKey> {
+        let out = self.store.write(|tx| {
+            let (ws, _) = self.workspace_row_for_revocation(tx, workspace)?;
+            caller.require(Scope::KeysRevoke, &ws.id)?;
+            let mut row = self.find_key_unchecked(tx, &ws.id, ident)?;
+            // A row whose informational columns (name, scopes, ...) were edited can still be
+            // revoked — an emergency must not wait on forensics — as long as the part that
+            // decides access (its standing) is authentic. Its whole-row MAC is left failing,
+            // so the edit stays visible to listings and `audit verify`.
+            let whole_ok = self.check_api_key(&row).is_ok();
+            self.check_api_key_standing(&row)?;
+            if !whole_ok && row.jti != ident {
+                // Found by a name that is not authenticated (names could have been swapped):
+                // only its id can be trusted to say which key this is.
+                return Err(Error::Integrity {
+                    what: format!("api key {}", row.jti),
+                    detail: "the row does not authenticate, and was found by name: revoke it \
+                             by its id, or revoke all keys of the workspace"
+                        .into(),
+                });
+            }
+            let changed = row.revoked_at_ms.is_none();
+            if changed {
+                row.revoked_at_ms = Some(now_ms());
+                row.revoked_by = Some(caller.name());
+                let old = std::mem::take(&mut row.mac);
+                self.mac_api_key(&mut row)?;
+                if !whole_ok {
+                    crate::integrity::keep_whole(&mut row.mac, &old);
+                }
+                tx.revoke_api_key(
+                    &row.jti,
+                    row.revoked_at_ms.unwrap_or(0),
+                    &caller.name(),
+                    &row.mac,
+                )?;
+                tx.bump_standing()?;
+            }
+            // Bumped before the commit as well as after: a cache hit racing the commit either
+            // sees the new epoch or reads the committed revocation.
+            self.revocations_committed();
+            let record = crate::audit::EventDraft::new(keyhold_audit::Action::KeyRevoked)
+                .workspace(&ws.id)
+                .target(&row.jti)
+                .detail("already_revoked", !changed)
+                .detail("row_authentic", whole_ok);
+            self.audit(tx, caller, record)?;
+            Ok(ApiKey::from_row(row, &ws, now()))
+        });
+        self.revocations_committed();
+        out
+    }
+
+    /// Revokes every key of a workspace at once (`keys:revoke`): one row is written, however
+    /// many keys there are; every key minted up to this instant is refused from the next
+    /// verification on. Keys minted afterwards work.
+    pub fn revoke_all_keys(&self, caller: &Caller, workspace: &str) -> Result<RevokeAll> {
+        let out = self.store.write(|tx| {
+            let (mut ws, ws_whole_ok) = self.workspace_row_for_revocation(tx, workspace)?;
+            caller.require(Scope::KeysRevoke, &ws.id)?;
+            let now_s = now();
+            // Every key minted so far (in commit order: the write lock serialises mints and
+            // this) is at or below the mark, whatever its creation time says. The mark comes
+            // from the authenticated mint counter, never from the rows left visible — and is
+            // never below an authenticated key of the workspace (a counter put back).
+            let mut mark = self.mint_counter(tx)?;
+            let mut keys_revoked = 0usize;
+            for row in tx.api_keys(&ws.id)? {
+                // A row whose standing does not authenticate is refused anyway: it is not
+                // counted, and it cannot hold up an emergency revocation.
+                if self.check_api_key_standing(&row).is_err() {
+                    continue;
+                }
+                mark = mark.max(row.mint_seq);
+                let active = ApiKey::from_row(row.clone(), &ws, now_s).status == KeyState::Active;
+                if active && keyhold_token::revoked_by_all(row.mint_seq, Some(mark)) {
+                    keys_revoked += 1;
+                }
+            }
+            let at = now_ms();
+            ws.revoked_all_at_ms = Some(at);
+            ws.revoked_all_seq = Some(mark.max(ws.revoked_all_seq.unwrap_or(0)));
+            let old = std::mem::take(&mut ws.mac);
+            self.mac_workspace(&mut ws)?;
+            if !ws_whole_ok {
+                crate::integrity::keep_whole(&mut ws.mac, &old);
+            }
+            tx.set_workspace_revoke_all(&ws.id, at, ws.revoked_all_seq.unwrap_or(mark), &ws.mac)?;
+            tx.bump_standing()?;
+            self.revocations_committed();
+            let record = crate::audit::EventDraft::new(keyhold_audit::Action::KeysRevokedAll)
+                .workspace(&ws.id)
+                .target(&ws.id)
+                .detail(
+                    "keys_revoked",
+                    i64::try_from(keys_revoked).unwrap_or(i64::MAX),
+                )
+                .detail("revoked_through", ws.revoked_all_seq.unwrap_or(mark))
+                .detail("row_authentic", ws_whole_ok);
+            self.audit(tx, caller, record)?;
+            Ok(RevokeAll {
+                workspace: ws.id,
+                revoked_at_ms: at,
+                keys_revoked,
+            })
+        });
+        self.revocations_committed();
+        out
+    }
+}

@@ -36,16 +36,6 @@ fn text(s: &str) -> Result<PublicText> {
     PublicText::new(s).map_err(|_| Error::Internal("a value cannot be recorded in the audit log"))
 }
 
-fn surface(s: Surface) -> keyhold_audit::Surface {
-    match s {
-        Surface::Cli => keyhold_audit::Surface::Cli,
-        Surface::Http => keyhold_audit::Surface::Http,
-        Surface::Portal => keyhold_audit::Surface::Portal,
-        Surface::Assistant => keyhold_audit::Surface::Assistant,
-        Surface::Library => keyhold_audit::Surface::Library,
-    }
-}
-
 /// An event under construction: what happened, to what, with which outcome.
 pub(crate) struct EventDraft {
     pub(crate) action: Action,
@@ -127,7 +117,7 @@ impl EventDraft {
         acting_key: Option<&str>,
         origin: &Origin,
     ) -> Result<Event> {
-        let mut actor = Actor::new(text(sub)?, surface(origin.surface));
+        let mut actor = Actor::new(text(sub)?, origin.surface);
         // The key the actor acted with; for key events about another key, `target` names that.
         if let Some(k) = acting_key.or(self.key_id.as_deref()) {
             actor = actor.with_key_id(text(k)?);

@@ -1,9 +1,11 @@
-//! keyhold's tamper-evident audit log, as pure computation.
-//!
-//! No I/O: this crate reads no clock, file, network, environment or database. The caller
-//! supplies the time (`time_ms`), the stored rows and the keys; the only outside resource
-//! is the OS CSPRNG (through ring) in [`AuditKey::generate`] and
-//! [`CheckpointSigner::generate`].
+//! keyhold's tamper-evident audit log, as pure computation: the event model, the canonical
+//! encoding, the hash chain, its verifier and checkpoints, and group commit ([`commit`]:
+//! concurrent callers share one durable batch, awaited blocking or as a future). It must
+//! never do I/O: it reads no clock, file, network, environment or database,
+//! and depends on no keyhold crate but `keyhold-crypto`. The caller supplies the time, the
+//! stored rows, the keys and the function that commits a batch (group commit only
+//! coordinates threads); the only outside resource is the OS CSPRNG (through ring) in
+//! [`AuditKey::generate`] and [`CheckpointSigner::generate`].
 //!
 //! ```text
 //! Event ──canonical──▶ bytes ──HMAC-SHA256(audit key, tag‖seq‖prev‖bytes)──▶ link hash
@@ -128,6 +130,7 @@
 pub mod canonical;
 mod chain;
 mod checkpoint;
+pub mod commit;
 mod error;
 mod event;
 mod hex;
@@ -140,6 +143,7 @@ pub use checkpoint::{
     CHECKPOINT_TAG, Checkpoint, CheckpointSigner, MAX_CHECKPOINT_JSON, PUBLIC_KEY_LEN,
     checkpoint_kid,
 };
+pub use commit::{Batches, CommitError, Deferred, GroupCommit, Ticket};
 pub use error::AuditError;
 pub use event::{Action, Actor, DetailValue, Details, Event, Outcome, Surface};
 pub use key::{AuditKey, CHAIN_TAG};

@@ -702,108 +702,43 @@ fn chain_error(e: &ChainError) -> Error {
     }
 }
 
-static OUTCOME_TAKEN: Error = Error::Internal("outcome taken twice");
-
 /// The outcome of an operation whose audit record is on its way to disk: resolve it with
-/// [`Deferred::wait`] (blocking) or `.await` it (any executor). Either way the outcome is given
-/// only once the record is durable; a success whose record could not be written becomes an
-/// error. Dropping it gives up waiting; the record is still written.
-#[must_use = "the outcome is only known once the record is durable: wait for it or await it"]
-pub struct Deferred<'a, T> {
-    kh: &'a Keyhold,
-    outcome: Option<Result<T>>,
-    ticket: Option<u64>,
-    /// A failed record fails a refusal too (when the row is also the only record of who
-    /// asked, as in an introspection).
-    strict: bool,
-}
+/// `wait()` (blocking) or `.await` it (any executor). Either way the outcome is given only
+/// once the record is durable; a success whose record could not be written becomes an error.
+/// Dropping it gives up waiting; the record is still written.
+pub type Deferred<'a, T> = keyhold_audit::Deferred<'a, T, Keyhold>;
 
-impl<'a, T> Deferred<'a, T> {
-    pub(crate) fn new(kh: &'a Keyhold, outcome: Result<T>, ticket: Option<u64>) -> Self {
-        Self {
-            kh,
-            outcome: Some(outcome),
-            ticket,
-            strict: false,
-        }
+/// What a [`Deferred`] waits on: the handle's use-record queue, committed by `commit_uses`.
+/// (Its methods take a token only `keyhold-audit` can make: nobody calls them from outside.)
+impl keyhold_audit::Batches for Keyhold {
+    type Item = Event;
+    type Error = Error;
+    fn queue(&self, _: keyhold_audit::commit::Token) -> &keyhold_audit::GroupCommit<Event> {
+        &self.uses
     }
-
-    /// See `strict`.
-    pub(crate) fn strict(mut self) -> Self {
-        self.strict = true;
-        self
-    }
-
-    fn settle(&mut self, durable: Result<()>) -> Result<T> {
-        self.ticket = None;
-        let outcome = self
-            .outcome
-            .take()
-            .unwrap_or(Err(Error::Internal("outcome taken twice")));
-        match (outcome, durable) {
-            (Ok(_), Err(e)) => Err(e),
-            (Err(_), Err(e)) if self.strict => Err(e),
-            (outcome, _) => outcome,
-        }
-    }
-
-    /// The outcome as it will be given if the record becomes durable (a success can still
-    /// turn into an error if it does not). For acting on a result early while the record is
-    /// on its way; answer no one before awaiting or waiting.
-    pub fn outcome(&self) -> std::result::Result<&T, &Error> {
-        match &self.outcome {
-            Some(r) => r.as_ref(),
-            None => Err(&OUTCOME_TAKEN),
-        }
-    }
-
-    /// Blocks until the record is durable, then gives the outcome.
-    pub fn wait(mut self) -> Result<T> {
-        let durable = match self.ticket {
-            Some(t) => self.kh.uses.wait(t, &|b| self.kh.commit_uses(b)),
-            None => Ok(()),
-        };
-        self.settle(durable)
+    fn commit(&self, batch: Vec<Event>, _: keyhold_audit::commit::Token) -> Result<()> {
+        self.commit_uses(batch)
     }
 }
 
-impl<T: std::fmt::Debug> std::fmt::Debug for Deferred<'_, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Deferred")
-            .field("outcome", &self.outcome)
-            .field("durable", &self.ticket.is_none())
-            .finish()
-    }
-}
-
-// Nothing in it is pinned: the outcome is only ever moved out whole.
-impl<T> Unpin for Deferred<'_, T> {}
-
-impl<T> std::future::Future for Deferred<'_, T> {
-    type Output = Result<T>;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<T>> {
-        let durable = match self.ticket {
-            Some(t) => {
-                let kh = self.kh;
-                match kh.uses.poll_ticket(t, cx, &|b| kh.commit_uses(b)) {
-                    std::task::Poll::Pending => return std::task::Poll::Pending,
-                    std::task::Poll::Ready(r) => r,
-                }
-            }
-            None => Ok(()),
-        };
-        std::task::Poll::Ready(self.settle(durable))
-    }
-}
-
-impl<T> Drop for Deferred<'_, T> {
-    fn drop(&mut self) {
-        if let Some(t) = self.ticket.take() {
-            self.kh.uses.abandon(t);
+/// A use record that did not become durable fails its operation.
+impl From<keyhold_audit::CommitError> for Error {
+    fn from(e: keyhold_audit::CommitError) -> Self {
+        match e {
+            keyhold_audit::CommitError::OutcomeTaken => Error::Internal("outcome taken twice"),
+            _ => Error::Internal("the audit record of this operation could not be written"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_use_record_that_did_not_commit_fails_as_an_internal_error() {
+        let e = Error::from(keyhold_audit::CommitError::BatchFailed);
+        assert_eq!(e.code(), "internal_error");
+        assert!(e.to_string().contains("could not be written"), "{e}");
     }
 }

@@ -23,7 +23,6 @@ mod audit;
 mod caller;
 mod datadir;
 mod error;
-mod group;
 mod integrity;
 
 mod keys;
@@ -89,7 +88,7 @@ pub struct Keyhold {
     /// write count at that moment: while neither moves, the counter cannot have either.
     validated: std::sync::Mutex<apikeys::Validated>,
     audit: RwLock<audit::AuditKeys>,
-    uses: group::GroupCommit<keyhold_audit::Event>,
+    uses: keyhold_audit::GroupCommit<keyhold_audit::Event>,
     record_uses: std::sync::atomic::AtomicBool,
     /// Bounds rejection records per source, reason and key (see `rejections`).
     rejections: rejections::Limiter,
@@ -441,7 +440,7 @@ impl Keyhold {
             revocation_epoch: std::sync::atomic::AtomicU64::new(0),
             validated: std::sync::Mutex::new(apikeys::Validated::default()),
             audit: RwLock::default(),
-            uses: group::GroupCommit::default(),
+            uses: keyhold_audit::GroupCommit::default(),
             record_uses: std::sync::atomic::AtomicBool::new(true),
             rejections: rejections::Limiter::default(),
             key_source,

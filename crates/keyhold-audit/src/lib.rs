@@ -1,7 +1,7 @@
-//! keyhold's tamper-evident audit log, as pure computation: the event model, the canonical
-//! encoding, the hash chain, its verifier and checkpoints, and group commit ([`commit`]:
-//! concurrent callers share one durable batch, awaited blocking or as a future). It must
-//! never do I/O: it reads no clock, file, network, environment or database,
+//! keyhold's tamper-evident audit log, as pure computation: the event model and its builder
+//! ([`EventDraft`]), the canonical encoding, the hash chain, its verifier and checkpoints,
+//! and group commit ([`commit`]: concurrent callers share one durable batch, awaited
+//! blocking or as a future). It must never do I/O: it reads no clock, file, network, environment or database,
 //! and depends on no keyhold crate but `keyhold-crypto`. The caller supplies the time, the
 //! stored rows, the keys and the function that commits a batch (group commit only
 //! coordinates threads); the only outside resource is the OS CSPRNG (through ring) in
@@ -131,6 +131,7 @@ pub mod canonical;
 mod chain;
 mod checkpoint;
 pub mod commit;
+mod draft;
 mod error;
 mod event;
 mod hex;
@@ -144,6 +145,7 @@ pub use checkpoint::{
     checkpoint_kid,
 };
 pub use commit::{Batches, CommitError, Deferred, GroupCommit, Ticket};
+pub use draft::{DraftError, EventDraft, Provenance};
 pub use error::AuditError;
 pub use event::{Action, Actor, DetailValue, Details, Event, Outcome, Surface};
 pub use key::{AuditKey, CHAIN_TAG};

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use keyhold_audit::{
-    Action, Actor, Anchor, AuditChain, AuditKey, ChainHead, Checkpoint, CheckpointSigner,
-    DetailName, DetailValue, Details, Event, Outcome, PublicText, ReasonCode, RowRef, Verifier,
+    Action, Anchor, AuditChain, AuditKey, ChainHead, Checkpoint, CheckpointSigner, DetailValue,
+    DraftError, Event, Outcome, Provenance, PublicText, RowRef, Verifier,
 };
 use keyhold_store::{AuditFilter, AuditRow, AuditRowView, RecordKey, Tx};
 
@@ -32,138 +32,37 @@ fn store_record(kind: &str) -> RecordKey {
     }
 }
 
-fn text(s: &str) -> Result<PublicText> {
-    PublicText::new(s).map_err(|_| Error::Internal("a value cannot be recorded in the audit log"))
+pub(crate) use keyhold_audit::EventDraft;
+
+/// A request's origin is where its events come from; they are stamped with the time now.
+impl Provenance for Origin {
+    type Error = Error;
+    fn surface(&self) -> Surface {
+        self.surface
+    }
+    fn source(&self) -> Option<&str> {
+        self.source.as_deref()
+    }
+    fn request_id(&self) -> &str {
+        &self.request_id
+    }
+    fn time_ms(&self) -> i64 {
+        crate::apikeys::now_ms()
+    }
 }
 
-/// An event under construction: what happened, to what, with which outcome.
-pub(crate) struct EventDraft {
-    pub(crate) action: Action,
-    pub(crate) workspace: Option<String>,
-    pub(crate) target: Option<String>,
-    pub(crate) key_id: Option<String>,
-    pub(crate) failure: Option<&'static str>,
-    pub(crate) details: Vec<(&'static str, DetailValue)>,
-    pub(crate) introspector: Option<String>,
+/// A value that cannot be put into an event is an internal error (the message names the kind
+/// of value, never the value).
+impl From<DraftError> for Error {
+    fn from(e: DraftError) -> Self {
+        Error::Internal(e.as_str())
+    }
 }
 
-impl EventDraft {
-    pub(crate) fn new(action: Action) -> Self {
-        Self {
-            action,
-            workspace: None,
-            target: None,
-            key_id: None,
-            failure: None,
-            details: Vec::new(),
-            introspector: None,
-        }
-    }
-    pub(crate) fn workspace(mut self, ws: &str) -> Self {
-        self.workspace = Some(ws.to_owned());
-        self
-    }
-    pub(crate) fn target(mut self, t: &str) -> Self {
-        self.target = Some(t.to_owned());
-        self
-    }
-    /// The key of the service that asked (token introspection): its use, in this row.
-    pub(crate) fn introspected_by(mut self, key_id: &str) -> Self {
-        self.introspector = Some(key_id.to_owned());
-        self
-    }
-    pub(crate) fn failed(mut self, code: &'static str) -> Self {
-        self.failure = Some(code);
-        self
-    }
-    pub(crate) fn detail(mut self, name: &'static str, v: impl Into<DetailValue>) -> Self {
-        self.details.push((name, v.into()));
-        self
-    }
-    /// Names the signing keys the operation deleted (every token they signed had expired):
-    /// detail `signing_keys_deleted`, space-separated, so that one put back is named by
-    /// `audit verify`. (Kids are 43 characters: a detail holds eleven; more are rare enough
-    /// that the rest go unnamed rather than fail the operation.)
-    pub(crate) fn signing_keys_deleted(self, kids: &[String]) -> Result<Self> {
-        if kids.is_empty() {
-            return Ok(self);
-        }
-        let mut list = String::new();
-        for kid in kids {
-            if list.len() + kid.len() + 1 > PublicText::MAX_LEN {
-                break;
-            }
-            if !list.is_empty() {
-                list.push(' ');
-            }
-            list.push_str(kid);
-        }
-        Ok(self.detail("signing_keys_deleted", text(&list)?))
-    }
-
-    /// Names a signing key the operation had to create first (none active): detail
-    /// `signing_key`, so the chain names every signing key the store ever had.
-    pub(crate) fn signing_key_created(self, kid: Option<&str>) -> Result<Self> {
-        Ok(match kid {
-            Some(kid) => self.detail("signing_key", text(kid)?),
-            None => self,
-        })
-    }
-
-    /// The event for `actor` at `origin`.
-    pub(crate) fn event(
-        mut self,
-        sub: &str,
-        acting_key: Option<&str>,
-        origin: &Origin,
-    ) -> Result<Event> {
-        let mut actor = Actor::new(text(sub)?, origin.surface);
-        // The key the actor acted with; for key events about another key, `target` names that.
-        if let Some(k) = acting_key.or(self.key_id.as_deref()) {
-            actor = actor.with_key_id(text(k)?);
-        }
-        if let Some(src) = &origin.source {
-            actor = actor.with_source(text(src)?);
-        }
-        let mut event = Event::new(
-            crate::apikeys::now_ms(),
-            actor,
-            self.action,
-            text(&origin.request_id)?,
-        );
-        if let Some(ws) = &self.workspace {
-            event = event.with_workspace(text(ws)?);
-        }
-        if let Some(t) = &self.target {
-            event = event.with_target(text(t)?);
-        }
-        if let Some(code) = self.failure {
-            let code =
-                ReasonCode::new(code).map_err(|_| Error::Internal("an invalid reason code"))?;
-            event = event.with_outcome(Outcome::Failure(code));
-        }
-        if let Some(k) = self.introspector.take() {
-            self.details
-                .push(("introspected_by", DetailValue::Text(text(&k)?)));
-        }
-        if !self.details.is_empty() {
-            let mut d = Details::new();
-            for (name, v) in self.details {
-                let name =
-                    DetailName::new(name).map_err(|_| Error::Internal("an invalid detail name"))?;
-                d.insert(name, v)
-                    .map_err(|_| Error::Internal("too many audit details"))?;
-            }
-            event = event.with_details(d);
-        }
-        Ok(event)
-    }
-
-    /// The event for `caller`.
-    pub(crate) fn by(self, caller: &Caller) -> Result<Event> {
-        let key = caller.principal().map(|p| p.key_id.clone());
-        self.event(&caller.sub(), key.as_deref(), caller.origin())
-    }
+/// The event of `draft`, by `caller` (the key it acted with, if any, and its origin).
+fn event_by(draft: EventDraft, caller: &Caller) -> Result<Event> {
+    let key = caller.principal().map(|p| p.key_id.as_str());
+    draft.event(&caller.sub(), key, caller.origin())
 }
 
 /// The chain, verified and folded (see `Keyhold::fold_chain`).
@@ -414,7 +313,7 @@ impl Keyhold {
 
     /// Records one event by `caller` in `tx`.
     pub(crate) fn audit(&self, tx: &Tx<'_>, caller: &Caller, record: EventDraft) -> Result<()> {
-        let event = record.by(caller)?;
+        let event = event_by(record, caller)?;
         self.append_audit(tx, std::slice::from_ref(&event))
     }
 
@@ -740,5 +639,6 @@ mod tests {
         let e = Error::from(keyhold_audit::CommitError::BatchFailed);
         assert_eq!(e.code(), "internal_error");
         assert!(e.to_string().contains("could not be written"), "{e}");
+        assert_eq!(Error::from(DraftError::Text).code(), "internal_error");
     }
 }

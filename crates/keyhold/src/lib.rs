@@ -30,7 +30,6 @@ mod names;
 mod ops;
 mod reconcile;
 mod records;
-mod rejections;
 #[cfg(feature = "remote")]
 mod remote;
 mod workspaces;
@@ -39,6 +38,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use keyhold_audit::rejections;
 use keyhold_crypto::{KekRing, MasterCheck, UnlockedMaster, WrappedKek};
 use keyhold_store::{KekRow, KekState, Store, Tx};
 
@@ -90,7 +90,7 @@ pub struct Keyhold {
     audit: RwLock<audit::AuditKeys>,
     uses: keyhold_audit::GroupCommit<keyhold_audit::Event>,
     record_uses: std::sync::atomic::AtomicBool,
-    /// Bounds rejection records per source, reason and key (see `rejections`).
+    /// Bounds rejection records per source, reason and key (`keyhold-audit`'s `rejections`).
     rejections: rejections::Limiter,
     key_source: KeySource,
 }
@@ -442,7 +442,7 @@ impl Keyhold {
             audit: RwLock::default(),
             uses: keyhold_audit::GroupCommit::default(),
             record_uses: std::sync::atomic::AtomicBool::new(true),
-            rejections: rejections::Limiter::default(),
+            rejections: rejections::Limiter::new(std::time::Instant::now()),
             key_source,
         }
     }

@@ -1,8 +1,9 @@
 //! keyhold's tamper-evident audit log, as pure computation: the event model and its builder
 //! ([`EventDraft`]), the canonical encoding, the hash chain, its verifier and checkpoints,
-//! the policy that bounds rejection records ([`rejections`]) and group commit ([`commit`]:
-//! concurrent callers share one durable batch, awaited blocking or as a future). It must
-//! never do I/O: it reads no clock, file, network, environment or database,
+//! [`reconcile`] (what the chain says about keys, workspaces and signing keys, against their
+//! rows as they stand), the policy that bounds rejection records ([`rejections`]) and group
+//! commit ([`commit`]: concurrent callers share one durable batch, awaited blocking or as a
+//! future). It must never do I/O: it reads no clock, file, network, environment or database,
 //! and depends on no keyhold crate but `keyhold-crypto`. The caller supplies the time, the
 //! stored rows, the keys and the function that commits a batch (group commit only
 //! coordinates threads); the only outside resource is the OS CSPRNG (through ring) in
@@ -137,6 +138,7 @@ mod error;
 mod event;
 mod hex;
 mod key;
+pub mod reconcile;
 pub mod rejections;
 mod text;
 mod verify;

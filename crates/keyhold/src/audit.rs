@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use keyhold_audit::reconcile::{Details, Disagreement, Reconciler};
 use keyhold_audit::{
     Action, Anchor, AuditChain, AuditKey, ChainHead, Checkpoint, CheckpointSigner, DetailValue,
     DraftError, Event, Outcome, Provenance, PublicText, RowRef, Verifier,
@@ -67,7 +68,7 @@ fn event_by(draft: EventDraft, caller: &Caller) -> Result<Event> {
 
 /// The chain, verified and folded (see `Keyhold::fold_chain`).
 pub(crate) struct Chain {
-    pub(crate) reconciler: crate::reconcile::Reconciler,
+    pub(crate) reconciler: Reconciler,
     pub(crate) summary: keyhold_audit::Summary,
 }
 
@@ -457,8 +458,9 @@ impl Keyhold {
             self.check_identity(tx)?;
             chain
                 .reconciler
-                .check_mint_counter(self.mint_counter(tx)?)?;
-            chain.reconciler.check(&keys, &workspaces, &signing_keys)?;
+                .check_mint_counter(self.mint_counter(tx)?)
+                .map_err(disagreement)?;
+            chain.check_rows(&keys, &workspaces, &signing_keys)?;
             let s = chain.summary;
             Ok(AuditVerification {
                 rows: s.rows,
@@ -476,7 +478,7 @@ impl Keyhold {
         // An empty log (a head lookup, not a count of every row).
         if tx.audit_head()?.is_none() && anchor.is_none() {
             return Ok(Chain {
-                reconciler: crate::reconcile::Reconciler::default(),
+                reconciler: Reconciler::default(),
                 summary: keyhold_audit::Summary {
                     rows: 0,
                     head_seq: 0,
@@ -491,7 +493,7 @@ impl Keyhold {
             .as_ref()
             .ok_or(Error::Internal("audit key not loaded"))?;
         let mut verifier = Verifier::new(key, anchor);
-        let mut reconciler = crate::reconcile::Reconciler::default();
+        let mut reconciler = Reconciler::default();
         let mut bad: Option<Error> = None;
         tx.for_each_audit_row(|row| {
             let seq = row.seq;
@@ -512,7 +514,7 @@ impl Keyhold {
                 canonical: row.event,
             };
             // One pass over the event: the chain's check, the columns and the fold.
-            let mut details = crate::reconcile::Details::default();
+            let mut details = Details::default();
             let event = match verifier.push_viewed(&link, |name, value| details.note(name, value)) {
                 Ok(v) => v,
                 Err(e) => {
@@ -598,6 +600,52 @@ fn chain_error(e: &ChainError) -> Error {
     Error::Integrity {
         what: format!("audit record {}", e.seq()),
         detail: e.to_string(),
+    }
+}
+
+/// The first disagreement between the chain and the rows, as the integrity error naming it.
+fn disagreement(d: Disagreement) -> Error {
+    Error::Integrity {
+        what: d.what,
+        detail: d.detail,
+    }
+}
+
+impl Chain {
+    /// Reconciles the chain with the access rows as they stand (their facts, as plain
+    /// values): the first disagreement, as an integrity error.
+    pub(crate) fn check_rows(
+        &self,
+        keys: &[keyhold_store::ApiKeyRow],
+        workspaces: &[keyhold_store::WorkspaceRow],
+        signing_keys: &[keyhold_store::SigningKeyRow],
+    ) -> Result<()> {
+        use keyhold_audit::reconcile::{KeyRow, SigningKeyRow, WorkspaceRow};
+        let keys: Vec<KeyRow<'_>> = keys
+            .iter()
+            .map(|r| KeyRow {
+                jti: &r.jti,
+                mint_seq: r.mint_seq,
+                revoked: r.revoked_at_ms.is_some(),
+            })
+            .collect();
+        let workspaces: Vec<WorkspaceRow<'_>> = workspaces
+            .iter()
+            .map(|w| WorkspaceRow {
+                id: &w.id,
+                revoked_all_seq: w.revoked_all_seq,
+            })
+            .collect();
+        let signing_keys: Vec<SigningKeyRow<'_>> = signing_keys
+            .iter()
+            .map(|k| SigningKeyRow {
+                kid: &k.kid,
+                active: k.state == keyhold_store::SigningKeyState::Active,
+            })
+            .collect();
+        self.reconciler
+            .check(&keys, &workspaces, &signing_keys)
+            .map_err(disagreement)
     }
 }
 

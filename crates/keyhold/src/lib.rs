@@ -28,7 +28,6 @@ mod integrity;
 mod keys;
 mod names;
 mod ops;
-mod reconcile;
 mod records;
 #[cfg(feature = "remote")]
 mod remote;

@@ -1,0 +1,167 @@
+//! Listing audit records: each row returned is checked against the chain and decoded.
+
+use keyhold_audit::canonical::{ValueView, View};
+use keyhold_audit::{DetailValue, Event, Outcome};
+use keyhold_store::{AuditFilter, AuditRow, AuditRowView};
+
+use crate::{Caller, Error, Keyhold, Result, read};
+
+/// One audit record, decoded for display or export (no secret can be in it: see
+/// `keyhold-audit`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct AuditEntry {
+    /// Position in the chain.
+    pub seq: u64,
+    /// Unix milliseconds.
+    pub time_ms: i64,
+    /// Dotted action.
+    pub action: String,
+    /// Workspace id.
+    pub workspace: Option<String>,
+    /// Who.
+    pub actor: String,
+    /// With which key.
+    pub key_id: Option<String>,
+    /// Through which surface.
+    pub surface: String,
+    /// From where.
+    pub source: Option<String>,
+    /// On what.
+    pub target: Option<String>,
+    /// `success` or the failure code.
+    pub outcome: String,
+    /// Request id.
+    pub request_id: String,
+    /// Extra public facts.
+    pub details: serde_json::Map<String, serde_json::Value>,
+    /// Chain hash (hex).
+    pub hash: String,
+}
+
+/// Reads a row's event (borrowed, no allocation) and checks that every filter column still
+/// says what the chained event says: a row whose columns were edited (to hide it from a
+/// filter or to show it under another actor) is an integrity error naming it. Each detail
+/// goes to `detail`.
+pub(super) fn checked_view<'a>(
+    row: &AuditRowView<'a>,
+    detail: impl FnMut(&'a str, ValueView<'a>),
+) -> Result<View<'a>> {
+    let v = keyhold_audit::canonical::view(row.event, detail).map_err(|_| Error::Integrity {
+        what: format!("audit record {}", row.seq),
+        detail: "undecodable event".into(),
+    })?;
+    check_columns(row, &v)?;
+    Ok(v)
+}
+
+/// See `checked_view`.
+pub(super) fn check_columns(row: &AuditRowView<'_>, v: &View<'_>) -> Result<()> {
+    let stored = (
+        row.time_ms,
+        row.workspace,
+        row.action,
+        row.actor,
+        row.key_id,
+        row.outcome,
+    );
+    let chained = (
+        v.time_ms,
+        v.workspace,
+        v.action.as_str(),
+        v.sub,
+        v.key_id,
+        v.failure.unwrap_or("success"),
+    );
+    if stored != chained {
+        return Err(Error::Integrity {
+            what: format!("audit record {}", row.seq),
+            detail: "its filter columns disagree with the chained event (edited)".into(),
+        });
+    }
+    Ok(())
+}
+
+pub(super) fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn entry(row: &AuditRow) -> Result<AuditEntry> {
+    let e = Event::from_canonical(&row.event).map_err(|_| Error::Integrity {
+        what: format!("audit record {}", row.seq),
+        detail: "undecodable event".into(),
+    })?;
+    let details = e
+        .details
+        .iter()
+        .map(|(k, v)| {
+            let v = match v {
+                DetailValue::Text(t) => serde_json::Value::from(t.as_str()),
+                DetailValue::Int(i) => serde_json::Value::from(*i),
+                DetailValue::Bool(b) => serde_json::Value::from(*b),
+                _ => serde_json::Value::Null,
+            };
+            (k.as_str().to_owned(), v)
+        })
+        .collect();
+    Ok(AuditEntry {
+        seq: row.seq,
+        time_ms: e.time_ms,
+        action: e.action.as_str().to_owned(),
+        workspace: e.workspace.map(|w| w.as_str().to_owned()),
+        actor: e.actor.sub.as_str().to_owned(),
+        key_id: e.actor.key_id.map(|k| k.as_str().to_owned()),
+        surface: e.actor.surface.as_str().to_owned(),
+        source: e.actor.source.map(|s| s.as_str().to_owned()),
+        target: e.target.map(|t| t.as_str().to_owned()),
+        outcome: match &e.outcome {
+            Outcome::Success => "success".to_owned(),
+            Outcome::Failure(code) => code.as_str().to_owned(),
+            _ => "unknown".to_owned(),
+        },
+        request_id: e.request_id.as_str().to_owned(),
+        details,
+        hash: hex(&row.hash),
+    })
+}
+
+impl Keyhold {
+    /// Audit records matching `filter`, oldest first (`audit:read`; a key sees only its own
+    /// workspace).
+    ///
+    /// Every row returned is checked first: its chain hash against its event (under the audit
+    /// key) and its filter columns against the event, so a row cannot appear under another
+    /// actor, key, workspace or time. (A row hidden from a filter by an edited column is not
+    /// returned: `audit verify` names it.)
+    pub fn audit_entries(&self, caller: &Caller, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        let mut filter = filter.clone();
+        if let Some(p) = caller.principal() {
+            caller.require(keyhold_token::Scope::AuditRead, &p.workspace)?;
+            filter.workspace = Some(p.workspace.clone());
+        }
+        let rows = self.store.read(|tx| {
+            self.load_audit_key(tx)?;
+            tx.audit_rows(&filter).map_err(Error::from)
+        })?;
+        let audit = read(&self.audit);
+        let key = audit
+            .key
+            .as_ref()
+            .ok_or(Error::Internal("audit key not loaded"))?;
+        rows.iter()
+            .map(|row| {
+                let view = row.view();
+                let linked = <&[u8; 32]>::try_from(view.prev).is_ok_and(|prev| {
+                    key.link_hash(view.seq, prev, view.event).as_slice() == view.hash
+                });
+                if !linked {
+                    return Err(Error::Integrity {
+                        what: format!("audit record {}", view.seq),
+                        detail: "its hash does not match its event".into(),
+                    });
+                }
+                checked_view(&view, |_, _| {})?;
+                entry(row)
+            })
+            .collect()
+    }
+}

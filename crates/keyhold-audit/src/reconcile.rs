@@ -122,21 +122,7 @@ impl Reconciler {
         if e.failure.is_some() {
             return;
         }
-        // A signing key the operation created first (`init`, or a mint with none active).
-        if let Some(kid) = d.signing_key {
-            self.signing_keys.insert(kid.to_owned());
-            self.active_signing_key = Some((seq, kid.to_owned()));
-        }
-        if d.rows_authenticated {
-            self.rows_authenticated = true;
-        }
-        for kid in d
-            .signing_keys_deleted
-            .into_iter()
-            .flat_map(|l| l.split(' '))
-        {
-            self.signing_keys_deleted.insert(kid.to_owned(), seq);
-        }
+        self.note_signing_keys(seq, d);
         // Only these actions change what is reconciled (key uses, the bulk of a log, do not).
         if !matches!(
             e.action,
@@ -153,51 +139,12 @@ impl Reconciler {
         let target = e.target.map(str::to_owned);
         let workspace = e.workspace.map(str::to_owned);
         match (e.action, target, workspace) {
-            (Action::KeyCreated, Some(jti), ws) => {
-                let mint_seq = d.mint_seq;
-                if let Some(m) = mint_seq
-                    && self.highest_minted.as_ref().is_none_or(|(_, _, h)| m > *h)
-                {
-                    self.highest_minted = Some((seq, jti.clone(), m));
-                }
-                if let (Some(ws), Some(m)) = (ws, mint_seq) {
-                    self.minted.entry(ws).or_default().push((jti.clone(), m));
-                }
-                self.keys.insert(
-                    jti,
-                    KeyHistory {
-                        created: seq,
-                        revoked: None,
-                        mint_seq,
-                    },
-                );
-            }
+            (Action::KeyCreated, Some(jti), ws) => self.key_created(seq, jti, ws, d.mint_seq),
             (Action::KeyRevoked, Some(jti), _) => {
                 let k = self.keys.entry(jti).or_default();
                 k.revoked.get_or_insert(seq);
             }
-            (Action::KeysRevokedAll, _, Some(ws)) => {
-                let mark = d.revoked_through;
-                // Every key the chain created before this revoke-all must be under its mark:
-                // a mark taken while the newest rows were hidden would leave one out.
-                if let Some(m) = mark
-                    && self.short_mark.is_none()
-                    && let Some((jti, s)) = self
-                        .minted
-                        .get(&ws)
-                        .and_then(|keys| keys.iter().find(|(_, s)| *s > m))
-                {
-                    self.short_mark = Some((seq, jti.clone(), *s, m));
-                }
-                let w = self.workspaces.entry(ws).or_default();
-                let newer = match (w.revoked_through, mark) {
-                    (Some((_, Some(old))), Some(new)) => new >= old,
-                    _ => true,
-                };
-                if newer {
-                    w.revoked_through = Some((seq, mark));
-                }
-            }
+            (Action::KeysRevokedAll, _, Some(ws)) => self.revoked_all(seq, ws, d.revoked_through),
             (Action::WorkspaceCreated, _, Some(ws)) => {
                 self.workspaces.entry(ws).or_default().created = Some(seq);
             }
@@ -207,6 +154,66 @@ impl Reconciler {
             }
             (Action::RowsAuthenticated, _, _) => self.rows_authenticated = true,
             _ => {}
+        }
+    }
+
+    /// The details any event may carry about signing keys and authenticated rows.
+    fn note_signing_keys(&mut self, seq: u64, d: &Details<'_>) {
+        // A signing key the operation created first (`init`, or a mint with none active).
+        if let Some(kid) = d.signing_key {
+            self.signing_keys.insert(kid.to_owned());
+            self.active_signing_key = Some((seq, kid.to_owned()));
+        }
+        if d.rows_authenticated {
+            self.rows_authenticated = true;
+        }
+        for kid in d
+            .signing_keys_deleted
+            .into_iter()
+            .flat_map(|l| l.split(' '))
+        {
+            self.signing_keys_deleted.insert(kid.to_owned(), seq);
+        }
+    }
+
+    fn key_created(&mut self, seq: u64, jti: String, ws: Option<String>, mint_seq: Option<i64>) {
+        if let Some(m) = mint_seq
+            && self.highest_minted.as_ref().is_none_or(|(_, _, h)| m > *h)
+        {
+            self.highest_minted = Some((seq, jti.clone(), m));
+        }
+        if let (Some(ws), Some(m)) = (ws, mint_seq) {
+            self.minted.entry(ws).or_default().push((jti.clone(), m));
+        }
+        self.keys.insert(
+            jti,
+            KeyHistory {
+                created: seq,
+                revoked: None,
+                mint_seq,
+            },
+        );
+    }
+
+    fn revoked_all(&mut self, seq: u64, ws: String, mark: Option<i64>) {
+        // Every key the chain created before this revoke-all must be under its mark: a mark
+        // taken while the newest rows were hidden would leave one out.
+        if let Some(m) = mark
+            && self.short_mark.is_none()
+            && let Some((jti, s)) = self
+                .minted
+                .get(&ws)
+                .and_then(|keys| keys.iter().find(|(_, s)| *s > m))
+        {
+            self.short_mark = Some((seq, jti.clone(), *s, m));
+        }
+        let w = self.workspaces.entry(ws).or_default();
+        let newer = match (w.revoked_through, mark) {
+            (Some((_, Some(old))), Some(new)) => new >= old,
+            _ => true,
+        };
+        if newer {
+            w.revoked_through = Some((seq, mark));
         }
     }
 

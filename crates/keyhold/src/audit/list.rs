@@ -1,42 +1,10 @@
 //! Listing audit records: each row returned is checked against the chain and decoded.
 
+pub use keyhold_audit::AuditEntry;
 use keyhold_audit::canonical::{ValueView, View};
-use keyhold_audit::{DetailValue, Event, Outcome};
 use keyhold_store::{AuditFilter, AuditRow, AuditRowView};
 
 use crate::{Caller, Error, Keyhold, Result, read};
-
-/// One audit record, decoded for display or export (no secret can be in it: see
-/// `keyhold-audit`).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct AuditEntry {
-    /// Position in the chain.
-    pub seq: u64,
-    /// Unix milliseconds.
-    pub time_ms: i64,
-    /// Dotted action.
-    pub action: String,
-    /// Workspace id.
-    pub workspace: Option<String>,
-    /// Who.
-    pub actor: String,
-    /// With which key.
-    pub key_id: Option<String>,
-    /// Through which surface.
-    pub surface: String,
-    /// From where.
-    pub source: Option<String>,
-    /// On what.
-    pub target: Option<String>,
-    /// `success` or the failure code.
-    pub outcome: String,
-    /// Request id.
-    pub request_id: String,
-    /// Extra public facts.
-    pub details: serde_json::Map<String, serde_json::Value>,
-    /// Chain hash (hex).
-    pub hash: String,
-}
 
 /// Reads a row's event (borrowed, no allocation) and checks that every filter column still
 /// says what the chained event says: a row whose columns were edited (to hide it from a
@@ -86,41 +54,9 @@ pub(super) fn hex(b: &[u8]) -> String {
 }
 
 fn entry(row: &AuditRow) -> Result<AuditEntry> {
-    let e = Event::from_canonical(&row.event).map_err(|_| Error::Integrity {
+    AuditEntry::decode(row.seq, &row.event, &row.hash).map_err(|_| Error::Integrity {
         what: format!("audit record {}", row.seq),
         detail: "undecodable event".into(),
-    })?;
-    let details = e
-        .details
-        .iter()
-        .map(|(k, v)| {
-            let v = match v {
-                DetailValue::Text(t) => serde_json::Value::from(t.as_str()),
-                DetailValue::Int(i) => serde_json::Value::from(*i),
-                DetailValue::Bool(b) => serde_json::Value::from(*b),
-                _ => serde_json::Value::Null,
-            };
-            (k.as_str().to_owned(), v)
-        })
-        .collect();
-    Ok(AuditEntry {
-        seq: row.seq,
-        time_ms: e.time_ms,
-        action: e.action.as_str().to_owned(),
-        workspace: e.workspace.map(|w| w.as_str().to_owned()),
-        actor: e.actor.sub.as_str().to_owned(),
-        key_id: e.actor.key_id.map(|k| k.as_str().to_owned()),
-        surface: e.actor.surface.as_str().to_owned(),
-        source: e.actor.source.map(|s| s.as_str().to_owned()),
-        target: e.target.map(|t| t.as_str().to_owned()),
-        outcome: match &e.outcome {
-            Outcome::Success => "success".to_owned(),
-            Outcome::Failure(code) => code.as_str().to_owned(),
-            _ => "unknown".to_owned(),
-        },
-        request_id: e.request_id.as_str().to_owned(),
-        details,
-        hash: hex(&row.hash),
     })
 }
 

@@ -132,6 +132,7 @@
 pub mod canonical;
 mod chain;
 mod checkpoint;
+mod columns;
 pub mod commit;
 mod draft;
 mod entry;
@@ -149,6 +150,7 @@ pub use checkpoint::{
     CHECKPOINT_TAG, Checkpoint, CheckpointSigner, MAX_CHECKPOINT_JSON, PUBLIC_KEY_LEN,
     checkpoint_kid,
 };
+pub use columns::Columns;
 pub use commit::{Batches, CommitError, Deferred, GroupCommit, Ticket};
 pub use draft::{DraftError, EventDraft, Provenance};
 pub use entry::AuditEntry;

@@ -1,6 +1,7 @@
 //! Listing audit records: each row returned is checked against the chain and decoded.
 
 pub use keyhold_audit::AuditEntry;
+use keyhold_audit::Columns;
 use keyhold_audit::canonical::{ValueView, View};
 use keyhold_store::{AuditFilter, AuditRow, AuditRowView};
 
@@ -24,23 +25,15 @@ pub(super) fn checked_view<'a>(
 
 /// See `checked_view`.
 pub(super) fn check_columns(row: &AuditRowView<'_>, v: &View<'_>) -> Result<()> {
-    let stored = (
-        row.time_ms,
-        row.workspace,
-        row.action,
-        row.actor,
-        row.key_id,
-        row.outcome,
-    );
-    let chained = (
-        v.time_ms,
-        v.workspace,
-        v.action.as_str(),
-        v.sub,
-        v.key_id,
-        v.failure.unwrap_or("success"),
-    );
-    if stored != chained {
+    let stored = Columns {
+        time_ms: row.time_ms,
+        workspace: row.workspace,
+        action: row.action,
+        actor: row.actor,
+        key_id: row.key_id,
+        outcome: row.outcome,
+    };
+    if stored != Columns::of_view(v) {
         return Err(Error::Integrity {
             what: format!("audit record {}", row.seq),
             detail: "its filter columns disagree with the chained event (edited)".into(),

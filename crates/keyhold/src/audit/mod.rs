@@ -6,8 +6,8 @@
 //! checkpointed in `verify`.
 
 use keyhold_audit::{
-    AuditChain, AuditKey, ChainHead, CheckpointSigner, CommitError, DraftError, Event, Outcome,
-    Provenance, PublicText,
+    AuditChain, AuditKey, ChainHead, CheckpointSigner, Columns, CommitError, DraftError, Event,
+    Provenance,
 };
 use keyhold_store::{AuditRow, RecordKey, Tx};
 
@@ -79,23 +79,6 @@ impl From<CommitError> for Error {
 fn event_by(draft: EventDraft, caller: &Caller) -> Result<Event> {
     let key = caller.principal().map(|p| p.key_id.as_str());
     draft.event(&caller.sub(), key, caller.origin())
-}
-
-/// The indexed columns of an event's row: `(time_ms, workspace, action, actor, key_id,
-/// outcome)`, derived from the event alone (what is written, and what a row must still say).
-fn columns_of(e: &Event) -> (i64, Option<&str>, &'static str, &str, Option<&str>, &str) {
-    (
-        e.time_ms,
-        e.workspace.as_ref().map(PublicText::as_str),
-        e.action.as_str(),
-        e.actor.sub.as_str(),
-        e.actor.key_id.as_ref().map(PublicText::as_str),
-        match &e.outcome {
-            Outcome::Success => "success",
-            Outcome::Failure(c) => c.as_str(),
-            _ => "unknown",
-        },
-    )
 }
 
 impl Keyhold {
@@ -171,15 +154,15 @@ impl Keyhold {
             .into_iter()
             .zip(events)
             .map(|(s, e)| {
-                let (time_ms, workspace, action, actor, key_id, outcome) = columns_of(e);
+                let c = Columns::of(e);
                 AuditRow {
                     seq: s.link.seq,
-                    time_ms,
-                    workspace: workspace.map(str::to_owned),
-                    action: action.to_owned(),
-                    actor: actor.to_owned(),
-                    key_id: key_id.map(str::to_owned),
-                    outcome: outcome.to_owned(),
+                    time_ms: c.time_ms,
+                    workspace: c.workspace.map(str::to_owned),
+                    action: c.action.to_owned(),
+                    actor: c.actor.to_owned(),
+                    key_id: c.key_id.map(str::to_owned),
+                    outcome: c.outcome.to_owned(),
                     event: s.canonical,
                     prev: s.link.prev.to_vec(),
                     hash: s.link.hash.to_vec(),

@@ -339,6 +339,27 @@ impl Keyhold {
         master: &MasterKey,
         upgrade: &crate::Upgrade,
     ) -> Result<()> {
+        let chain = self.refuse_a_second_upgrade(tx)?;
+        let (keys, workspaces, mut signing) =
+            (tx.all_api_keys()?, tx.workspaces()?, tx.signing_keys()?);
+        chain.check_rows(&keys, &workspaces, &signing)?;
+        self.settle_unnamed_signing_keys(tx, &chain, upgrade, &mut signing)?;
+        self.create_row_key(tx)?;
+        self.authenticate_signing_keys(tx, signing)?;
+        self.authenticate_keys_and_workspaces(tx, keys, workspaces)?;
+        self.write_identity(tx, master)?;
+        self.audit(
+            tx,
+            &crate::Caller::operator(),
+            crate::audit::EventDraft::new(keyhold_audit::Action::RowsAuthenticated)
+                .detail("upgraded", true),
+        )?;
+        Ok(())
+    }
+
+    /// Refuses a store that carries anything an upgrade would have made, or whose chain
+    /// records an earlier upgrade; otherwise the chain, folded.
+    fn refuse_a_second_upgrade(&self, tx: &Tx<'_>) -> Result<crate::audit::Chain> {
         if tx.record_version(&row_key_record())? > 0 {
             return Err(downgraded("it has a row key"));
         }
@@ -351,9 +372,18 @@ impl Keyhold {
         if chain.reconciler.rows_authenticated() {
             return Err(downgraded("its audit chain records an earlier upgrade"));
         }
-        let (keys, workspaces, mut signing) =
-            (tx.all_api_keys()?, tx.workspaces()?, tx.signing_keys()?);
-        chain.check_rows(&keys, &workspaces, &signing)?;
+        Ok(chain)
+    }
+
+    /// Signing keys the chain never named: one at most (the store's first), and a retiring
+    /// one only on the operator's word — kept, or dropped from `signing` and the store.
+    fn settle_unnamed_signing_keys(
+        &self,
+        tx: &Tx<'_>,
+        chain: &crate::audit::Chain,
+        upgrade: &crate::Upgrade,
+        signing: &mut Vec<SigningKeyRow>,
+    ) -> Result<()> {
         let unnamed: Vec<&str> = signing
             .iter()
             .filter(|k| !chain.reconciler.names_signing_key(&k.kid))
@@ -395,8 +425,12 @@ impl Keyhold {
         let unnamed: Vec<String> = unnamed.iter().map(|k| (*k).to_owned()).collect();
         signing
             .retain(|k| !(unnamed.contains(&k.kid) && upgrade.drop_signing_keys.contains(&k.kid)));
-        // The active key must be the store's own: its private half opens under the KEKs.
-        self.create_row_key(tx)?;
+        Ok(())
+    }
+
+    /// Exactly one active signing key, and it must be the store's own (its private half opens
+    /// under the KEKs); every signing key MACed and recorded in the chain (the active one last).
+    fn authenticate_signing_keys(&self, tx: &Tx<'_>, signing: Vec<SigningKeyRow>) -> Result<()> {
         let mut active = signing
             .iter()
             .filter(|k| k.state == SigningKeyState::Active);
@@ -424,6 +458,17 @@ impl Keyhold {
             )?;
         }
         self.active_signing_key(tx)?;
+        Ok(())
+    }
+
+    /// Mint sequence numbers in creation order and a MAC for every API key; revoke-all marks
+    /// translated from their instants and a MAC for every workspace; the mint counter.
+    fn authenticate_keys_and_workspaces(
+        &self,
+        tx: &Tx<'_>,
+        keys: Vec<ApiKeyRow>,
+        workspaces: Vec<WorkspaceRow>,
+    ) -> Result<()> {
         let mut seqs: Vec<(String, i64, i64)> = Vec::with_capacity(keys.len());
         let mut last = 0;
         for (i, mut row) in keys.into_iter().enumerate() {
@@ -446,13 +491,6 @@ impl Keyhold {
             self.mac_workspace(&mut ws)?;
             tx.set_workspace_auth(&ws.id, ws.revoked_all_seq, &ws.mac)?;
         }
-        self.write_identity(tx, master)?;
-        self.audit(
-            tx,
-            &crate::Caller::operator(),
-            crate::audit::EventDraft::new(keyhold_audit::Action::RowsAuthenticated)
-                .detail("upgraded", true),
-        )?;
         Ok(())
     }
 }

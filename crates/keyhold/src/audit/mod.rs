@@ -21,6 +21,7 @@ pub(crate) use keyhold_audit::EventDraft;
 pub use list::AuditEntry;
 pub use uses::Deferred;
 pub use verify::AuditVerification;
+pub(crate) use verify::Chain;
 
 const AUDIT_KEY_KIND: &str = "audit-key";
 const CHECKPOINT_KEY_KIND: &str = "audit-checkpoint-key";

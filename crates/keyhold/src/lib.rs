@@ -3,7 +3,9 @@
 //! [`Keyhold`] is the one door: it opens the store, unlocks the key hierarchy with the master
 //! key, and performs every operation in one transaction, returning typed results and typed
 //! errors ([`Error`]) that carry their stable error code. The `keyhold` CLI and the server are
-//! thin adapters over this crate.
+//! thin adapters over this crate. It authorises, performs and records; it must never hold a
+//! mechanism that belongs to the crate owning its subject (the audit log's events, chain,
+//! group commit, reconciliation and rejection policy are `keyhold-audit`'s).
 //!
 //! ```no_run
 //! use keyhold::{Caller, Keyhold, KeySource, SecretBytes};

@@ -105,6 +105,13 @@ named_enum! {
     }
 }
 
+impl serde::Serialize for Surface {
+    /// As its stable name (`cli`, `http`, ...).
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// Who acted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -1,9 +1,13 @@
-//! keyhold's tamper-evident audit log, as pure computation.
-//!
-//! No I/O: this crate reads no clock, file, network, environment or database. The caller
-//! supplies the time (`time_ms`), the stored rows and the keys; the only outside resource
-//! is the OS CSPRNG (through ring) in [`AuditKey::generate`] and
-//! [`CheckpointSigner::generate`].
+//! keyhold's tamper-evident audit log, as pure computation: the event model, its builder
+//! ([`EventDraft`]) and its display form ([`AuditEntry`]), the canonical encoding, the hash
+//! chain, its verifier and checkpoints, [`reconcile`] (what the chain says about keys,
+//! workspaces and signing keys, against their rows as they stand), the policy that bounds
+//! rejection records ([`rejections`]) and group commit ([`commit`]: concurrent callers share
+//! one durable batch, awaited blocking or as a future). It must never do I/O: it reads no
+//! clock, file, network, environment or database, and depends on no keyhold crate but
+//! `keyhold-crypto`. The caller supplies the time, the stored rows, the keys and the function
+//! that commits a batch (group commit only coordinates threads); the only outside resource is
+//! the OS CSPRNG (through ring) in [`AuditKey::generate`] and [`CheckpointSigner::generate`].
 //!
 //! ```text
 //! Event ──canonical──▶ bytes ──HMAC-SHA256(audit key, tag‖seq‖prev‖bytes)──▶ link hash
@@ -128,10 +132,16 @@
 pub mod canonical;
 mod chain;
 mod checkpoint;
+mod columns;
+pub mod commit;
+mod draft;
+mod entry;
 mod error;
 mod event;
 mod hex;
 mod key;
+pub mod reconcile;
+pub mod rejections;
 mod text;
 mod verify;
 
@@ -140,6 +150,10 @@ pub use checkpoint::{
     CHECKPOINT_TAG, Checkpoint, CheckpointSigner, MAX_CHECKPOINT_JSON, PUBLIC_KEY_LEN,
     checkpoint_kid,
 };
+pub use columns::Columns;
+pub use commit::{Batches, CommitError, Deferred, GroupCommit, Ticket};
+pub use draft::{DraftError, EventDraft, Provenance};
+pub use entry::AuditEntry;
 pub use error::AuditError;
 pub use event::{Action, Actor, DetailValue, Details, Event, Outcome, Surface};
 pub use key::{AuditKey, CHAIN_TAG};

@@ -5,35 +5,7 @@ use keyhold_token::{Scope, ScopeSet, TokenError};
 
 use crate::{Error, Principal, Result};
 
-/// The surface an operation came through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Surface {
-    /// The `keyhold` command line.
-    Cli,
-    /// The HTTP API.
-    Http,
-    /// The web portal.
-    Portal,
-    /// The Azi assistant.
-    Assistant,
-    /// A program embedding the library.
-    Library,
-}
-
-impl Surface {
-    /// The lowercase name (`cli`, `http`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Cli => "cli",
-            Self::Http => "http",
-            Self::Portal => "portal",
-            Self::Assistant => "assistant",
-            Self::Library => "library",
-        }
-    }
-}
+pub use keyhold_audit::Surface;
 
 /// Where a request came from.
 #[derive(Debug, Clone, PartialEq, Eq)]

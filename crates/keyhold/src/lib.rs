@@ -3,7 +3,9 @@
 //! [`Keyhold`] is the one door: it opens the store, unlocks the key hierarchy with the master
 //! key, and performs every operation in one transaction, returning typed results and typed
 //! errors ([`Error`]) that carry their stable error code. The `keyhold` CLI and the server are
-//! thin adapters over this crate.
+//! thin adapters over this crate. It authorises, performs and records; it must never hold a
+//! mechanism that belongs to the crate owning its subject (the audit log's events, chain,
+//! group commit, reconciliation and rejection policy are `keyhold-audit`'s).
 //!
 //! ```no_run
 //! use keyhold::{Caller, Keyhold, KeySource, SecretBytes};
@@ -23,15 +25,12 @@ mod audit;
 mod caller;
 mod datadir;
 mod error;
-mod group;
 mod integrity;
 
 mod names;
 mod open;
 mod ops;
-mod reconcile;
 mod records;
-mod rejections;
 #[cfg(feature = "remote")]
 mod remote;
 mod rotation;
@@ -43,6 +42,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use keyhold_audit::rejections;
 use keyhold_crypto::{KekRing, UnlockedMaster, WrappedKek};
 use keyhold_store::{Store, Tx};
 
@@ -93,9 +93,9 @@ pub struct Keyhold {
     verify_cache: apikeys::VerifyCache,
     revocation_epoch: std::sync::atomic::AtomicU64,
     audit: RwLock<audit::AuditKeys>,
-    uses: group::GroupCommit<keyhold_audit::Event>,
+    uses: keyhold_audit::GroupCommit<keyhold_audit::Event>,
     record_uses: std::sync::atomic::AtomicBool,
-    /// Bounds rejection records per source, reason and key (see `rejections`).
+    /// Bounds rejection records per source, reason and key (`keyhold-audit`'s `rejections`).
     rejections: rejections::Limiter,
     key_source: KeySource,
 }

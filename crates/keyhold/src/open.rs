@@ -15,8 +15,7 @@ use keyhold_token::{ExpiryPreset, Scope};
 use crate::datadir::{self, DataDir};
 use crate::{
     Caller, DEFAULT_WORKSPACE, Error, KeySource, Keyhold, META_CREATED_AT, META_MASTER_CHECK,
-    META_STORE_ID, MintRequest, MintedKey, Result, Workspace, apikeys, audit, group, integrity,
-    now, read, rejections,
+    META_STORE_ID, MintRequest, MintedKey, Result, Workspace, apikeys, audit, integrity, now, read,
 };
 
 /// The operator's answers for the upgrade of a store written before rows were authenticated
@@ -314,9 +313,9 @@ impl Keyhold {
             verify_cache: apikeys::VerifyCache::default(),
             revocation_epoch: std::sync::atomic::AtomicU64::new(0),
             audit: RwLock::default(),
-            uses: group::GroupCommit::default(),
+            uses: keyhold_audit::GroupCommit::default(),
             record_uses: std::sync::atomic::AtomicBool::new(true),
-            rejections: rejections::Limiter::default(),
+            rejections: keyhold_audit::rejections::Limiter::new(std::time::Instant::now()),
             key_source,
         }
     }

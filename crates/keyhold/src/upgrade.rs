@@ -51,7 +51,7 @@ impl Keyhold {
         }
         let (keys, workspaces, mut signing) =
             (tx.all_api_keys()?, tx.workspaces()?, tx.signing_keys()?);
-        chain.reconciler.check(&keys, &workspaces, &signing)?;
+        chain.check_rows(&keys, &workspaces, &signing)?;
         let unnamed: Vec<String> = signing
             .iter()
             .filter(|k| !chain.reconciler.names_signing_key(&k.kid))

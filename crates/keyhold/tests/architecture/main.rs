@@ -138,7 +138,7 @@ const EXPECTED_IN_FIXTURE: &[(&str, &str, &str)] = &[
     // No I/O, however it is spelled.
     ("no-io", AUDIT, "names std::fs"),
     ("no-io", AUDIT, "names std::env"),
-    ("no-io", AUDIT, "names std::net"),
+    ("no-io", AUDIT, "names std::net::TcpStream"),
     ("no-io", AUDIT, "names std::io::stdin"),
     ("no-io", AUDIT, "names std::time::SystemTime"),
     ("no-io", AUDIT, "names std::time::Instant::now"),

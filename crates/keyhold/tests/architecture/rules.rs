@@ -380,10 +380,14 @@ impl<'ast> Visit<'ast> for Paths {
 /// terminal or database API, and no store.
 const NO_IO: [&str; 2] = ["keyhold-audit", "keyhold-token"];
 
-/// Full paths (and everything under them) a no-I/O crate may not name.
-const IO_PATHS: [&str; 13] = [
+/// Full paths (and everything under them) a no-I/O crate may not name. Of `std::net`, the
+/// sockets and name resolution; its address types are plain values.
+const IO_PATHS: [&str; 16] = [
     "std::fs",
-    "std::net",
+    "std::net::TcpListener",
+    "std::net::TcpStream",
+    "std::net::ToSocketAddrs",
+    "std::net::UdpSocket",
     "std::env",
     "std::process",
     "std::io::stdin",

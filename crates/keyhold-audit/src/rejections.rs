@@ -7,6 +7,8 @@
 //! went quiet, and when the committer stops. A flood of garbage tokens costs memory for at
 //! most [`MAX_BUCKETS`] buckets (the oldest is evicted, its count written), not a row and an
 //! fsync each.
+//!
+//! The caller supplies the time ([`Instant`]s it read): this module reads no clock.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -33,14 +35,19 @@ struct Bucket {
 }
 
 /// What to do with one refusal.
-pub(crate) enum Admit {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
     /// Write its row, carrying this many refusals counted but not written before it.
-    Write { suppressed: u64 },
+    Write {
+        /// Refusals of its bucket counted, not written, since its last row.
+        suppressed: u64,
+    },
     /// Count it only.
     Count,
 }
 
-pub(crate) struct Limiter {
+/// The buckets, shared by every thread that refuses a token.
+pub struct Limiter {
     state: Mutex<State>,
 }
 
@@ -49,23 +56,17 @@ struct State {
     last_sweep: Instant,
 }
 
-impl Default for Limiter {
-    fn default() -> Self {
-        Self {
-            state: Mutex::new(State {
-                buckets: HashMap::new(),
-                last_sweep: Instant::now(),
-            }),
-        }
-    }
-}
-
 /// A bucket's counted refusals that no row has carried yet.
-pub(crate) struct Pending {
-    pub(crate) source: Option<String>,
-    pub(crate) code: &'static str,
-    pub(crate) key: Option<String>,
-    pub(crate) suppressed: u64,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// The bucket's source (an address without its port, or an IPv6 /64).
+    pub source: Option<String>,
+    /// The reason code.
+    pub code: &'static str,
+    /// The key, when the token's signature told it.
+    pub key: Option<String>,
+    /// Refusals counted and not yet written.
+    pub suppressed: u64,
 }
 
 fn pending(k: BucketKey, b: &Bucket) -> Pending {
@@ -81,21 +82,36 @@ fn pending(k: BucketKey, b: &Bucket) -> Pending {
 /// host usually holds a whole /64).
 fn source_bucket(s: &str) -> String {
     let ip = s
-        .parse::<std::net::SocketAddr>()
+        .parse::<core::net::SocketAddr>()
         .map(|a| a.ip())
-        .or_else(|_| s.parse::<std::net::IpAddr>());
+        .or_else(|_| s.parse::<core::net::IpAddr>());
     match ip {
-        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+        Ok(core::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
             let seg = v6.segments();
             format!("{:x}:{:x}:{:x}:{:x}::/64", seg[0], seg[1], seg[2], seg[3])
         }
-        Ok(std::net::IpAddr::V6(v6)) => v6.to_canonical().to_string(),
+        Ok(core::net::IpAddr::V6(v6)) => v6.to_canonical().to_string(),
         Ok(ip) => ip.to_string(),
         Err(_) => s.to_owned(),
     }
 }
 
 impl Limiter {
+    /// No buckets; the first sweep of quiet buckets is due one [`WINDOW`] after `now`.
+    pub fn new(now: Instant) -> Self {
+        Self {
+            state: Mutex::new(State {
+                buckets: HashMap::new(),
+                last_sweep: now,
+            }),
+        }
+    }
+
+    /// Buckets held right now (at most [`MAX_BUCKETS`]).
+    pub fn buckets(&self) -> usize {
+        self.lock().buckets.len()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state
             .lock()
@@ -104,7 +120,7 @@ impl Limiter {
 
     /// Decides one refusal; also returns counts that must now be written on their own (a
     /// bucket evicted to make room).
-    pub(crate) fn admit(
+    pub fn admit(
         &self,
         source: Option<&str>,
         code: &'static str,
@@ -154,7 +170,7 @@ impl Limiter {
 
     /// At most once a window: takes the counts of buckets quiet for a whole window (to be
     /// written on their own) and forgets those buckets.
-    pub(crate) fn take_due(&self, now: Instant) -> Vec<Pending> {
+    pub fn take_due(&self, now: Instant) -> Vec<Pending> {
         let mut st = self.lock();
         if now.duration_since(st.last_sweep) < WINDOW {
             return Vec::new();
@@ -176,103 +192,12 @@ impl Limiter {
     }
 
     /// Takes every count no row has carried yet (when the committer stops).
-    pub(crate) fn drain(&self) -> Vec<Pending> {
+    pub fn drain(&self) -> Vec<Pending> {
         self.lock()
             .buckets
             .drain()
             .filter(|(_, b)| b.suppressed > 0)
             .map(|(k, b)| pending(k, &b))
             .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn admit(l: &Limiter, src: &str, code: &'static str, at: Instant) -> Admit {
-        l.admit(Some(src), code, None, at).0
-    }
-
-    #[test]
-    fn a_burst_is_written_the_rest_counted_and_carried_by_the_next_row() {
-        let l = Limiter::default();
-        let t0 = Instant::now();
-        for _ in 0..BURST {
-            assert!(matches!(
-                admit(&l, "10.0.0.1", "malformed", t0),
-                Admit::Write { suppressed: 0 }
-            ));
-        }
-        for _ in 0..5 {
-            assert!(matches!(
-                admit(&l, "10.0.0.1", "malformed", t0),
-                Admit::Count
-            ));
-        }
-        // Another port of the same address shares the bucket; so does a neighbour in its /64.
-        assert!(matches!(
-            admit(&l, "10.0.0.1:4000", "malformed", t0),
-            Admit::Count
-        ));
-        for _ in 0..BURST {
-            admit(&l, "[2001:db8::1]:1", "malformed", t0);
-        }
-        assert!(matches!(
-            admit(&l, "[2001:db8::ffff:2]:9", "malformed", t0),
-            Admit::Count
-        ));
-        // Another source or reason has its own bucket.
-        assert!(matches!(
-            admit(&l, "10.0.0.2", "malformed", t0),
-            Admit::Write { .. }
-        ));
-        assert!(matches!(
-            admit(&l, "10.0.0.1", "bad_signature", t0),
-            Admit::Write { .. }
-        ));
-        assert!(matches!(
-            admit(&l, "10.0.0.1", "malformed", t0 + WINDOW),
-            Admit::Write { suppressed: 6 }
-        ));
-        let left: u64 = l.drain().iter().map(|p| p.suppressed).sum();
-        assert_eq!(left, 1, "the /64's one count is still to be written");
-    }
-
-    #[test]
-    fn buckets_stay_bounded_and_an_evicted_count_is_handed_back() {
-        let l = Limiter::default();
-        let t0 = Instant::now();
-        for _ in 0..=BURST {
-            admit(&l, "first", "malformed", t0);
-        }
-        let mut handed_back = 0;
-        for i in 0..MAX_BUCKETS {
-            let (_, evicted) = l.admit(
-                Some(&format!("src{i}")),
-                "malformed",
-                None,
-                t0 + Duration::from_millis(1),
-            );
-            handed_back += evicted.map_or(0, |p| p.suppressed);
-        }
-        assert_eq!(
-            handed_back, 1,
-            "the oldest bucket was evicted with its count"
-        );
-        assert!(l.lock().buckets.len() <= MAX_BUCKETS);
-    }
-
-    #[test]
-    fn quiet_buckets_are_swept_once_a_window() {
-        let l = Limiter::default();
-        let t0 = Instant::now();
-        for _ in 0..BURST + 3 {
-            admit(&l, "10.0.0.9", "malformed", t0);
-        }
-        assert!(l.take_due(t0).is_empty(), "not yet a window");
-        let due = l.take_due(t0 + WINDOW + WINDOW);
-        assert_eq!(due.iter().map(|p| p.suppressed).sum::<u64>(), 3);
-        assert!(l.drain().is_empty());
     }
 }

@@ -24,9 +24,16 @@ use crate::{
 /// Plain `http://` is accepted only for a loopback address; `https://` verifies the server
 /// with the platform's trust store, or with the CA certificates given. Redirects are not
 /// followed, so the key cannot be carried to another host.
-#[derive(Debug)]
 pub struct Remote {
     client: Client,
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote")
+            .field("base", &self.client.url())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Remote {

@@ -3,11 +3,8 @@
 
 use std::fmt;
 
-use keyhold_crypto::SecretBytes;
-use ring::rand::SystemRandom;
-use ring::signature::{ED25519, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey};
+use keyhold_crypto::{CryptoError, Ed25519KeyPair, SecretBytes};
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
 
 use crate::{Anchor, AuditError, ChainHead, hex};
 
@@ -15,7 +12,7 @@ use crate::{Anchor, AuditError, ChainHead, hex};
 pub const CHECKPOINT_TAG: &[u8] = b"keyhold/audit/checkpoint/v1";
 
 /// Length of an Ed25519 public key.
-pub const PUBLIC_KEY_LEN: usize = 32;
+pub const PUBLIC_KEY_LEN: usize = keyhold_crypto::ED25519_PUBLIC_KEY_LEN;
 
 /// The longest checkpoint document [`Checkpoint::from_json`] reads.
 pub const MAX_CHECKPOINT_JSON: usize = 4096;
@@ -26,8 +23,7 @@ const MAX_STORE_ID: usize = 64;
 /// The `kid` of a checkpoint key: lowercase hex of the first 16 bytes of SHA-256 of the
 /// 32-byte Ed25519 public key.
 pub fn checkpoint_kid(public_key: &[u8; PUBLIC_KEY_LEN]) -> String {
-    let d = ring::digest::digest(&ring::digest::SHA256, public_key);
-    hex::encode(&d.as_ref()[..16])
+    hex::encode(&keyhold_crypto::sha256(public_key)[..16])
 }
 
 /// The signed message: `len(tag) ‖ tag ‖ len(store_id) ‖ store_id ‖ seq ‖ head ‖ time_ms`
@@ -108,9 +104,9 @@ impl Checkpoint {
         let signature = hex::decode_array::<64>(&self.signature)
             .ok_or(AuditError::CheckpointMalformed { what: "signature" })?;
         let msg = message(&store_id, self.seq, &head, self.time_ms);
-        UnparsedPublicKey::new(&ED25519, public)
-            .verify(&msg, &signature)
-            .map_err(|_| AuditError::CheckpointBadSignature)?;
+        if !keyhold_crypto::ed25519_verify(public, &msg, &signature) {
+            return Err(AuditError::CheckpointBadSignature);
+        }
         Ok(Anchor {
             seq: self.seq,
             head,
@@ -146,52 +142,50 @@ fn decode_store_id(s: &str) -> Result<Vec<u8>, AuditError> {
 /// `kid`. Held as a PKCS#8 v2 document in a zeroize-on-drop buffer; store it with
 /// [`to_pkcs8`](Self::to_pkcs8) and encryption, load it with [`from_pkcs8`](Self::from_pkcs8).
 ///
-/// Limitations: ring's expanded `Ed25519KeyPair` (kept for signing) and the PKCS#8 document
-/// ring returns from generation are not zeroized by ring when dropped.
+/// Limitation: the expanded key kept for signing is not zeroized on drop (see
+/// keyhold-crypto's `Ed25519KeyPair`).
 pub struct CheckpointSigner {
-    pkcs8: Zeroizing<Vec<u8>>,
     pair: Ed25519KeyPair,
-    public: [u8; PUBLIC_KEY_LEN],
     kid: String,
 }
 
 impl CheckpointSigner {
-    /// A new key from the OS CSPRNG (ring's `SystemRandom`).
+    /// A new key from the OS CSPRNG.
     pub fn generate() -> Result<Self, AuditError> {
-        let doc =
-            Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| AuditError::Rng)?;
-        Self::from_pkcs8(doc.as_ref())
+        Ed25519KeyPair::generate()
+            .map(Self::from_pair)
+            .map_err(|e| match e {
+                CryptoError::Rng => AuditError::Rng,
+                _ => AuditError::InvalidKey {
+                    what: "PKCS#8 v2 Ed25519 key",
+                },
+            })
     }
 
     /// Loads an unencrypted PKCS#8 v2 Ed25519 document (with its public key; v1 is refused).
     pub fn from_pkcs8(der: &[u8]) -> Result<Self, AuditError> {
-        let pair = Ed25519KeyPair::from_pkcs8(der).map_err(|_| AuditError::InvalidKey {
-            what: "PKCS#8 v2 Ed25519 key",
-        })?;
-        let public: [u8; PUBLIC_KEY_LEN] =
-            pair.public_key()
-                .as_ref()
-                .try_into()
-                .map_err(|_| AuditError::InvalidKey {
-                    what: "Ed25519 public key",
-                })?;
-        Ok(Self {
-            pkcs8: Zeroizing::new(der.to_vec()),
+        Ed25519KeyPair::from_pkcs8(der)
+            .map(Self::from_pair)
+            .map_err(|_| AuditError::InvalidKey {
+                what: "PKCS#8 v2 Ed25519 key",
+            })
+    }
+
+    fn from_pair(pair: Ed25519KeyPair) -> Self {
+        Self {
+            kid: checkpoint_kid(&pair.public_key()),
             pair,
-            kid: checkpoint_kid(&public),
-            public,
-        })
+        }
     }
 
     /// The key as a PKCS#8 v2 document, for encrypted storage only.
     pub fn to_pkcs8(&self) -> SecretBytes {
-        // EXPOSE: the caller asked for the storage form; it stays in a zeroizing buffer.
-        SecretBytes::copy_from(&self.pkcs8)
+        self.pair.to_pkcs8()
     }
 
     /// The 32-byte Ed25519 public key (give it to whoever verifies checkpoints).
     pub fn public_key(&self) -> [u8; PUBLIC_KEY_LEN] {
-        self.public
+        self.pair.public_key()
     }
 
     /// The key id ([`checkpoint_kid`] of the public key).
@@ -217,7 +211,7 @@ impl CheckpointSigner {
             head: hex::encode(&head.hash),
             time_ms,
             kid: self.kid.clone(),
-            signature: hex::encode(sig.as_ref()),
+            signature: hex::encode(&sig),
         })
     }
 }

@@ -2,10 +2,8 @@
 
 use std::fmt;
 
-use keyhold_crypto::SecretBytes;
 use keyhold_crypto::secrecy::{ExposeSecret, SecretBox};
-use ring::hmac;
-use ring::rand::{SecureRandom, SystemRandom};
+use keyhold_crypto::{HmacSha256, SecretBytes};
 
 use crate::AuditError;
 
@@ -18,22 +16,23 @@ pub const CHAIN_TAG: &[u8] = b"keyhold/audit/v1";
 /// is zeroized on drop. Persist it only through [`to_secret_bytes`](Self::to_secret_bytes)
 /// and encryption (keyhold stores it as an envelope under a KEK).
 ///
-/// Limitation: the precomputed HMAC state (`ring::hmac::Key`, kept so that verifying a
-/// million rows does not re-derive it a million times) is not zeroized by ring when dropped.
+/// Limitation: the precomputed HMAC state (kept so that verifying a million rows does not
+/// re-derive it a million times) is not zeroized when dropped (see keyhold-crypto's
+/// `HmacSha256`).
 pub struct AuditKey {
     raw: SecretBox<[u8; 32]>,
-    mac: hmac::Key,
+    mac: HmacSha256,
 }
 
 impl AuditKey {
     /// Key length in bytes.
     pub const LEN: usize = 32;
 
-    /// A new key from the OS CSPRNG (ring's `SystemRandom`).
+    /// A new key from the OS CSPRNG.
     pub fn generate() -> Result<Self, AuditError> {
         let mut failed = false;
         let raw = SecretBox::init_with_mut(|k: &mut [u8; 32]| {
-            failed = SystemRandom::new().fill(k).is_err();
+            failed = keyhold_crypto::random::fill(k).is_err();
         });
         if failed {
             return Err(AuditError::Rng);
@@ -64,7 +63,7 @@ impl AuditKey {
     }
 
     fn from_box(raw: SecretBox<[u8; 32]>) -> Self {
-        let mac = hmac::Key::new(hmac::HMAC_SHA256, raw.expose_secret());
+        let mac = HmacSha256::new(raw.expose_secret());
         Self { raw, mac }
     }
 
@@ -74,7 +73,6 @@ impl AuditKey {
     /// [`AuditChain`](crate::AuditChain) calls this for each appended event; it is public so a
     /// writer or a test can link bytes it already holds.
     pub fn link_hash(&self, seq: u64, prev: &[u8; 32], canonical: &[u8]) -> [u8; 32] {
-        let mut ctx = hmac::Context::with_key(&self.mac);
         // CHAIN_TAG and canonical encodings are far below 4 GiB; a longer input is not an
         // encoding this crate produced and still gets a well-defined (saturated) prefix.
         let tag_len = u32::try_from(CHAIN_TAG.len()).unwrap_or(u32::MAX);
@@ -88,12 +86,7 @@ impl AuditKey {
         head[at..at + 32].copy_from_slice(prev);
         at += 32;
         head[at..at + 4].copy_from_slice(&body_len.to_be_bytes());
-        ctx.update(&head);
-        ctx.update(canonical);
-        let tag = ctx.sign();
-        let mut out = [0u8; 32];
-        out.copy_from_slice(tag.as_ref());
-        out
+        self.mac.mac(&[&head, canonical])
     }
 }
 
@@ -152,7 +145,10 @@ mod tests {
         msg.extend_from_slice(&prev);
         msg.extend_from_slice(&3u32.to_be_bytes());
         msg.extend_from_slice(b"abc");
-        let expect = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &[7; 32]), &msg);
+        let expect = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[7; 32]),
+            &msg,
+        );
         assert_eq!(&k.link_hash(5, &prev, b"abc")[..], expect.as_ref());
     }
 }

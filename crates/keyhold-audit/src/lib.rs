@@ -7,7 +7,7 @@
 //! clock, file, network, environment or database, and depends on no keyhold crate but
 //! `keyhold-crypto`. The caller supplies the time, the stored rows, the keys and the function
 //! that commits a batch (group commit only coordinates threads); the only outside resource is
-//! the OS CSPRNG (through ring) in [`AuditKey::generate`] and [`CheckpointSigner::generate`].
+//! the OS CSPRNG (through keyhold-crypto) in [`AuditKey::generate`] and [`CheckpointSigner::generate`].
 //!
 //! ```text
 //! Event ──canonical──▶ bytes ──HMAC-SHA256(audit key, tag‖seq‖prev‖bytes)──▶ link hash

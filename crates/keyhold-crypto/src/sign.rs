@@ -166,6 +166,14 @@ mod tests {
         assert_eq!(again.public_key(), k.public_key());
         assert_eq!(again.sign(b"m"), k.sign(b"m"), "Ed25519 is deterministic");
         assert_eq!(k.to_pkcs8().len(), PKCS8_LEN);
+        // ring's own generator writes the same layout, and its documents load.
+        let ring_doc =
+            ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
+                .expect("ring key");
+        assert_eq!(ring_doc.as_ref().len(), PKCS8_LEN);
+        assert_eq!(&ring_doc.as_ref()[..16], &PKCS8_PREFIX);
+        assert_eq!(&ring_doc.as_ref()[48..51], &PKCS8_MIDDLE);
+        assert!(Ed25519KeyPair::from_pkcs8(ring_doc.as_ref()).is_ok());
     }
 
     #[test]

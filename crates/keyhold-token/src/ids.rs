@@ -2,17 +2,13 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ring::rand::SecureRandom as _;
 
 use crate::TokenError;
 
 /// A fresh random token id: `key_` followed by 32 lowercase hex digits (128 random bits from
 /// the OS CSPRNG).
 pub fn new_jti() -> Result<String, TokenError> {
-    let mut bytes = [0u8; 16];
-    ring::rand::SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| TokenError::Rng)?;
+    let bytes = keyhold_crypto::random::array::<16>().map_err(|_| TokenError::Rng)?;
     let mut out = String::with_capacity(4 + 32);
     out.push_str("key_");
     for b in bytes {
@@ -31,8 +27,8 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 /// and it must never be accepted in place of the token. Store it instead of the token, which
 /// keyhold never stores.
 pub fn fingerprint(token: &str) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
-    let mut s = URL_SAFE_NO_PAD.encode(&digest.as_ref()[..12]);
+    let digest = keyhold_crypto::sha256(token.as_bytes());
+    let mut s = URL_SAFE_NO_PAD.encode(&digest[..12]);
     s.truncate(16);
     s
 }

@@ -5,39 +5,32 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::EncodingKey;
-use keyhold_crypto::SecretBytes;
-use ring::rand::SecureRandom as _;
-use ring::signature::{ED25519, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey};
-use zeroize::Zeroizing;
+use keyhold_crypto::{CryptoError, Ed25519KeyPair, SecretBytes};
 
 use crate::TokenError;
 
 /// Length of an Ed25519 public key.
-pub const PUBLIC_KEY_LEN: usize = 32;
+pub const PUBLIC_KEY_LEN: usize = keyhold_crypto::ED25519_PUBLIC_KEY_LEN;
 /// Length of an Ed25519 signature.
-pub const SIGNATURE_LEN: usize = 64;
+pub const SIGNATURE_LEN: usize = keyhold_crypto::ED25519_SIGNATURE_LEN;
 /// Length of a `kid`: base64url (no padding) of a SHA-256 digest.
 pub const KID_LEN: usize = 43;
 
-/// The fixed DER around an Ed25519 PKCS#8 v2 document (RFC 5958 `OneAsymmetricKey`, version 1
-/// = v2, public key as `[1] IMPLICIT BIT STRING`), exactly as ring's `generate_pkcs8` writes it:
-/// `PKCS8_PREFIX || seed(32) || PKCS8_MIDDLE || public(32)`.
-const PKCS8_PREFIX: [u8; 16] = [
-    0x30, 0x51, 0x02, 0x01, 0x01, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
-];
-const PKCS8_MIDDLE: [u8; 3] = [0x81, 0x21, 0x00];
-const PKCS8_LEN: usize = PKCS8_PREFIX.len() + 32 + PKCS8_MIDDLE.len() + PUBLIC_KEY_LEN;
-
-/// The one Ed25519 signature check the crate uses: ring's `ED25519` (RFC 8032, rejects
-/// non-canonical `S`, checked against Wycheproof in this crate's tests).
+/// The one Ed25519 signature check the crate uses: keyhold-crypto's (RFC 8032, rejects
+/// non-canonical `S`, checked against Wycheproof).
 pub(crate) fn ed25519_verify(
     public: &[u8; PUBLIC_KEY_LEN],
     message: &[u8],
     signature: &[u8],
 ) -> bool {
-    UnparsedPublicKey::new(&ED25519, public)
-        .verify(message, signature)
-        .is_ok()
+    keyhold_crypto::ed25519_verify(public, message, signature)
+}
+
+fn key_error(e: CryptoError, what: &'static str) -> TokenError {
+    match e {
+        CryptoError::Rng => TokenError::Rng,
+        _ => TokenError::InvalidKey { what },
+    }
 }
 
 /// RFC 7638 JWK thumbprint of an Ed25519 public key (RFC 8037 §2): base64url of SHA-256 over
@@ -47,8 +40,7 @@ pub fn thumbprint(public: &[u8; PUBLIC_KEY_LEN]) -> String {
         r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
         URL_SAFE_NO_PAD.encode(public)
     );
-    let digest = ring::digest::digest(&ring::digest::SHA256, canonical.as_bytes());
-    URL_SAFE_NO_PAD.encode(digest.as_ref())
+    URL_SAFE_NO_PAD.encode(keyhold_crypto::sha256(canonical.as_bytes()))
 }
 
 /// An Ed25519 private key that signs tokens.
@@ -67,43 +59,33 @@ pub struct SigningKey {
 }
 
 impl SigningKey {
-    /// A new key from a 32-byte seed drawn from the OS CSPRNG (ring's `SystemRandom`).
+    /// A new key from a 32-byte seed drawn from the OS CSPRNG.
     pub fn generate() -> Result<Self, TokenError> {
-        let mut seed = Zeroizing::new([0u8; 32]);
-        ring::rand::SystemRandom::new()
-            .fill(seed.as_mut())
-            .map_err(|_| TokenError::Rng)?;
-        Self::from_seed(&seed)
+        let pair = Ed25519KeyPair::generate().map_err(|e| key_error(e, "seed"))?;
+        Self::from_pair(&pair)
     }
 
     /// The key for a 32-byte RFC 8032 seed (the private key `d` of RFC 8037).
+    #[cfg(test)]
     pub(crate) fn from_seed(seed: &[u8; 32]) -> Result<Self, TokenError> {
-        let pair = Ed25519KeyPair::from_seed_unchecked(seed)
-            .map_err(|_| TokenError::InvalidKey { what: "seed" })?;
-        let mut doc = Zeroizing::new(Vec::with_capacity(PKCS8_LEN));
-        doc.extend_from_slice(&PKCS8_PREFIX);
-        doc.extend_from_slice(seed);
-        doc.extend_from_slice(&PKCS8_MIDDLE);
-        doc.extend_from_slice(pair.public_key().as_ref());
-        Self::from_pkcs8_der(&doc)
+        let pair = Ed25519KeyPair::from_seed(seed).map_err(|e| key_error(e, "seed"))?;
+        Self::from_pair(&pair)
     }
 
     /// Loads a key from an unencrypted PKCS#8 v2 document (the format
     /// [`to_pkcs8_der`](Self::to_pkcs8_der) writes). The embedded public key must match the
     /// private key; PKCS#8 v1 (without public key) is refused.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, TokenError> {
-        let invalid = TokenError::InvalidKey {
-            what: "PKCS#8 v2 private key",
-        };
-        let pair = Ed25519KeyPair::from_pkcs8(der).map_err(|_| invalid)?;
-        let public: [u8; PUBLIC_KEY_LEN] = pair
-            .public_key()
-            .as_ref()
-            .try_into()
-            .map_err(|_| TokenError::InvalidKey { what: "public key" })?;
+        let pair =
+            Ed25519KeyPair::from_pkcs8(der).map_err(|e| key_error(e, "PKCS#8 v2 private key"))?;
+        Self::from_pair(&pair)
+    }
+
+    fn from_pair(pair: &Ed25519KeyPair) -> Result<Self, TokenError> {
         Ok(Self {
-            pkcs8: EncodingKey::from_ed_der(der),
-            public: VerifyingKey::from_array(public),
+            // EXPOSE: handed to jsonwebtoken's key wrapper, which zeroizes its buffer on drop.
+            pkcs8: EncodingKey::from_ed_der(pair.to_pkcs8().expose()),
+            public: VerifyingKey::from_array(pair.public_key()),
         })
     }
 
@@ -361,15 +343,14 @@ mod tests {
     fn pkcs8_round_trip_and_matches_ring_layout() {
         let key = SigningKey::generate().unwrap();
         let der = key.to_pkcs8_der();
-        assert_eq!(der.len(), PKCS8_LEN);
+        assert_eq!(der.len(), 83, "PKCS#8 v2: prefix, seed, public key");
         let back = SigningKey::from_pkcs8_der(der.expose()).unwrap();
         assert_eq!(back.kid(), key.kid());
         assert_eq!(back.verifying_key(), key.verifying_key());
-        // ring's own generator writes the same layout.
-        let ring_doc = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
-        assert_eq!(ring_doc.as_ref().len(), PKCS8_LEN);
-        assert_eq!(&ring_doc.as_ref()[..16], &PKCS8_PREFIX);
-        assert_eq!(&ring_doc.as_ref()[48..51], &PKCS8_MIDDLE);
+        // A document from ring's own generator loads (keyhold-crypto checks the layout).
+        let ring_doc =
+            ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
+                .unwrap();
         assert!(SigningKey::from_pkcs8_der(ring_doc.as_ref()).is_ok());
         // Garbage and a v2 document with a mismatched public key are refused.
         assert_eq!(

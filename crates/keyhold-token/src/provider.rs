@@ -1,4 +1,4 @@
-//! jsonwebtoken 11 crypto provider backed by ring (EdDSA only).
+//! jsonwebtoken 11 crypto provider backed by keyhold-crypto's Ed25519 (EdDSA only).
 //!
 //! jsonwebtoken 11 ships no backend unless a feature picks one (`rust_crypto` or `aws_lc_rs`);
 //! keyhold already depends on ring, so this module plugs ring in through
@@ -19,7 +19,7 @@ use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
 use jsonwebtoken::errors::{ErrorKind, Result as JwtResult};
 use jsonwebtoken::signature::{Error as SigError, Signer, Verifier};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
-use ring::signature::Ed25519KeyPair;
+use keyhold_crypto::Ed25519KeyPair;
 
 use crate::keys::{PUBLIC_KEY_LEN, ed25519_verify};
 
@@ -63,7 +63,7 @@ struct RingEd25519Signer(Ed25519KeyPair);
 
 impl Signer<Vec<u8>> for RingEd25519Signer {
     fn try_sign(&self, msg: &[u8]) -> Result<Vec<u8>, SigError> {
-        Ok(self.0.sign(msg).as_ref().to_vec())
+        Ok(self.0.sign(msg).to_vec())
     }
 }
 

@@ -147,6 +147,8 @@ const EXPECTED_IN_FIXTURE: &[(&str, &str, &str)] = &[
     ("no-io", TOKEN, "names rusqlite"),
     ("no-io", TOKEN, "names keyhold_store"),
     ("no-io", TOKEN, "names std::thread::available_parallelism"),
+    // Primitives come from keyhold-crypto only.
+    ("primitives-from-crypto", TOKEN, "names ring"),
     // The facade hands on no lower type.
     (
         "facade-hands-on-no-lower-type",

@@ -130,6 +130,9 @@ pub fn check(root: &Path) -> Vec<Violation> {
             if NO_IO.contains(&p.name.as_str()) {
                 no_io(&ast, &place, &mut out);
             }
+            if p.name != "keyhold-crypto" {
+                primitives_from_crypto(&ast, &place, &mut out);
+            }
             if p.under(&root, "crates") || p.under(&root, "bins") {
                 sizes(&ast, &text, &place, &mut out);
             }
@@ -282,11 +285,20 @@ struct Paths {
     aliases: BTreeMap<String, String>,
     named: Vec<String>,
     macros: Vec<String>,
+    /// Leave `#[cfg(test)]` modules out (tests may use an independent oracle).
+    skip_tests: bool,
 }
 
 impl Paths {
     fn of(ast: &syn::File) -> Self {
-        let mut p = Paths::default();
+        Self::collect(ast, false)
+    }
+
+    fn collect(ast: &syn::File, skip_tests: bool) -> Self {
+        let mut p = Paths {
+            skip_tests,
+            ..Paths::default()
+        };
         p.visit_file(ast);
         let expanded = p.named.iter().map(|n| p.expand(n)).collect();
         p.named = expanded;
@@ -343,6 +355,12 @@ impl Paths {
 }
 
 impl<'ast> Visit<'ast> for Paths {
+    fn visit_item_mod(&mut self, m: &'ast syn::ItemMod) {
+        if !(self.skip_tests && is_test(&m.attrs)) {
+            syn::visit::visit_item_mod(self, m);
+        }
+    }
+
     fn visit_item_use(&mut self, u: &'ast syn::ItemUse) {
         let mut leaves = Vec::new();
         use_leaves(&u.tree, "", &mut leaves);
@@ -452,6 +470,33 @@ fn name_static(name: &str) -> &'static str {
         .into_iter()
         .find(|m| *m == name)
         .unwrap_or("macro")
+}
+
+// ---- primitives --------------------------------------------------------------------------------
+
+/// Crates of cryptographic primitives only keyhold-crypto may name: randomness, Ed25519,
+/// digests, MACs and AEAD have one implementation, one set of checks and one zeroize story.
+const PRIMITIVE_CRATES: [&str; 2] = ["chacha20poly1305", "ring"];
+
+fn primitives_from_crypto(ast: &syn::File, place: &str, out: &mut Vec<Violation>) {
+    let paths = Paths::collect(ast, true);
+    let mut seen = BTreeSet::new();
+    for p in &paths.named {
+        // A crate is named by a path of two segments or more (`ring::rand`); a lone `ring` is
+        // a local binding or field.
+        let Some((first, _)) = p.split_once("::") else {
+            continue;
+        };
+        if let Some(c) = PRIMITIVE_CRATES.into_iter().find(|c| *c == first)
+            && seen.insert(c)
+        {
+            out.push(Violation {
+                rule: "primitives-from-crypto",
+                place: place.to_owned(),
+                what: format!("names {c}"),
+            });
+        }
+    }
 }
 
 // ---- the facade's re-exports -------------------------------------------------------------------

@@ -61,7 +61,7 @@ pub use keyhold_crypto::{MasterKey, MasterKeyFile, SecretBytes};
 pub use keyhold_store::AuditFilter;
 pub use keyhold_token::{
     DEFAULT_LEEWAY, ExpiryPreset, Jwk, Jwks, MAX_TOKEN_LEN, STANDING_MAX_AGE, Scope, ScopeSet,
-    TokenError, VERIFY_CACHE_CAPACITY, VerifyingKey,
+    VERIFY_CACHE_CAPACITY, VerifyingKey,
 };
 pub use open::{FirstStart, InitReport, Upgrade};
 pub use ops::{Local, Operations};

@@ -121,6 +121,8 @@
 //! [`verify`] / [`Verifier`] (streaming) and [`verify_parallel`] (chunks on several threads)
 //! check every row and report the first bad seq as a [`ChainError`]. A chain alone cannot
 //! show that its newest rows were deleted; a signed [`Checkpoint`] (its [`Anchor`]) can.
+//! [`ChainAudit`] ([`fold`]) is `audit verify`'s run over stored rows: the chain, every row's
+//! filter columns and the [`reconcile`] fold, one row at a time.
 //!
 //! # Checkpoints
 //!
@@ -138,6 +140,7 @@ mod draft;
 mod entry;
 mod error;
 mod event;
+pub mod fold;
 mod hex;
 mod key;
 pub mod reconcile;
@@ -156,6 +159,7 @@ pub use draft::{DraftError, EventDraft, Provenance};
 pub use entry::AuditEntry;
 pub use error::AuditError;
 pub use event::{Action, Actor, DetailValue, Details, Event, Outcome, Surface};
+pub use fold::{ChainAudit, FoldedChain, RowError, StoredAuditRow};
 pub use key::{AuditKey, CHAIN_TAG};
 pub use text::{DetailName, MAX_NAME_LEN, PublicText, ReasonCode};
 pub use verify::{

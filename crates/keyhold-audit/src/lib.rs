@@ -146,6 +146,7 @@ mod key;
 pub mod reconcile;
 pub mod rejections;
 mod text;
+mod uses;
 mod verify;
 
 pub use chain::{AuditChain, ChainHead, ChainLink, GENESIS_PREV, SealedEvent};
@@ -162,6 +163,7 @@ pub use event::{Action, Actor, DetailValue, Details, Event, Outcome, Surface};
 pub use fold::{ChainAudit, FoldedChain, RowError, StoredAuditRow};
 pub use key::{AuditKey, CHAIN_TAG};
 pub use text::{DetailName, MAX_NAME_LEN, PublicText, ReasonCode};
+pub use uses::last_used;
 pub use verify::{
     Anchor, ChainError, ChainRow, RowRef, StoredRow, Summary, Verifier, verify, verify_parallel,
 };

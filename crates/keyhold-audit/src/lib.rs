@@ -7,7 +7,8 @@
 //! clock, file, network, environment or database, and depends on no keyhold crate but
 //! `keyhold-crypto`. The caller supplies the time, the stored rows, the keys and the function
 //! that commits a batch (group commit only coordinates threads); the only outside resource is
-//! the OS CSPRNG (through ring) in [`AuditKey::generate`] and [`CheckpointSigner::generate`].
+//! the OS CSPRNG (through ring) in [`AuditKey::generate`], [`CheckpointSigner::generate`] and
+//! the per-process starting point of [`new_request_id`].
 //!
 //! ```text
 //! Event ──canonical──▶ bytes ──HMAC-SHA256(audit key, tag‖seq‖prev‖bytes)──▶ link hash
@@ -145,6 +146,7 @@ mod hex;
 mod key;
 pub mod reconcile;
 pub mod rejections;
+mod request;
 mod text;
 mod uses;
 mod verify;
@@ -162,6 +164,7 @@ pub use error::AuditError;
 pub use event::{Action, Actor, DetailValue, Details, Event, Outcome, Surface};
 pub use fold::{ChainAudit, FoldedChain, RowError, StoredAuditRow};
 pub use key::{AuditKey, CHAIN_TAG};
+pub use request::new_request_id;
 pub use text::{DetailName, MAX_NAME_LEN, PublicText, ReasonCode};
 pub use uses::last_used;
 pub use verify::{

@@ -7,7 +7,8 @@
 //! clock, file, network, environment or database, and depends on no keyhold crate but
 //! `keyhold-crypto`. The caller supplies the time, the stored rows, the keys and the function
 //! that commits a batch (group commit only coordinates threads); the only outside resource is
-//! the OS CSPRNG (through keyhold-crypto) in [`AuditKey::generate`] and [`CheckpointSigner::generate`].
+//! the OS CSPRNG (through keyhold-crypto) in [`AuditKey::generate`],
+//! [`CheckpointSigner::generate`] and the per-process starting point of [`new_request_id`].
 //!
 //! ```text
 //! Event ──canonical──▶ bytes ──HMAC-SHA256(audit key, tag‖seq‖prev‖bytes)──▶ link hash
@@ -121,6 +122,8 @@
 //! [`verify`] / [`Verifier`] (streaming) and [`verify_parallel`] (chunks on several threads)
 //! check every row and report the first bad seq as a [`ChainError`]. A chain alone cannot
 //! show that its newest rows were deleted; a signed [`Checkpoint`] (its [`Anchor`]) can.
+//! [`ChainAudit`] ([`fold`]) is `audit verify`'s run over stored rows: the chain, every row's
+//! filter columns and the [`reconcile`] fold, one row at a time.
 //!
 //! # Checkpoints
 //!
@@ -138,11 +141,14 @@ mod draft;
 mod entry;
 mod error;
 mod event;
+pub mod fold;
 mod hex;
 mod key;
 pub mod reconcile;
 pub mod rejections;
+mod request;
 mod text;
+mod uses;
 mod verify;
 
 pub use chain::{AuditChain, ChainHead, ChainLink, GENESIS_PREV, SealedEvent};
@@ -156,8 +162,11 @@ pub use draft::{DraftError, EventDraft, Provenance};
 pub use entry::AuditEntry;
 pub use error::AuditError;
 pub use event::{Action, Actor, DetailValue, Details, Event, Outcome, Surface};
+pub use fold::{ChainAudit, FoldedChain, RowError, StoredAuditRow};
 pub use key::{AuditKey, CHAIN_TAG};
+pub use request::new_request_id;
 pub use text::{DetailName, MAX_NAME_LEN, PublicText, ReasonCode};
+pub use uses::last_used;
 pub use verify::{
     Anchor, ChainError, ChainRow, RowRef, StoredRow, Summary, Verifier, verify, verify_parallel,
 };

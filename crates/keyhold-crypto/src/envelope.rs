@@ -59,6 +59,16 @@ impl Envelope {
         id.copy_from_slice(&b[1..HEADER]);
         Ok(u32::from_be_bytes(id))
     }
+
+    /// The KEK id in the header ([`kek_id`](Self::kek_id)), which must be `row_kek_id`: the
+    /// one the row holding the envelope says wraps it.
+    pub fn kek_id_for_row(&self, row_kek_id: KekId) -> Result<KekId, OpenError> {
+        let id = self.kek_id()?;
+        if id != row_kek_id {
+            return Err(OpenError::KekMismatch);
+        }
+        Ok(id)
+    }
 }
 
 /// What a record's ciphertext is bound to: its kind, workspace, id and version.
@@ -75,6 +85,17 @@ pub struct RecordAad<'a> {
     pub id: &'a str,
     /// Version of the record; every write increments it.
     pub version: u64,
+}
+
+/// The record a ciphertext belongs to, as errors name it (`record WS/KIND/ID version N`).
+impl std::fmt::Display for RecordAad<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "record {}/{}/{} version {}",
+            self.workspace, self.kind, self.id, self.version
+        )
+    }
 }
 
 impl RecordAad<'_> {
@@ -263,5 +284,21 @@ mod tests {
         }
         .encode(b"", b"");
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn a_record_is_named_by_its_aad_and_its_row_must_name_its_kek() {
+        assert_eq!(
+            aad(3).to_string(),
+            "record ws_1/secret/db-password version 3"
+        );
+        let kek = Key32::random().expect("rng");
+        let env = seal(7, &kek, &aad(1), b"x").expect("seal");
+        assert_eq!(env.kek_id_for_row(7), Ok(7));
+        assert_eq!(env.kek_id_for_row(8), Err(OpenError::KekMismatch));
+        assert_eq!(
+            OpenError::KekMismatch.to_string(),
+            "envelope header names another key-encryption key than its row"
+        );
     }
 }

@@ -78,6 +78,10 @@ pub enum OpenError {
     /// The envelope names a key-encryption key this store does not have.
     #[error("envelope names unknown key-encryption key {0}")]
     UnknownKek(u32),
+    /// The envelope's header names another key-encryption key than the row holding it says
+    /// (header or row edited).
+    #[error("envelope header names another key-encryption key than its row")]
+    KekMismatch,
     /// The wrapped data key failed authentication (tampered key, header or AAD).
     #[error("wrapped data key failed authentication")]
     WrappedKey,

@@ -143,6 +143,7 @@ mod minting;
 mod preset;
 pub mod provider;
 mod scope;
+mod signers;
 mod state;
 mod verify;
 
@@ -154,6 +155,7 @@ pub use keys::{Jwk, Jwks, KID_LEN, SigningKey, VerifyingKey, thumbprint};
 pub use minting::{MintAsk, MintError, MintPlan, Minter, plan_mint};
 pub use preset::ExpiryPreset;
 pub use scope::{Scope, ScopeSet};
+pub use signers::{SignerError, SignerRing, SignerRow};
 pub use state::{KeyFacts, KeyStatus, check_state, revoked_by_all, signer_retired};
 pub use verify::{
     DEFAULT_LEEWAY, KeyLookup, MAX_TOKEN_LEN, SignedIdentity, VerifiedToken, claimed_workspace,

@@ -5,7 +5,7 @@ use keyhold_token::{Scope, ScopeSet, TokenError};
 
 use crate::{Error, Principal, Result};
 
-pub use keyhold_audit::Surface;
+pub use keyhold_audit::{Surface, new_request_id};
 
 /// Where a request came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,27 +27,6 @@ impl Origin {
             request_id: new_request_id(),
         }
     }
-}
-
-/// A fresh request id: `req_` and 16 hex digits, unique within the process and, by a random
-/// per-process starting point, across processes. Ids identify requests; they are not
-/// secrets, so after the first one no system call is spent on them (a server makes one per
-/// request).
-pub fn new_request_id() -> String {
-    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let seed = *SEED.get_or_init(|| {
-        let mut b = [0u8; 8];
-        // Without the OS random source, ids still differ within this process.
-        let _ = keyhold_crypto::random::fill(&mut b);
-        u64::from_le_bytes(b)
-    });
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    // An odd multiplier is a bijection on u64: consecutive requests get unrelated-looking ids.
-    format!(
-        "req_{:016x}",
-        seed.wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-    )
 }
 
 fn os_user() -> String {

@@ -20,13 +20,6 @@ pub struct RecordInfo {
     pub updated_at: i64,
 }
 
-fn describe(key: &RecordKey, version: u64) -> String {
-    format!(
-        "record {}/{}/{} version {version}",
-        key.workspace, key.kind, key.id
-    )
-}
-
 fn aad<'a>(key: &'a RecordKey, version: u64) -> RecordAad<'a> {
     RecordAad {
         kind: &key.kind,
@@ -79,18 +72,14 @@ impl Keyhold {
             Error::NotFound(format!("record {}/{}/{}", key.workspace, key.kind, key.id))
         })?;
         let env = Envelope(row.envelope);
-        let what = || describe(key, row.version);
-        let kek_id = env.kek_id().map_err(|e| Error::integrity(what(), e))?;
-        if kek_id != row.kek_id {
-            return Err(Error::Integrity {
-                what: what(),
-                detail: "envelope header names another key-encryption key than its row".into(),
-            });
-        }
+        let aad = aad(key, row.version);
+        let kek_id = env
+            .kek_id_for_row(row.kek_id)
+            .map_err(|e| Error::integrity(aad.to_string(), e))?;
         self.ensure_kek(tx, kek_id)?;
         read(&self.ring)
-            .open(&aad(key, row.version), &env)
-            .map_err(|e| Error::integrity(what(), e))
+            .open(&aad, &env)
+            .map_err(|e| Error::integrity(aad.to_string(), e))
     }
 
     fn record_key(&self, tx: &Tx<'_>, workspace: &str, kind: &str, id: &str) -> Result<RecordKey> {

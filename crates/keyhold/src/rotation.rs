@@ -262,15 +262,7 @@ impl Keyhold {
                     &keyhold_crypto::Envelope(row.envelope.clone()),
                     active,
                 )
-                .map_err(|e| {
-                    Error::integrity(
-                        format!(
-                            "record {}/{}/{} version {}",
-                            row.key.workspace, row.key.kind, row.key.id, row.version
-                        ),
-                        e,
-                    )
-                })?;
+                .map_err(|e| Error::integrity(aad.to_string(), e))?;
             tx.rewrap_record(&row.key, row.version, active, &env.0)?;
         }
         Ok((rows.len() as u64, rows.len() < batch))

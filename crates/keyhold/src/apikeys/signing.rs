@@ -1,5 +1,7 @@
 //! Signing keys: the active one, the public halves that verify, rotation and the JWKS.
 
+use keyhold_token::{SignerError, SignerRing, SignerRow};
+
 use super::*;
 
 /// In-memory signing state: the active private key and every public key that may verify.
@@ -20,6 +22,27 @@ pub(super) fn signing_record(kid: &str) -> RecordKey {
     }
 }
 
+/// What the signing-key rules (`keyhold-token`'s `SignerRing`) need of a row.
+fn facts(row: &SigningKeyRow) -> SignerRow<'_> {
+    SignerRow {
+        kid: &row.kid,
+        public_key: &row.public_key,
+        active: row.state == SigningKeyState::Active,
+    }
+}
+
+fn ring(rows: &[SigningKeyRow]) -> SignerRing<'_, SigningKeyRow> {
+    SignerRing::new(rows, facts)
+}
+
+/// A signing key that does not give the key its row names, as the integrity error naming it.
+fn signer_error(kid: &str, e: SignerError) -> Error {
+    Error::Integrity {
+        what: format!("signing key {kid}"),
+        detail: e.to_string(),
+    }
+}
+
 impl Keyhold {
     /// The issuer (`iss`) of this store's tokens: unique per store.
     pub fn issuer(&self) -> &str {
@@ -31,11 +54,7 @@ impl Keyhold {
     /// Returns the id of the key it created, for the operation's audit event to name (detail
     /// `signing_key`): the chain names every signing key the store ever had.
     pub(crate) fn ensure_signing_key(&self, tx: &Tx<'_>) -> Result<Option<String>> {
-        if tx
-            .signing_keys()?
-            .iter()
-            .any(|k| k.state == SigningKeyState::Active)
-        {
+        if ring(&tx.signing_keys()?).active().is_some() {
             return Ok(None);
         }
         self.add_signing_key(tx).map(Some)
@@ -66,16 +85,9 @@ impl Keyhold {
         let mut map = BTreeMap::new();
         for row in rows {
             self.check_signing_key(&row)?;
-            let vk = VerifyingKey::from_bytes(&row.public_key).map_err(|_| Error::Integrity {
-                what: format!("signing key {}", row.kid),
-                detail: "bad public key".into(),
-            })?;
-            if vk.kid() != row.kid {
-                return Err(Error::Integrity {
-                    what: format!("signing key {}", row.kid),
-                    detail: "public key does not match its id".into(),
-                });
-            }
+            let vk = facts(&row)
+                .verifier()
+                .map_err(|e| signer_error(&row.kid, e))?;
             map.insert(row.kid, vk);
         }
         let mut signing = write(&self.signing);
@@ -98,9 +110,8 @@ impl Keyhold {
     /// another process rotated it.
     pub(crate) fn active_signing_key(&self, tx: &Tx<'_>) -> Result<()> {
         let rows = tx.signing_keys()?;
-        let active = rows
-            .iter()
-            .find(|k| k.state == SigningKeyState::Active)
+        let active = ring(&rows)
+            .active()
             .ok_or(Error::Internal("the store has no active signing key"))?;
         self.check_signing_key(active)?;
         if read(&self.signing)
@@ -111,33 +122,21 @@ impl Keyhold {
             return Ok(());
         }
         let der = self.open_record(tx, &signing_record(&active.kid))?;
-        let key = SigningKey::from_pkcs8_der(der.expose()).map_err(|_| Error::Integrity {
-            what: format!("signing key {}", active.kid),
-            detail: "private key does not decode".into(),
-        })?;
-        if key.kid() != active.kid {
-            return Err(Error::Integrity {
-                what: format!("signing key {}", active.kid),
-                detail: "private key does not match its id".into(),
-            });
-        }
+        let key = facts(active)
+            .signing_key(der.expose())
+            .map_err(|e| signer_error(&active.kid, e))?;
         write(&self.signing).active = Some(key);
         Ok(())
     }
 
     /// Deletes retiring signing keys whose every token has expired.
     pub(super) fn prune_signing_keys(&self, tx: &Tx<'_>, now: i64) -> Result<Vec<String>> {
+        let rows = tx.signing_keys()?;
         let mut retired = Vec::new();
-        for row in tx.signing_keys()? {
-            if row.state != SigningKeyState::Retiring {
-                continue;
-            }
-            let last = tx.last_expiry_signed_by(&row.kid)?;
-            if keyhold_token::signer_retired(last, now) {
-                tx.delete_signing_key(&row.kid)?;
-                tx.delete_record(&signing_record(&row.kid))?;
-                retired.push(row.kid);
-            }
+        for row in ring(&rows).prunable(now, |r| tx.last_expiry_signed_by(&r.kid))? {
+            tx.delete_signing_key(&row.kid)?;
+            tx.delete_record(&signing_record(&row.kid))?;
+            retired.push(row.kid.clone());
         }
         Ok(retired)
     }
@@ -167,10 +166,9 @@ impl Keyhold {
             let now = now();
             let created_key = self.ensure_signing_key(tx)?;
             let mut old = Vec::new();
-            for mut row in tx.signing_keys()? {
-                if row.state != SigningKeyState::Active {
-                    continue;
-                }
+            let rows = tx.signing_keys()?;
+            for row in ring(&rows).signing() {
+                let mut row = row.clone();
                 self.check_signing_key(&row)?;
                 row.state = SigningKeyState::Retiring;
                 row.retired_at = Some(now);
@@ -192,10 +190,8 @@ impl Keyhold {
                     .signing_keys_deleted(&retired)?,
             )?;
             let mut retiring = Vec::new();
-            for row in tx.signing_keys()? {
-                if row.state == SigningKeyState::Retiring {
-                    retiring.push((row.kid.clone(), tx.last_expiry_signed_by(&row.kid)?));
-                }
+            for row in ring(&tx.signing_keys()?).retiring() {
+                retiring.push((row.kid.clone(), tx.last_expiry_signed_by(&row.kid)?));
             }
             self.load_verifiers(tx)?;
             Ok::<_, Error>(SigningKeyRotation {

@@ -1,8 +1,8 @@
 //! Listing audit records: each row returned is checked against the chain and decoded.
 
 pub use keyhold_audit::AuditEntry;
-use keyhold_audit::Columns;
 use keyhold_audit::canonical::{ValueView, View};
+use keyhold_audit::{Columns, StoredAuditRow};
 use keyhold_store::{AuditFilter, AuditRow, AuditRowView};
 
 use crate::{Caller, Error, Keyhold, Result, read};
@@ -19,27 +19,27 @@ pub(super) fn checked_view<'a>(
         what: format!("audit record {}", row.seq),
         detail: "undecodable event".into(),
     })?;
-    check_columns(row, &v)?;
+    keyhold_audit::fold::check_columns(row.seq, &stored(row).columns, &v)
+        .map_err(|e| super::verify::row_error(&e))?;
     Ok(v)
 }
 
-/// See `checked_view`.
-pub(super) fn check_columns(row: &AuditRowView<'_>, v: &View<'_>) -> Result<()> {
-    let stored = Columns {
-        time_ms: row.time_ms,
-        workspace: row.workspace,
-        action: row.action,
-        actor: row.actor,
-        key_id: row.key_id,
-        outcome: row.outcome,
-    };
-    if stored != Columns::of_view(v) {
-        return Err(Error::Integrity {
-            what: format!("audit record {}", row.seq),
-            detail: "its filter columns disagree with the chained event (edited)".into(),
-        });
+/// A stored row as `keyhold-audit` checks it (plain values).
+pub(super) fn stored<'a>(row: &AuditRowView<'a>) -> StoredAuditRow<'a> {
+    StoredAuditRow {
+        seq: row.seq,
+        prev: row.prev,
+        hash: row.hash,
+        event: row.event,
+        columns: Columns {
+            time_ms: row.time_ms,
+            workspace: row.workspace,
+            action: row.action,
+            actor: row.actor,
+            key_id: row.key_id,
+            outcome: row.outcome,
+        },
     }
-    Ok(())
 }
 
 pub(super) fn hex(b: &[u8]) -> String {

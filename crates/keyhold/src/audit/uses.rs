@@ -3,7 +3,7 @@
 //! and bounded per source by `keyhold-audit`'s rejection policy.
 
 use keyhold_audit::commit::Token;
-use keyhold_audit::{Action, Batches, DetailValue, Event, EventDraft, GroupCommit};
+use keyhold_audit::{Action, Batches, Event, EventDraft, GroupCommit};
 
 use crate::{Error, Keyhold, Origin, Result, Surface};
 
@@ -32,21 +32,7 @@ impl Keyhold {
         self.store.write_aside(|tx| {
             self.append_audit(tx, &batch)?;
             // Last-used time from the use records, one update per key per batch.
-            let mut last: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
-            for e in &batch {
-                if e.action == Action::KeyUsed
-                    && let Some(k) = &e.actor.key_id
-                {
-                    let t = last.entry(k.as_str()).or_insert(0);
-                    *t = (*t).max(e.time_ms / 1000);
-                }
-                // The service that introspected a token used its own key in the same row.
-                if let Some(DetailValue::Text(k)) = e.details.get("introspected_by") {
-                    let t = last.entry(k.as_str()).or_insert(0);
-                    *t = (*t).max(e.time_ms / 1000);
-                }
-            }
-            for (key, at) in last {
+            for (key, at) in keyhold_audit::last_used(&batch) {
                 tx.touch_api_key(key, at)?;
             }
             Ok(())

@@ -3,14 +3,14 @@
 
 use std::path::Path;
 
-use keyhold_audit::reconcile::{Details, Disagreement, Reconciler};
+use keyhold_audit::reconcile::{Disagreement, Reconciler};
 use keyhold_audit::{
-    Action, Anchor, ChainError, ChainHead, Checkpoint, CheckpointSigner, EventDraft, RowRef,
-    Verifier,
+    Action, Anchor, ChainAudit, ChainHead, Checkpoint, CheckpointSigner, EventDraft, FoldedChain,
+    RowError,
 };
 use keyhold_store::Tx;
 
-use super::list::{check_columns, hex};
+use super::list::{hex, stored};
 use super::{CHECKPOINT_KEY_KIND, META_CHECKPOINT_PUBLIC, store_record};
 use crate::{Caller, Error, Keyhold, Result, read};
 
@@ -75,18 +75,11 @@ impl Keyhold {
 
     /// Verifies the whole chain (every link, every row's filter columns; with `anchor`, that
     /// it still reaches the checkpoint) and folds it into what it says last happened to every
-    /// key, workspace and signing key.
+    /// key, workspace and signing key (`keyhold-audit`'s `ChainAudit`, fed the stored rows).
     pub(crate) fn fold_chain(&self, tx: &Tx<'_>, anchor: Option<Anchor>) -> Result<Chain> {
         // An empty log (a head lookup, not a count of every row).
         if tx.audit_head()?.is_none() && anchor.is_none() {
-            return Ok(Chain {
-                reconciler: Reconciler::default(),
-                summary: keyhold_audit::Summary {
-                    rows: 0,
-                    head_seq: 0,
-                    head_hash: [0; 32],
-                },
-            });
+            return Ok(Chain::from(FoldedChain::empty()));
         }
         self.load_audit_key(tx)?;
         let audit = read(&self.audit);
@@ -94,51 +87,19 @@ impl Keyhold {
             .key
             .as_ref()
             .ok_or(Error::Internal("audit key not loaded"))?;
-        let mut verifier = Verifier::new(key, anchor);
-        let mut reconciler = Reconciler::default();
-        let mut bad: Option<Error> = None;
-        tx.for_each_audit_row(|row| {
-            let seq = row.seq;
-            let (Ok(prev), Ok(hash)) = (
-                <&[u8; 32]>::try_from(row.prev),
-                <&[u8; 32]>::try_from(row.hash),
-            ) else {
-                bad = Some(Error::Integrity {
-                    what: format!("audit record {seq}"),
-                    detail: "malformed hash".into(),
-                });
-                return false;
-            };
-            let link = RowRef {
-                seq,
-                prev,
-                hash,
-                canonical: row.event,
-            };
-            // One pass over the event: the chain's check, the columns and the fold.
-            let mut details = Details::default();
-            let event = match verifier.push_viewed(&link, |name, value| details.note(name, value)) {
-                Ok(v) => v,
-                Err(e) => {
-                    bad = Some(chain_error(&e));
-                    return false;
-                }
-            };
-            if let Err(e) = check_columns(row, &event) {
+        let mut run = ChainAudit::new(key, anchor);
+        let mut bad: Option<RowError> = None;
+        tx.for_each_audit_row(|row| match run.push(&stored(row)) {
+            Ok(()) => true,
+            Err(e) => {
                 bad = Some(e);
-                return false;
+                false
             }
-            reconciler.push(seq, &event, &details);
-            true
         })?;
         if let Some(e) = bad {
-            return Err(e);
+            return Err(row_error(&e));
         }
-        let summary = verifier.finish().map_err(|e| chain_error(&e))?;
-        Ok(Chain {
-            reconciler,
-            summary,
-        })
+        run.finish().map(Chain::from).map_err(|e| row_error(&e))
     }
 
     fn read_checkpoint(&self, path: &Path) -> Result<Anchor> {
@@ -198,10 +159,20 @@ impl Keyhold {
     }
 }
 
-fn chain_error(e: &ChainError) -> Error {
+/// A bad stored row, as the integrity error naming it.
+pub(super) fn row_error(e: &RowError) -> Error {
     Error::Integrity {
         what: format!("audit record {}", e.seq()),
         detail: e.to_string(),
+    }
+}
+
+impl From<FoldedChain> for Chain {
+    fn from(f: FoldedChain) -> Self {
+        Self {
+            reconciler: f.reconciler,
+            summary: f.summary,
+        }
     }
 }
 

@@ -53,7 +53,7 @@ impl Keyhold {
             retired_at: None,
             mac: Vec::new(),
         };
-        self.mac_signing_key(&mut row)?;
+        self.rows.mac_signing_key(&mut row)?;
         tx.insert_signing_key(&row)?;
         Ok(kid)
     }
@@ -65,7 +65,7 @@ impl Keyhold {
         let rows = tx.signing_keys()?;
         let mut map = BTreeMap::new();
         for row in rows {
-            self.check_signing_key(&row)?;
+            self.rows.check_signing_key(&row)?;
             let vk = VerifyingKey::from_bytes(&row.public_key).map_err(|_| Error::Integrity {
                 what: format!("signing key {}", row.kid),
                 detail: "bad public key".into(),
@@ -102,7 +102,7 @@ impl Keyhold {
             .iter()
             .find(|k| k.state == SigningKeyState::Active)
             .ok_or(Error::Internal("the store has no active signing key"))?;
-        self.check_signing_key(active)?;
+        self.rows.check_signing_key(active)?;
         if read(&self.signing)
             .active
             .as_ref()
@@ -171,10 +171,10 @@ impl Keyhold {
                 if row.state != SigningKeyState::Active {
                     continue;
                 }
-                self.check_signing_key(&row)?;
+                self.rows.check_signing_key(&row)?;
                 row.state = SigningKeyState::Retiring;
                 row.retired_at = Some(now);
-                self.mac_signing_key(&mut row)?;
+                self.rows.mac_signing_key(&mut row)?;
                 tx.update_signing_key(&row)?;
                 old.push(row.kid);
             }

@@ -190,6 +190,18 @@ impl From<CryptoError> for Error {
     }
 }
 
+impl From<keyhold_integrity::IntegrityError> for Error {
+    fn from(e: keyhold_integrity::IntegrityError) -> Self {
+        use keyhold_integrity::IntegrityError as E;
+        match e {
+            E::Row { what, detail } => Self::Integrity { what, detail },
+            E::KeyNotLoaded => Self::Internal("the row key is not loaded"),
+            E::Store(e) => Self::Store(e),
+            E::Crypto(e) => e.into(),
+        }
+    }
+}
+
 /// Shorthand for keyhold results.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

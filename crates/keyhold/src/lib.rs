@@ -5,7 +5,8 @@
 //! errors ([`Error`]) that carry their stable error code. The `keyhold` CLI and the server are
 //! thin adapters over this crate. It authorises, performs and records; it must never hold a
 //! mechanism that belongs to the crate owning its subject (the audit log's events, chain,
-//! group commit, reconciliation and rejection policy are `keyhold-audit`'s).
+//! group commit, reconciliation and rejection policy are `keyhold-audit`'s; which rows are
+//! authenticated, and how, is `keyhold-integrity`'s).
 //!
 //! ```no_run
 //! use keyhold::{Caller, Keyhold, KeySource, SecretBytes};
@@ -75,9 +76,9 @@ pub use workspaces::Workspace;
 /// Name of the workspace `init` creates.
 pub const DEFAULT_WORKSPACE: &str = "default";
 
-const META_STORE_ID: &str = "store_id";
-const META_MASTER_CHECK: &str = "master_check";
-const META_CREATED_AT: &str = "created_at";
+const META_STORE_ID: &str = keyhold_integrity::meta::STORE_ID;
+const META_MASTER_CHECK: &str = keyhold_integrity::meta::MASTER_CHECK;
+const META_CREATED_AT: &str = keyhold_integrity::meta::CREATED_AT;
 
 /// An open, unlocked keyhold store.
 pub struct Keyhold {
@@ -87,8 +88,8 @@ pub struct Keyhold {
     issuer: String,
     master: RwLock<UnlockedMaster>,
     ring: RwLock<KekRing>,
-    /// The key that authenticates access-deciding rows (see `integrity`).
-    rows: RwLock<Option<keyhold_crypto::RowKey>>,
+    /// The key that authenticates access-deciding rows, and every MAC under it.
+    rows: keyhold_integrity::RowAuth,
     signing: RwLock<apikeys::Signing>,
     verify_cache: apikeys::VerifyCache,
     revocation_epoch: std::sync::atomic::AtomicU64,

@@ -15,7 +15,7 @@ use keyhold_token::{ExpiryPreset, Scope};
 use crate::datadir::{self, DataDir};
 use crate::{
     Caller, DEFAULT_WORKSPACE, Error, KeySource, Keyhold, META_CREATED_AT, META_MASTER_CHECK,
-    META_STORE_ID, MintRequest, MintedKey, Result, Workspace, apikeys, audit, integrity, now, read,
+    META_STORE_ID, MintRequest, MintedKey, Result, Workspace, apikeys, audit, now, read,
 };
 
 /// The operator's answers for the upgrade of a store written before rows were authenticated
@@ -69,14 +69,8 @@ fn identity_or_wrong_key(store: &Store, key: &KeySource, path: PathBuf) -> Error
     let Ok(master) = key.load_current() else {
         return Error::WrongMasterKey(path);
     };
-    let witness = store
-        .read(|tx| tx.meta(integrity::META_WITNESS))
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    if witness.len() == 48
-        && keyhold_crypto::master_witness_matches(&master, &witness[..16], &witness[16..])
-    {
+    let witnessed = store.read(|tx| keyhold_integrity::is_witnessed(tx, &master));
+    if witnessed.unwrap_or(false) {
         return tampered();
     }
     // An edited check value with an intact store id: the KEKs still unwrap.
@@ -183,10 +177,10 @@ impl Keyhold {
                 created_at: now,
             })?;
             kh.create_row_key(tx)?;
-            kh.set_mint_counter(tx, 0)?;
+            kh.rows.set_mint_counter(tx, 0)?;
             let ws = kh.insert_workspace(tx, DEFAULT_WORKSPACE, now)?;
             kh.ensure_audit_keys(tx)?;
-            kh.write_identity(tx, master_key)?;
+            kh.rows.write_identity(tx, master_key)?;
             let kid = kh.ensure_signing_key(tx)?;
             // One event for `init`: the default workspace, naming the first signing key and
             // saying that this store's rows are authenticated from the start.
@@ -287,7 +281,7 @@ impl Keyhold {
             }
             None => kh.store.read(|tx| kh.load_row_key(tx))?,
         }
-        kh.store.read(|tx| kh.check_identity(tx))?;
+        kh.store.read(|tx| kh.rows.check_identity(tx))?;
         kh.load_signing()?;
         Ok(kh)
     }
@@ -308,7 +302,7 @@ impl Keyhold {
             store_id,
             master: RwLock::new(master),
             ring: RwLock::new(ring),
-            rows: RwLock::new(None),
+            rows: keyhold_integrity::RowAuth::default(),
             signing: RwLock::default(),
             verify_cache: apikeys::VerifyCache::default(),
             revocation_epoch: std::sync::atomic::AtomicU64::new(0),

@@ -139,7 +139,7 @@ impl Keyhold {
             tx.set_kek_wrapped(row.id, &wrapped.0)?;
         }
         tx.set_meta(META_MASTER_CHECK, &new_master.check_value().0)?;
-        self.write_identity(tx, new_key)?;
+        self.rows.write_identity(tx, new_key)?;
         let record = crate::audit::EventDraft::new(keyhold_audit::Action::MasterKeyRotated).detail(
             "keks_rewrapped",
             i64::try_from(rows.len()).unwrap_or(i64::MAX),

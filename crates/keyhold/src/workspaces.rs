@@ -34,7 +34,7 @@ impl Keyhold {
             revoked_all_seq: None,
             mac: Vec::new(),
         };
-        self.mac_workspace(&mut row)?;
+        self.rows.mac_workspace(&mut row)?;
         tx.insert_workspace(&row).map_err(|e| match e {
             StoreError::Constraint(_) => Error::Conflict(format!("workspace \"{name}\"")),
             other => Error::Store(other),
@@ -47,7 +47,7 @@ impl Keyhold {
         let row = tx
             .workspace(ident)?
             .ok_or_else(|| Error::NotFound(format!("workspace {}", crate::names::quoted(ident))))?;
-        self.check_workspace(&row)?;
+        self.rows.check_workspace(&row)?;
         Ok(row)
     }
 
@@ -63,11 +63,11 @@ impl Keyhold {
         let row = tx
             .workspace(ident)?
             .ok_or_else(|| Error::NotFound(format!("workspace {}", crate::names::quoted(ident))))?;
-        match self.check_workspace(&row) {
+        match self.rows.check_workspace(&row) {
             Ok(()) => Ok((row, true)),
-            Err(e) if row.id != ident => Err(e),
+            Err(e) if row.id != ident => Err(e.into()),
             Err(_) => {
-                self.check_workspace_mark(&row)?;
+                self.rows.check_workspace_mark(&row)?;
                 Ok((row, false))
             }
         }
@@ -105,7 +105,7 @@ impl Keyhold {
         self.store.read(|tx| {
             let rows = tx.workspaces()?;
             for row in &rows {
-                self.check_workspace(row)?;
+                self.rows.check_workspace(row)?;
             }
             Ok(rows.into_iter().map(Workspace::from).collect())
         })

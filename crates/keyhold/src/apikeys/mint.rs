@@ -101,14 +101,15 @@ impl Keyhold {
             revoked_by: None,
             last_used_at: None,
             mint_seq: self
+                .rows
                 .mint_counter(tx)?
                 .checked_add(1)
                 .ok_or(Error::Internal("mint sequence exhausted"))?,
             mac: Vec::new(),
         };
         drop(signing);
-        self.set_mint_counter(tx, row.mint_seq)?;
-        self.mac_api_key(&mut row)?;
+        self.rows.set_mint_counter(tx, row.mint_seq)?;
+        self.rows.mac_api_key(&mut row)?;
         tx.insert_api_key(&row).map_err(|e| match e {
             // The name was free (checked above) and ids are random: the mint number is
             // taken, so the counter is behind the keys — it was put back.

@@ -264,7 +264,7 @@ fn key_name(name: &str) -> Result<()> {
 impl Keyhold {
     fn find_key(&self, tx: &Tx<'_>, workspace_id: &str, ident: &str) -> Result<ApiKeyRow> {
         let row = self.find_key_unchecked(tx, workspace_id, ident)?;
-        self.check_api_key(&row)?;
+        self.rows.check_api_key(&row)?;
         Ok(row)
     }
 
@@ -289,7 +289,7 @@ impl Keyhold {
             let now = now();
             let rows = tx.api_keys(&ws.id)?;
             for row in &rows {
-                self.check_api_key(row)?;
+                self.rows.check_api_key(row)?;
             }
             Ok(rows
                 .into_iter()

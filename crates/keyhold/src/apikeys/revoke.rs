@@ -23,8 +23,8 @@ impl Keyhold {
             // revoked — an emergency must not wait on forensics — as long as the part that
             // decides access (its standing) is authentic. Its whole-row MAC is left failing,
             // so the edit stays visible to listings and `audit verify`.
-            let whole_ok = self.check_api_key(&row).is_ok();
-            self.check_api_key_standing(&row)?;
+            let whole_ok = self.rows.check_api_key(&row).is_ok();
+            self.rows.check_api_key_standing(&row)?;
             if !whole_ok && row.jti != ident {
                 // Found by a name that is not authenticated (names could have been swapped):
                 // only its id can be trusted to say which key this is.
@@ -40,9 +40,9 @@ impl Keyhold {
                 row.revoked_at_ms = Some(now_ms());
                 row.revoked_by = Some(caller.name());
                 let old = std::mem::take(&mut row.mac);
-                self.mac_api_key(&mut row)?;
+                self.rows.mac_api_key(&mut row)?;
                 if !whole_ok {
-                    crate::integrity::keep_whole(&mut row.mac, &old);
+                    keyhold_integrity::keep_whole(&mut row.mac, &old);
                 }
                 tx.revoke_api_key(
                     &row.jti,
@@ -79,12 +79,12 @@ impl Keyhold {
             // this) is at or below the mark, whatever its creation time says. The mark comes
             // from the authenticated mint counter, never from the rows left visible — and is
             // never below an authenticated key of the workspace (a counter put back).
-            let mut mark = self.mint_counter(tx)?;
+            let mut mark = self.rows.mint_counter(tx)?;
             let mut keys_revoked = 0usize;
             for row in tx.api_keys(&ws.id)? {
                 // A row whose standing does not authenticate is refused anyway: it is not
                 // counted, and it cannot hold up an emergency revocation.
-                if self.check_api_key_standing(&row).is_err() {
+                if self.rows.check_api_key_standing(&row).is_err() {
                     continue;
                 }
                 mark = mark.max(row.mint_seq);
@@ -97,9 +97,9 @@ impl Keyhold {
             ws.revoked_all_at_ms = Some(at);
             ws.revoked_all_seq = Some(mark.max(ws.revoked_all_seq.unwrap_or(0)));
             let old = std::mem::take(&mut ws.mac);
-            self.mac_workspace(&mut ws)?;
+            self.rows.mac_workspace(&mut ws)?;
             if !ws_whole_ok {
-                crate::integrity::keep_whole(&mut ws.mac, &old);
+                keyhold_integrity::keep_whole(&mut ws.mac, &old);
             }
             tx.set_workspace_revoke_all(&ws.id, at, ws.revoked_all_seq.unwrap_or(mark), &ws.mac)?;
             tx.bump_standing()?;

@@ -72,7 +72,7 @@ impl Keyhold {
             retired_at: None,
             mac: Vec::new(),
         };
-        self.mac_signing_key(&mut row)?;
+        self.rows.mac_signing_key(&mut row)?;
         tx.insert_signing_key(&row)?;
         Ok(kid)
     }
@@ -84,7 +84,7 @@ impl Keyhold {
         let rows = tx.signing_keys()?;
         let mut map = BTreeMap::new();
         for row in rows {
-            self.check_signing_key(&row)?;
+            self.rows.check_signing_key(&row)?;
             let vk = facts(&row)
                 .verifier()
                 .map_err(|e| signer_error(&row.kid, e))?;
@@ -113,7 +113,7 @@ impl Keyhold {
         let active = ring(&rows)
             .active()
             .ok_or(Error::Internal("the store has no active signing key"))?;
-        self.check_signing_key(active)?;
+        self.rows.check_signing_key(active)?;
         if read(&self.signing)
             .active
             .as_ref()
@@ -169,10 +169,10 @@ impl Keyhold {
             let rows = tx.signing_keys()?;
             for row in ring(&rows).signing() {
                 let mut row = row.clone();
-                self.check_signing_key(&row)?;
+                self.rows.check_signing_key(&row)?;
                 row.state = SigningKeyState::Retiring;
                 row.retired_at = Some(now);
-                self.mac_signing_key(&mut row)?;
+                self.rows.mac_signing_key(&mut row)?;
                 tx.update_signing_key(&row)?;
                 old.push(row.kid);
             }

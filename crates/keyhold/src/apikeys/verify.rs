@@ -262,14 +262,17 @@ impl Keyhold {
                 Some(st) if st.workspace == workspace => {
                     // Both must authenticate: an edited, inserted or moved row is an integrity
                     // error, never a grant. (Checked on the borrowed row: nothing is copied.)
-                    self.check_standing(jti, &st).map(|()| {
-                        Some(KeyFacts::on_record(
-                            st.revoked_at_ms.is_some(),
-                            st.mint_seq,
-                            st.revoked_all_seq,
-                            iat,
-                        ))
-                    })
+                    self.rows
+                        .check_standing(jti, &st)
+                        .map_err(Error::from)
+                        .map(|()| {
+                            Some(KeyFacts::on_record(
+                                st.revoked_at_ms.is_some(),
+                                st.mint_seq,
+                                st.revoked_all_seq,
+                                iat,
+                            ))
+                        })
                 }
                 _ => Ok(None),
             };

@@ -49,18 +49,18 @@ impl Keyhold {
             let (keys, workspaces, signing_keys) =
                 (tx.all_api_keys()?, tx.workspaces()?, tx.signing_keys()?);
             for row in &keys {
-                self.check_api_key(row)?;
+                self.rows.check_api_key(row)?;
             }
             for row in &workspaces {
-                self.check_workspace(row)?;
+                self.rows.check_workspace(row)?;
             }
             for row in &signing_keys {
-                self.check_signing_key(row)?;
+                self.rows.check_signing_key(row)?;
             }
-            self.check_identity(tx)?;
+            self.rows.check_identity(tx)?;
             chain
                 .reconciler
-                .check_mint_counter(self.mint_counter(tx)?)
+                .check_mint_counter(self.rows.mint_counter(tx)?)
                 .map_err(disagreement)?;
             chain.check_rows(&keys, &workspaces, &signing_keys)?;
             let s = chain.summary;

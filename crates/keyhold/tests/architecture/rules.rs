@@ -149,9 +149,10 @@ const FACADE: &str = "keyhold";
 const STANDALONE: [&str; 2] = ["keyhold-crypto", "keyhold-store"];
 /// Crates that may depend on these keyhold crates and no other. The wire protocol stands
 /// alone: it speaks for the facade, so it may not know the layers beneath it.
-const ONLY: [(&str, &[&str]); 3] = [
+const ONLY: [(&str, &[&str]); 4] = [
     ("keyhold-api", &[]),
     ("keyhold-audit", &["keyhold-crypto"]),
+    ("keyhold-integrity", &["keyhold-crypto", "keyhold-store"]),
     ("keyhold-token", &["keyhold-crypto"]),
 ];
 

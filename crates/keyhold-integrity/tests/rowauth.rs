@@ -1,0 +1,265 @@
+//! `RowAuth` against a real store: every row MAC'd before it is written and checked as read,
+//! each edit named as the row it touched, the mint counter and the store's identity.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use keyhold_crypto::{MasterKey, RowKey, SecretBytes};
+use keyhold_integrity::{IntegrityError, RowAuth, is_witnessed, keep_whole, meta};
+use keyhold_store::SigningKeyState;
+
+#[test]
+fn nothing_is_maced_or_checked_before_the_key_is_there() {
+    let auth = RowAuth::default();
+    let mut ws = workspace("ws_a", "a");
+    assert!(matches!(
+        auth.mac_workspace(&mut ws),
+        Err(IntegrityError::KeyNotLoaded)
+    ));
+    assert!(matches!(
+        auth.check_workspace(&ws),
+        Err(IntegrityError::KeyNotLoaded)
+    ));
+    assert_eq!(format!("{auth:?}"), "RowAuth(..)");
+}
+
+#[test]
+fn a_loaded_key_checks_what_the_installed_one_maced() {
+    let key = RowKey::generate().unwrap();
+    let sealed = key.to_secret_bytes();
+    let writer = RowAuth::default();
+    writer.install(key);
+    let mut row = signing_key("kid-a", SigningKeyState::Active, 1);
+    writer.mac_signing_key(&mut row).unwrap();
+
+    let reader = RowAuth::default();
+    reader.load(Some(&sealed)).unwrap();
+    reader.check_signing_key(&row).unwrap();
+    // Another store's key does not.
+    loaded().check_signing_key(&row).unwrap_err();
+}
+
+#[test]
+fn a_missing_or_short_row_key_record_is_an_integrity_error() {
+    let auth = RowAuth::default();
+    let (what, detail) = named(auth.load(None).unwrap_err());
+    assert_eq!(
+        (what.as_str(), detail.as_str()),
+        ("row key", "the store's row key record is missing")
+    );
+    let short = SecretBytes::copy_from(&[7u8; 31]);
+    let (what, detail) = named(auth.load(Some(&short)).unwrap_err());
+    assert_eq!(
+        (what.as_str(), detail.as_str()),
+        ("row key", "wrong length")
+    );
+}
+
+#[test]
+fn a_signing_key_row_authenticates_until_any_field_changes() {
+    let (_dir, store) = new_store();
+    let auth = loaded();
+    let mut row = signing_key("kid-a", SigningKeyState::Active, 100);
+    auth.mac_signing_key(&mut row).unwrap();
+    write(&store, |tx| Ok(tx.insert_signing_key(&row)?));
+    let stored = read(&store, |tx| Ok(tx.signing_keys()?));
+    auth.check_signing_key(&stored[0]).unwrap();
+
+    let edits: [fn(&mut keyhold_store::SigningKeyRow); 4] = [
+        |r| r.public_key.push(0),
+        |r| r.state = SigningKeyState::Retiring,
+        |r| r.created_at += 1,
+        |r| r.retired_at = Some(5),
+    ];
+    for edit in edits {
+        let mut bad = stored[0].clone();
+        edit(&mut bad);
+        let (what, detail) = named(auth.check_signing_key(&bad).unwrap_err());
+        assert_eq!(
+            (what.as_str(), detail.as_str()),
+            ("signing key kid-a", TAMPERED)
+        );
+    }
+}
+
+#[test]
+fn an_edited_informational_column_fails_the_whole_key_row_but_not_its_standing() {
+    let (_dir, store) = new_store();
+    let auth = loaded();
+    let mut ws = workspace("ws_a", "a");
+    let mut key = api_key("key_1", "ws_a", 10, 1);
+    auth.mac_workspace(&mut ws).unwrap();
+    auth.mac_api_key(&mut key).unwrap();
+    write(&store, |tx| {
+        tx.insert_workspace(&ws)?;
+        Ok(tx.insert_api_key(&key)?)
+    });
+    let stored = read(&store, |tx| Ok(tx.api_key("key_1")?)).unwrap();
+    auth.check_api_key(&stored).unwrap();
+
+    let mut renamed = stored.clone();
+    renamed.scopes = "admin".into();
+    assert_eq!(
+        named(auth.check_api_key(&renamed).unwrap_err()).0,
+        "api key key_1"
+    );
+    auth.check_api_key_standing(&renamed).unwrap();
+
+    // What verification reads is covered by both MACs.
+    let mut unrevoked = stored.clone();
+    unrevoked.revoked_at_ms = Some(1);
+    auth.check_api_key_standing(&unrevoked).unwrap_err();
+    let mut moved = stored;
+    moved.jti = "key_2".into();
+    let (what, detail) = named(auth.check_api_key(&moved).unwrap_err());
+    assert_eq!(
+        (what.as_str(), detail.as_str()),
+        ("api key key_2", TAMPERED)
+    );
+    assert_eq!(
+        named(auth.check_api_key_standing(&moved).unwrap_err()).0,
+        "api key key_2"
+    );
+}
+
+#[test]
+fn a_workspace_row_and_its_revoke_all_mark_are_checked_apart() {
+    let auth = loaded();
+    let mut ws = workspace("ws_a", "a");
+    ws.revoked_all_seq = Some(3);
+    auth.mac_workspace(&mut ws).unwrap();
+    auth.check_workspace(&ws).unwrap();
+    let mut renamed = ws.clone();
+    renamed.name = "b".into();
+    assert_eq!(
+        named(auth.check_workspace(&renamed).unwrap_err()).0,
+        "workspace ws_a"
+    );
+    auth.check_workspace_mark(&renamed).unwrap();
+    let mut put_back = ws;
+    put_back.revoked_all_seq = Some(2);
+    assert_eq!(
+        named(auth.check_workspace_mark(&put_back).unwrap_err()).0,
+        "workspace ws_a"
+    );
+}
+
+#[test]
+fn keep_whole_leaves_a_failing_whole_row_mac_failing_after_a_revocation() {
+    let auth = loaded();
+    let mut row = api_key("key_1", "ws_a", 10, 1);
+    auth.mac_api_key(&mut row).unwrap();
+    row.name = "edited".into();
+    let old = std::mem::take(&mut row.mac);
+    row.revoked_at_ms = Some(99);
+    auth.mac_api_key(&mut row).unwrap();
+    keep_whole(&mut row.mac, &old);
+    auth.check_api_key_standing(&row).unwrap();
+    auth.check_api_key(&row).unwrap_err();
+    // A column too short for a whole-row MAC keeps its length.
+    let mut mac = row.mac.clone();
+    keep_whole(&mut mac, b"short");
+    assert_eq!(mac.len(), row.mac.len());
+    assert!(mac.starts_with(b"short"));
+}
+
+#[test]
+fn the_hot_path_checks_the_borrowed_standing_of_the_key_and_its_workspace() {
+    let (_dir, store) = new_store();
+    let auth = loaded();
+    let mut ws = workspace("ws_a", "a");
+    let mut key = api_key("key_1", "ws_a", 10, 1);
+    auth.mac_workspace(&mut ws).unwrap();
+    auth.mac_api_key(&mut key).unwrap();
+    write(&store, |tx| {
+        tx.insert_workspace(&ws)?;
+        Ok(tx.insert_api_key(&key)?)
+    });
+    let check = |jti: &str| {
+        store
+            .key_standing(jti, |_, st| st.map(|st| auth.check_standing(jti, &st)))
+            .unwrap()
+            .unwrap()
+    };
+    check("key_1").unwrap();
+
+    // The workspace's mark put back, MAC'd under another key.
+    let mut forged = ws.clone();
+    forged.revoked_all_seq = Some(0);
+    loaded().mac_workspace(&mut forged).unwrap();
+    raw_write(&store, |tx| {
+        tx.set_workspace_auth("ws_a", Some(0), &forged.mac)
+    });
+    let (what, detail) = named(check("key_1").unwrap_err());
+    assert_eq!(
+        (what.as_str(), detail.as_str()),
+        ("workspace ws_a", TAMPERED)
+    );
+
+    // The key's row under another id fails first.
+    raw_write(&store, |tx| tx.set_workspace_auth("ws_a", None, &ws.mac));
+    let mut copy = key.clone();
+    copy.jti = "key_2".into();
+    copy.name = "other".into();
+    copy.mint_seq = 2;
+    copy.mac = key.mac.clone();
+    raw_write(&store, |tx| tx.insert_api_key(&copy));
+    assert_eq!(named(check("key_2").unwrap_err()).0, "api key key_2");
+}
+
+#[test]
+fn the_mint_counter_round_trips_and_an_edited_or_damaged_one_is_named() {
+    let (_dir, store) = new_store();
+    let auth = loaded();
+    write(&store, |tx| auth.set_mint_counter(tx, 41));
+    assert_eq!(read(&store, |tx| auth.mint_counter(tx)), 41);
+
+    let mut value = read(&store, |tx| Ok(tx.meta(meta::MINT_COUNTER)?)).unwrap();
+    value[7] = 40;
+    for bad in [value, vec![0; 5], Vec::new()] {
+        raw_write(&store, |tx| tx.set_meta(meta::MINT_COUNTER, &bad));
+        let e = store.read(|tx| auth.mint_counter(tx)).unwrap_err();
+        assert_eq!(named(e), ("meta mint_counter".into(), TAMPERED.into()));
+    }
+}
+
+fn identity_rows(store: &keyhold_store::Store) {
+    raw_write(store, |tx| {
+        tx.set_meta(meta::STORE_ID, b"id")?;
+        tx.set_meta(meta::MASTER_CHECK, b"check")?;
+        tx.set_meta(meta::CREATED_AT, &7i64.to_be_bytes())?;
+        tx.set_meta(meta::CHECKPOINT_PUBLIC, b"pk")
+    });
+}
+
+#[test]
+fn the_identity_rows_are_maced_together_with_a_witness_of_the_master_key() {
+    let (_dir, store) = new_store();
+    let auth = loaded();
+    let master = MasterKey::generate().unwrap();
+    identity_rows(&store);
+    write(&store, |tx| auth.write_identity(tx, &master));
+    read(&store, |tx| auth.check_identity(tx));
+    assert!(read(&store, |tx| Ok(is_witnessed(tx, &master)?)));
+    let other = MasterKey::generate().unwrap();
+    assert!(!read(&store, |tx| Ok(is_witnessed(tx, &other)?)));
+
+    for name in meta::IDENTITY {
+        let before = read(&store, |tx| Ok(tx.meta(name)?)).unwrap();
+        raw_write(&store, |tx| tx.set_meta(name, b"edited"));
+        let e = store.read(|tx| auth.check_identity(tx)).unwrap_err();
+        assert_eq!(named(e), ("meta (store identity)".into(), TAMPERED.into()));
+        raw_write(&store, |tx| tx.delete_meta(name));
+        let e = store.read(|tx| auth.check_identity(tx)).unwrap_err();
+        assert_eq!(named(e), (format!("meta {name}"), "missing".into()));
+        raw_write(&store, |tx| tx.set_meta(name, &before));
+    }
+    read(&store, |tx| auth.check_identity(tx));
+    // An edited witness witnesses nothing; a missing identity MAC authenticates nothing.
+    raw_write(&store, |tx| tx.set_meta(meta::WITNESS, b"short"));
+    assert!(!read(&store, |tx| Ok(is_witnessed(tx, &master)?)));
+    write(&store, |tx| auth.write_identity(tx, &master));
+    raw_write(&store, |tx| tx.delete_meta(meta::IDENTITY_MAC));
+    store.read(|tx| auth.check_identity(tx)).unwrap_err();
+}

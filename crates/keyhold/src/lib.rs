@@ -58,7 +58,6 @@ pub use keyhold_api as api;
 pub use keyhold_crypto::secrecy::zeroize::Zeroizing;
 pub use keyhold_crypto::{KeySource, MASTER_KEY_ENV};
 pub use keyhold_crypto::{MasterKey, MasterKeyFile, SecretBytes};
-pub use keyhold_store::AuditFilter;
 pub use keyhold_token::{
     DEFAULT_LEEWAY, ExpiryPreset, Jwk, Jwks, MAX_TOKEN_LEN, STANDING_MAX_AGE, Scope, ScopeSet,
     TokenError, VERIFY_CACHE_CAPACITY, VerifyingKey,

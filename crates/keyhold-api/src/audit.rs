@@ -1,9 +1,11 @@
-//! The query of `GET /v1/audit`, spelled and parsed here once for the server that reads it
-//! and the client that writes it.
+//! The audit routes' own bodies: the query of `GET /v1/audit`, spelled and parsed here once
+//! for the server that reads it and the client that writes it, and the answer of
+//! `POST /v1/audit/verify`.
 
 use std::fmt;
 
 use percent_encoding::percent_decode_str;
+use serde::{Deserialize, Serialize};
 
 /// Which audit records to list; `None` means "any". The query of `GET /v1/audit`
 /// (`since_ms`, `action`, `key`, `actor`, `limit`), and what a local caller asks of its store.
@@ -125,6 +127,19 @@ fn number<T: std::str::FromStr>(query: &str, name: &'static str) -> Result<Optio
             })
         })
         .transpose()
+}
+
+/// Verification result of the whole chain (`POST /v1/audit/verify`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditVerification {
+    /// Rows checked.
+    pub rows: u64,
+    /// The newest row's seq.
+    pub head_seq: u64,
+    /// The newest row's chain hash (hex).
+    pub head: String,
+    /// Whether a checkpoint was checked too.
+    pub checkpoint_seq: Option<u64>,
 }
 
 #[cfg(test)]

@@ -13,15 +13,17 @@ mod audit;
 #[cfg(feature = "client")]
 mod client;
 mod codes;
+mod keys;
 mod openapi;
 mod routes;
 mod wire;
 
-pub use audit::{AuditQuery, QueryError};
+pub use audit::{AuditQuery, AuditVerification, QueryError};
 
 #[cfg(feature = "client")]
 pub use client::{ApiError, Client, Params};
 pub use codes::{CODES, ErrorCode, exit_status, http_status, lookup};
+pub use keys::{ApiKey, KeyState, RevokeAll, SigningKeyRotation};
 pub use openapi::openapi;
 pub use routes::{Op, ROUTES, Route};
 pub use wire::{

@@ -116,7 +116,7 @@ impl Operations for Remote {
                 .map(|set| set.iter().map(|s| s.as_str().to_owned()).collect()),
             sub: req.sub.clone(),
         };
-        let m: Minted<ApiKey, String> = self
+        let m: Minted<String> = self
             .client
             .call(Op::MintKey, &Params::default(), Some(&body))
             .map_err(|e| self.error(e))?;
@@ -128,7 +128,7 @@ impl Operations for Remote {
 
     fn keys(&self, workspace: Option<&str>) -> Result<Vec<ApiKey>> {
         Self::own_workspace(workspace)?;
-        let list: KeyList<ApiKey> = self.get(Op::ListKeys)?;
+        let list: KeyList = self.get(Op::ListKeys)?;
         Ok(list.keys)
     }
 

@@ -107,18 +107,9 @@ fn error(url: &str, e: ApiError) -> Error {
 impl Operations for Remote {
     fn mint_key(&self, req: &MintRequest) -> Result<MintedKey> {
         Self::own_workspace(Some(req.workspace.as_str()).filter(|w| !w.is_empty()))?;
-        let body = keyhold_api::MintBody {
-            expires: req.expires.as_str().to_owned(),
-            name: req.name.clone(),
-            scopes: req
-                .scopes
-                .as_ref()
-                .map(|set| set.iter().map(|s| s.as_str().to_owned()).collect()),
-            sub: req.sub.clone(),
-        };
         let m: Minted<String> = self
             .client
-            .call(Op::MintKey, &Params::default(), Some(&body))
+            .call(Op::MintKey, &Params::default(), Some(&req.to_body()))
             .map_err(|e| self.error(e))?;
         Ok(MintedKey {
             token: Token::new(Zeroizing::new(m.token)),

@@ -464,7 +464,7 @@ fn introspection_and_revocation_by_another_process() {
     let used = kh
         .audit_entries(
             &keyhold::Caller::operator(),
-            &keyhold::AuditFilter {
+            &keyhold::api::AuditQuery {
                 action: Some("key.used".into()),
                 ..Default::default()
             },
@@ -814,7 +814,7 @@ fn sigterm_lets_in_flight_requests_finish_then_exits() {
     let created = kh
         .audit_entries(
             &keyhold::Caller::operator(),
-            &keyhold::AuditFilter {
+            &keyhold::api::AuditQuery {
                 action: Some("key.created".into()),
                 ..Default::default()
             },
@@ -1081,7 +1081,7 @@ fn a_canary_credential_and_every_token_stay_out_of_responses_and_trace_logs() {
         .expect("open")
         .audit_entries(
             &keyhold::Caller::operator(),
-            &keyhold::AuditFilter::default(),
+            &keyhold::api::AuditQuery::default(),
         )
         .expect("audit");
     let audit = serde_json::to_string(&audit).expect("json");

@@ -3,7 +3,8 @@
 
 use std::io::Write;
 
-use keyhold::{AuditFilter, Caller};
+use keyhold::Caller;
+use keyhold::api::AuditQuery;
 
 use crate::args::{Args, AuditCommand};
 use crate::output::{Output, time};
@@ -24,15 +25,15 @@ pub fn run(args: &Args, command: &AuditCommand, out: &Output) -> keyhold::Result
                 st.duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
             });
-            let filter = AuditFilter {
+            let query = AuditQuery {
                 since_ms,
                 action: action.clone(),
-                key_id: key.clone(),
+                key: key.clone(),
                 actor: actor.clone(),
                 workspace: None,
                 limit: Some(*limit),
             };
-            list(args, &filter, out)
+            list(args, &query, out)
         }
         AuditCommand::Export { .. } => export(args),
         AuditCommand::Verify { checkpoint } => {
@@ -59,8 +60,8 @@ pub fn run(args: &Args, command: &AuditCommand, out: &Output) -> keyhold::Result
     }
 }
 
-fn list(args: &Args, filter: &AuditFilter, out: &Output) -> keyhold::Result<()> {
-    let entries = operations(args)?.audit_entries(filter)?;
+fn list(args: &Args, query: &AuditQuery, out: &Output) -> keyhold::Result<()> {
+    let entries = operations(args)?.audit_entries(query)?;
     out.emit(&entries, || {
         let mut s = format!(
             "{:>6} {:<20} {:<20} {:<14} {:<9} {:<38} {:<38} OUTCOME",
@@ -87,7 +88,7 @@ fn list(args: &Args, filter: &AuditFilter, out: &Output) -> keyhold::Result<()> 
 fn export(args: &Args) -> keyhold::Result<()> {
     let kh = local_store(args, "audit export")?;
     let caller = Caller::operator().via(keyhold::Surface::Cli);
-    let entries = kh.audit_entries(&caller, &AuditFilter::default())?;
+    let entries = kh.audit_entries(&caller, &AuditQuery::default())?;
     let mut stdout = std::io::stdout().lock();
     for e in &entries {
         let line = serde_json::to_string(e)

@@ -2,22 +2,28 @@
 //! (`Client`, which `keyhold::Remote` drives) and the CLI: the route table ([`ROUTES`]) and the OpenAPI document made
 //! from it, the request and response bodies, the error envelope, and the one table of error
 //! codes with their HTTP status and CLI exit status ([`CODES`]). Without features it is plain
-//! data and serde, with no I/O and no HTTP stack. The feature `client` adds `Client`, the HTTP
-//! client of these routes (ureq, rustls): the only I/O here, and only the network. It never
-//! opens a store or touches a key of the store, and depends on no other keyhold crate, so both
-//! ends of the wire can use it without pulling in the other's machinery.
+//! data, serde and the audit route's query string ([`AuditQuery`]), with no I/O and no HTTP
+//! stack. The feature `client` adds `Client`, the HTTP client of these routes (ureq,
+//! rustls): the only I/O here, and only the network. It never opens a store or touches a key
+//! of the store, and depends on no other keyhold crate, so both ends of the wire can use it
+//! without pulling in the other's machinery.
 #![forbid(unsafe_code)]
 
+mod audit;
 #[cfg(feature = "client")]
 mod client;
 mod codes;
+mod keys;
 mod openapi;
 mod routes;
 mod wire;
 
+pub use audit::{AuditQuery, AuditVerification, QueryError};
+
 #[cfg(feature = "client")]
 pub use client::{ApiError, Client, Params};
 pub use codes::{CODES, ErrorCode, exit_status, http_status, lookup};
+pub use keys::{ApiKey, KeyState, RevokeAll, SigningKeyRotation};
 pub use openapi::openapi;
 pub use routes::{Op, ROUTES, Route};
 pub use wire::{

@@ -2,12 +2,14 @@
 //!
 //! Response fields are declared in the order they are written on the wire (alphabetical, as
 //! keyhold has always written its JSON); request fields in the order a JSON array form of the
-//! body gives them, which serde also accepts. Bodies that carry a key or a claim set are generic over that type,
-//! which the facade owns; bodies that carry a token are generic over the string type, so the
-//! client can send a borrowed one and the server can move what it reads into a buffer that is
-//! wiped.
+//! body gives them, which serde also accepts. Bodies that carry a claim set or an audit record
+//! are generic over that type, which the facade owns; bodies that carry a token are generic
+//! over the string type, so the client can send a borrowed one, the server can move what it
+//! reads into a buffer that is wiped, and the facade can hold its own secret type.
 
 use serde::{Deserialize, Serialize};
+
+use crate::ApiKey;
 
 /// `POST /v1/keys`: mint an API key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,18 +40,18 @@ pub struct VerifyBody<S> {
 
 /// The answer to `POST /v1/keys`: the key's metadata and, this once, its token.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct Minted<K, S> {
+pub struct Minted<S> {
     /// The key's metadata.
-    pub key: K,
+    pub key: ApiKey,
     /// The token (shown only here).
     pub token: S,
 }
 
 /// The answer to `GET /v1/keys`.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct KeyList<K> {
+pub struct KeyList {
     /// The workspace's keys.
-    pub keys: Vec<K>,
+    pub keys: Vec<ApiKey>,
 }
 
 /// The answer to `GET /v1/audit`.

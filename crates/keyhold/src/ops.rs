@@ -8,11 +8,12 @@
 
 use std::path::Path;
 
+use keyhold_api::AuditQuery;
 use keyhold_token::{Jwks, Scope};
 
 use crate::{
-    ApiKey, AuditEntry, AuditFilter, AuditVerification, Caller, Keyhold, MintRequest, MintedKey,
-    Principal, Result, RevokeAll, SigningKeyRotation,
+    ApiKey, AuditEntry, AuditVerification, Caller, Keyhold, MintRequest, MintedKey, Principal,
+    Result, RevokeAll, SigningKeyRotation,
 };
 
 /// The key, token and audit operations offered both on a local store and through a server.
@@ -37,8 +38,8 @@ pub trait Operations {
     fn jwks(&self) -> Result<Jwks>;
     /// Rotates the signing key.
     fn rotate_signing_key(&self) -> Result<SigningKeyRotation>;
-    /// Audit records matching `filter`, newest first.
-    fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>>;
+    /// Audit records matching `query`, newest first.
+    fn audit_entries(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>>;
     /// Recomputes the audit hash chain, and checks it against a checkpoint file if given.
     fn verify_audit(&self, checkpoint: Option<&Path>) -> Result<AuditVerification>;
 }
@@ -107,8 +108,8 @@ impl Operations for Local {
         self.kh.rotate_signing_key(&self.caller)
     }
 
-    fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
-        self.kh.audit_entries(&self.caller, filter)
+    fn audit_entries(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        self.kh.audit_entries(&self.caller, query)
     }
 
     fn verify_audit(&self, checkpoint: Option<&Path>) -> Result<AuditVerification> {

@@ -7,15 +7,17 @@
 
 use std::path::Path;
 
-use keyhold_api::{ApiError, Client, KeyList, Minted, Op, Params, Records, Verdict, VerifyBody};
+use keyhold_api::{
+    ApiError, AuditQuery, Client, KeyList, Minted, Op, Params, Records, Verdict, VerifyBody,
+};
 use keyhold_crypto::secrecy::zeroize::Zeroizing;
 use keyhold_token::{Jwks, Scope};
 
 use crate::apikeys::Token;
 use crate::ops::Operations;
 use crate::{
-    ApiKey, AuditEntry, AuditFilter, AuditVerification, Error, MintRequest, MintedKey, Principal,
-    Result, RevokeAll, SigningKeyRotation,
+    ApiKey, AuditEntry, AuditVerification, Error, MintRequest, MintedKey, Principal, Result,
+    RevokeAll, SigningKeyRotation,
 };
 
 /// A `keyhold-server` reached over HTTP(S), acting as one API key.
@@ -102,31 +104,12 @@ fn error(url: &str, e: ApiError) -> Error {
     }
 }
 
-/// `/v1/audit`'s query for `filter`.
-fn audit_query(filter: &AuditFilter) -> Params<'static> {
-    Params::default()
-        .query("since_ms", filter.since_ms.map(|t| t.to_string()))
-        .query("action", filter.action.clone())
-        .query("key", filter.key_id.clone())
-        .query("actor", filter.actor.clone())
-        .query("limit", filter.limit.map(|l| l.to_string()))
-}
-
 impl Operations for Remote {
     fn mint_key(&self, req: &MintRequest) -> Result<MintedKey> {
         Self::own_workspace(Some(req.workspace.as_str()).filter(|w| !w.is_empty()))?;
-        let body = keyhold_api::MintBody {
-            expires: req.expires.as_str().to_owned(),
-            name: req.name.clone(),
-            scopes: req
-                .scopes
-                .as_ref()
-                .map(|set| set.iter().map(|s| s.as_str().to_owned()).collect()),
-            sub: req.sub.clone(),
-        };
-        let m: Minted<ApiKey, String> = self
+        let m: Minted<String> = self
             .client
-            .call(Op::MintKey, &Params::default(), Some(&body))
+            .call(Op::MintKey, &Params::default(), Some(&req.to_body()))
             .map_err(|e| self.error(e))?;
         Ok(MintedKey {
             token: Token::new(Zeroizing::new(m.token)),
@@ -136,7 +119,7 @@ impl Operations for Remote {
 
     fn keys(&self, workspace: Option<&str>) -> Result<Vec<ApiKey>> {
         Self::own_workspace(workspace)?;
-        let list: KeyList<ApiKey> = self.get(Op::ListKeys)?;
+        let list: KeyList = self.get(Op::ListKeys)?;
         Ok(list.keys)
     }
 
@@ -182,8 +165,8 @@ impl Operations for Remote {
         self.get(Op::RotateSigningKey)
     }
 
-    fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
-        if filter.workspace.is_some() {
+    fn audit_entries(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        if query.workspace.is_some() {
             return Err(Error::InvalidInput {
                 field: "workspace",
                 reason: "through a server, the audit log is read in the key's own workspace".into(),
@@ -191,7 +174,7 @@ impl Operations for Remote {
         }
         let records: Records<AuditEntry> = self
             .client
-            .call(Op::ListAudit, &audit_query(filter), None::<&()>)
+            .call(Op::ListAudit, &Params::audit(query), None::<&()>)
             .map_err(|e| self.error(e))?;
         Ok(records.records)
     }

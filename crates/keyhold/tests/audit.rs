@@ -6,12 +6,11 @@
 mod common;
 
 use common::*;
-use keyhold::{
-    AuditFilter, Caller, ExpiryPreset, Keyhold, MasterKey, MintRequest, Origin, Scope, Surface,
-};
+use keyhold::api::AuditQuery;
+use keyhold::{Caller, ExpiryPreset, Keyhold, MasterKey, MintRequest, Origin, Scope, Surface};
 
 fn all(kh: &Keyhold) -> Vec<keyhold::AuditEntry> {
-    kh.audit_entries(&Caller::operator(), &AuditFilter::default())
+    kh.audit_entries(&Caller::operator(), &AuditQuery::default())
         .expect("entries")
 }
 
@@ -196,10 +195,10 @@ fn filters_and_last_used_from_use_records() {
     let used = kh
         .audit_entries(
             &Caller::operator(),
-            &AuditFilter {
+            &AuditQuery {
                 action: Some("key.used".into()),
-                key_id: Some(m.key.id.clone()),
-                ..AuditFilter::default()
+                key: Some(m.key.id.clone()),
+                ..AuditQuery::default()
             },
         )
         .expect("filter");
@@ -213,9 +212,9 @@ fn filters_and_last_used_from_use_records() {
     let limited = kh
         .audit_entries(
             &Caller::operator(),
-            &AuditFilter {
+            &AuditQuery {
                 limit: Some(2),
-                ..AuditFilter::default()
+                ..AuditQuery::default()
             },
         )
         .expect("limit");

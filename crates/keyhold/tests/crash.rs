@@ -16,9 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use keyhold::{
-    AuditFilter, Caller, ExpiryPreset, KeySource, Keyhold, MintRequest, Origin, Scope, Surface,
-};
+use keyhold::api::AuditQuery;
+use keyhold::{Caller, ExpiryPreset, KeySource, Keyhold, MintRequest, Origin, Scope, Surface};
 
 const CHILD: &str = "KEYHOLD_CRASH_CHILD_DIR";
 const THREADS: usize = 32;
@@ -95,9 +94,9 @@ fn recorded(dir: &Path) -> HashSet<String> {
     assert!(v.rows > 0);
     kh.audit_entries(
         &Caller::operator(),
-        &AuditFilter {
+        &AuditQuery {
             action: Some("key.used".into()),
-            ..AuditFilter::default()
+            ..AuditQuery::default()
         },
     )
     .expect("entries")

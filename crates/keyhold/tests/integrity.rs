@@ -303,7 +303,7 @@ fn every_audit_filter_column_is_covered() {
             "{column}: {e}"
         );
         // A listing that returns the edited row refuses it rather than show it.
-        let listed = kh.audit_entries(&op(), &keyhold::AuditFilter::default());
+        let listed = kh.audit_entries(&op(), &keyhold::api::AuditQuery::default());
         assert_integrity(listed, &format!("audit record {seq}"));
         conn.execute(
             &format!("UPDATE audit_log SET {column} = ?1 WHERE seq = ?2"),
@@ -418,7 +418,7 @@ fn introspection_of_another_workspaces_token_says_nothing_and_is_recorded_in_bot
         "workspace_mismatch"
     );
     let entries = kh
-        .audit_entries(&op(), &keyhold::AuditFilter::default())
+        .audit_entries(&op(), &keyhold::api::AuditQuery::default())
         .expect("audit");
     let mismatches: Vec<_> = entries
         .iter()
@@ -471,7 +471,7 @@ fn a_flood_of_garbage_tokens_is_counted_not_written_row_by_row() {
     kh.verify_token(&t, None)
         .expect("valid uses are recorded one by one");
     let suppressed: i64 = kh
-        .audit_entries(&op(), &keyhold::AuditFilter::default())
+        .audit_entries(&op(), &keyhold::api::AuditQuery::default())
         .expect("audit")
         .iter()
         .filter_map(|e| {
@@ -760,7 +760,7 @@ fn a_garbage_token_claiming_another_workspace_is_refused_without_writing_there()
     let in_a = kh
         .audit_entries(
             &op(),
-            &keyhold::AuditFilter {
+            &keyhold::api::AuditQuery {
                 workspace: Some(a),
                 action: Some("key.rejected".into()),
                 ..Default::default()

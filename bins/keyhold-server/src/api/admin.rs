@@ -1,13 +1,13 @@
 //! The store's own routes: metrics, the audit log, and the signing key.
 
 use hyper::Request;
+use hyper::StatusCode;
 use hyper::body::Incoming;
-use keyhold::api::Records;
-use keyhold::{AuditFilter, Origin, Scope};
+use keyhold::api::{AuditQuery, Records};
+use keyhold::{Origin, Scope};
 
 use super::auth::{Record, key_caller, store_admin};
-use super::input::{query, query_number};
-use super::reply::{Answer, Failure, blocking};
+use super::reply::{Answer, Failure, blocking, http};
 use super::{App, Seen};
 
 /// `GET /metrics`: every workspace's traffic, for the store's administrators only. The use
@@ -38,16 +38,10 @@ pub async fn audit<'a>(
         Record::BeforeReply,
     )
     .await?;
-    let filter = AuditFilter {
-        since_ms: query_number(req, "since_ms")?,
-        action: query(req, "action")?,
-        key_id: query(req, "key")?,
-        actor: query(req, "actor")?,
-        limit: Some(query_number(req, "limit")?.unwrap_or(100)),
-        workspace: None,
-    };
+    let query = AuditQuery::from_query(req.uri().query().unwrap_or_default())
+        .map_err(|e| http(StatusCode::BAD_REQUEST, "invalid_input", e.to_string()))?;
     let kh = app.kh.clone();
-    let records = blocking(move || kh.audit_entries(&caller, &filter)).await?;
+    let records = blocking(move || kh.audit_entries(&caller, &query)).await?;
     Ok(Answer::of(&Records { records }))
 }
 

@@ -1,9 +1,9 @@
-//! What a request brings: its body (bounded in size and time) as JSON, and its query.
+//! What a request brings: its body (bounded in size and time) as JSON. (The one query a
+//! route reads, the audit log's, is API v1's `AuditQuery`.)
 
 use http_body_util::{BodyExt, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, StatusCode};
-use percent_encoding::percent_decode_str;
 use serde::de::DeserializeOwned;
 
 use super::App;
@@ -98,59 +98,6 @@ fn json_error(e: &serde_json::Error) -> String {
         }
     };
     format!("{what} at line {} column {}", e.line(), e.column())
-}
-
-/// The value of `name` in the query string, percent-decoded (`+` is a space). A value with a
-/// broken escape or that is not UTF-8 is refused, not guessed at.
-pub fn query(req: &Request<Incoming>, name: &str) -> Result<Option<String>, Failure> {
-    let Some((_, raw)) = req
-        .uri()
-        .query()
-        .unwrap_or_default()
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == name)
-    else {
-        return Ok(None);
-    };
-    let bad = || {
-        http(
-            StatusCode::BAD_REQUEST,
-            "invalid_input",
-            format!("query parameter {name} is not valid percent-encoded UTF-8"),
-        )
-    };
-    let escapes_whole = raw.split('%').skip(1).all(|rest| {
-        rest.as_bytes()
-            .get(..2)
-            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
-    });
-    if !escapes_whole {
-        return Err(bad());
-    }
-    let spaced = raw.replace('+', " ");
-    let decoded = percent_decode_str(&spaced)
-        .decode_utf8()
-        .map_err(|_| bad())?;
-    Ok(Some(decoded.into_owned()))
-}
-
-/// A numeric query parameter.
-pub fn query_number<T: std::str::FromStr>(
-    req: &Request<Incoming>,
-    name: &str,
-) -> Result<Option<T>, Failure> {
-    query(req, name)?
-        .map(|v| {
-            v.parse::<T>().map_err(|_| {
-                http(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_input",
-                    format!("query parameter {name} must be a number"),
-                )
-            })
-        })
-        .transpose()
 }
 
 #[cfg(test)]

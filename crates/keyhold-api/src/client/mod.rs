@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 pub use error::ApiError;
 use url::{base_url, encode};
 
-use crate::{ErrorEnvelope, Op};
+use crate::{AuditQuery, ErrorEnvelope, Op};
 
 /// Largest response body read from a server.
 const MAX_RESPONSE: u64 = 16 * 1024 * 1024;
@@ -64,6 +64,15 @@ impl<'a> Params<'a> {
             self.query.push((name, v));
         }
         self
+    }
+
+    /// The query of `GET /v1/audit` that asks for `q` (its `workspace` is not sent: a key
+    /// reads its own).
+    pub fn audit(q: &AuditQuery) -> Self {
+        Self {
+            id: None,
+            query: q.pairs(),
+        }
     }
 
     /// The path of `op`'s route with these parameters.
@@ -260,6 +269,31 @@ mod tests {
                 .query("actor", Some("ci bot&x".into()))
                 .path(Op::ListAudit),
             "/v1/audit?since_ms=5&actor=ci%20bot%26x"
+        );
+    }
+
+    #[test]
+    fn the_audit_query_the_client_writes_is_the_one_the_server_reads() {
+        let q = AuditQuery {
+            since_ms: Some(5),
+            actor: Some("ci bot&x=é%".into()),
+            workspace: Some("not sent".into()),
+            limit: Some(3),
+            ..AuditQuery::default()
+        };
+        let path = Params::audit(&q).path(Op::ListAudit);
+        assert_eq!(
+            path,
+            "/v1/audit?since_ms=5&actor=ci%20bot%26x%3D%C3%A9%25&limit=3"
+        );
+        let (_, query) = path.split_once('?').unwrap_or_default();
+        let read = AuditQuery::from_query(query).unwrap();
+        assert_eq!(
+            read,
+            AuditQuery {
+                workspace: None,
+                ..q
+            }
         );
     }
 }

@@ -62,7 +62,7 @@ impl Keyhold {
             let ws_row = self.workspace_row(tx, &ws.id)?;
             Ok(MintedKey {
                 token,
-                key: ApiKey::from_row(row, &ws_row, iat),
+                key: api_key(row, &ws_row, iat),
             })
         })
     }

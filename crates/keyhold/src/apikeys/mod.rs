@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use keyhold_api::{ApiKey, KeyState, RevokeAll, SigningKeyRotation};
 use keyhold_crypto::secrecy::zeroize::Zeroizing;
 use keyhold_store::{
     ApiKeyRow, RecordKey, SigningKeyRow, SigningKeyState, Standing, StoreError, Tx, WorkspaceRow,
@@ -117,88 +118,41 @@ pub enum Introspection<'a> {
     },
 }
 
-/// The status of an API key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyState {
-    /// Usable.
-    Active,
-    /// Revoked individually or by a revoke-all.
-    Revoked,
-    /// Past its expiry.
-    Expired,
-}
-
-/// An API key's metadata (never the token).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct ApiKey {
-    /// Key id (the token's `jti`).
-    pub id: String,
-    /// Name, unique within its workspace.
-    pub name: String,
-    /// Workspace id.
-    pub workspace: String,
-    /// Subject.
-    pub sub: String,
-    /// Scopes.
-    pub scopes: Vec<String>,
-    /// Status now.
-    pub status: KeyState,
-    /// Short fingerprint of the token: identifies it, cannot be used as it.
-    pub fingerprint: String,
-    /// Signing key id.
-    pub kid: String,
-    /// Unix seconds.
-    pub created_at: i64,
-    /// Who minted it.
-    pub created_by: String,
-    /// Unix seconds.
-    pub expires_at: i64,
-    /// Unix seconds, if revoked.
-    pub revoked_at: Option<i64>,
-    /// Who revoked it (or `revoke-all`).
-    pub revoked_by: Option<String>,
-    /// Unix seconds of the last successful verification, at most a minute behind (it is
-    /// written at most once a minute per key; every use is in the audit log).
-    pub last_used_at: Option<i64>,
-}
-
-impl ApiKey {
-    fn from_row(row: ApiKeyRow, ws: &WorkspaceRow, now: i64) -> Self {
-        let by_all = revoked_by_all(&row, ws).then_some(ws.revoked_all_at_ms.unwrap_or(0));
-        let (revoked_at, revoked_by) = match (row.revoked_at_ms, by_all) {
-            (Some(at), _) => (Some(at / 1000), row.revoked_by),
-            (None, Some(at)) => (Some(at / 1000), Some("revoke-all".to_owned())),
-            (None, None) => (None, None),
-        };
-        let status = if revoked_at.is_some() {
-            KeyState::Revoked
-        } else if row.expires_at < now {
-            KeyState::Expired
-        } else {
-            KeyState::Active
-        };
-        Self {
-            id: row.jti,
-            name: row.name,
-            workspace: row.workspace,
-            sub: row.sub,
-            scopes: row
-                .scopes
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            status,
-            fingerprint: row.fingerprint,
-            kid: row.kid,
-            created_at: row.created_at_ms / 1000,
-            created_by: row.created_by,
-            expires_at: row.expires_at,
-            revoked_at,
-            revoked_by,
-            last_used_at: row.last_used_at,
-        }
+/// What the store's row of a key says of it at `now` (Unix seconds), as API v1 shows it.
+fn api_key(row: ApiKeyRow, ws: &WorkspaceRow, now: i64) -> ApiKey {
+    let by_all = revoked_by_all(&row, ws).then_some(ws.revoked_all_at_ms.unwrap_or(0));
+    let (revoked_at, revoked_by) = match (row.revoked_at_ms, by_all) {
+        (Some(at), _) => (Some(at / 1000), row.revoked_by),
+        (None, Some(at)) => (Some(at / 1000), Some("revoke-all".to_owned())),
+        (None, None) => (None, None),
+    };
+    let status = if revoked_at.is_some() {
+        KeyState::Revoked
+    } else if row.expires_at < now {
+        KeyState::Expired
+    } else {
+        KeyState::Active
+    };
+    ApiKey {
+        id: row.jti,
+        name: row.name,
+        workspace: row.workspace,
+        sub: row.sub,
+        scopes: row
+            .scopes
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        status,
+        fingerprint: row.fingerprint,
+        kid: row.kid,
+        created_at: row.created_at_ms / 1000,
+        created_by: row.created_by,
+        expires_at: row.expires_at,
+        revoked_at,
+        revoked_by,
+        last_used_at: row.last_used_at,
     }
 }
 
@@ -222,37 +176,10 @@ pub struct MintRequest {
     pub sub: Option<String>,
 }
 
-/// A minted key: the token (shown once) and its stored metadata.
-#[derive(Debug)]
-pub struct MintedKey {
-    /// The token. Hand it over once; keyhold cannot show it again.
-    pub token: Token,
-    /// What keyhold stores about it.
-    pub key: ApiKey,
-}
-
-/// Result of a revoke-all.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct RevokeAll {
-    /// Workspace id.
-    pub workspace: String,
-    /// When the revoke-all committed (Unix ms). Every key that existed then is revoked,
-    /// whatever the clocks said when it was minted; keys minted afterwards work.
-    pub revoked_at_ms: i64,
-    /// Keys that were active and are now revoked (counted, not touched).
-    pub keys_revoked: usize,
-}
-
-/// Result of a signing-key rotation.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct SigningKeyRotation {
-    /// The new signing key's id.
-    pub kid: String,
-    /// Keys that now only verify, with the last expiry of a token they signed.
-    pub retiring: Vec<(String, Option<i64>)>,
-    /// Keys deleted because every token they signed has expired.
-    pub retired: Vec<String>,
-}
+/// A minted key: the token (shown once) and its stored metadata, as `POST /v1/keys`
+/// answers. Its token is a [`Token`]: `Debug` shows none of it, and the whole can be neither
+/// cloned nor serialized.
+pub type MintedKey = keyhold_api::Minted<Token>;
 
 /// A failed verification, with who the token claimed to be when its signature verified.
 type Rejection = Box<(Error, Option<Principal>)>;
@@ -291,10 +218,7 @@ impl Keyhold {
             for row in &rows {
                 self.rows.check_api_key(row)?;
             }
-            Ok(rows
-                .into_iter()
-                .map(|r| ApiKey::from_row(r, &ws, now))
-                .collect())
+            Ok(rows.into_iter().map(|r| api_key(r, &ws, now)).collect())
         })
     }
 
@@ -304,7 +228,7 @@ impl Keyhold {
             let ws = self.workspace_row(tx, workspace)?;
             caller.require(Scope::KeysRead, &ws.id)?;
             let row = self.find_key(tx, &ws.id, ident)?;
-            Ok(ApiKey::from_row(row, &ws, now()))
+            Ok(api_key(row, &ws, now()))
         })
     }
 }

@@ -61,7 +61,7 @@ impl Keyhold {
                 .detail("already_revoked", !changed)
                 .detail("row_authentic", whole_ok);
             self.audit(tx, caller, record)?;
-            Ok(ApiKey::from_row(row, &ws, now()))
+            Ok(api_key(row, &ws, now()))
         });
         self.revocations_committed();
         out
@@ -88,7 +88,7 @@ impl Keyhold {
                     continue;
                 }
                 mark = mark.max(row.mint_seq);
-                let active = ApiKey::from_row(row.clone(), &ws, now_s).status == KeyState::Active;
+                let active = api_key(row.clone(), &ws, now_s).status == KeyState::Active;
                 if active && keyhold_token::revoked_by_all(row.mint_seq, Some(mark)) {
                     keys_revoked += 1;
                 }

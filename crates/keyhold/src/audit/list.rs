@@ -1,5 +1,6 @@
 //! Listing audit records: each row returned is checked against the chain and decoded.
 
+use keyhold_api::AuditQuery;
 pub use keyhold_audit::AuditEntry;
 use keyhold_audit::canonical::{ValueView, View};
 use keyhold_audit::{Columns, StoredAuditRow};
@@ -53,20 +54,32 @@ fn entry(row: &AuditRow) -> Result<AuditEntry> {
     })
 }
 
+/// The store's filter for `q`, in `workspace` if given (a key's own) or else in `q`'s.
+fn store_filter(q: &AuditQuery, workspace: Option<&str>) -> AuditFilter {
+    AuditFilter {
+        since_ms: q.since_ms,
+        action: q.action.clone(),
+        key_id: q.key.clone(),
+        actor: q.actor.clone(),
+        workspace: workspace.map(str::to_owned).or_else(|| q.workspace.clone()),
+        limit: q.limit,
+    }
+}
+
 impl Keyhold {
-    /// Audit records matching `filter`, oldest first (`audit:read`; a key sees only its own
+    /// Audit records matching `query`, oldest first (`audit:read`; a key sees only its own
     /// workspace).
     ///
     /// Every row returned is checked first: its chain hash against its event (under the audit
     /// key) and its filter columns against the event, so a row cannot appear under another
     /// actor, key, workspace or time. (A row hidden from a filter by an edited column is not
     /// returned: `audit verify` names it.)
-    pub fn audit_entries(&self, caller: &Caller, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
-        let mut filter = filter.clone();
-        if let Some(p) = caller.principal() {
-            caller.require(keyhold_token::Scope::AuditRead, &p.workspace)?;
-            filter.workspace = Some(p.workspace.clone());
+    pub fn audit_entries(&self, caller: &Caller, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        let own = caller.principal().map(|p| p.workspace.as_str());
+        if let Some(ws) = own {
+            caller.require(keyhold_token::Scope::AuditRead, ws)?;
         }
+        let filter = store_filter(query, own);
         let rows = self.store.read(|tx| {
             self.load_audit_key(tx)?;
             tx.audit_rows(&filter).map_err(Error::from)

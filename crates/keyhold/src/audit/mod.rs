@@ -20,7 +20,6 @@ mod verify;
 pub(crate) use keyhold_audit::EventDraft;
 pub use list::AuditEntry;
 pub use uses::Deferred;
-pub use verify::AuditVerification;
 
 const AUDIT_KEY_KIND: &str = "audit-key";
 const CHECKPOINT_KEY_KIND: &str = "audit-checkpoint-key";

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use keyhold_api::AuditVerification;
 use keyhold_audit::reconcile::{Disagreement, Reconciler};
 use keyhold_audit::{
     Action, Anchor, ChainAudit, ChainHead, Checkpoint, CheckpointSigner, EventDraft, FoldedChain,
@@ -18,19 +19,6 @@ use crate::{Caller, Error, Keyhold, Result, read};
 pub(crate) struct Chain {
     pub(crate) reconciler: Reconciler,
     pub(crate) summary: keyhold_audit::Summary,
-}
-
-/// Verification result of the whole chain.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct AuditVerification {
-    /// Rows checked.
-    pub rows: u64,
-    /// The newest row's seq.
-    pub head_seq: u64,
-    /// The newest row's chain hash (hex).
-    pub head: String,
-    /// Whether a checkpoint was checked too.
-    pub checkpoint_seq: Option<u64>,
 }
 
 impl Keyhold {

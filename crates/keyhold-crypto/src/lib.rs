@@ -1,4 +1,8 @@
-//! keyhold's key hierarchy and envelope encryption.
+//! keyhold's key hierarchy, envelope encryption and every cryptographic primitive the other
+//! crates use (randomness, Ed25519, SHA-256, HMAC-SHA256, XChaCha20-Poly1305): one
+//! implementation each, with one set of checks. It must never depend on another keyhold crate,
+//! store anything, or let key material out except as an explicit storage form
+//! (`to_pkcs8`, `to_secret_bytes`) meant for encryption.
 //!
 //! ```text
 //! master key            (env KEYHOLD_MASTER_KEY or a 0600 key file; never stored)
@@ -7,9 +11,8 @@
 //!          └─ record ciphertext, bound by AAD to record kind, workspace, id and version
 //! ```
 //!
-//! Everything here is pure computation plus the OS random source, the master key's sources
-//! (its environment variable and key file, with their checks); no
-//! keyhold crate is a dependency (an architecture invariant). The on-disk envelope format is
+//! Everything here is pure computation plus the OS random source and the master key's sources
+//! (its environment variable and key file, with their checks). The on-disk envelope format is
 //! described in `docs/envelope-format.md` and in [`envelope`].
 //!
 //! Secret values use [`SecretBytes`], [`MasterKey`] and the crate-private key types: none of

@@ -4,7 +4,7 @@
 //! [`revoked_by_all`]) and the cache of verified tokens ([`VerifyCache`]). It must never do
 //! I/O, read a database or a clock (`now` and instants are always parameters), or speak of a
 //! transport such as HTTP: callers map its stable error codes. The only randomness is the OS
-//! CSPRNG (via ring) for [`SigningKey::generate`], [`new_jti`] and the cache's hash seed.
+//! CSPRNG (through keyhold-crypto) for [`SigningKey::generate`], [`new_jti`] and the cache's hash seed.
 //!
 //! # Token format
 //!

@@ -45,20 +45,6 @@ pub async fn audit<'a>(
     Ok(Answer::of(&Records { records }))
 }
 
-/// `POST /v1/signing-keys/rotate`.
-pub async fn rotate_signing_key<'a>(
-    app: &'a App,
-    origin: Origin,
-    req: &Request<Incoming>,
-    seen: &mut Seen<'a>,
-) -> Result<Answer, Failure> {
-    let (_, caller) = key_caller(app, req, origin, Scope::Admin, seen, Record::First).await?;
-    let kh = app.kh.clone();
-    Ok(Answer::of(
-        &blocking(move || kh.rotate_signing_key(&caller)).await?,
-    ))
-}
-
 /// `POST /v1/audit/verify`: the whole store's chain (row count, head), for the store's
 /// administrators only.
 pub async fn verify_audit<'a>(

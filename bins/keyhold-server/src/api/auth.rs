@@ -2,9 +2,10 @@
 
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
-use keyhold::{Caller, Origin, Principal, Scope};
+use keyhold::api::Route;
+use keyhold::{Caller, Keyhold, Origin, Principal, Scope};
 
-use super::reply::{Failure, blocking, http};
+use super::reply::{Answer, Failure, blocking, http};
 use super::{App, Seen};
 
 /// When a request's own use record must be durable.
@@ -71,6 +72,36 @@ pub async fn key_caller<'a>(
 ) -> Result<(String, Caller), Failure> {
     let p = authenticate(app, req, &origin, Some(scope), seen, record).await?;
     Ok((p.workspace.clone(), Caller::key(p).with_origin(origin)))
+}
+
+/// A request made with an API key, authenticated for the scope the route table gives `route`
+/// (and recorded as `record` says), answered with what `op` returns as that key's caller in
+/// its own workspace. `op` runs on the blocking pool.
+pub async fn as_key<'a, T, F>(
+    app: &'a App,
+    req: &Request<Incoming>,
+    origin: Origin,
+    (route, record): (&Route, Record),
+    seen: &mut Seen<'a>,
+    op: F,
+) -> Result<Answer, Failure>
+where
+    T: serde::Serialize + Send + 'static,
+    F: FnOnce(&Keyhold, &Caller, &str) -> keyhold::Result<T> + Send + 'static,
+{
+    let scope = route
+        .scope
+        .and_then(|s| s.parse::<Scope>().ok())
+        .ok_or_else(|| {
+            http(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "the route names no key scope",
+            )
+        })?;
+    let (ws, caller) = key_caller(app, req, origin, scope, seen, record).await?;
+    let kh = app.kh.clone();
+    Ok(Answer::of(&blocking(move || op(&kh, &caller, &ws)).await?))
 }
 
 /// Authenticates the bearer key and checks `scope`; the verification is recorded.

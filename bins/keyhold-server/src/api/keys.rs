@@ -2,27 +2,13 @@
 
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
-use keyhold::api::{KeyList, MintBody, Minted, Refusal, Verdict, VerifyBody};
+use keyhold::api::{MintBody, Minted, Refusal, Verdict, VerifyBody};
 use keyhold::{MintRequest, Origin, Principal, Scope, Zeroizing};
 
 use super::auth::{Record, bearer, count, key_caller};
 use super::input::{body, parse};
 use super::reply::{Answer, Failure, blocking, http};
 use super::{App, Seen};
-
-/// `GET /v1/keys`.
-pub async fn list<'a>(
-    app: &'a App,
-    origin: Origin,
-    req: &Request<Incoming>,
-    seen: &mut Seen<'a>,
-) -> Result<Answer, Failure> {
-    let (ws, caller) =
-        key_caller(app, req, origin, Scope::KeysRead, seen, Record::BeforeReply).await?;
-    let kh = app.kh.clone();
-    let keys = blocking(move || kh.keys(&caller, &ws)).await?;
-    Ok(Answer::of(&KeyList { keys }))
-}
 
 /// `POST /v1/keys`.
 pub async fn mint<'a>(
@@ -42,51 +28,6 @@ pub async fn mint<'a>(
         token: minted.token.expose(),
     };
     Ok(Answer::with(StatusCode::CREATED, &body))
-}
-
-/// `POST /v1/keys/revoke-all`.
-pub async fn revoke_all<'a>(
-    app: &'a App,
-    origin: Origin,
-    req: &Request<Incoming>,
-    seen: &mut Seen<'a>,
-) -> Result<Answer, Failure> {
-    let (ws, caller) = key_caller(app, req, origin, Scope::KeysRevoke, seen, Record::First).await?;
-    let kh = app.kh.clone();
-    Ok(Answer::of(
-        &blocking(move || kh.revoke_all_keys(&caller, &ws)).await?,
-    ))
-}
-
-/// `GET /v1/keys/{id}`.
-pub async fn get<'a>(
-    app: &'a App,
-    origin: Origin,
-    req: &Request<Incoming>,
-    seen: &mut Seen<'a>,
-    id: String,
-) -> Result<Answer, Failure> {
-    let (ws, caller) =
-        key_caller(app, req, origin, Scope::KeysRead, seen, Record::BeforeReply).await?;
-    let kh = app.kh.clone();
-    Ok(Answer::of(
-        &blocking(move || kh.key(&caller, &ws, &id)).await?,
-    ))
-}
-
-/// `POST /v1/keys/{id}/revoke`.
-pub async fn revoke<'a>(
-    app: &'a App,
-    origin: Origin,
-    req: &Request<Incoming>,
-    seen: &mut Seen<'a>,
-    id: String,
-) -> Result<Answer, Failure> {
-    let (ws, caller) = key_caller(app, req, origin, Scope::KeysRevoke, seen, Record::First).await?;
-    let kh = app.kh.clone();
-    Ok(Answer::of(
-        &blocking(move || kh.revoke_key(&caller, &ws, &id)).await?,
-    ))
 }
 
 /// `POST /v1/tokens/verify`: the caller's key and the token are checked in one facade call

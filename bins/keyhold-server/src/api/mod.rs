@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
-use keyhold::api::Op;
-use keyhold::{Keyhold, Origin, Principal, Surface};
+use keyhold::api::{KeyList, Op};
+use keyhold::{Caller, Keyhold, Origin, Principal, Surface};
 
 use crate::framing::Verdict;
 use crate::metrics::Metrics;
-use auth::Record;
+use auth::{Record, as_key};
 use reply::{Answer, Failure, Reply, http};
 pub use router::Router;
 
@@ -121,13 +121,32 @@ async fn route<'a>(
             Ok(Answer::of(&me.await?))
         }
         Op::VerifyToken => keys::introspect(app, origin, req, seen).await,
-        Op::ListKeys => keys::list(app, origin, &req, seen).await,
         Op::MintKey => keys::mint(app, origin, req, seen).await,
-        Op::RevokeAllKeys => keys::revoke_all(app, origin, &req, seen).await,
-        Op::GetKey => keys::get(app, origin, &req, seen, id).await,
-        Op::RevokeKey => keys::revoke(app, origin, &req, seen, id).await,
         Op::ListAudit => admin::audit(app, origin, &req, seen).await,
-        Op::RotateSigningKey => admin::rotate_signing_key(app, origin, &req, seen).await,
+        Op::ListKeys => {
+            let list = |kh: &Keyhold, c: &Caller, ws: &str| {
+                Ok(KeyList {
+                    keys: kh.keys(c, ws)?,
+                })
+            };
+            as_key(app, &req, origin, (route, Record::BeforeReply), seen, list).await
+        }
+        Op::GetKey => {
+            let get = move |kh: &Keyhold, c: &Caller, ws: &str| kh.key(c, ws, &id);
+            as_key(app, &req, origin, (route, Record::BeforeReply), seen, get).await
+        }
+        Op::RevokeKey => {
+            let revoke = move |kh: &Keyhold, c: &Caller, ws: &str| kh.revoke_key(c, ws, &id);
+            as_key(app, &req, origin, (route, Record::First), seen, revoke).await
+        }
+        Op::RevokeAllKeys => {
+            let all = |kh: &Keyhold, c: &Caller, ws: &str| kh.revoke_all_keys(c, ws);
+            as_key(app, &req, origin, (route, Record::First), seen, all).await
+        }
+        Op::RotateSigningKey => {
+            let rotate = |kh: &Keyhold, c: &Caller, _: &str| kh.rotate_signing_key(c);
+            as_key(app, &req, origin, (route, Record::First), seen, rotate).await
+        }
         Op::VerifyAudit => admin::verify_audit(app, &req, &origin, seen).await,
     }
 }

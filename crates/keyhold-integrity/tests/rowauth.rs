@@ -56,6 +56,22 @@ fn a_missing_or_short_row_key_record_is_an_integrity_error() {
     );
 }
 
+/// Workspace `ws_a` and its key `key_1`, MACed by `auth` and stored; returned as written.
+fn stored_key(
+    store: &keyhold_store::Store,
+    auth: &RowAuth,
+) -> (keyhold_store::WorkspaceRow, keyhold_store::ApiKeyRow) {
+    let mut ws = workspace("ws_a", "a");
+    let mut key = api_key("key_1", "ws_a", 10, 1);
+    auth.mac_workspace(&mut ws).unwrap();
+    auth.mac_api_key(&mut key).unwrap();
+    write(store, |tx| {
+        tx.insert_workspace(&ws)?;
+        Ok(tx.insert_api_key(&key)?)
+    });
+    (ws, key)
+}
+
 #[test]
 fn a_signing_key_row_authenticates_until_any_field_changes() {
     let (_dir, store) = new_store();
@@ -87,14 +103,7 @@ fn a_signing_key_row_authenticates_until_any_field_changes() {
 fn an_edited_informational_column_fails_the_whole_key_row_but_not_its_standing() {
     let (_dir, store) = new_store();
     let auth = loaded();
-    let mut ws = workspace("ws_a", "a");
-    let mut key = api_key("key_1", "ws_a", 10, 1);
-    auth.mac_workspace(&mut ws).unwrap();
-    auth.mac_api_key(&mut key).unwrap();
-    write(&store, |tx| {
-        tx.insert_workspace(&ws)?;
-        Ok(tx.insert_api_key(&key)?)
-    });
+    stored_key(&store, &auth);
     let stored = read(&store, |tx| Ok(tx.api_key("key_1")?)).unwrap();
     auth.check_api_key(&stored).unwrap();
 
@@ -168,14 +177,7 @@ fn keep_whole_leaves_a_failing_whole_row_mac_failing_after_a_revocation() {
 fn the_hot_path_checks_the_borrowed_standing_of_the_key_and_its_workspace() {
     let (_dir, store) = new_store();
     let auth = loaded();
-    let mut ws = workspace("ws_a", "a");
-    let mut key = api_key("key_1", "ws_a", 10, 1);
-    auth.mac_workspace(&mut ws).unwrap();
-    auth.mac_api_key(&mut key).unwrap();
-    write(&store, |tx| {
-        tx.insert_workspace(&ws)?;
-        Ok(tx.insert_api_key(&key)?)
-    });
+    let (ws, key) = stored_key(&store, &auth);
     let check = |jti: &str| {
         store
             .key_standing(jti, |_, st| st.map(|st| auth.check_standing(jti, &st)))

@@ -27,8 +27,6 @@ mod caller;
 mod datadir;
 mod error;
 mod integrity;
-
-mod names;
 mod open;
 mod ops;
 mod records;
@@ -43,6 +41,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use keyhold_api::names;
 use keyhold_audit::rejections;
 use keyhold_crypto::{KekRing, UnlockedMaster, WrappedKek};
 use keyhold_store::{Store, Tx};

@@ -13,6 +13,11 @@ pub const MASTER_KEY_ENV: &str = "KEYHOLD_MASTER_KEY";
 /// File name of the default master key file inside a data directory.
 pub const DEFAULT_KEY_FILE: &str = "master.key";
 
+/// The default master key file of a data directory (`<data_dir>/master.key`).
+pub fn default_key_file(data_dir: impl AsRef<Path>) -> PathBuf {
+    data_dir.as_ref().join(DEFAULT_KEY_FILE)
+}
+
 /// Where the master key comes from.
 pub enum KeySource {
     /// The base64url text of the key (typically the value of `KEYHOLD_MASTER_KEY`).
@@ -56,7 +61,7 @@ impl KeySource {
 
     /// The default key file of a data directory (`<data_dir>/master.key`).
     pub fn default_file(data_dir: impl AsRef<Path>) -> Self {
-        Self::File(MasterKeyFile::new(data_dir.as_ref().join(DEFAULT_KEY_FILE)))
+        Self::File(MasterKeyFile::new(default_key_file(data_dir)))
     }
 
     /// Where the key comes from, for status output (never the key).

@@ -190,6 +190,20 @@ impl From<CryptoError> for Error {
     }
 }
 
+impl From<keyhold_store::DataDirError> for Error {
+    fn from(e: keyhold_store::DataDirError) -> Self {
+        use keyhold_store::DataDirError as E;
+        match e {
+            E::NotADirectory(_) => Self::InvalidInput {
+                field: "data dir",
+                reason: e.to_string(),
+            },
+            E::NoDatabase(path) => Self::NotInitialized(path),
+            E::Io { path, kind } => Self::Io { path, kind },
+        }
+    }
+}
+
 impl From<keyhold_api::names::NameError> for Error {
     fn from(e: keyhold_api::names::NameError) -> Self {
         Self::InvalidInput {

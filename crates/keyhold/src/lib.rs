@@ -24,7 +24,6 @@
 mod apikeys;
 mod audit;
 mod caller;
-mod datadir;
 mod error;
 mod integrity;
 mod open;
@@ -44,17 +43,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use keyhold_api::names;
 use keyhold_audit::rejections;
 use keyhold_crypto::{KekRing, UnlockedMaster, WrappedKek};
-use keyhold_store::{Store, Tx};
+use keyhold_store::{DataDir, Store, Tx};
 
 pub use apikeys::{Introspection, MintRequest, MintedKey, Principal, Token};
 pub use audit::{AuditEntry, Deferred};
 pub use caller::{Caller, Origin, Surface, new_request_id};
-pub use datadir::DataDir;
 pub use error::{Error, Result};
 pub use keyhold_api as api;
 pub use keyhold_api::{ApiKey, AuditVerification, KeyState, RevokeAll, SigningKeyRotation};
 pub use keyhold_crypto::secrecy::zeroize::Zeroizing;
-pub use keyhold_crypto::{KeySource, MASTER_KEY_ENV};
+pub use keyhold_crypto::{KeySource, MASTER_KEY_ENV, default_key_file};
 pub use keyhold_crypto::{MasterKey, MasterKeyFile, SecretBytes};
 pub use keyhold_token::{
     DEFAULT_LEEWAY, ExpiryPreset, Jwk, Jwks, MAX_TOKEN_LEN, STANDING_MAX_AGE, Scope, ScopeSet,

@@ -9,10 +9,9 @@ use keyhold_crypto::{KekRing, MasterCheck, UnlockedMaster};
 use keyhold_store::Store;
 
 use keyhold_crypto::{MasterKey, WrappedKek};
-use keyhold_store::{KekRow, KekState};
+use keyhold_store::{DataDir, KekRow, KekState};
 use keyhold_token::{ExpiryPreset, Scope};
 
-use crate::datadir::{self, DataDir};
 use crate::{
     Caller, DEFAULT_WORKSPACE, Error, KeySource, Keyhold, META_CREATED_AT, META_MASTER_CHECK,
     META_STORE_ID, MintRequest, MintedKey, Result, Workspace, apikeys, audit, now, read,
@@ -208,7 +207,7 @@ impl Keyhold {
         caller: &Caller,
     ) -> Result<(Self, Option<FirstStart>)> {
         let data_dir = data_dir.as_ref();
-        if data_dir.join(datadir::DATABASE_FILE).exists() {
+        if data_dir.join(keyhold_store::DATABASE_FILE).exists() {
             return Ok((Self::open(data_dir, key)?, None));
         }
         let (kh, report) = Self::init_by(data_dir, key, caller)?;

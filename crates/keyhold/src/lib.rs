@@ -42,7 +42,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use keyhold_api::names;
 use keyhold_audit::rejections;
-use keyhold_crypto::{KekRing, UnlockedMaster, WrappedKek};
+use keyhold_crypto::{KekRing, UnlockedMaster};
 use keyhold_store::{DataDir, Store, Tx};
 
 pub use apikeys::{Introspection, MintRequest, MintedKey, Principal, Token};
@@ -150,18 +150,8 @@ impl Keyhold {
     fn load_keks(&self, tx: &Tx<'_>) -> Result<()> {
         let rows = tx.keks()?;
         let master = read(&self.master);
-        let mut ring = write(&self.ring);
-        for row in &rows {
-            if !ring.contains(row.id) {
-                ring.insert_wrapped(&master, row.id, &WrappedKek(row.wrapped.clone()))?;
-            }
-        }
-        let stored: Vec<u32> = rows.iter().map(|r| r.id).collect();
-        let stale: Vec<u32> = ring.ids().filter(|id| !stored.contains(id)).collect();
-        for id in stale {
-            ring.remove(id);
-        }
-        Ok(())
+        let stored = rows.iter().map(|r| (r.id, r.wrapped.as_slice()));
+        Ok(write(&self.ring).sync(&master, stored)?)
     }
 
     /// Makes sure KEK `id` is in the ring, reloading from the store if another process added it.

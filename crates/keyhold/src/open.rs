@@ -95,12 +95,6 @@ fn identity_or_wrong_key(store: &Store, key: &KeySource, path: PathBuf) -> Error
     }
 }
 
-/// The `iss` of a store's tokens: `urn:keyhold:` and the store's random id in hex.
-fn issuer_of(store_id: &[u8]) -> String {
-    let hex: String = store_id.iter().map(|b| format!("{b:02x}")).collect();
-    format!("urn:keyhold:{hex}")
-}
-
 impl Keyhold {
     /// Creates a new store in `data_dir` (created 0700 if missing): the database (0600), the
     /// master key file if `key` names one that does not exist yet, the first KEK and the
@@ -297,7 +291,7 @@ impl Keyhold {
         Self {
             dir,
             store,
-            issuer: issuer_of(&store_id),
+            issuer: keyhold_token::issuer_of_store(&store_id),
             store_id,
             master: RwLock::new(master),
             ring: RwLock::new(ring),

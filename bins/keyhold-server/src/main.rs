@@ -94,7 +94,7 @@ fn open_or_init(args: &Args) -> keyhold::Result<Keyhold> {
     let key_file = args
         .master_key_file
         .clone()
-        .unwrap_or_else(|| keyhold::DataDir::default_key_file(&args.data_dir));
+        .unwrap_or_else(|| keyhold::default_key_file(&args.data_dir));
     let operator = Caller::operator().via(Surface::Library);
     let (kh, first) = Keyhold::open_or_create(
         &args.data_dir,

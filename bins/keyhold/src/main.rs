@@ -37,7 +37,7 @@ fn key_source(args: &Args) -> KeySource {
     let file = args
         .master_key_file
         .clone()
-        .unwrap_or_else(|| keyhold::DataDir::default_key_file(&args.data_dir));
+        .unwrap_or_else(|| keyhold::default_key_file(&args.data_dir));
     KeySource::from_env_or_file(file)
 }
 

@@ -1,7 +1,8 @@
 //! keyhold-api owns API v1 as it is on the wire, written once for the server, the client
 //! (`Client`, which `keyhold::Remote` drives) and the CLI: the route table ([`ROUTES`]) and the OpenAPI document made
 //! from it, the request and response bodies, the error envelope, and the one table of error
-//! codes with their HTTP status and CLI exit status ([`CODES`]). Without features it is plain
+//! codes with their HTTP status and CLI exit status ([`CODES`]), and the rules for the names
+//! callers choose ([`names`]). Without features it is plain
 //! data, serde and the audit route's query string ([`AuditQuery`]), with no I/O and no HTTP
 //! stack. The feature `client` adds `Client`, the HTTP client of these routes (ureq,
 //! rustls): the only I/O here, and only the network. It never opens a store or touches a key
@@ -14,6 +15,7 @@ mod audit;
 mod client;
 mod codes;
 mod keys;
+pub mod names;
 mod openapi;
 mod routes;
 mod wire;

@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use ring::hkdf;
@@ -185,6 +185,25 @@ impl KekRing {
         Ok(())
     }
 
+    /// Makes the ring hold exactly the `stored` KEKs (id, wrapped form): unwraps with `master`
+    /// those it does not hold yet (another process may have added them) and drops those no
+    /// longer stored (retired).
+    pub fn sync<'a>(
+        &mut self,
+        master: &UnlockedMaster,
+        stored: impl IntoIterator<Item = (KekId, &'a [u8])>,
+    ) -> Result<(), CryptoError> {
+        let mut ids = BTreeSet::new();
+        for (id, wrapped) in stored {
+            if !self.contains(id) {
+                self.insert_wrapped(master, id, &WrappedKek(wrapped.to_vec()))?;
+            }
+            ids.insert(id);
+        }
+        self.keks.retain(|id, _| ids.contains(id));
+        Ok(())
+    }
+
     /// Wraps KEK `id` again under another master (master-key rotation re-wraps KEKs only).
     pub fn rewrap_for(
         &self,
@@ -257,6 +276,27 @@ mod tests {
 
     fn master() -> UnlockedMaster {
         UnlockedMaster::derive(&MasterKey::generate().expect("rng"), b"store-1").expect("derive")
+    }
+
+    #[test]
+    fn sync_loads_new_keks_and_drops_retired_ones() {
+        let m = master();
+        let mut writer = KekRing::new();
+        let (one, two) = (
+            writer.generate(&m, 1).expect("1"),
+            writer.generate(&m, 2).expect("2"),
+        );
+        let mut ring = KekRing::new();
+        ring.sync(&m, [(1, one.0.as_slice()), (2, two.0.as_slice())])
+            .expect("sync");
+        assert_eq!(ring.ids().collect::<Vec<_>>(), [1, 2]);
+        ring.sync(&m, [(2, two.0.as_slice())]).expect("sync");
+        assert_eq!(ring.ids().collect::<Vec<_>>(), [2]);
+        let forged = [(3, one.0.as_slice())];
+        assert!(matches!(
+            ring.sync(&m, forged),
+            Err(CryptoError::KekIntegrity(3))
+        ));
     }
 
     /// Every Wycheproof HKDF-SHA256 vector through the derivation function keyhold uses.

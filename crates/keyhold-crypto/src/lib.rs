@@ -41,7 +41,9 @@ pub use sign::{
     ED25519_PUBLIC_KEY_LEN, ED25519_SIGNATURE_LEN, Ed25519KeyPair, HmacSha256, ed25519_verify,
     sha256,
 };
-pub use source::{DEFAULT_KEY_FILE, KeySource, MASTER_KEY_ENV, staging_file};
+pub use source::{
+    DEFAULT_KEY_FILE, KeySource, MASTER_KEY_ENV, StagedKey, default_key_file, staging_file,
+};
 
 /// Re-exported so every keyhold crate shares one secret-wrapper implementation.
 pub use secrecy;

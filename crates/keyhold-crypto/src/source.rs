@@ -13,6 +13,11 @@ pub const MASTER_KEY_ENV: &str = "KEYHOLD_MASTER_KEY";
 /// File name of the default master key file inside a data directory.
 pub const DEFAULT_KEY_FILE: &str = "master.key";
 
+/// The default master key file of a data directory (`<data_dir>/master.key`).
+pub fn default_key_file(data_dir: impl AsRef<Path>) -> PathBuf {
+    data_dir.as_ref().join(DEFAULT_KEY_FILE)
+}
+
 /// Where the master key comes from.
 pub enum KeySource {
     /// The base64url text of the key (typically the value of `KEYHOLD_MASTER_KEY`).
@@ -45,7 +50,68 @@ pub fn staging_file(file: &MasterKeyFile) -> MasterKeyFile {
     MasterKeyFile::new(PathBuf::from(p))
 }
 
+/// Whether `key` is the master key of store `store_id` whose check value is `check`.
+fn opens(key: &MasterKey, store_id: &[u8], check: &MasterCheck) -> bool {
+    UnlockedMaster::derive(key, store_id).is_ok_and(|m| m.verify(check).is_ok())
+}
+
+/// A master-key rotation's new key, written durably to the staging file (see
+/// [`staging_file`]) and waiting there for the database to commit the rotation.
+#[derive(Debug)]
+pub struct StagedKey {
+    staged: MasterKeyFile,
+    file: MasterKeyFile,
+}
+
+impl StagedKey {
+    /// The database did not commit: the staged key (this rotation's own) is not needed.
+    /// Best effort: a leftover is settled by the next rotation.
+    pub fn abandon(self) {
+        let _ = self.staged.remove();
+    }
+
+    /// The database committed the rotation, whose key has check value `check`: renames the
+    /// staged key over the key file. Another process opening the store in between may have
+    /// finished the rename already; that is believed only if the key file holds the new key.
+    pub fn hand_over(self, store_id: &[u8], check: &MasterCheck) -> Result<(), CryptoError> {
+        match self.staged.rename_to(&self.file) {
+            Err(e) if !self.file.read().is_ok_and(|k| opens(&k, store_id, check)) => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
 impl KeySource {
+    /// Stages `new_key` for a master-key rotation of store `store_id`, whose key has check
+    /// value `check` until the rotation commits; `None` if the key does not come from a file
+    /// (the caller then updates `KEYHOLD_MASTER_KEY` itself). Call it under the store's write
+    /// lock. A staging file an earlier rotation left is settled first: one that committed but
+    /// has not renamed its staged key yet (the staged key opens the store as it is now) gets
+    /// its rename finished; one that never committed (it does not) is removed.
+    pub fn stage(
+        &self,
+        new_key: &MasterKey,
+        store_id: &[u8],
+        check: &MasterCheck,
+    ) -> Result<Option<StagedKey>, CryptoError> {
+        let Self::File(file) = self else {
+            return Ok(None);
+        };
+        let staged = staging_file(file);
+        if staged.exists() {
+            if staged.read().is_ok_and(|k| opens(&k, store_id, check)) {
+                staged.rename_to(file)?;
+            } else {
+                staged.remove()?;
+            }
+        }
+        staged.create(new_key)?;
+        Ok(Some(StagedKey {
+            staged,
+            file: file.clone(),
+        }))
+    }
+
     /// `KEYHOLD_MASTER_KEY` if it is set, otherwise the key file at `file`.
     pub fn from_env_or_file(file: impl Into<PathBuf>) -> Self {
         match std::env::var(MASTER_KEY_ENV) {
@@ -56,7 +122,7 @@ impl KeySource {
 
     /// The default key file of a data directory (`<data_dir>/master.key`).
     pub fn default_file(data_dir: impl AsRef<Path>) -> Self {
-        Self::File(MasterKeyFile::new(data_dir.as_ref().join(DEFAULT_KEY_FILE)))
+        Self::File(MasterKeyFile::new(default_key_file(data_dir)))
     }
 
     /// Where the key comes from, for status output (never the key).
@@ -160,5 +226,80 @@ impl KeySource {
             });
         }
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STORE: &[u8] = b"store-id";
+
+    fn check_of(key: &MasterKey) -> MasterCheck {
+        UnlockedMaster::derive(key, STORE)
+            .expect("derive")
+            .check_value()
+    }
+
+    #[test]
+    fn a_staged_key_is_handed_over_or_abandoned() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let file = MasterKeyFile::new(tmp.path().join("master.key"));
+        let (old, new) = (
+            MasterKey::generate().expect("old"),
+            MasterKey::generate().expect("new"),
+        );
+        file.create(&old).expect("create");
+        let source = KeySource::File(file.clone());
+        let staged = source.stage(&new, STORE, &check_of(&old)).expect("stage");
+        staged.expect("a file source stages").abandon();
+        assert!(!staging_file(&file).exists());
+        let staged = source.stage(&new, STORE, &check_of(&old)).expect("stage");
+        staged
+            .expect("staged")
+            .hand_over(STORE, &check_of(&new))
+            .expect("hand over");
+        assert!(!staging_file(&file).exists());
+        assert_eq!(
+            file.read().expect("read").to_base64url(),
+            new.to_base64url()
+        );
+        let text = KeySource::Text(new.to_base64url());
+        assert!(
+            text.stage(&old, STORE, &check_of(&new))
+                .expect("text")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_leftover_staging_file_is_settled_before_staging() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let file = MasterKeyFile::new(tmp.path().join("master.key"));
+        let keys: Vec<MasterKey> = (0..3)
+            .map(|_| MasterKey::generate().expect("key"))
+            .collect();
+        file.create(&keys[0]).expect("create");
+        let source = KeySource::File(file.clone());
+        // A rotation that never committed: its key does not open the store; it is removed.
+        staging_file(&file).create(&keys[1]).expect("leftover");
+        let staged = source
+            .stage(&keys[2], STORE, &check_of(&keys[0]))
+            .expect("stage");
+        assert_eq!(
+            file.read().expect("read").to_base64url(),
+            keys[0].to_base64url()
+        );
+        staged.expect("staged").abandon();
+        // A rotation that committed but did not rename: the staged key opens the store now.
+        staging_file(&file).create(&keys[1]).expect("leftover");
+        let staged = source
+            .stage(&keys[2], STORE, &check_of(&keys[1]))
+            .expect("stage");
+        assert_eq!(
+            file.read().expect("read").to_base64url(),
+            keys[1].to_base64url()
+        );
+        staged.expect("staged").abandon();
     }
 }

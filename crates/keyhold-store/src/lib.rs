@@ -9,6 +9,7 @@
 
 mod audit;
 mod changes;
+mod datadir;
 mod error;
 mod keys;
 mod migrations;
@@ -24,6 +25,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use audit::{AuditFilter, AuditRow, AuditRowView};
 pub use changes::{ChangeMark, Standing};
+pub use datadir::{DATABASE_FILE, DataDir, DataDirError};
 pub use error::StoreError;
 pub use keys::{ApiKeyRow, KeyStanding, SigningKeyRow, SigningKeyState};
 pub use tx::{KekRow, KekState, RecordKey, RecordRow, Tx, WorkspaceRow};

@@ -1,4 +1,4 @@
-//! Token ids and fingerprints.
+//! Token ids, fingerprints and a store's issuer.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -20,6 +20,17 @@ pub fn new_jti() -> Result<String, TokenError> {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// The `iss` of a store's tokens: `urn:keyhold:` and the store's random id in lowercase hex, so
+/// that a token names the one store whose keys may accept it.
+pub fn issuer_of_store(store_id: &[u8]) -> String {
+    let mut out = String::from("urn:keyhold:");
+    for b in store_id {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
 /// A short, stable identifier of a token for storage, logs and audit: the first 16 base64url
 /// characters (96 bits) of SHA-256 over the token string.
 ///
@@ -36,6 +47,14 @@ pub fn fingerprint(token: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_issuer_names_the_store_in_hex() {
+        assert_eq!(
+            issuer_of_store(&[0x00, 0xab, 0x10, 0xff]),
+            "urn:keyhold:00ab10ff"
+        );
+    }
 
     #[test]
     fn jti_shape_and_uniqueness() {

@@ -150,7 +150,7 @@ mod verify;
 pub use cache::{CacheEntry, Lookup, STANDING_MAX_AGE, VERIFY_CACHE_CAPACITY, VerifyCache};
 pub use claims::{Claims, MAX_CLAIM_LEN, mint};
 pub use error::TokenError;
-pub use ids::{fingerprint, new_jti};
+pub use ids::{fingerprint, issuer_of_store, new_jti};
 pub use keys::{Jwk, Jwks, KID_LEN, SigningKey, VerifyingKey, thumbprint};
 pub use minting::{MintAsk, MintError, MintPlan, Minter, plan_mint};
 pub use preset::ExpiryPreset;

@@ -190,6 +190,29 @@ impl From<CryptoError> for Error {
     }
 }
 
+impl From<keyhold_store::DataDirError> for Error {
+    fn from(e: keyhold_store::DataDirError) -> Self {
+        use keyhold_store::DataDirError as E;
+        match e {
+            E::NotADirectory(_) => Self::InvalidInput {
+                field: "data dir",
+                reason: e.to_string(),
+            },
+            E::NoDatabase(path) => Self::NotInitialized(path),
+            E::Io { path, kind } => Self::Io { path, kind },
+        }
+    }
+}
+
+impl From<keyhold_api::names::NameError> for Error {
+    fn from(e: keyhold_api::names::NameError) -> Self {
+        Self::InvalidInput {
+            field: e.field,
+            reason: e.reason,
+        }
+    }
+}
+
 impl From<keyhold_integrity::IntegrityError> for Error {
     fn from(e: keyhold_integrity::IntegrityError) -> Self {
         use keyhold_integrity::IntegrityError as E;
@@ -254,6 +277,11 @@ mod tests {
             ),
             (Error::Token(TokenError::Expired), "token_expired", 401),
             (Error::from(CryptoError::Rng), "internal_error", 500),
+            (
+                Error::from(keyhold_api::names::workspace("ws_1").unwrap_err()),
+                "invalid_input",
+                400,
+            ),
             (
                 Error::from(CryptoError::KekIntegrity(3)),
                 "integrity_error",

@@ -24,11 +24,8 @@
 mod apikeys;
 mod audit;
 mod caller;
-mod datadir;
 mod error;
 mod integrity;
-
-mod names;
 mod open;
 mod ops;
 mod records;
@@ -43,19 +40,19 @@ use std::path::{Path, PathBuf};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use keyhold_api::names;
 use keyhold_audit::rejections;
-use keyhold_crypto::{KekRing, UnlockedMaster, WrappedKek};
-use keyhold_store::{Store, Tx};
+use keyhold_crypto::{KekRing, UnlockedMaster};
+use keyhold_store::{DataDir, Store, Tx};
 
 pub use apikeys::{Introspection, MintRequest, MintedKey, Principal, Token};
 pub use audit::{AuditEntry, Deferred};
 pub use caller::{Caller, Origin, Surface, new_request_id};
-pub use datadir::DataDir;
 pub use error::{Error, Result};
 pub use keyhold_api as api;
 pub use keyhold_api::{ApiKey, AuditVerification, KeyState, RevokeAll, SigningKeyRotation};
 pub use keyhold_crypto::secrecy::zeroize::Zeroizing;
-pub use keyhold_crypto::{KeySource, MASTER_KEY_ENV};
+pub use keyhold_crypto::{KeySource, MASTER_KEY_ENV, default_key_file};
 pub use keyhold_crypto::{MasterKey, MasterKeyFile, SecretBytes};
 pub use keyhold_token::{
     DEFAULT_LEEWAY, ExpiryPreset, Jwk, Jwks, MAX_TOKEN_LEN, STANDING_MAX_AGE, Scope, ScopeSet,
@@ -153,18 +150,8 @@ impl Keyhold {
     fn load_keks(&self, tx: &Tx<'_>) -> Result<()> {
         let rows = tx.keks()?;
         let master = read(&self.master);
-        let mut ring = write(&self.ring);
-        for row in &rows {
-            if !ring.contains(row.id) {
-                ring.insert_wrapped(&master, row.id, &WrappedKek(row.wrapped.clone()))?;
-            }
-        }
-        let stored: Vec<u32> = rows.iter().map(|r| r.id).collect();
-        let stale: Vec<u32> = ring.ids().filter(|id| !stored.contains(id)).collect();
-        for id in stale {
-            ring.remove(id);
-        }
-        Ok(())
+        let stored = rows.iter().map(|r| (r.id, r.wrapped.as_slice()));
+        Ok(write(&self.ring).sync(&master, stored)?)
     }
 
     /// Makes sure KEK `id` is in the ring, reloading from the store if another process added it.

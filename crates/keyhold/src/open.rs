@@ -9,10 +9,9 @@ use keyhold_crypto::{KekRing, MasterCheck, UnlockedMaster};
 use keyhold_store::Store;
 
 use keyhold_crypto::{MasterKey, WrappedKek};
-use keyhold_store::{KekRow, KekState};
+use keyhold_store::{DataDir, KekRow, KekState};
 use keyhold_token::{ExpiryPreset, Scope};
 
-use crate::datadir::{self, DataDir};
 use crate::{
     Caller, DEFAULT_WORKSPACE, Error, KeySource, Keyhold, META_CREATED_AT, META_MASTER_CHECK,
     META_STORE_ID, MintRequest, MintedKey, Result, Workspace, apikeys, audit, now, read,
@@ -94,12 +93,6 @@ fn identity_or_wrong_key(store: &Store, key: &KeySource, path: PathBuf) -> Error
     } else {
         Error::WrongMasterKey(path)
     }
-}
-
-/// The `iss` of a store's tokens: `urn:keyhold:` and the store's random id in hex.
-fn issuer_of(store_id: &[u8]) -> String {
-    let hex: String = store_id.iter().map(|b| format!("{b:02x}")).collect();
-    format!("urn:keyhold:{hex}")
 }
 
 impl Keyhold {
@@ -208,7 +201,7 @@ impl Keyhold {
         caller: &Caller,
     ) -> Result<(Self, Option<FirstStart>)> {
         let data_dir = data_dir.as_ref();
-        if data_dir.join(datadir::DATABASE_FILE).exists() {
+        if data_dir.join(keyhold_store::DATABASE_FILE).exists() {
             return Ok((Self::open(data_dir, key)?, None));
         }
         let (kh, report) = Self::init_by(data_dir, key, caller)?;
@@ -298,7 +291,7 @@ impl Keyhold {
         Self {
             dir,
             store,
-            issuer: issuer_of(&store_id),
+            issuer: keyhold_token::issuer_of_store(&store_id),
             store_id,
             master: RwLock::new(master),
             ring: RwLock::new(ring),

@@ -4,9 +4,7 @@
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
-use keyhold_crypto::{
-    MasterCheck, MasterKey, MasterKeyFile, UnlockedMaster, WrappedKek, staging_file,
-};
+use keyhold_crypto::{MasterCheck, MasterKey, UnlockedMaster, WrappedKek};
 use keyhold_store::{KekRow, KekState, Tx};
 
 use crate::{Caller, Error, Keyhold, META_MASTER_CHECK, Result, now, read, write};
@@ -53,17 +51,11 @@ impl Keyhold {
     ) -> Result<MasterKeyRotation> {
         operator_only(caller)?;
         let new_master = UnlockedMaster::derive(new_key, &self.store_id)?;
-        let key_file = self.key_source.file().cloned();
-        let staged = key_file.as_ref().map(staging_file);
-        // Whether this call wrote the staging file: only then may it remove it on failure.
-        let created_staging = std::cell::Cell::new(false);
+        // Set only once this call has written the staging file: only then may it remove it.
+        let mut staged = None;
         let result = self.store.write(|tx| {
             let check = self.unchanged_master_check(tx)?;
-            if let (Some(staged), Some(file)) = (&staged, &key_file) {
-                settle_staged(staged, file, |k| self.opens_store(k, &check))?;
-                staged.create(new_key)?;
-                created_staging.set(true);
-            }
+            staged = self.key_source.stage(new_key, &self.store_id, &check)?;
             self.rewrap_keks(tx, caller, new_key, &new_master)
         });
         let keks_rewrapped = match result {
@@ -71,36 +63,21 @@ impl Keyhold {
             Err(e) => {
                 // The database did not commit, so the staged key (ours) is not needed; a
                 // staging file of somebody else's is never touched here.
-                if let Some(staged) = staged.as_ref().filter(|_| created_staging.get()) {
-                    let _ = staged.remove();
+                if let Some(staged) = staged {
+                    staged.abandon();
                 }
                 return Err(e);
             }
         };
         let check = new_master.check_value();
         *write(&self.master) = new_master;
-        if let (Some(staged), Some(file)) = (&staged, &key_file)
-            && let Err(e) = staged.rename_to(file)
-        {
-            // Another process opening the store in between may have finished the rename;
-            // believe that only if the key file now holds the new key.
-            let saved = file
-                .read()
-                .ok()
-                .is_some_and(|k| self.opens_store(&k, &check));
-            if !saved {
-                return Err(e.into());
-            }
+        if let Some(staged) = staged {
+            staged.hand_over(&self.store_id, &check)?;
         }
         Ok(MasterKeyRotation {
             keks_rewrapped,
-            key_file: key_file.map(|f| f.path().to_path_buf()),
+            key_file: self.key_source.file().map(|f| f.path().to_path_buf()),
         })
-    }
-
-    /// Whether `key` is the master key whose check value is `check`.
-    fn opens_store(&self, key: &MasterKey, check: &MasterCheck) -> bool {
-        UnlockedMaster::derive(key, &self.store_id).is_ok_and(|m| m.verify(check).is_ok())
     }
 
     /// The stored check value, under the write lock, after making sure nobody rotated the
@@ -275,24 +252,6 @@ fn operator_only(caller: &Caller) -> Result<()> {
         return Err(Error::Token(keyhold_token::TokenError::InsufficientScope {
             required: keyhold_token::Scope::Admin,
         }));
-    }
-    Ok(())
-}
-
-/// A staging file left by an earlier rotation: either one that committed but has not renamed
-/// its staged key yet (the staged key opens the store as it is now: finish its rename), or one
-/// that never committed (it does not: nobody needs it).
-fn settle_staged(
-    staged: &MasterKeyFile,
-    file: &MasterKeyFile,
-    opens_store: impl Fn(&MasterKey) -> bool,
-) -> Result<()> {
-    if staged.exists() {
-        if staged.read().ok().is_some_and(|k| opens_store(&k)) {
-            staged.rename_to(file)?;
-        } else {
-            staged.remove()?;
-        }
     }
     Ok(())
 }

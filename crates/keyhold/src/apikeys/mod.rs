@@ -185,7 +185,7 @@ pub type MintedKey = keyhold_api::Minted<Token>;
 type Rejection = Box<(Error, Option<Principal>)>;
 
 fn key_name(name: &str) -> Result<()> {
-    crate::names::key_name(name)
+    Ok(crate::names::key_name(name)?)
 }
 
 impl Keyhold {

@@ -72,7 +72,7 @@ fn main_keeps_every_rule() {
 /// The facade's share of the library's lines, in percent, may not rise above this ceiling,
 /// which only ever comes down. The facade authorises, performs and audits; rules and
 /// mechanisms live in the crate that owns their subject.
-const FACADE_SHARE_CEILING: usize = 27;
+const FACADE_SHARE_CEILING: usize = 25;
 
 #[test]
 fn the_facade_stays_thin() {

@@ -1,7 +1,25 @@
-//! Validation of the names callers choose. Names end up in messages, logs and AAD, so they are
-//! restricted to printable ASCII without spaces.
+//! The identifiers of API v1: the names callers choose (workspaces, API keys, record kinds and
+//! ids) and which identifiers may be echoed back. Names end up in URLs, messages, logs and AAD,
+//! so they are restricted to printable ASCII without spaces.
 
-use crate::{Error, Result};
+/// A name that breaks its rule: which argument, and what is wrong and what is accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameError {
+    /// Which argument (`workspace name`, `key name`, `record kind`, `record id`).
+    pub field: &'static str,
+    /// What is wrong and what is accepted; it never repeats a non-printable character.
+    pub reason: String,
+}
+
+impl std::fmt::Display for NameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid {}: {}", self.field, self.reason)
+    }
+}
+
+impl std::error::Error for NameError {}
+
+type Result<T = ()> = std::result::Result<T, NameError>;
 
 fn check(
     field: &'static str,
@@ -10,7 +28,7 @@ fn check(
     extra: &str,
     first_alnum: bool,
 ) -> Result<()> {
-    let bad = |reason: String| Err(Error::InvalidInput { field, reason });
+    let bad = |reason: String| Err(NameError { field, reason });
     if value.is_empty() {
         return bad("must not be empty".into());
     }
@@ -35,10 +53,10 @@ fn check(
 }
 
 /// Workspace names: `[a-z0-9][a-z0-9-]{0,62}`.
-pub(crate) fn workspace(name: &str) -> Result<()> {
+pub fn workspace(name: &str) -> Result<()> {
     check("workspace name", name, 63, "-", true)?;
     if name.starts_with("ws_") {
-        return Err(Error::InvalidInput {
+        return Err(NameError {
             field: "workspace name",
             reason: "must not start with \"ws_\" (reserved for ids)".into(),
         });
@@ -47,18 +65,34 @@ pub(crate) fn workspace(name: &str) -> Result<()> {
 }
 
 /// API key names: `[a-z0-9][a-z0-9._-]{0,63}`.
-pub(crate) fn key_name(name: &str) -> Result<()> {
+pub fn key_name(name: &str) -> Result<()> {
     check("key name", name, 64, "._-", true)
 }
 
 /// Record kinds: `[a-z0-9][a-z0-9._-]{0,63}`.
-pub(crate) fn record_kind(kind: &str) -> Result<()> {
+pub fn record_kind(kind: &str) -> Result<()> {
     check("record kind", kind, 64, "._-", true)
 }
 
 /// Record ids: `[a-z0-9][a-z0-9._:@/-]{0,127}` (lowercase keeps ids unambiguous).
-pub(crate) fn record_id(id: &str) -> Result<()> {
+pub fn record_id(id: &str) -> Result<()> {
     check("record id", id, 128, "._:@/-", true)
+}
+
+/// How an identifier the caller gave is quoted in a "not found" message: as given if it could
+/// be a name or an id, otherwise not at all. A caller who pastes a token or a credential where
+/// a name belongs must not get it echoed into responses, logs or terminals.
+pub fn quoted(ident: &str) -> String {
+    let plausible = !ident.is_empty()
+        && ident.len() <= 64
+        && ident
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-:@/".contains(&b));
+    if plausible {
+        format!("\"{ident}\"")
+    } else {
+        "(not shown: not a valid name or id)".to_owned()
+    }
 }
 
 #[cfg(test)]
@@ -81,7 +115,7 @@ mod tests {
             &"a".repeat(64),
         ] {
             let err = workspace(bad).expect_err(bad);
-            assert_eq!(err.code(), "invalid_input");
+            assert_eq!(err.field, "workspace name");
             assert!(!err.to_string().contains('\u{7}'));
         }
     }
@@ -94,37 +128,18 @@ mod tests {
         assert!(record_id("../x").is_err());
         assert!(record_kind("").is_err());
     }
-}
 
-/// How an identifier the caller gave is quoted in a "not found" message: as given if it could
-/// be a name or an id, otherwise not at all. A caller who pastes a token or a credential where
-/// a name belongs must not get it echoed into responses, logs or terminals.
-pub(crate) fn quoted(ident: &str) -> String {
-    let plausible = !ident.is_empty()
-        && ident.len() <= 64
-        && ident
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-:@/".contains(&b));
-    if plausible {
-        format!("\"{ident}\"")
-    } else {
-        "(not shown: not a valid name or id)".to_owned()
-    }
-}
-
-#[cfg(test)]
-mod quoted_tests {
     #[test]
     fn only_plausible_names_are_echoed() {
-        assert_eq!(super::quoted("mobile-app"), "\"mobile-app\"");
-        assert_eq!(super::quoted("key_0123abcd"), "\"key_0123abcd\"");
+        assert_eq!(quoted("mobile-app"), "\"mobile-app\"");
+        assert_eq!(quoted("key_0123abcd"), "\"key_0123abcd\"");
         for hidden in [
             "eyJhbGciOiJFZERTQSJ9.e30.sig",
             "Hunter2",
             "",
             &"a".repeat(65),
         ] {
-            assert!(!super::quoted(hidden).contains(hidden) || hidden.is_empty());
+            assert!(!quoted(hidden).contains(hidden) || hidden.is_empty());
         }
     }
 }

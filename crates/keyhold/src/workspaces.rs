@@ -89,13 +89,8 @@ impl Keyhold {
         }
         self.store.write(|tx| {
             let ws = self.insert_workspace(tx, name, now())?;
-            self.audit(
-                tx,
-                caller,
-                crate::audit::EventDraft::new(keyhold_audit::Action::WorkspaceCreated)
-                    .workspace(&ws.id)
-                    .target(&ws.name),
-            )?;
+            let record = keyhold_audit::events::workspace_created(&ws.id, &ws.name);
+            self.audit(tx, caller, record)?;
             Ok(ws)
         })
     }

@@ -1,6 +1,8 @@
 //! Revocation: one key, or every key of a workspace at once; both take effect on the next
 //! verification in every process.
 
+use keyhold_audit::events;
+
 use super::*;
 
 impl Keyhold {
@@ -55,11 +57,7 @@ impl Keyhold {
             // Bumped before the commit as well as after: a cache hit racing the commit either
             // sees the new epoch or reads the committed revocation.
             self.revocations_committed();
-            let record = crate::audit::EventDraft::new(keyhold_audit::Action::KeyRevoked)
-                .workspace(&ws.id)
-                .target(&row.jti)
-                .detail("already_revoked", !changed)
-                .detail("row_authentic", whole_ok);
+            let record = events::key_revoked(&ws.id, &row.jti, !changed, whole_ok);
             self.audit(tx, caller, record)?;
             Ok(api_key(row, &ws, now()))
         });
@@ -104,15 +102,8 @@ impl Keyhold {
             tx.set_workspace_revoke_all(&ws.id, at, ws.revoked_all_seq.unwrap_or(mark), &ws.mac)?;
             tx.bump_standing()?;
             self.revocations_committed();
-            let record = crate::audit::EventDraft::new(keyhold_audit::Action::KeysRevokedAll)
-                .workspace(&ws.id)
-                .target(&ws.id)
-                .detail(
-                    "keys_revoked",
-                    i64::try_from(keys_revoked).unwrap_or(i64::MAX),
-                )
-                .detail("revoked_through", ws.revoked_all_seq.unwrap_or(mark))
-                .detail("row_authentic", ws_whole_ok);
+            let through = ws.revoked_all_seq.unwrap_or(mark);
+            let record = events::keys_revoked_all(&ws.id, keys_revoked, through, ws_whole_ok);
             self.audit(tx, caller, record)?;
             Ok(RevokeAll {
                 workspace: ws.id,

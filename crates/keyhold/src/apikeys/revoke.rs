@@ -21,31 +21,14 @@ impl Keyhold {
             let (ws, _) = self.workspace_row_for_revocation(tx, workspace)?;
             caller.require(Scope::KeysRevoke, &ws.id)?;
             let mut row = self.find_key_unchecked(tx, &ws.id, ident)?;
-            // A row whose informational columns (name, scopes, ...) were edited can still be
-            // revoked — an emergency must not wait on forensics — as long as the part that
-            // decides access (its standing) is authentic. Its whole-row MAC is left failing,
-            // so the edit stays visible to listings and `audit verify`.
-            let whole_ok = self.rows.check_api_key(&row).is_ok();
-            self.rows.check_api_key_standing(&row)?;
-            if !whole_ok && row.jti != ident {
-                // Found by a name that is not authenticated (names could have been swapped):
-                // only its id can be trusted to say which key this is.
-                return Err(Error::Integrity {
-                    what: format!("api key {}", row.jti),
-                    detail: "the row does not authenticate, and was found by name: revoke it \
-                             by its id, or revoke all keys of the workspace"
-                        .into(),
-                });
-            }
+            // An edited row can still be revoked by its id while its standing authenticates
+            // (`keyhold_integrity`'s revocation rule); its edit stays visible.
+            let whole_ok = self.rows.check_api_key_for_revocation(&row, ident)?;
             let changed = row.revoked_at_ms.is_none();
             if changed {
                 row.revoked_at_ms = Some(now_ms());
                 row.revoked_by = Some(caller.name());
-                let old = std::mem::take(&mut row.mac);
-                self.rows.mac_api_key(&mut row)?;
-                if !whole_ok {
-                    keyhold_integrity::keep_whole(&mut row.mac, &old);
-                }
+                self.rows.mac_revoked_api_key(&mut row, whole_ok)?;
                 tx.revoke_api_key(
                     &row.jti,
                     row.revoked_at_ms.unwrap_or(0),
@@ -94,11 +77,7 @@ impl Keyhold {
             let at = now_ms();
             ws.revoked_all_at_ms = Some(at);
             ws.revoked_all_seq = Some(mark.max(ws.revoked_all_seq.unwrap_or(0)));
-            let old = std::mem::take(&mut ws.mac);
-            self.rows.mac_workspace(&mut ws)?;
-            if !ws_whole_ok {
-                keyhold_integrity::keep_whole(&mut ws.mac, &old);
-            }
+            self.rows.mac_revoked_workspace(&mut ws, ws_whole_ok)?;
             tx.set_workspace_revoke_all(&ws.id, at, ws.revoked_all_seq.unwrap_or(mark), &ws.mac)?;
             tx.bump_standing()?;
             self.revocations_committed();

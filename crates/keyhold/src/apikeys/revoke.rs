@@ -2,6 +2,7 @@
 //! verification in every process.
 
 use keyhold_audit::events;
+use keyhold_token::RevokeAllMark;
 
 use super::*;
 
@@ -56,32 +57,25 @@ impl Keyhold {
             let (mut ws, ws_whole_ok) = self.workspace_row_for_revocation(tx, workspace)?;
             caller.require(Scope::KeysRevoke, &ws.id)?;
             let now_s = now();
-            // Every key minted so far (in commit order: the write lock serialises mints and
-            // this) is at or below the mark, whatever its creation time says. The mark comes
-            // from the authenticated mint counter, never from the rows left visible — and is
-            // never below an authenticated key of the workspace (a counter put back).
-            let mut mark = self.rows.mint_counter(tx)?;
-            let mut keys_revoked = 0usize;
+            // The mark covers every key minted so far (`keyhold_token::RevokeAllMark`).
+            let mut mark = RevokeAllMark::from_counter(self.rows.mint_counter(tx)?);
             for row in tx.api_keys(&ws.id)? {
                 // A row whose standing does not authenticate is refused anyway: it is not
                 // counted, and it cannot hold up an emergency revocation.
                 if self.rows.check_api_key_standing(&row).is_err() {
                     continue;
                 }
-                mark = mark.max(row.mint_seq);
                 let active = api_key(row.clone(), &ws, now_s).status == KeyState::Active;
-                if active && keyhold_token::revoked_by_all(row.mint_seq, Some(mark)) {
-                    keys_revoked += 1;
-                }
+                mark.cover(row.mint_seq, active);
             }
+            let (through, keys_revoked) = (mark.through(ws.revoked_all_seq), mark.keys_revoked());
             let at = now_ms();
             ws.revoked_all_at_ms = Some(at);
-            ws.revoked_all_seq = Some(mark.max(ws.revoked_all_seq.unwrap_or(0)));
+            ws.revoked_all_seq = Some(through);
             self.rows.mac_revoked_workspace(&mut ws, ws_whole_ok)?;
-            tx.set_workspace_revoke_all(&ws.id, at, ws.revoked_all_seq.unwrap_or(mark), &ws.mac)?;
+            tx.set_workspace_revoke_all(&ws.id, at, through, &ws.mac)?;
             tx.bump_standing()?;
             self.revocations_committed();
-            let through = ws.revoked_all_seq.unwrap_or(mark);
             let record = events::keys_revoked_all(&ws.id, keys_revoked, through, ws_whole_ok);
             self.audit(tx, caller, record)?;
             Ok(RevokeAll {

@@ -1,7 +1,8 @@
 //! One audit record decoded for display or export: what `audit list` and `audit export`
 //! show.
 
-use crate::{AuditError, DetailValue, Event, Outcome};
+use crate::fold::{RowError, StoredAuditRow, check_columns};
+use crate::{AuditError, AuditKey, DetailValue, Event, Outcome};
 
 /// One audit record, decoded for display or export (no secret can be in it: see
 /// `keyhold-audit`).
@@ -36,6 +37,23 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
+    /// The stored `row`, checked and decoded for listing: its hash must be its event's link
+    /// (under `key`) after its stored `prev`, and its filter columns must say what its event
+    /// says — so a row cannot be shown under another actor, key, workspace or time. (Whether
+    /// the rows before it are intact is `audit verify`'s question.)
+    pub fn checked(key: &AuditKey, row: &StoredAuditRow<'_>) -> Result<Self, RowError> {
+        let seq = row.seq;
+        let linked = <&[u8; 32]>::try_from(row.prev)
+            .is_ok_and(|prev| key.link_hash(seq, prev, row.event).as_slice() == row.hash);
+        if !linked {
+            return Err(RowError::Unlinked { seq });
+        }
+        let view = crate::canonical::view(row.event, |_, _| {})
+            .map_err(|_| RowError::Undecodable { seq })?;
+        check_columns(seq, &row.columns, &view)?;
+        Self::decode(seq, row.event, row.hash).map_err(|_| RowError::Undecodable { seq })
+    }
+
     /// Decodes row `seq` from its canonical event and chain hash (this checks neither the
     /// hash nor the row's columns: the caller does, before showing it).
     pub fn decode(seq: u64, canonical: &[u8], hash: &[u8]) -> Result<Self, AuditError> {
@@ -105,5 +123,40 @@ mod tests {
         assert_eq!(entry.details["suppressed"], serde_json::json!(4));
         assert_eq!(entry.hash, "ab01");
         assert!(AuditEntry::decode(3, b"\x02", &[]).is_err());
+    }
+
+    #[test]
+    fn a_listed_row_must_be_linked_and_say_what_its_event_says() {
+        let t = |s: &str| PublicText::new(s).unwrap();
+        let key = AuditKey::from_bytes(&[7; 32]).unwrap();
+        let e = Event::new(
+            9,
+            Actor::new(t("op"), Surface::Cli),
+            Action::KeyUsed,
+            t("req_1"),
+        );
+        let sealed = crate::AuditChain::new(&key, crate::ChainHead::GENESIS)
+            .append(&e)
+            .unwrap();
+        let row = StoredAuditRow {
+            seq: sealed.link.seq,
+            prev: &sealed.link.prev,
+            hash: &sealed.link.hash,
+            event: &sealed.canonical,
+            columns: crate::Columns::of(&e),
+        };
+        assert_eq!(AuditEntry::checked(&key, &row).unwrap().action, "key.used");
+        let mut edited = row;
+        edited.columns.actor = "someone";
+        assert_eq!(
+            AuditEntry::checked(&key, &edited).unwrap_err(),
+            RowError::ColumnsEdited { seq: 1 }
+        );
+        let unlinked = StoredAuditRow {
+            hash: &[0; 32],
+            ..row
+        };
+        let err = AuditEntry::checked(&key, &unlinked).unwrap_err();
+        assert_eq!(err.to_string(), "its hash does not match its event");
     }
 }

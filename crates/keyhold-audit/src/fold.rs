@@ -44,13 +44,29 @@ pub enum RowError {
         /// The row.
         seq: u64,
     },
+    /// The row's stored hash is not its event's link after its stored `prev` (a row listed
+    /// on its own, outside a run over the chain).
+    #[error("its hash does not match its event")]
+    Unlinked {
+        /// The row.
+        seq: u64,
+    },
+    /// The row's event is not a canonical event.
+    #[error("undecodable event")]
+    Undecodable {
+        /// The row.
+        seq: u64,
+    },
 }
 
 impl RowError {
     /// The row the error is about.
     pub fn seq(&self) -> u64 {
         match self {
-            Self::MalformedHash { seq } | Self::ColumnsEdited { seq } => *seq,
+            Self::MalformedHash { seq }
+            | Self::ColumnsEdited { seq }
+            | Self::Unlinked { seq }
+            | Self::Undecodable { seq } => *seq,
             Self::Chain(e) => e.seq(),
         }
     }

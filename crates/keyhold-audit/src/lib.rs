@@ -141,6 +141,7 @@ mod draft;
 mod entry;
 mod error;
 mod event;
+pub mod events;
 pub mod fold;
 mod hex;
 mod key;

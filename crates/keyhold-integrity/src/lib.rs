@@ -19,6 +19,7 @@
 
 mod fields;
 mod identity;
+mod revocation;
 pub mod upgrade;
 
 use std::sync::{PoisonError, RwLock};

@@ -174,6 +174,36 @@ fn keep_whole_leaves_a_failing_whole_row_mac_failing_after_a_revocation() {
 }
 
 #[test]
+fn an_edited_row_is_revoked_by_its_id_only_and_stays_visibly_edited() {
+    let auth = loaded();
+    let mut row = api_key("key_1", "ws_a", 10, 1);
+    auth.mac_api_key(&mut row).unwrap();
+    assert!(auth.check_api_key_for_revocation(&row, "key_1").unwrap());
+    row.name = "edited".into();
+    assert!(!auth.check_api_key_for_revocation(&row, "key_1").unwrap());
+    let (what, detail) = named(
+        auth.check_api_key_for_revocation(&row, "edited")
+            .unwrap_err(),
+    );
+    assert_eq!(what, "api key key_1");
+    assert!(detail.contains("revoke it by its id"), "{detail}");
+    row.revoked_at_ms = Some(99);
+    auth.mac_revoked_api_key(&mut row, false).unwrap();
+    auth.check_api_key_standing(&row).unwrap();
+    auth.check_api_key(&row).unwrap_err();
+
+    let mut ws = workspace("ws_a", "a");
+    auth.mac_workspace(&mut ws).unwrap();
+    ws.name = "b".into();
+    assert!(!auth.check_workspace_for_revocation(&ws, "ws_a").unwrap());
+    auth.check_workspace_for_revocation(&ws, "b").unwrap_err();
+    ws.revoked_all_seq = Some(3);
+    auth.mac_revoked_workspace(&mut ws, false).unwrap();
+    auth.check_workspace_mark(&ws).unwrap();
+    auth.check_workspace(&ws).unwrap_err();
+}
+
+#[test]
 fn the_hot_path_checks_the_borrowed_standing_of_the_key_and_its_workspace() {
     let (_dir, store) = new_store();
     let auth = loaded();

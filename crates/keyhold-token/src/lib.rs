@@ -156,6 +156,7 @@ pub use minting::{MintAsk, MintError, MintPlan, Minter, plan_mint};
 pub use preset::ExpiryPreset;
 pub use scope::{Scope, ScopeSet};
 pub use signers::{SignerError, SignerRing, SignerRow};
+pub use state::RevokeAllMark;
 pub use state::{KeyFacts, KeyStatus, check_state, revoked_by_all, signer_retired};
 pub use verify::{
     DEFAULT_LEEWAY, KeyLookup, MAX_TOKEN_LEN, SignedIdentity, VerifiedToken, claimed_workspace,

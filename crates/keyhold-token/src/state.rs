@@ -35,6 +35,45 @@ pub fn revoked_by_all(mint_seq: i64, revoke_all_mark: Option<i64>) -> bool {
     revoke_all_mark.is_some_and(|mark| mint_seq <= mark)
 }
 
+/// A revoke-all being decided, key by key: its mark and how many active keys it revokes.
+///
+/// Every key minted so far (in commit order: the store's write lock serialises mints and
+/// revoke-alls) is at or below the mint counter, whatever its creation time says; the mark
+/// starts there and is never below an authenticated key of the workspace (a counter put back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevokeAllMark {
+    mark: i64,
+    keys_revoked: usize,
+}
+
+impl RevokeAllMark {
+    /// A revoke-all with the authenticated mint counter at `counter`.
+    pub fn from_counter(counter: i64) -> Self {
+        Self {
+            mark: counter,
+            keys_revoked: 0,
+        }
+    }
+
+    /// Counts an authenticated key of the workspace, minted as `mint_seq`, `active` now.
+    pub fn cover(&mut self, mint_seq: i64, active: bool) {
+        self.mark = self.mark.max(mint_seq);
+        if active && revoked_by_all(mint_seq, Some(self.mark)) {
+            self.keys_revoked += 1;
+        }
+    }
+
+    /// The mark to store: never below the workspace's `previous` one.
+    pub fn through(&self, previous: Option<i64>) -> i64 {
+        self.mark.max(previous.unwrap_or(0))
+    }
+
+    /// How many active keys it revokes.
+    pub fn keys_revoked(&self) -> usize {
+        self.keys_revoked
+    }
+}
+
 /// Whether a retiring signing key verifies nothing any more: every unrevoked token it signed
 /// (the last one expiring at `last_expiry`, if there is one) is past `exp +`
 /// [`DEFAULT_LEEWAY`] at `now` — refused as expired by [`Claims::check_times`] — so the key
@@ -119,6 +158,17 @@ pub fn check_state(
 mod tests {
     use super::*;
     use crate::{ExpiryPreset, ScopeSet};
+
+    #[test]
+    fn a_revoke_all_mark_covers_the_counter_and_every_authenticated_key() {
+        let mut m = RevokeAllMark::from_counter(4);
+        m.cover(2, true);
+        m.cover(3, false);
+        // A key above the counter (the counter was put back) raises the mark.
+        m.cover(6, true);
+        assert_eq!((m.through(None), m.keys_revoked()), (6, 2));
+        assert_eq!(m.through(Some(9)), 9);
+    }
 
     #[test]
     fn revoke_all_covers_a_key_minted_at_or_before_its_mark() {

@@ -51,10 +51,9 @@ impl Keyhold {
         Ok(row)
     }
 
-    /// The workspace row for a revocation, and whether the whole row authenticates. An
-    /// emergency must not wait on forensics: a row whose informational columns were edited
-    /// is still usable when its revoke-all mark authenticates and it was named by its id
-    /// (a name that does not authenticate could have been swapped with another's).
+    /// The workspace row for a revocation, and whether the whole row authenticates (an edited
+    /// row named by its id still serves while its revoke-all mark authenticates:
+    /// `keyhold_integrity`'s revocation rule).
     pub(crate) fn workspace_row_for_revocation(
         &self,
         tx: &Tx<'_>,
@@ -63,14 +62,8 @@ impl Keyhold {
         let row = tx
             .workspace(ident)?
             .ok_or_else(|| Error::NotFound(format!("workspace {}", crate::names::quoted(ident))))?;
-        match self.rows.check_workspace(&row) {
-            Ok(()) => Ok((row, true)),
-            Err(e) if row.id != ident => Err(e.into()),
-            Err(_) => {
-                self.rows.check_workspace_mark(&row)?;
-                Ok((row, false))
-            }
-        }
+        let whole_ok = self.rows.check_workspace_for_revocation(&row, ident)?;
+        Ok((row, whole_ok))
     }
 
     /// The workspace with this id or name (its row authenticated).
@@ -89,13 +82,8 @@ impl Keyhold {
         }
         self.store.write(|tx| {
             let ws = self.insert_workspace(tx, name, now())?;
-            self.audit(
-                tx,
-                caller,
-                crate::audit::EventDraft::new(keyhold_audit::Action::WorkspaceCreated)
-                    .workspace(&ws.id)
-                    .target(&ws.name),
-            )?;
+            let record = keyhold_audit::events::workspace_created(&ws.id, &ws.name);
+            self.audit(tx, caller, record)?;
             Ok(ws)
         })
     }

@@ -1,6 +1,8 @@
 //! Introspection for other services: one token checked on behalf of another service's key,
 //! told nothing about tokens of other workspaces.
 
+use keyhold_audit::events;
+
 use super::*;
 
 impl Keyhold {
@@ -93,18 +95,18 @@ impl Keyhold {
         // The token's workspace hears of it only when its signature says it is theirs (an
         // unverified claim must not write into another tenant's log).
         let theirs = token.map(|token| {
-            crate::audit::EventDraft::new(keyhold_audit::Action::KeyRejected)
-                .failed(e.code())
-                .workspace(&token.workspace)
-                .target(&token.key_id)
-                .introspected_by(&caller.key_id)
-                .event(&token.sub, Some(&token.key_id), origin)
+            let key = super::verify::known_key(token);
+            events::key_rejected(e.code(), Some(key), 0, Some(&caller.key_id)).event(
+                &token.sub,
+                Some(&token.key_id),
+                origin,
+            )
         });
-        let ours = crate::audit::EventDraft::new(keyhold_audit::Action::KeyRejected)
-            .failed(e.code())
-            .workspace(&caller.workspace)
-            .detail("introspection", true)
-            .event(&caller.sub, Some(&caller.key_id), origin);
+        let ours = events::foreign_introspection(e.code(), &caller.workspace).event(
+            &caller.sub,
+            Some(&caller.key_id),
+            origin,
+        );
         match (theirs.transpose(), ours) {
             (Ok(theirs), Ok(ours)) => {
                 if let Some(theirs) = theirs {

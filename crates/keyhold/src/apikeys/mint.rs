@@ -1,5 +1,6 @@
 //! Minting: authorise, apply the token rules (`keyhold_token::plan_mint`), persist, audit.
 
+use keyhold_audit::PublicText;
 use keyhold_token::{Claims, MintAsk, MintError, Minter};
 
 use super::*;
@@ -126,30 +127,24 @@ impl Keyhold {
     }
 }
 
-/// The `key.created` event: the key, its expiry, mint number and scopes, and the signing keys
-/// the mint created or deleted.
+/// The `key.created` event of `row`, with the signing keys the mint created or deleted.
 fn key_created(
     row: &ApiKeyRow,
     created_key: Option<&str>,
     pruned: &[String],
 ) -> Result<crate::audit::EventDraft> {
-    Ok(
-        crate::audit::EventDraft::new(keyhold_audit::Action::KeyCreated)
-            .workspace(&row.workspace)
-            .target(&row.jti)
-            .detail(
-                "name",
-                keyhold_audit::PublicText::new(&row.name)
-                    .map_err(|_| Error::Internal("unrecordable key name"))?,
-            )
-            .detail("expires_at", row.expires_at)
-            .detail("mint_seq", row.mint_seq)
-            .signing_key_created(created_key)?
-            .signing_keys_deleted(pruned)?
-            .detail(
-                "scopes",
-                keyhold_audit::PublicText::new(&row.scopes)
-                    .map_err(|_| Error::Internal("unrecordable scopes"))?,
-            ),
-    )
+    let text = |s: &str, what| PublicText::new(s).map_err(|_| Error::Internal(what));
+    let key = keyhold_audit::events::MintedKey {
+        workspace: &row.workspace,
+        key_id: &row.jti,
+        name: text(&row.name, "unrecordable key name")?,
+        scopes: text(&row.scopes, "unrecordable scopes")?,
+        expires_at: row.expires_at,
+        mint_seq: row.mint_seq,
+    };
+    Ok(keyhold_audit::events::key_created(
+        key,
+        created_key,
+        pruned,
+    )?)
 }

@@ -1,6 +1,9 @@
 //! Revocation: one key, or every key of a workspace at once; both take effect on the next
 //! verification in every process.
 
+use keyhold_audit::events;
+use keyhold_token::RevokeAllMark;
+
 use super::*;
 
 impl Keyhold {
@@ -19,31 +22,14 @@ impl Keyhold {
             let (ws, _) = self.workspace_row_for_revocation(tx, workspace)?;
             caller.require(Scope::KeysRevoke, &ws.id)?;
             let mut row = self.find_key_unchecked(tx, &ws.id, ident)?;
-            // A row whose informational columns (name, scopes, ...) were edited can still be
-            // revoked — an emergency must not wait on forensics — as long as the part that
-            // decides access (its standing) is authentic. Its whole-row MAC is left failing,
-            // so the edit stays visible to listings and `audit verify`.
-            let whole_ok = self.rows.check_api_key(&row).is_ok();
-            self.rows.check_api_key_standing(&row)?;
-            if !whole_ok && row.jti != ident {
-                // Found by a name that is not authenticated (names could have been swapped):
-                // only its id can be trusted to say which key this is.
-                return Err(Error::Integrity {
-                    what: format!("api key {}", row.jti),
-                    detail: "the row does not authenticate, and was found by name: revoke it \
-                             by its id, or revoke all keys of the workspace"
-                        .into(),
-                });
-            }
+            // An edited row can still be revoked by its id while its standing authenticates
+            // (`keyhold_integrity`'s revocation rule); its edit stays visible.
+            let whole_ok = self.rows.check_api_key_for_revocation(&row, ident)?;
             let changed = row.revoked_at_ms.is_none();
             if changed {
                 row.revoked_at_ms = Some(now_ms());
                 row.revoked_by = Some(caller.name());
-                let old = std::mem::take(&mut row.mac);
-                self.rows.mac_api_key(&mut row)?;
-                if !whole_ok {
-                    keyhold_integrity::keep_whole(&mut row.mac, &old);
-                }
+                self.rows.mac_revoked_api_key(&mut row, whole_ok)?;
                 tx.revoke_api_key(
                     &row.jti,
                     row.revoked_at_ms.unwrap_or(0),
@@ -55,11 +41,7 @@ impl Keyhold {
             // Bumped before the commit as well as after: a cache hit racing the commit either
             // sees the new epoch or reads the committed revocation.
             self.revocations_committed();
-            let record = crate::audit::EventDraft::new(keyhold_audit::Action::KeyRevoked)
-                .workspace(&ws.id)
-                .target(&row.jti)
-                .detail("already_revoked", !changed)
-                .detail("row_authentic", whole_ok);
+            let record = events::key_revoked(&ws.id, &row.jti, !changed, whole_ok);
             self.audit(tx, caller, record)?;
             Ok(api_key(row, &ws, now()))
         });
@@ -75,44 +57,26 @@ impl Keyhold {
             let (mut ws, ws_whole_ok) = self.workspace_row_for_revocation(tx, workspace)?;
             caller.require(Scope::KeysRevoke, &ws.id)?;
             let now_s = now();
-            // Every key minted so far (in commit order: the write lock serialises mints and
-            // this) is at or below the mark, whatever its creation time says. The mark comes
-            // from the authenticated mint counter, never from the rows left visible — and is
-            // never below an authenticated key of the workspace (a counter put back).
-            let mut mark = self.rows.mint_counter(tx)?;
-            let mut keys_revoked = 0usize;
+            // The mark covers every key minted so far (`keyhold_token::RevokeAllMark`).
+            let mut mark = RevokeAllMark::from_counter(self.rows.mint_counter(tx)?);
             for row in tx.api_keys(&ws.id)? {
                 // A row whose standing does not authenticate is refused anyway: it is not
                 // counted, and it cannot hold up an emergency revocation.
                 if self.rows.check_api_key_standing(&row).is_err() {
                     continue;
                 }
-                mark = mark.max(row.mint_seq);
                 let active = api_key(row.clone(), &ws, now_s).status == KeyState::Active;
-                if active && keyhold_token::revoked_by_all(row.mint_seq, Some(mark)) {
-                    keys_revoked += 1;
-                }
+                mark.cover(row.mint_seq, active);
             }
+            let (through, keys_revoked) = (mark.through(ws.revoked_all_seq), mark.keys_revoked());
             let at = now_ms();
             ws.revoked_all_at_ms = Some(at);
-            ws.revoked_all_seq = Some(mark.max(ws.revoked_all_seq.unwrap_or(0)));
-            let old = std::mem::take(&mut ws.mac);
-            self.rows.mac_workspace(&mut ws)?;
-            if !ws_whole_ok {
-                keyhold_integrity::keep_whole(&mut ws.mac, &old);
-            }
-            tx.set_workspace_revoke_all(&ws.id, at, ws.revoked_all_seq.unwrap_or(mark), &ws.mac)?;
+            ws.revoked_all_seq = Some(through);
+            self.rows.mac_revoked_workspace(&mut ws, ws_whole_ok)?;
+            tx.set_workspace_revoke_all(&ws.id, at, through, &ws.mac)?;
             tx.bump_standing()?;
             self.revocations_committed();
-            let record = crate::audit::EventDraft::new(keyhold_audit::Action::KeysRevokedAll)
-                .workspace(&ws.id)
-                .target(&ws.id)
-                .detail(
-                    "keys_revoked",
-                    i64::try_from(keys_revoked).unwrap_or(i64::MAX),
-                )
-                .detail("revoked_through", ws.revoked_all_seq.unwrap_or(mark))
-                .detail("row_authentic", ws_whole_ok);
+            let record = events::keys_revoked_all(&ws.id, keys_revoked, through, ws_whole_ok);
             self.audit(tx, caller, record)?;
             Ok(RevokeAll {
                 workspace: ws.id,

@@ -1,8 +1,17 @@
 //! Verification: the token, its key's standing (through the verify cache), the use record.
 
+use keyhold_audit::events;
 use keyhold_token::{CacheEntry, KeyFacts, Lookup};
 
 use super::*;
+
+/// The key a refused token proved to be, as its refusal is recorded.
+pub(super) fn known_key(p: &Principal) -> events::KnownKey<'_> {
+    events::KnownKey {
+        workspace: &p.workspace,
+        key_id: &p.key_id,
+    }
+}
 
 impl Keyhold {
     /// Verifies a token completely: signature, claims and leeway, then — read fresh from the
@@ -58,12 +67,8 @@ impl Keyhold {
         if !self.record_uses.load(std::sync::atomic::Ordering::Relaxed) {
             return crate::Deferred::new(self, Ok(p), None);
         }
-        let mut record = crate::audit::EventDraft::new(keyhold_audit::Action::KeyUsed)
-            .workspace(&p.workspace)
-            .target(&p.key_id);
-        if let Some(by) = introspector {
-            record = record.introspected_by(&by.key_id);
-        }
+        let by = introspector.map(|by| by.key_id.as_str());
+        let record = events::key_used(&p.workspace, &p.key_id, by);
         match record.event(&p.sub, Some(&p.key_id), origin) {
             Ok(event) => {
                 let ticket = self.uses.enqueue(event);
@@ -85,8 +90,7 @@ impl Keyhold {
         if !self.record_uses.load(std::sync::atomic::Ordering::Relaxed) {
             return crate::Deferred::new(self, Err(e), None);
         }
-        let mut record =
-            crate::audit::EventDraft::new(keyhold_audit::Action::KeyRejected).failed(e.code());
+        let mut suppressed = 0;
         if introspector.is_none() {
             // Bounded: a flood of refused tokens is counted, not written row by row. (An
             // introspection's row is also the asking service's use: always written.)
@@ -100,23 +104,15 @@ impl Keyhold {
                 crate::rejections::Admit::Count => {
                     return crate::Deferred::new(self, Err(e), None);
                 }
-                crate::rejections::Admit::Write { suppressed: 0 } => {}
-                crate::rejections::Admit::Write { suppressed } => {
-                    record =
-                        record.detail("suppressed", i64::try_from(suppressed).unwrap_or(i64::MAX));
-                }
+                crate::rejections::Admit::Write { suppressed: n } => suppressed = n,
             }
         }
         let (sub, key) = match &known {
-            Some(k) => {
-                record = record.workspace(&k.workspace).target(&k.key_id);
-                (k.sub.as_str(), Some(k.key_id.as_str()))
-            }
-            None => ("anonymous", None),
+            Some(k) => (k.sub.as_str(), Some(k.key_id.as_str())),
+            None => (events::ANONYMOUS, None),
         };
-        if let Some(by) = introspector {
-            record = record.introspected_by(&by.key_id);
-        }
+        let by = introspector.map(|by| by.key_id.as_str());
+        let record = events::key_rejected(e.code(), known.as_ref().map(known_key), suppressed, by);
         let ticket = record
             .event(sub, key, origin)
             .ok()

@@ -2,28 +2,10 @@
 
 use keyhold_api::AuditQuery;
 pub use keyhold_audit::AuditEntry;
-use keyhold_audit::canonical::{ValueView, View};
 use keyhold_audit::{Columns, StoredAuditRow};
-use keyhold_store::{AuditFilter, AuditRow, AuditRowView};
+use keyhold_store::{AuditFilter, AuditRowView};
 
 use crate::{Caller, Error, Keyhold, Result, read};
-
-/// Reads a row's event (borrowed, no allocation) and checks that every filter column still
-/// says what the chained event says: a row whose columns were edited (to hide it from a
-/// filter or to show it under another actor) is an integrity error naming it. Each detail
-/// goes to `detail`.
-pub(super) fn checked_view<'a>(
-    row: &AuditRowView<'a>,
-    detail: impl FnMut(&'a str, ValueView<'a>),
-) -> Result<View<'a>> {
-    let v = keyhold_audit::canonical::view(row.event, detail).map_err(|_| Error::Integrity {
-        what: format!("audit record {}", row.seq),
-        detail: "undecodable event".into(),
-    })?;
-    keyhold_audit::fold::check_columns(row.seq, &stored(row).columns, &v)
-        .map_err(|e| super::verify::row_error(&e))?;
-    Ok(v)
-}
 
 /// A stored row as `keyhold-audit` checks it (plain values).
 pub(super) fn stored<'a>(row: &AuditRowView<'a>) -> StoredAuditRow<'a> {
@@ -45,13 +27,6 @@ pub(super) fn stored<'a>(row: &AuditRowView<'a>) -> StoredAuditRow<'a> {
 
 pub(super) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn entry(row: &AuditRow) -> Result<AuditEntry> {
-    AuditEntry::decode(row.seq, &row.event, &row.hash).map_err(|_| Error::Integrity {
-        what: format!("audit record {}", row.seq),
-        detail: "undecodable event".into(),
-    })
 }
 
 /// The store's filter for `q`, in `workspace` if given (a key's own) or else in `q`'s.
@@ -91,18 +66,8 @@ impl Keyhold {
             .ok_or(Error::Internal("audit key not loaded"))?;
         rows.iter()
             .map(|row| {
-                let view = row.view();
-                let linked = <&[u8; 32]>::try_from(view.prev).is_ok_and(|prev| {
-                    key.link_hash(view.seq, prev, view.event).as_slice() == view.hash
-                });
-                if !linked {
-                    return Err(Error::Integrity {
-                        what: format!("audit record {}", view.seq),
-                        detail: "its hash does not match its event".into(),
-                    });
-                }
-                checked_view(&view, |_, _| {})?;
-                entry(row)
+                AuditEntry::checked(key, &stored(&row.view()))
+                    .map_err(|e| super::verify::row_error(&e))
             })
             .collect()
     }

@@ -3,7 +3,7 @@
 //! and bounded per source by `keyhold-audit`'s rejection policy.
 
 use keyhold_audit::commit::Token;
-use keyhold_audit::{Action, Batches, Event, EventDraft, GroupCommit};
+use keyhold_audit::{Batches, Event, GroupCommit, events};
 
 use crate::{Error, Keyhold, Origin, Result, Surface};
 
@@ -67,16 +67,10 @@ impl Keyhold {
         counts: impl IntoIterator<Item = keyhold_audit::rejections::Pending>,
     ) {
         for p in counts {
-            let mut record = EventDraft::new(Action::KeyRejected).failed(p.code).detail(
-                "suppressed",
-                i64::try_from(p.suppressed).unwrap_or(i64::MAX),
-            );
+            let record = events::rejections_counted(&p);
             let mut origin = Origin::new(Surface::Library);
             origin.source = p.source;
-            if let Some(k) = &p.key {
-                record = record.target(k);
-            }
-            if let Ok(event) = record.event("anonymous", p.key.as_deref(), &origin) {
+            if let Ok(event) = record.event(events::ANONYMOUS, p.key.as_deref(), &origin) {
                 self.uses.enqueue(event);
             }
         }

@@ -14,7 +14,7 @@ use keyhold_token::{ExpiryPreset, Scope};
 
 use crate::{
     Caller, DEFAULT_WORKSPACE, Error, KeySource, Keyhold, META_CREATED_AT, META_MASTER_CHECK,
-    META_STORE_ID, MintRequest, MintedKey, Result, Workspace, apikeys, audit, now, read,
+    META_STORE_ID, MintRequest, MintedKey, Result, Workspace, apikeys, now, read,
 };
 
 /// The operator's answers for the upgrade of a store written before rows were authenticated
@@ -180,9 +180,7 @@ impl Keyhold {
             kh.audit(
                 tx,
                 caller,
-                audit::EventDraft::new(keyhold_audit::Action::WorkspaceCreated)
-                    .workspace(&ws.id)
-                    .target(&ws.name)
+                keyhold_audit::events::workspace_created(&ws.id, &ws.name)
                     .signing_key_created(kid.as_deref())?
                     .detail("rows_authenticated", true),
             )

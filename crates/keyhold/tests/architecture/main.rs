@@ -69,8 +69,8 @@ fn main_keeps_every_rule() {
     );
 }
 
-/// The facade's share of the library's lines, in percent, may not rise above this ceiling,
-/// which only ever comes down. The facade authorises, performs and audits; rules and
+/// The facade's share of the library's code lines stays below this many percent, a ceiling
+/// that only ever comes down. The facade authorises, performs and records; rules and
 /// mechanisms live in the crate that owns their subject.
 const FACADE_SHARE_CEILING: usize = 25;
 
@@ -80,14 +80,15 @@ fn the_facade_stays_thin() {
     let lines = rules::library_lines(&root, &rules::workspace(&root));
     let total: usize = lines.values().sum();
     let facade = lines["keyhold"];
-    let share = facade * 100 / total;
+    let share = facade as f64 * 100.0 / total as f64;
     assert!(
-        share <= FACADE_SHARE_CEILING,
-        "the facade holds {share}% of the library's lines ({facade} of {total}): {lines:?}"
+        facade * 100 < FACADE_SHARE_CEILING * total,
+        "the facade holds {share:.1}% of the library's code lines ({facade} of {total}), \
+         not below {FACADE_SHARE_CEILING}%: {lines:?}"
     );
     assert!(
-        share + 1 >= FACADE_SHARE_CEILING,
-        "the facade is down to {share}% ({facade} of {total}): lower FACADE_SHARE_CEILING"
+        facade * 100 >= (FACADE_SHARE_CEILING - 1) * total,
+        "the facade is down to {share:.1}% ({facade} of {total}): lower FACADE_SHARE_CEILING"
     );
 }
 

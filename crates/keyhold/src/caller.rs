@@ -122,10 +122,10 @@ impl Caller {
         match &self.who {
             Who::Operator { .. } => Ok(()),
             Who::Key(p) if p.workspace != workspace_id => {
-                Err(Error::Token(TokenError::WorkspaceMismatch))
+                Err(Error::from(TokenError::WorkspaceMismatch))
             }
             Who::Key(p) if !p.scopes.covers(scope) => {
-                Err(Error::Token(TokenError::InsufficientScope {
+                Err(Error::from(TokenError::InsufficientScope {
                     required: scope,
                 }))
             }

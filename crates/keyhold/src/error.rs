@@ -56,10 +56,10 @@ pub enum Error {
         /// What failed.
         kind: std::io::ErrorKind,
     },
-    /// A token was refused, or an API-key operation was not allowed; the inner error has
+    /// A token was refused, or an API-key operation was not allowed; the inner failure has
     /// the precise code (`token_expired`, `key_revoked`, `insufficient_scope`, ...).
     #[error("{0}")]
-    Token(keyhold_token::TokenError),
+    Token(TokenFailure),
     /// A state this build cannot handle, described without data.
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -169,6 +169,32 @@ impl Error {
     }
 }
 
+/// Why a token was refused or an API-key operation was not allowed: a stable code
+/// ([`code`](Self::code)) and a message that never holds the token. Only keyhold makes one.
+#[derive(Debug)]
+pub struct TokenFailure(keyhold_token::TokenError);
+
+impl TokenFailure {
+    /// The stable error code (`token_expired`, `insufficient_scope`, ...).
+    pub fn code(&self) -> &'static str {
+        self.0.code()
+    }
+}
+
+impl std::fmt::Display for TokenFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for TokenFailure {}
+
+impl From<keyhold_token::TokenError> for Error {
+    fn from(e: keyhold_token::TokenError) -> Self {
+        Self::Token(TokenFailure(e))
+    }
+}
+
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         Self::Store(e)
@@ -266,16 +292,16 @@ mod tests {
                 "store_corrupt",
                 500,
             ),
-            (Error::Token(TokenError::Rng), "rng_failed", 500),
-            (Error::Token(TokenError::Signing), "signing_failed", 500),
+            (Error::from(TokenError::Rng), "rng_failed", 500),
+            (Error::from(TokenError::Signing), "signing_failed", 500),
             (
-                Error::Token(TokenError::InsufficientScope {
+                Error::from(TokenError::InsufficientScope {
                     required: keyhold_token::Scope::Admin,
                 }),
                 "insufficient_scope",
                 403,
             ),
-            (Error::Token(TokenError::Expired), "token_expired", 401),
+            (Error::from(TokenError::Expired), "token_expired", 401),
             (Error::from(CryptoError::Rng), "internal_error", 500),
             (
                 Error::from(keyhold_api::names::workspace("ws_1").unwrap_err()),
@@ -350,7 +376,7 @@ mod tests {
         for (status, errors) in groups {
             for e in errors {
                 let code = e.code();
-                assert_eq!(Error::Token(e).http_status(), status, "{code}");
+                assert_eq!(Error::from(e).http_status(), status, "{code}");
             }
         }
     }

@@ -249,7 +249,7 @@ impl Keyhold {
 /// Key rotations are the operator's alone: no API key may start one.
 fn operator_only(caller: &Caller) -> Result<()> {
     if caller.principal().is_some() {
-        return Err(Error::Token(keyhold_token::TokenError::InsufficientScope {
+        return Err(Error::from(keyhold_token::TokenError::InsufficientScope {
             required: keyhold_token::Scope::Admin,
         }));
     }

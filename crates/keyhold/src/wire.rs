@@ -12,7 +12,7 @@ impl MintRequest {
     /// The request a `POST /v1/keys` body makes in `workspace`: its expiry preset and scopes
     /// parsed (`invalid_expiry`, `scope_unknown`, `scope_malformed` if they are not valid).
     pub fn from_body(workspace: String, body: MintBody) -> Result<Self> {
-        let expires = body.expires.parse().map_err(Error::Token)?;
+        let expires = body.expires.parse().map_err(Error::from)?;
         let scopes = body
             .scopes
             .map(|list| {
@@ -21,7 +21,7 @@ impl MintRequest {
                     .collect::<Result<ScopeSet, _>>()
             })
             .transpose()
-            .map_err(Error::Token)?;
+            .map_err(Error::from)?;
         Ok(Self {
             workspace,
             name: body.name,
@@ -48,7 +48,7 @@ impl MintRequest {
 /// A scope as a request names it (`keys:read`), or the documented refusal
 /// (`scope_unknown`, `scope_malformed`).
 pub fn scope_from_wire(name: &str) -> Result<Scope> {
-    name.parse().map_err(Error::Token)
+    name.parse().map_err(Error::from)
 }
 
 #[cfg(test)]

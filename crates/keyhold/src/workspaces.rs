@@ -76,7 +76,7 @@ impl Keyhold {
     /// `workspace.created`.
     pub fn create_workspace(&self, caller: &crate::Caller, name: &str) -> Result<Workspace> {
         if caller.principal().is_some() {
-            return Err(Error::Token(keyhold_token::TokenError::InsufficientScope {
+            return Err(Error::from(keyhold_token::TokenError::InsufficientScope {
                 required: keyhold_token::Scope::Admin,
             }));
         }

@@ -88,7 +88,7 @@ impl Keyhold {
         caller: &Principal,
         origin: &crate::Origin,
     ) -> crate::Deferred<'_, Principal> {
-        let e = Error::Token(TokenError::WorkspaceMismatch);
+        let e = Error::from(TokenError::WorkspaceMismatch);
         if !self.record_uses.load(std::sync::atomic::Ordering::Relaxed) {
             return crate::Deferred::new(self, Err(e), None);
         }

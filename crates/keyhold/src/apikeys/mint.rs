@@ -9,7 +9,7 @@ use super::*;
 /// field and why for input errors, the token error's own code otherwise.
 fn refused(e: MintError) -> Error {
     match e {
-        MintError::Token(t) => Error::Token(t),
+        MintError::Token(t) => Error::from(t),
         other => Error::InvalidInput {
             field: other.field().unwrap_or("request"),
             reason: other.to_string(),
@@ -34,7 +34,7 @@ impl Keyhold {
             expires: req.expires,
         };
         let plan = keyhold_token::plan_mint(&minter, &ask, now()).map_err(refused)?;
-        let jti = keyhold_token::new_jti().map_err(Error::Token)?;
+        let jti = keyhold_token::new_jti().map_err(Error::from)?;
         self.store.write(|tx| {
             let ws = self.resolve(tx, &req.workspace)?;
             caller.require(Scope::KeysWrite, &ws.id)?;
@@ -84,7 +84,7 @@ impl Keyhold {
             .as_ref()
             .ok_or(Error::Internal("signing key not loaded"))?;
         let token = Token(Zeroizing::new(
-            keyhold_token::mint(key, claims).map_err(Error::Token)?,
+            keyhold_token::mint(key, claims).map_err(Error::from)?,
         ));
         let mut row = ApiKeyRow {
             jti: claims.jti().to_owned(),

@@ -61,7 +61,7 @@ impl Keyhold {
     }
 
     pub(super) fn add_signing_key(&self, tx: &Tx<'_>) -> Result<String> {
-        let key = SigningKey::generate().map_err(Error::Token)?;
+        let key = SigningKey::generate().map_err(Error::from)?;
         let kid = key.kid().to_owned();
         self.seal_record(tx, signing_record(&kid), &key.to_pkcs8_der())?;
         let mut row = SigningKeyRow {

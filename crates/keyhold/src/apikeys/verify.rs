@@ -176,7 +176,7 @@ impl Keyhold {
             .lookup(token, now, &seen, std::time::Instant::now, required)
         {
             Lookup::Hit(principal) => Ok(principal),
-            Lookup::Refused(e, p) => Err(Box::new((Error::Token(e), Some(p)))),
+            Lookup::Refused(e, p) => Err(Box::new((Error::from(e), Some(p)))),
             Lookup::Miss => self.verify_fresh(token, required, now, true),
         }
     }
@@ -202,13 +202,13 @@ impl Keyhold {
             .map_err(|e| (e, None))?;
         let principal = Principal::of(&verified);
         if let Err(e) = keyhold_token::check_state(claims, &facts, claims.workspace(), None) {
-            return Err(Box::new((Error::Token(e), Some(principal))));
+            return Err(Box::new((Error::from(e), Some(principal))));
         }
         if let Some(required) = required
             && !claims.scopes().covers(required)
         {
             return Err(Box::new((
-                Error::Token(TokenError::InsufficientScope { required }),
+                Error::from(TokenError::InsufficientScope { required }),
                 Some(principal),
             )));
         }
@@ -242,7 +242,7 @@ impl Keyhold {
             }
             other => other,
         }
-        .map_err(Error::Token)
+        .map_err(Error::from)
     }
 
     /// What the store says about key `jti` of `workspace`, with the standing it was read at

@@ -121,11 +121,13 @@ fn each_operation_yields_exactly_one_attributed_event() {
         (Some("127.0.0.1:50123"), "req_test_1", "svc@team.example")
     );
     let as_key = Caller::key(principal.expect("principal")).with_origin(http.clone());
+    // Shorter than its minter: a one-hour key minted a second later would outlive it.
+    let child = MintRequest {
+        expires: ExpiryPreset::FifteenMinutes,
+        ..req("child", &[Scope::ReadQueries])
+    };
     let e = one_event(&kh, || {
-        drop(
-            kh.mint_key(&as_key, &req("child", &[Scope::ReadQueries]))
-                .expect("mint by key"),
-        )
+        drop(kh.mint_key(&as_key, &child).expect("mint by key"))
     });
     check(&e, "key.created", "http");
     assert_eq!(

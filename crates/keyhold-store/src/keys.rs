@@ -42,7 +42,7 @@ pub struct SigningKeyRow {
 }
 
 /// An API key's stored metadata.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApiKeyRow {
     /// Token id (`jti` claim).
     pub jti: String,

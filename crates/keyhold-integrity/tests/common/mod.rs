@@ -56,11 +56,9 @@ pub fn api_key(jti: &str, ws: &str, created_at_ms: i64, mint_seq: i64) -> ApiKey
         created_at_ms,
         created_by: "operator".into(),
         expires_at: 2_000_000_000,
-        revoked_at_ms: None,
-        revoked_by: None,
-        last_used_at: None,
         mint_seq,
-        mac: Vec::new(),
+        // Not revoked, never used, not yet MACed.
+        ..ApiKeyRow::default()
     }
 }
 

@@ -116,15 +116,8 @@ const fn store_admin(
     response: &'static str,
 ) -> Route {
     Route {
-        op,
-        method,
-        template,
-        scope: Some("admin"),
         home_only: true,
-        summary,
-        request: None,
-        response,
-        errors: &[],
+        ..keyed(op, method, template, "admin", summary, response)
     }
 }
 

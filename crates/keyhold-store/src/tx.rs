@@ -12,7 +12,7 @@ pub struct Tx<'a> {
 }
 
 /// A workspace row.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkspaceRow {
     /// Stable random id (`ws_…`).
     pub id: String,

@@ -38,9 +38,8 @@ pub fn workspace(id: &str, name: &str) -> WorkspaceRow {
         id: id.into(),
         name: name.into(),
         created_at: 1_700_000_000,
-        revoked_all_at_ms: None,
-        revoked_all_seq: None,
-        mac: Vec::new(),
+        // No revoke-all yet, not yet MACed.
+        ..WorkspaceRow::default()
     }
 }
 

@@ -11,7 +11,7 @@ mod audit;
 mod changes;
 mod datadir;
 mod error;
-mod keys;
+mod key_rows;
 mod migrations;
 mod tx;
 
@@ -27,7 +27,7 @@ pub use audit::{AuditFilter, AuditRow, AuditRowView};
 pub use changes::{ChangeMark, Standing};
 pub use datadir::{DATABASE_FILE, DataDir, DataDirError};
 pub use error::StoreError;
-pub use keys::{ApiKeyRow, KeyStanding, SigningKeyRow, SigningKeyState};
+pub use key_rows::{ApiKeyRow, KeyStanding, SigningKeyRow, SigningKeyState};
 pub use tx::{KekRow, KekState, RecordKey, RecordRow, Tx, WorkspaceRow};
 
 /// `PRAGMA application_id` of a keyhold database ("KHLD").

@@ -2,7 +2,7 @@
 
 use jsonwebtoken::{Algorithm, Header};
 
-use crate::keys::SigningKey;
+use crate::signing_keys::SigningKey;
 use crate::{ExpiryPreset, ScopeSet, TokenError, provider};
 
 /// Longest accepted string claim (`iss`, `sub`, `workspace`, `jti`), in bytes.

@@ -138,12 +138,12 @@ mod claims;
 mod error;
 mod ids;
 mod json;
-mod keys;
 mod minting;
 mod preset;
 pub mod provider;
 mod scope;
 mod signers;
+mod signing_keys;
 mod state;
 mod verify;
 
@@ -151,11 +151,11 @@ pub use cache::{CacheEntry, Lookup, STANDING_MAX_AGE, VERIFY_CACHE_CAPACITY, Ver
 pub use claims::{Claims, MAX_CLAIM_LEN, mint};
 pub use error::TokenError;
 pub use ids::{fingerprint, issuer_of_store, new_jti};
-pub use keys::{Jwk, Jwks, KID_LEN, SigningKey, VerifyingKey, thumbprint};
 pub use minting::{MintAsk, MintError, MintPlan, Minter, plan_mint};
 pub use preset::ExpiryPreset;
 pub use scope::{Scope, ScopeSet};
 pub use signers::{SignerError, SignerRing, SignerRow};
+pub use signing_keys::{Jwk, Jwks, KID_LEN, SigningKey, VerifyingKey, thumbprint};
 pub use state::RevokeAllMark;
 pub use state::{KeyFacts, KeyStatus, check_state, revoked_by_all, signer_retired};
 pub use verify::{

@@ -21,7 +21,7 @@ use jsonwebtoken::signature::{Error as SigError, Signer, Verifier};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use keyhold_crypto::Ed25519KeyPair;
 
-use crate::keys::{PUBLIC_KEY_LEN, ed25519_verify};
+use crate::signing_keys::{PUBLIC_KEY_LEN, ed25519_verify};
 
 /// The ring-backed provider.
 pub static RING_PROVIDER: CryptoProvider = CryptoProvider {

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
 use crate::claims::{Claims, string_ok};
-use crate::keys::{Jwks, KID_LEN, SIGNATURE_LEN, VerifyingKey};
+use crate::signing_keys::{Jwks, KID_LEN, SIGNATURE_LEN, VerifyingKey};
 use crate::{Scope, ScopeSet, TokenError, json};
 
 /// Longest token [`verify`] looks at, in bytes (8 KiB). Longer input is

@@ -149,10 +149,11 @@ const FACADE: &str = "keyhold";
 const STANDALONE: [&str; 2] = ["keyhold-crypto", "keyhold-store"];
 /// Crates that may depend on these keyhold crates and no other. The wire protocol stands
 /// alone: it speaks for the facade, so it may not know the layers beneath it.
-const ONLY: [(&str, &[&str]); 4] = [
+const ONLY: [(&str, &[&str]); 5] = [
     ("keyhold-api", &[]),
     ("keyhold-audit", &["keyhold-crypto"]),
     ("keyhold-integrity", &["keyhold-crypto", "keyhold-store"]),
+    ("keyhold-rotation", &[]),
     ("keyhold-token", &["keyhold-crypto"]),
 ];
 
@@ -397,7 +398,7 @@ impl<'ast> Visit<'ast> for Paths {
 
 /// Crates that must do no I/O: they name no file, network, environment, process, clock,
 /// terminal or database API, and no store.
-const NO_IO: [&str; 2] = ["keyhold-audit", "keyhold-token"];
+const NO_IO: [&str; 3] = ["keyhold-audit", "keyhold-rotation", "keyhold-token"];
 
 /// Full paths (and everything under them) a no-I/O crate may not name. Of `std::net`, the
 /// sockets and name resolution; its address types are plain values.

@@ -344,16 +344,31 @@ impl<'k> Verifier<'k> {
             return Err(e.clone());
         }
         let pred = self.last.as_ref().map(|h| (h.seq, &h.hash));
-        if let Err(e) = check_row(self.key, self.anchor.as_ref(), row, pred) {
-            self.failed = Some(e.clone());
-            return Err(e);
+        let checked = check_row(self.key, self.anchor.as_ref(), row, pred);
+        self.settle(row, checked)
+    }
+
+    /// Counts a row that checked out and makes it the predecessor of the next; remembers a
+    /// failure, so that every later push reports the first one.
+    fn settle<R: ChainRow + ?Sized, T>(
+        &mut self,
+        row: &R,
+        checked: Result<T, ChainError>,
+    ) -> Result<T, ChainError> {
+        match checked {
+            Ok(v) => {
+                self.rows += 1;
+                self.last = Some(ChainHead {
+                    seq: row.seq(),
+                    hash: *row.hash(),
+                });
+                Ok(v)
+            }
+            Err(e) => {
+                self.failed = Some(e.clone());
+                Err(e)
+            }
         }
-        self.rows += 1;
-        self.last = Some(ChainHead {
-            seq: row.seq(),
-            hash: *row.hash(),
-        });
-        Ok(())
     }
 
     /// [`push`](Self::push), also handing the row's event to `view` as it is read (borrowed,
@@ -371,27 +386,13 @@ impl<'k> Verifier<'k> {
         let checked = check_row_with(self.key, self.anchor.as_ref(), row, pred, |_| {
             canonical::view(row.canonical(), detail).map(|v| seen = Some(v))
         });
-        let view = match (checked, seen) {
-            (Ok(()), Some(v)) => v,
-            (Err(e), _) => {
-                self.failed = Some(e.clone());
-                return Err(e);
-            }
-            (Ok(()), None) => {
-                let e = ChainError::Undecodable {
-                    seq: row.seq(),
-                    reason: AuditError::Malformed { what: "event" },
-                };
-                self.failed = Some(e.clone());
-                return Err(e);
-            }
-        };
-        self.rows += 1;
-        self.last = Some(ChainHead {
-            seq: row.seq(),
-            hash: *row.hash(),
+        let viewed = checked.and_then(|()| {
+            seen.ok_or(ChainError::Undecodable {
+                seq: row.seq(),
+                reason: AuditError::Malformed { what: "event" },
+            })
         });
-        Ok(view)
+        self.settle(row, viewed)
     }
 
     /// Ends verification: checks the checkpoint (if any) against the chain's end.

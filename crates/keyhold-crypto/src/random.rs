@@ -20,13 +20,17 @@ pub fn array<const N: usize>() -> Result<[u8; N], CryptoError> {
 pub fn identifier(prefix: &str, n: usize) -> Result<String, CryptoError> {
     let mut bytes = vec![0u8; n];
     fill(&mut bytes)?;
-    let mut out = String::with_capacity(prefix.len() + 2 * n);
+    Ok(prefixed_hex(prefix, &bytes))
+}
+
+/// `prefix` followed by `bytes` in lowercase hex (for public values: ids, not keys).
+pub fn prefixed_hex(prefix: &str, bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(prefix.len() + 2 * bytes.len());
     out.push_str(prefix);
     for b in bytes {
         out.push(char::from(HEX[usize::from(b >> 4)]));
         out.push(char::from(HEX[usize::from(b & 0xf)]));
     }
-    Ok(out)
+    out
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";

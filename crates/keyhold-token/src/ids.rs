@@ -8,27 +8,13 @@ use crate::TokenError;
 /// A fresh random token id: `key_` followed by 32 lowercase hex digits (128 random bits from
 /// the OS CSPRNG).
 pub fn new_jti() -> Result<String, TokenError> {
-    let bytes = keyhold_crypto::random::array::<16>().map_err(|_| TokenError::Rng)?;
-    let mut out = String::with_capacity(4 + 32);
-    out.push_str("key_");
-    for b in bytes {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    Ok(out)
+    keyhold_crypto::random::identifier("key_", 16).map_err(|_| TokenError::Rng)
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// The `iss` of a store's tokens: `urn:keyhold:` and the store's random id in lowercase hex, so
 /// that a token names the one store whose keys may accept it.
 pub fn issuer_of_store(store_id: &[u8]) -> String {
-    let mut out = String::from("urn:keyhold:");
-    for b in store_id {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    out
+    keyhold_crypto::random::prefixed_hex("urn:keyhold:", store_id)
 }
 
 /// A short, stable identifier of a token for storage, logs and audit: the first 16 base64url
@@ -63,7 +49,11 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), 36);
         assert!(a.starts_with("key_"));
-        assert!(a[4..].bytes().all(|c| HEX.contains(&c)));
+        assert!(
+            a[4..]
+                .bytes()
+                .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+        );
     }
 
     #[test]

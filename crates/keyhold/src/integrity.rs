@@ -28,24 +28,3 @@ impl Keyhold {
         Ok(self.rows.load(opened.as_ref())?)
     }
 }
-
-#[cfg(test)]
-mod tests {
-    /// The identity MAC covers the `meta` rows the facade writes under these names.
-    #[test]
-    fn the_identity_rows_are_the_ones_the_facade_writes() {
-        use keyhold_integrity::meta;
-        assert_eq!(
-            crate::audit::META_CHECKPOINT_PUBLIC,
-            meta::CHECKPOINT_PUBLIC
-        );
-        assert_eq!(
-            [
-                crate::META_STORE_ID,
-                crate::META_MASTER_CHECK,
-                crate::META_CREATED_AT
-            ],
-            [meta::STORE_ID, meta::MASTER_CHECK, meta::CREATED_AT]
-        );
-    }
-}

@@ -23,7 +23,7 @@ pub use uses::Deferred;
 
 const AUDIT_KEY_KIND: &str = "audit-key";
 const CHECKPOINT_KEY_KIND: &str = "audit-checkpoint-key";
-pub(crate) const META_CHECKPOINT_PUBLIC: &str = "audit_checkpoint_public";
+pub(crate) const META_CHECKPOINT_PUBLIC: &str = keyhold_integrity::meta::CHECKPOINT_PUBLIC;
 
 /// In-memory audit keys (loaded from their encrypted records on first use).
 #[derive(Default)]

@@ -69,6 +69,12 @@ pub fn key_name(name: &str) -> Result<()> {
     check("key name", name, 64, "._-", true)
 }
 
+/// Connection names: `[a-z0-9][a-z0-9_-]{0,62}` — a name `keyhold run` can turn into an
+/// environment variable's prefix (upper case, `-` as `_`).
+pub fn connection_name(name: &str) -> Result<()> {
+    check("connection name", name, 63, "_-", true)
+}
+
 /// Record kinds: `[a-z0-9][a-z0-9._-]{0,63}`.
 pub fn record_kind(kind: &str) -> Result<()> {
     check("record kind", kind, 64, "._-", true)

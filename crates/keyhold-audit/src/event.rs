@@ -86,6 +86,26 @@ named_enum! {
         /// From here on, the store's access rows are authenticated (a new store, or the
         /// upgrade of an older one): an upgrade is refused once the chain holds this.
         RowsAuthenticated => "store.rows_authenticated",
+        /// A connection was created (its settings; never a credential).
+        ConnectionCreated => "connection.created",
+        /// A connection and every credential it kept were deleted.
+        ConnectionDeleted => "connection.deleted",
+        /// An operator's credential was staged into a slot (its version; never the value).
+        CredentialUpdated => "connection.credential_updated",
+        /// A slot's credential was tested at the target; a failure's outcome says why.
+        CredentialTested => "connection.tested",
+        /// A slot's tested credential was promoted to active (the other slot, if it was
+        /// active, is the standby for the grace period).
+        CredentialSaved => "connection.saved",
+        /// A regeneration was begun: a new credential for the slot is stored, about to be set
+        /// at the target.
+        RegenerationBegun => "connection.regenerating",
+        /// The target took the regenerated credential.
+        RegenerationConfirmed => "connection.regenerated",
+        /// Setting the regenerated credential at the target failed; the slot is failed.
+        RegenerationAbandoned => "connection.regeneration_abandoned",
+        /// A consumer was handed a connection's credential.
+        CredentialRead => "credential.read",
     }
 }
 

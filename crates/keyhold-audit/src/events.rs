@@ -206,3 +206,20 @@ mod tests {
         assert_eq!(e.details.get("revoked_through"), Some(&DetailValue::Int(7)));
     }
 }
+
+/// A connection's event: `action` about connection `name` of `workspace`, for `slot` (its
+/// stable name) at credential `version`, when the event concerns one.
+pub fn connection(
+    action: Action,
+    workspace: &str,
+    name: &str,
+    slot_version: Option<(&'static str, u32)>,
+) -> Result<EventDraft, DraftError> {
+    let mut record = EventDraft::new(action).workspace(workspace).target(name);
+    if let Some((slot, version)) = slot_version {
+        record = record
+            .detail("slot", PublicText::new(slot).map_err(|_| DraftError::Text)?)
+            .detail("version", version);
+    }
+    Ok(record)
+}

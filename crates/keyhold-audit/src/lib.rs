@@ -167,7 +167,7 @@ pub use fold::{ChainAudit, FoldedChain, RowError, StoredAuditRow};
 pub use key::{AuditKey, CHAIN_TAG};
 pub use request::new_request_id;
 pub use text::{DetailName, MAX_NAME_LEN, PublicText, ReasonCode};
-pub use uses::last_used;
+pub use uses::{connections_read, last_used};
 pub use verify::{
     Anchor, ChainError, ChainRow, RowRef, StoredRow, Summary, Verifier, verify, verify_parallel,
 };

@@ -23,6 +23,21 @@ pub fn last_used(events: &[Event]) -> BTreeMap<&str, i64> {
     last
 }
 
+/// The last-used time (Unix seconds) of every connection whose credential a batch handed out
+/// (`credential.read`), by workspace and connection name, with its newest time.
+pub fn connections_read(events: &[Event]) -> BTreeMap<(&str, &str), i64> {
+    let mut last: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+    for e in events {
+        if e.action == Action::CredentialRead
+            && let (Some(ws), Some(name)) = (&e.workspace, &e.target)
+        {
+            let t = last.entry((ws.as_str(), name.as_str())).or_insert(0);
+            *t = (*t).max(e.time_ms / 1000);
+        }
+    }
+    last
+}
+
 fn note<'e>(last: &mut BTreeMap<&'e str, i64>, key: &'e str, time_ms: i64) {
     let t = last.entry(key).or_insert(0);
     *t = (*t).max(time_ms / 1000);

@@ -2,7 +2,7 @@
 //! `mac` column that holds two MACs (the whole row, then the part verification reads).
 
 use keyhold_crypto::{ROW_MAC_LEN, RowKey, RowMac};
-use keyhold_store::{ApiKeyRow, SigningKeyRow, SigningKeyState, WorkspaceRow};
+use keyhold_store::{ApiKeyRow, ConnectionRow, SigningKeyRow, SigningKeyState, WorkspaceRow};
 
 pub(crate) fn signing_key(row: &SigningKeyRow) -> RowMac {
     RowMac::new("signing_key")
@@ -68,6 +68,25 @@ pub(crate) fn workspace(row: &WorkspaceRow) -> RowMac {
         .int(row.created_at)
         .opt_int(row.revoked_all_at_ms)
         .opt_int(row.revoked_all_seq)
+}
+
+/// A connection: everything that decides which credential is handed out, and where to — not
+/// its last use or its schedule, which decide neither.
+pub(crate) fn connection(row: &ConnectionRow) -> RowMac {
+    RowMac::new("connection")
+        .text(&row.id)
+        .text(&row.workspace)
+        .text(&row.name)
+        .text(&row.kind)
+        .text(&row.settings)
+        .int(row.grace_secs)
+        .opt_int(row.rotate_every_secs)
+        .int(row.last_version)
+        .text(&row.primary_state)
+        .text(&row.secondary_state)
+        .int(row.created_at)
+        .text(&row.created_by)
+        .int(row.updated_at)
 }
 
 pub(crate) fn counter(n: i64) -> RowMac {

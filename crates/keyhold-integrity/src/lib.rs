@@ -3,6 +3,7 @@
 //! which fields of which row the MAC covers — signing keys (kid, public key, state, validity),
 //! API keys (every column but the informational last-used time, and on its own the standing
 //! that verification reads), workspaces (the whole row, and on its own the revoke-all mark),
+//! connections (settings and both slots' rotation states: which credential is handed out),
 //! the store's identity rows in `meta` with a master-key witness, and the MAC'd mint counter —
 //! and the checks that turn a row that does not authenticate into an [`IntegrityError`] naming
 //! it. It also plans the one-time upgrade that authenticates an older store's rows
@@ -25,7 +26,9 @@ pub mod upgrade;
 use std::sync::{PoisonError, RwLock};
 
 use keyhold_crypto::{CryptoError, RowKey, RowMac, SecretBytes};
-use keyhold_store::{ApiKeyRow, KeyStanding, RecordKey, SigningKeyRow, StoreError, WorkspaceRow};
+use keyhold_store::{
+    ApiKeyRow, ConnectionRow, KeyStanding, RecordKey, SigningKeyRow, StoreError, WorkspaceRow,
+};
 
 pub use fields::keep_whole;
 pub use identity::is_witnessed;
@@ -191,6 +194,19 @@ impl RowAuth {
         let part = fields::mark(&row.id, row.revoked_all_seq);
         row.mac = self.with_key(|k| fields::two_macs(k, &fields::workspace(row), &part))?;
         Ok(())
+    }
+
+    /// Sets a connection row's `mac` before it is written.
+    pub fn mac_connection(&self, row: &mut ConnectionRow) -> Result<(), IntegrityError> {
+        row.mac = self.with_key(|k| k.mac(&fields::connection(row)).to_vec())?;
+        Ok(())
+    }
+
+    /// A connection row as read.
+    pub fn check_connection(&self, row: &ConnectionRow) -> Result<(), IntegrityError> {
+        self.verify(&fields::connection(row), &row.mac, || {
+            format!("connection {}", row.id)
+        })
     }
 
     /// A signing key row as read.

@@ -22,6 +22,7 @@
 //! facade keeps the encrypted credentials and the connector talks to the target.
 #![forbid(unsafe_code)]
 
+mod codec;
 mod error;
 mod plan;
 mod transitions;

@@ -9,6 +9,7 @@
 
 mod audit;
 mod changes;
+mod connection_rows;
 mod datadir;
 mod error;
 mod key_rows;
@@ -25,6 +26,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use audit::{AuditFilter, AuditRow, AuditRowView};
 pub use changes::{ChangeMark, Standing};
+pub use connection_rows::ConnectionRow;
 pub use datadir::{DATABASE_FILE, DataDir, DataDirError};
 pub use error::StoreError;
 pub use key_rows::{ApiKeyRow, KeyStanding, SigningKeyRow, SigningKeyState};
@@ -121,7 +123,17 @@ impl Store {
         }
         let store = Self::configure(conn, path)?;
         store.migrate(migrations::AUTOMATIC)?;
+        store.migrate_past_upgrade()?;
         Ok(store)
+    }
+
+    /// The steps after the one that needs [`Store::upgrade`] apply by themselves, once the
+    /// schema is past it.
+    fn migrate_past_upgrade(&self) -> Result<(), StoreError> {
+        if self.schema_version()? >= migrations::UPGRADED {
+            self.migrate(migrations::LATEST)?;
+        }
+        Ok(())
     }
 
     fn configure(conn: Connection, path: &Path) -> Result<Self, StoreError> {
@@ -296,11 +308,11 @@ impl Store {
     /// [`Store::upgrade`]).
     pub fn pending_upgrade(&self) -> Result<Option<u32>, StoreError> {
         let v = self.schema_version()?;
-        Ok((v < migrations::LATEST).then_some(v))
+        Ok((v < migrations::UPGRADED).then_some(v))
     }
 
     /// Applies the migration from version `from` and runs `f` in the same write transaction:
-    /// both commit, or neither. `Ok(false)` if the schema is not at `from` any more (another
+    /// both commit, or neither; the later steps then apply by themselves. `Ok(false)` if the schema is not at `from` any more (another
     /// process upgraded it meanwhile).
     pub fn upgrade<E: From<StoreError>>(
         &self,
@@ -313,6 +325,7 @@ impl Store {
         if done {
             self.count_own_write();
         }
+        self.migrate_past_upgrade()?;
         Ok(done)
     }
 

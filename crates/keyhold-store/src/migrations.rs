@@ -137,11 +137,43 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER signing_keys_standing_delete AFTER DELETE ON signing_keys
         BEGIN UPDATE standing SET version = version + 1 WHERE id = 0; END;
     "#,
+    // 6: connections. Public settings and the two slots' rotation states, MAC'd by the facade
+    // like every access row; the credentials are envelope records. Nothing to authenticate
+    // in an older store (it has no connections), so this step applies by itself.
+    r#"
+    CREATE TABLE connections (
+        id                TEXT    PRIMARY KEY,
+        workspace         TEXT    NOT NULL REFERENCES workspaces (id),
+        name              TEXT    NOT NULL,
+        kind              TEXT    NOT NULL,
+        settings          TEXT    NOT NULL,
+        grace_secs        INTEGER NOT NULL CHECK (grace_secs >= 0),
+        rotate_every_secs INTEGER CHECK (rotate_every_secs > 0),
+        last_version      INTEGER NOT NULL CHECK (last_version >= 0),
+        primary_state     TEXT    NOT NULL,
+        secondary_state   TEXT    NOT NULL,
+        created_at        INTEGER NOT NULL,
+        created_by        TEXT    NOT NULL,
+        updated_at        INTEGER NOT NULL,
+        mac               BLOB    NOT NULL,
+        last_used_at      INTEGER,
+        next_rotation_at  INTEGER,
+        rotation_failures INTEGER NOT NULL DEFAULT 0,
+        lease_owner       TEXT,
+        lease_until       INTEGER,
+        UNIQUE (workspace, name)
+    ) STRICT;
+    CREATE INDEX connections_due ON connections (next_rotation_at)
+        WHERE next_rotation_at IS NOT NULL;
+    "#,
 ];
 
-/// The last version [`apply`] reaches by itself; later ones need [`upgrade`] (the facade's
-/// work in the same transaction).
+/// The last version [`apply`] reaches by itself from an older schema: the step after it needs
+/// [`upgrade`] (the facade's work in the same transaction).
 pub(crate) const AUTOMATIC: u32 = 4;
+
+/// The version that [`upgrade`] reaches; every step after it applies by itself again.
+pub(crate) const UPGRADED: u32 = AUTOMATIC + 1;
 
 /// The schema version this build writes.
 pub(crate) const LATEST: u32 = MIGRATIONS.len() as u32;

@@ -60,6 +60,17 @@ impl Caller {
         }
     }
 
+    /// The server itself, acting on its own schedule (regular rotations): an operator named
+    /// `keyhold-server`, through the HTTP surface.
+    pub fn server() -> Self {
+        Self {
+            who: Who::Operator {
+                name: "keyhold-server".to_owned(),
+            },
+            origin: Origin::new(Surface::Http),
+        }
+    }
+
     /// The holder of a verified key, through the library.
     pub fn key(principal: Principal) -> Self {
         Self {

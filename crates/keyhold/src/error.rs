@@ -60,6 +60,16 @@ pub enum Error {
     /// the precise code (`token_expired`, `key_revoked`, `insufficient_scope`, ...).
     #[error("{0}")]
     Token(TokenFailure),
+    /// A connection operation was refused or failed at its target: `code` is one of the
+    /// documented `connection_*`, `rotation_*`, `target_*` codes; the message names
+    /// connections, slots and versions, never a credential.
+    #[error("{message}")]
+    Connection {
+        /// The stable code.
+        code: &'static str,
+        /// What happened.
+        message: String,
+    },
     /// A state this build cannot handle, described without data.
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -108,6 +118,7 @@ impl Error {
             Self::Io { .. } => "io_error",
             Self::Token(e) => e.code(),
             Self::Internal(_) => "internal_error",
+            Self::Connection { code, .. } => code,
             Self::Remote { code, .. } => code,
             Self::Server { .. } => "server_error",
         }
@@ -152,6 +163,13 @@ impl Error {
     /// rather than a failure of the store or the server.
     pub fn is_refusal(&self) -> bool {
         (400..500).contains(&self.http_status())
+    }
+
+    pub(crate) fn connection(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Connection {
+            code,
+            message: message.into(),
+        }
     }
 
     pub(crate) fn integrity(what: impl Into<String>, e: OpenError) -> Self {

@@ -75,7 +75,7 @@ impl From<CommitError> for Error {
 }
 
 /// The event of `draft`, by `caller` (the key it acted with, if any, and its origin).
-fn event_by(draft: EventDraft, caller: &Caller) -> Result<Event> {
+pub(crate) fn event_by(draft: EventDraft, caller: &Caller) -> Result<Event> {
     let key = caller.principal().map(|p| p.key_id.as_str());
     draft.event(&caller.sub(), key, caller.origin())
 }

@@ -35,6 +35,9 @@ impl Keyhold {
             for (key, at) in keyhold_audit::last_used(&batch) {
                 tx.touch_api_key(key, at)?;
             }
+            for ((workspace, name), at) in keyhold_audit::connections_read(&batch) {
+                tx.touch_connection_named(workspace, name, at)?;
+            }
             Ok(())
         })
     }

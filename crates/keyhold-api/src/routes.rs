@@ -31,6 +31,26 @@ pub enum Op {
     ListAudit,
     /// Verify the audit chain.
     VerifyAudit,
+    /// The workspace's connections.
+    ListConnections,
+    /// Create a connection.
+    CreateConnection,
+    /// One connection.
+    GetConnection,
+    /// Delete a connection.
+    DeleteConnection,
+    /// Stage a credential the caller made into a slot.
+    UpdateCredential,
+    /// Test a slot's credential at the target.
+    TestCredential,
+    /// Promote a slot's tested credential.
+    SaveCredential,
+    /// Make a new credential for a slot at the target.
+    RegenerateCredential,
+    /// Rotate a connection: regenerate the slot that is not active, test it, promote it.
+    RotateConnection,
+    /// The credential to use now.
+    ActiveCredential,
 }
 
 /// A route of API v1.
@@ -40,7 +60,8 @@ pub struct Route {
     pub op: Op,
     /// HTTP method.
     pub method: &'static str,
-    /// Path template (`{id}` is a key id or name, one path segment).
+    /// Path template: each `{param}` is one path segment (`{id}`: a key id or name;
+    /// `{name}`: a connection's name; `{slot}`: `primary` or `secondary`).
     pub template: &'static str,
     /// Scope the bearer key needs (`any`: any valid key); `None`: no authentication.
     pub scope: Option<&'static str>,
@@ -52,6 +73,9 @@ pub struct Route {
     pub request: Option<&'static str>,
     /// What a success carries.
     pub response: &'static str,
+    /// The success carries a secret: it is answered with `Cache-Control: no-store`, and the
+    /// OpenAPI document marks it.
+    pub secret: bool,
     /// The error codes particular to this route. Besides these, a route with a scope gives
     /// the bearer refusals (`missing_token`, `token_*`, `key_*`, `workspace_*`,
     /// `insufficient_scope`), and any route the store's and the server's failures
@@ -60,10 +84,30 @@ pub struct Route {
 }
 
 impl Route {
-    /// The path of this route for key `id`, which the caller has already percent-encoded as a
-    /// path segment; a template without `{id}` is returned as it is.
-    pub fn path(&self, encoded_id: &str) -> String {
-        self.template.replace("{id}", encoded_id)
+    /// The names of the template's parameters, in path order (`["name", "slot"]` for
+    /// `/v1/connections/{name}/slots/{slot}/test`).
+    pub fn params(&self) -> impl Iterator<Item = &'static str> {
+        self.template
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+    }
+
+    /// The path of this route with its parameters, in path order, replaced by `encoded`,
+    /// segments the caller has already percent-encoded. A parameter with no segment given
+    /// is left as it is; a template without parameters is returned as it is.
+    pub fn path(&self, encoded: &[&str]) -> String {
+        let mut given = encoded.iter();
+        self.template
+            .split('/')
+            .map(|seg| {
+                if seg.starts_with('{') && seg.ends_with('}') {
+                    given.next().copied().unwrap_or(seg)
+                } else {
+                    seg
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/")
     }
 }
 
@@ -82,6 +126,7 @@ const fn open(
         summary,
         request: None,
         response,
+        secret: false,
         errors: &[],
     }
 }
@@ -103,6 +148,7 @@ const fn keyed(
         summary,
         request: None,
         response,
+        secret: false,
         errors: &[],
     }
 }
@@ -132,6 +178,25 @@ const fn with_body(route: Route, request: &'static str, errors: &'static [&'stat
 const fn with_errors(route: Route, errors: &'static [&'static str]) -> Route {
     Route { errors, ..route }
 }
+
+/// A route whose success carries a secret.
+const fn secret(route: Route) -> Route {
+    Route {
+        secret: true,
+        ..route
+    }
+}
+
+/// What a body that does not parse gives.
+const BODY: [&str; 4] = [
+    "invalid_json",
+    "body_too_large",
+    "request_timeout",
+    "bad_request",
+];
+
+/// The path's `{slot}` is not a slot, or no connection has that `{name}`.
+const SLOT: [&str; 2] = ["connection_not_found", "invalid_slot"];
 
 /// Every route of API v1, in the order OpenAPI lists them. The server serves exactly these
 /// (any other method on one of these paths is refused), and a test checks both directions.
@@ -270,6 +335,188 @@ pub const ROUTES: &[Route] = &[
         "Recompute the audit hash chain of the whole store (an admin key of the home workspace only).",
         "AuditVerification",
     ),
+    keyed(
+        Op::ListConnections,
+        "GET",
+        "/v1/connections",
+        "connections:read",
+        "The workspace's connections (never a credential).",
+        "ConnectionList",
+    ),
+    with_body(
+        keyed(
+            Op::CreateConnection,
+            "POST",
+            "/v1/connections",
+            "connections:write",
+            "Create a connection: its target's settings and its slots' logins.",
+            "Connection (201)",
+        ),
+        "CreateConnection",
+        &[
+            BODY[0],
+            BODY[1],
+            BODY[2],
+            BODY[3],
+            "invalid_input",
+            "invalid_connection",
+            "connection_exists",
+        ],
+    ),
+    with_errors(
+        keyed(
+            Op::GetConnection,
+            "GET",
+            "/v1/connections/{name}",
+            "connections:read",
+            "One connection, by name (never a credential).",
+            "Connection",
+        ),
+        &["connection_not_found", "rotation_state_inconsistent"],
+    ),
+    with_errors(
+        keyed(
+            Op::DeleteConnection,
+            "DELETE",
+            "/v1/connections/{name}",
+            "connections:write",
+            "Delete a connection and its stored credentials (the target's logins are left as they are).",
+            "Connection",
+        ),
+        &["connection_not_found", "rotation_in_progress"],
+    ),
+    with_body(
+        keyed(
+            Op::UpdateCredential,
+            "PUT",
+            "/v1/connections/{name}/slots/{slot}/credential",
+            "connections:write",
+            "Stage a credential you made into a slot that is not active; it must pass a test before it can be saved.",
+            "Connection",
+        ),
+        "UpdateCredential",
+        &[
+            BODY[0],
+            BODY[1],
+            BODY[2],
+            BODY[3],
+            SLOT[0],
+            SLOT[1],
+            "invalid_input",
+            "rotation_slot_active",
+            "rotation_grace_period",
+            "rotation_in_progress",
+            "rotation_state_inconsistent",
+        ],
+    ),
+    with_errors(
+        keyed(
+            Op::TestCredential,
+            "POST",
+            "/v1/connections/{name}/slots/{slot}/test",
+            "connections:write",
+            "Test a slot's staged credential at the target and record the verdict.",
+            "TestOutcome",
+        ),
+        &[
+            SLOT[0],
+            SLOT[1],
+            "connection_untestable",
+            "rotation_slot_active",
+            "rotation_in_progress",
+            "rotation_not_staged",
+            "rotation_version_mismatch",
+            "rotation_state_inconsistent",
+        ],
+    ),
+    with_body(
+        keyed(
+            Op::SaveCredential,
+            "POST",
+            "/v1/connections/{name}/slots/{slot}/save",
+            "connections:write",
+            "Promote a slot's tested credential: it becomes active, the one that was active the standby for the grace period.",
+            "Connection",
+        ),
+        "SaveCredential",
+        &[
+            BODY[0],
+            BODY[1],
+            BODY[2],
+            BODY[3],
+            SLOT[0],
+            SLOT[1],
+            "acknowledgement_required",
+            "rotation_slot_active",
+            "rotation_in_progress",
+            "rotation_not_tested",
+            "rotation_version_mismatch",
+            "rotation_state_inconsistent",
+        ],
+    ),
+    with_errors(
+        keyed(
+            Op::RegenerateCredential,
+            "POST",
+            "/v1/connections/{name}/slots/{slot}/regenerate",
+            "connections:rotate",
+            "Make a new credential for a slot that is not active and set it at the target; it is staged for its test.",
+            "Connection",
+        ),
+        &[
+            SLOT[0],
+            SLOT[1],
+            "regeneration_unsupported",
+            "target_unreachable",
+            "target_refused",
+            "rotation_slot_active",
+            "rotation_grace_period",
+            "rotation_in_progress",
+            "rotation_version_mismatch",
+            "rotation_state_inconsistent",
+        ],
+    ),
+    with_body(
+        keyed(
+            Op::RotateConnection,
+            "POST",
+            "/v1/connections/{name}/rotate",
+            "connections:rotate",
+            "Rotate: regenerate the slot that is not active, test it and, if it passes, promote it (resumes a rotation that was interrupted).",
+            "TestOutcome",
+        ),
+        "Rotate",
+        &[
+            BODY[0],
+            BODY[1],
+            BODY[2],
+            BODY[3],
+            "connection_not_found",
+            "regeneration_unsupported",
+            "target_unreachable",
+            "target_refused",
+            "rotation_no_active_slot",
+            "rotation_grace_period",
+            "rotation_in_progress",
+            "rotation_version_mismatch",
+            "rotation_state_inconsistent",
+        ],
+    ),
+    secret(with_errors(
+        keyed(
+            Op::ActiveCredential,
+            "GET",
+            "/v1/connections/{name}/credential",
+            "connections:use",
+            "The credential to use now, with what is needed to use it; answered with Cache-Control: no-store.",
+            "ActiveCredential",
+        ),
+        &[
+            "connection_not_found",
+            "rotation_no_active_slot",
+            "rotation_state_inconsistent",
+        ],
+    )),
 ];
 
 impl Op {
@@ -289,7 +536,39 @@ mod tests {
             assert_eq!(r.op as usize, i, "{:?} is out of place", r.op);
             assert_eq!(r.op.route().template, r.template);
         }
-        assert_eq!(Op::GetKey.route().path("a%2Fb"), "/v1/keys/a%2Fb");
+        assert_eq!(Op::GetKey.route().path(&["a%2Fb"]), "/v1/keys/a%2Fb");
+        assert_eq!(Op::ListKeys.route().path(&[]), "/v1/keys");
+        let test = Op::TestCredential.route();
+        assert_eq!(test.params().collect::<Vec<_>>(), ["name", "slot"]);
+        assert_eq!(
+            test.path(&["orders-db", "primary"]),
+            "/v1/connections/orders-db/slots/primary/test"
+        );
+        assert_eq!(
+            test.path(&["orders-db"]),
+            "/v1/connections/orders-db/slots/{slot}/test"
+        );
+        assert_eq!(Op::RevokeKey.route().params().collect::<Vec<_>>(), ["id"]);
+        assert_eq!(Op::ListConnections.route().params().count(), 0);
+    }
+
+    #[test]
+    fn only_the_active_credential_route_answers_a_secret() {
+        let secret: Vec<Op> = ROUTES.iter().filter(|r| r.secret).map(|r| r.op).collect();
+        assert_eq!(secret, [Op::ActiveCredential]);
+        let r = Op::ActiveCredential.route();
+        assert_eq!((r.method, r.scope), ("GET", Some("connections:use")));
+        // No connection route takes a secret in its path or query: only in a body.
+        for r in ROUTES
+            .iter()
+            .filter(|r| r.template.starts_with("/v1/connections"))
+        {
+            assert!(
+                r.params().all(|p| p == "name" || p == "slot"),
+                "{}",
+                r.template
+            );
+        }
     }
 
     #[test]

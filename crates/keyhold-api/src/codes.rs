@@ -65,6 +65,23 @@ pub const CODES: &[ErrorCode] = &[
     row("rng_failed", 500, 1),
     row("signing_failed", 500, 1),
     row("server_error", 502, 1),
+    row("connection_not_found", 404, 3),
+    row("connection_exists", 409, 4),
+    row("invalid_connection", 400, 2),
+    row("invalid_slot", 400, 2),
+    row("connection_untestable", 409, 4),
+    row("acknowledgement_required", 409, 4),
+    row("regeneration_unsupported", 409, 4),
+    row("target_unreachable", 502, 1),
+    row("target_refused", 502, 1),
+    row("rotation_slot_active", 409, 4),
+    row("rotation_grace_period", 409, 4),
+    row("rotation_in_progress", 409, 4),
+    row("rotation_version_mismatch", 409, 4),
+    row("rotation_not_staged", 409, 4),
+    row("rotation_not_tested", 409, 4),
+    row("rotation_no_active_slot", 409, 4),
+    row("rotation_state_inconsistent", 500, 6),
 ];
 
 /// The documented code `code`, if it is one.
@@ -102,6 +119,34 @@ mod tests {
             (http_status("key_revoked"), exit_status("key_revoked")),
             (401, 8)
         );
+        // The connection codes: a state refusal is a conflict (exit 4, like `conflict`),
+        // bad settings are input (2), the target's failures are a gateway's (502, exit 1),
+        // and stored rotation state no transition makes is an integrity failure (6).
+        for (code, status, exit) in [
+            ("connection_not_found", 404, 3),
+            ("connection_exists", 409, 4),
+            ("invalid_connection", 400, 2),
+            ("invalid_slot", 400, 2),
+            ("connection_untestable", 409, 4),
+            ("acknowledgement_required", 409, 4),
+            ("regeneration_unsupported", 409, 4),
+            ("target_unreachable", 502, 1),
+            ("target_refused", 502, 1),
+            ("rotation_slot_active", 409, 4),
+            ("rotation_grace_period", 409, 4),
+            ("rotation_in_progress", 409, 4),
+            ("rotation_version_mismatch", 409, 4),
+            ("rotation_not_staged", 409, 4),
+            ("rotation_not_tested", 409, 4),
+            ("rotation_no_active_slot", 409, 4),
+            ("rotation_state_inconsistent", 500, 6),
+        ] {
+            assert_eq!(
+                (http_status(code), exit_status(code)),
+                (status, exit),
+                "{code}"
+            );
+        }
         assert_eq!(
             (
                 http_status("from_the_future"),

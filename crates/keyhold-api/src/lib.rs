@@ -4,7 +4,8 @@
 //! codes with their HTTP status and CLI exit status ([`CODES`]), and the rules for the names
 //! callers choose ([`names`]). Without features it is plain
 //! data, serde and the audit route's query string ([`AuditQuery`]), with no I/O and no HTTP
-//! stack. The feature `client` adds `Client`, the HTTP client of these routes (ureq,
+//! stack; a secret in a body (a connection's password) is a [`Secret`], wiped when dropped
+//! and never printed. The feature `client` adds `Client`, the HTTP client of these routes (ureq,
 //! rustls): the only I/O here, and only the network. It never opens a store or touches a key
 //! of the store, and depends on no other keyhold crate, so both ends of the wire can use it
 //! without pulling in the other's machinery.
@@ -14,6 +15,7 @@ mod audit;
 #[cfg(feature = "client")]
 mod client;
 mod codes;
+mod connections;
 mod keys;
 pub mod names;
 mod openapi;
@@ -25,6 +27,11 @@ pub use audit::{AuditQuery, AuditVerification, QueryError};
 #[cfg(feature = "client")]
 pub use client::{ApiError, Client, Params};
 pub use codes::{CODES, ErrorCode, exit_status, http_status, lookup};
+pub use connections::{
+    ActiveCredential, Connection, ConnectionKind, ConnectionList, CreateConnection,
+    DEFAULT_GRACE_SECS, Failure, HttpScheme, Rotate, SaveCredential, Secret, Slot, SlotName,
+    SlotState, Slots, Target, TestOutcome, UpdateCredential,
+};
 pub use keys::{ApiKey, KeyState, RevokeAll, SigningKeyRotation};
 pub use openapi::openapi;
 pub use routes::{Op, ROUTES, Route};

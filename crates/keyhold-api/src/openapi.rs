@@ -50,8 +50,63 @@ fn operation(route: &Route, home_workspace: &str) -> Value {
     if route.home_only {
         op["x-keyhold-workspace"] = json!(home_workspace);
     }
-    if route.template.contains("{id}") {
-        op["parameters"] = json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }]);
+    if route.secret {
+        // The answer carries a credential: no cache may keep it.
+        op["x-keyhold-secret"] = json!(true);
+        op["responses"]["200"] = json!({
+            "description": "Success; the body carries a secret",
+            "headers": { "Cache-Control": {
+                "description": "The answer carries a secret: no cache may store it.",
+                "schema": { "type": "string", "const": "no-store" }
+            } }
+        });
+    }
+    let params: Vec<Value> = route.params().map(parameter).collect();
+    if !params.is_empty() {
+        op["parameters"] = Value::Array(params);
     }
     op
+}
+
+/// The OpenAPI parameter object of the path parameter `name`.
+fn parameter(name: &str) -> Value {
+    let schema = match name {
+        "slot" => json!({ "type": "string", "enum": ["primary", "secondary"] }),
+        _ => json!({ "type": "string" }),
+    };
+    json!({ "name": name, "in": "path", "required": true, "schema": schema })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_and_secrets_are_documented() {
+        let doc = openapi("default");
+        let test = &doc["paths"]["/v1/connections/{name}/slots/{slot}/test"]["post"];
+        let names: Vec<&str> = test["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        assert_eq!(names, ["name", "slot"]);
+        assert_eq!(test["parameters"][1]["schema"]["enum"][1], "secondary");
+        assert_eq!(test["x-keyhold-scope"], "connections:write");
+        assert!(test.get("x-keyhold-secret").is_none());
+        let credential = &doc["paths"]["/v1/connections/{name}/credential"]["get"];
+        assert_eq!(credential["x-keyhold-secret"], true);
+        assert_eq!(
+            credential["responses"]["200"]["headers"]["Cache-Control"]["schema"]["const"],
+            "no-store"
+        );
+        let key = &doc["paths"]["/v1/keys/{id}"]["get"]["parameters"];
+        assert_eq!(
+            key,
+            &json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }])
+        );
+        assert!(doc["paths"]["/v1/connections/{name}"]["delete"].is_object());
+        assert!(doc["paths"]["/v1/connections/{name}/slots/{slot}/credential"]["put"].is_object());
+    }
 }

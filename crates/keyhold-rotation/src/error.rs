@@ -39,7 +39,8 @@ pub enum RotationError {
         /// The version the slot holds, if any.
         found: Option<Version>,
     },
-    /// Only a staged, tested or failed credential can be tested: the slot holds none.
+    /// Only a staged, tested or failed credential can be tested, and only a regeneration
+    /// still in progress abandoned: the slot holds none.
     #[error("the {0} slot holds no staged credential to test")]
     NotStaged(SlotName),
     /// Save promotes only a credential that passed a test since it was last updated.

@@ -14,7 +14,9 @@
 //! slot is [`SlotState::Regenerating`] a version, committed with the new encrypted
 //! credential) comes before the target is changed ([`Effect`]), and a crash in between
 //! resumes by setting the same version again ([`Connection::pending`]), so the store and the
-//! target never disagree silently.
+//! target never disagree silently. If the target cannot be made to take it, the regeneration
+//! is abandoned ([`Connection::abandon_regenerate`]): the slot is failed, whatever the target
+//! holds, and is never handed out or promoted without a new test.
 //!
 //! This crate owns the slots' states, which transition is legal from which state, and the
 //! refusals ([`RotationError`], each with a stable code). It must never do I/O, read a clock

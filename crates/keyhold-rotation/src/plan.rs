@@ -5,7 +5,9 @@
 use crate::{Connection, Effect, Origin, RotationError, SlotName, SlotState, Version};
 
 /// The next step of a rotation. A rotation is over when its `Save` succeeds, or when a test
-/// fails (the slot is then [`SlotState::Failed`], and the next rotation regenerates it).
+/// fails or setting the credential at the target does
+/// ([`Connection::abandon_regenerate`]): the slot is then [`SlotState::Failed`], and the next
+/// rotation regenerates it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RotateStep {
     /// [`Connection::begin_regenerate`] the slot, which the plan read at `seen`.
@@ -18,7 +20,8 @@ pub enum RotateStep {
         force: bool,
     },
     /// Perform the effect (again, if it was already performed), then
-    /// [`Connection::confirm_regenerated`] its version.
+    /// [`Connection::confirm_regenerated`] its version, or, if the target could not be made
+    /// to take it, [`Connection::abandon_regenerate`] it.
     SetAndConfirm(Effect),
     /// Test the regenerated credential at the target and [`Connection::test`] the verdict.
     Test {

@@ -2,7 +2,8 @@
 //! [`RotationError`] and changes nothing.
 
 use crate::{
-    Connection, Effect, Origin, RotationError, SlotName, SlotState, Verdict, Version, index,
+    Connection, Effect, FailReason, Origin, RotationError, SlotName, SlotState, Verdict, Version,
+    index,
 };
 
 impl Connection {
@@ -98,6 +99,45 @@ impl Connection {
                 expected: Some(version),
                 found: s.version(),
             }),
+        }
+    }
+
+    /// Setting `version` at the target failed (unreachable, or the target refused the
+    /// change): the regeneration is given up and the slot is [`SlotState::Failed`] with
+    /// `reason`, so it no longer blocks rotations. Whether the target took the version is not
+    /// known; a failed credential is never handed out nor promoted without a new passing
+    /// test, and the next rotation regenerates the slot again. Only the slot's intent of
+    /// exactly `version` can be abandoned: another version is a
+    /// [`RotationError::VersionMismatch`], the active slot [`RotationError::SlotActive`], and
+    /// a slot whose regeneration of `version` was already confirmed or abandoned
+    /// [`RotationError::NotStaged`] (no intent is left to abandon).
+    pub fn abandon_regenerate(
+        &mut self,
+        slot: SlotName,
+        version: Version,
+        reason: FailReason,
+        now: u64,
+    ) -> Result<(), RotationError> {
+        match self.slot(slot) {
+            SlotState::Active { .. } => Err(RotationError::SlotActive(slot)),
+            SlotState::Regenerating { version: v } if v == version => {
+                self.set(
+                    slot,
+                    SlotState::Failed {
+                        version,
+                        origin: Origin::Regenerate,
+                        at: now,
+                        reason,
+                    },
+                );
+                Ok(())
+            }
+            s if s.version() != Some(version) => Err(RotationError::VersionMismatch {
+                slot,
+                expected: Some(version),
+                found: s.version(),
+            }),
+            _ => Err(RotationError::NotStaged(slot)),
         }
     }
 

@@ -211,6 +211,158 @@ fn a_rotation_regenerates_an_operators_staged_credential_or_a_failed_one() {
     assert_eq!(c.next_rotate_step(4, false).unwrap(), again);
 }
 
+#[test]
+fn an_abandoned_regeneration_fails_the_slot_and_the_next_rotation_regenerates_it() {
+    let mut c = regenerating();
+    let v = Version::new(2);
+    c.abandon_regenerate(Secondary, v, FailReason::Unreachable, 20)
+        .unwrap();
+    let failed = SlotState::Failed {
+        version: v,
+        origin: Origin::Regenerate,
+        at: 20,
+        reason: FailReason::Unreachable,
+    };
+    assert_eq!(c.slot(Secondary), failed);
+    // Nothing is pending any more, the failed credential is not handed out nor savable, and
+    // the active one is untouched.
+    assert!(c.pending().is_empty());
+    assert_eq!(c.handed_out(21), vec![(Primary, Version::new(1))]);
+    assert_eq!(code(c.save(Secondary, v, 21)), "rotation_not_tested");
+    // The next rotation regenerates the failed slot: a new version, a new intent.
+    let again = RotateStep::Regenerate {
+        slot: Secondary,
+        seen: Some(v),
+        force: false,
+    };
+    assert_eq!(c.next_rotate_step(22, false).unwrap(), again);
+    let e = c.begin_regenerate(Secondary, Some(v), 22, false).unwrap();
+    assert_eq!(
+        e,
+        Effect::SetAtTarget {
+            slot: Secondary,
+            version: Version::new(3)
+        }
+    );
+    // A refused change is abandoned with its own reason.
+    c.abandon_regenerate(Secondary, Version::new(3), FailReason::Rejected, 23)
+        .unwrap();
+    assert!(matches!(
+        c.slot(Secondary),
+        SlotState::Failed {
+            reason: FailReason::Rejected,
+            at: 23,
+            ..
+        }
+    ));
+    // Only a new passing test (the target did take it after all) makes it savable.
+    c.test(Secondary, Version::new(3), Verdict::Pass, 24)
+        .unwrap();
+    c.save(Secondary, Version::new(3), 25).unwrap();
+    assert_eq!(c.active(), Some((Secondary, Version::new(3))));
+}
+
+#[test]
+fn only_the_regeneration_in_progress_of_exactly_that_version_is_abandoned() {
+    let cases: Vec<(&str, Connection, Transition)> = vec![
+        (
+            "rotation_version_mismatch",
+            regenerating(),
+            Box::new(|c| c.abandon_regenerate(Secondary, Version::new(3), FailReason::Rejected, 1)),
+        ),
+        (
+            "rotation_version_mismatch",
+            saved(),
+            Box::new(|c| c.abandon_regenerate(Secondary, Version::new(2), FailReason::Rejected, 1)),
+        ),
+        (
+            "rotation_version_mismatch",
+            staged(),
+            Box::new(|c| c.abandon_regenerate(Secondary, Version::new(1), FailReason::Rejected, 1)),
+        ),
+        (
+            "rotation_slot_active",
+            saved(),
+            Box::new(|c| c.abandon_regenerate(Primary, Version::new(1), FailReason::Rejected, 1)),
+        ),
+        (
+            // An operator's staged credential is not a regeneration.
+            "rotation_not_staged",
+            staged(),
+            Box::new(|c| c.abandon_regenerate(Secondary, Version::new(2), FailReason::Rejected, 1)),
+        ),
+        (
+            // Confirmed: the target took it; there is no intent left to abandon.
+            "rotation_not_staged",
+            {
+                let mut c = regenerating();
+                c.confirm_regenerated(Secondary, Version::new(2)).unwrap();
+                c
+            },
+            Box::new(|c| {
+                c.abandon_regenerate(Secondary, Version::new(2), FailReason::Unreachable, 1)
+            }),
+        ),
+        (
+            // Abandoned already.
+            "rotation_not_staged",
+            {
+                let mut c = regenerating();
+                c.abandon_regenerate(Secondary, Version::new(2), FailReason::Unreachable, 1)
+                    .unwrap();
+                c
+            },
+            Box::new(|c| {
+                c.abandon_regenerate(Secondary, Version::new(2), FailReason::Unreachable, 2)
+            }),
+        ),
+        (
+            "rotation_not_staged",
+            rotated(),
+            Box::new(|c| c.abandon_regenerate(Primary, Version::new(1), FailReason::Rejected, 101)),
+        ),
+    ];
+    for (want, mut c, op) in cases {
+        let before = c.clone();
+        let e = op(&mut c).unwrap_err();
+        assert_eq!(e.code(), want, "{e:?}");
+        assert_eq!(
+            c, before,
+            "a refused abandon ({want}) changed the connection"
+        );
+    }
+}
+
+#[test]
+fn a_rotation_regenerates_a_standby_slot_whose_regeneration_was_abandoned() {
+    // The standby of a rotation, its grace over, is regenerated; setting it fails.
+    let mut c = rotated();
+    let after = 100 + GRACE;
+    let step = c.next_rotate_step(after, false).unwrap();
+    let RotateStep::Regenerate { slot, seen, force } = step else {
+        panic!("{step:?}");
+    };
+    assert_eq!((slot, seen), (Primary, Some(Version::new(1))));
+    let Effect::SetAtTarget { version, .. } = c.begin_regenerate(slot, seen, after, force).unwrap();
+    c.abandon_regenerate(Primary, version, FailReason::Unreachable, after + 1)
+        .unwrap();
+    assert!(matches!(
+        c.slot(Primary),
+        SlotState::Failed {
+            origin: Origin::Regenerate,
+            ..
+        }
+    ));
+    // A failed slot has no grace: the next rotation regenerates it at once, unforced.
+    let again = RotateStep::Regenerate {
+        slot: Primary,
+        seen: Some(version),
+        force: false,
+    };
+    assert_eq!(c.next_rotate_step(after + 2, false).unwrap(), again);
+    assert_eq!(c.handed_out(after + 2), vec![(Secondary, Version::new(2))]);
+}
+
 /// A transition tried on a connection, its effect dropped.
 type Transition = Box<dyn Fn(&mut Connection) -> Result<(), RotationError>>;
 

@@ -8,6 +8,7 @@
 //! another host. A failed request is an [`ApiError`]: the server's envelope (code, message,
 //! status, request id), or why the server could not be reached or understood.
 
+mod connections;
 mod error;
 mod url;
 
@@ -41,11 +42,12 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// What a call puts into its route's path and query: the key `{id}` (percent-encoded here) and
-/// query parameters (likewise), in order.
+/// What a call puts into its route's path and query: the path's parameters (`{id}`, or
+/// `{name}` and `{slot}`; percent-encoded here) and query parameters (likewise), in order.
+/// Never a secret: those go in bodies.
 #[derive(Debug, Default, Clone)]
 pub struct Params<'a> {
-    id: Option<&'a str>,
+    segments: Vec<&'a str>,
     query: Vec<(&'a str, String)>,
 }
 
@@ -53,7 +55,20 @@ impl<'a> Params<'a> {
     /// The key id or name for a route's `{id}`.
     pub fn id(id: &'a str) -> Self {
         Self {
-            id: Some(id),
+            segments: vec![id],
+            query: Vec::new(),
+        }
+    }
+
+    /// The connection's name for a route's `{name}`.
+    pub fn connection(name: &'a str) -> Self {
+        Self::id(name)
+    }
+
+    /// The connection's name and the slot for a route's `{name}` and `{slot}`.
+    pub fn slot(name: &'a str, slot: crate::SlotName) -> Self {
+        Self {
+            segments: vec![name, slot.as_str()],
             query: Vec::new(),
         }
     }
@@ -70,7 +85,7 @@ impl<'a> Params<'a> {
     /// reads its own).
     pub fn audit(q: &AuditQuery) -> Self {
         Self {
-            id: None,
+            segments: Vec::new(),
             query: q.pairs(),
         }
     }
@@ -78,10 +93,9 @@ impl<'a> Params<'a> {
     /// The path of `op`'s route with these parameters.
     fn path(&self, op: Op) -> String {
         let route = op.route();
-        let path = match self.id {
-            Some(id) => route.path(&encode(id)),
-            None => route.template.to_owned(),
-        };
+        let encoded: Vec<String> = self.segments.iter().map(|s| encode(s)).collect();
+        let encoded: Vec<&str> = encoded.iter().map(String::as_str).collect();
+        let path = route.path(&encoded);
         if self.query.is_empty() {
             return path;
         }
@@ -213,8 +227,13 @@ impl Client {
         let auth: &str = &self.authorization;
         let sent = match method {
             "GET" => self.agent.get(&url).header("Authorization", auth).call(),
+            "DELETE" => self.agent.delete(&url).header("Authorization", auth).call(),
             _ => {
-                let req = self.agent.post(&url).header("Authorization", auth);
+                let req = match method {
+                    "PUT" => self.agent.put(&url),
+                    _ => self.agent.post(&url),
+                }
+                .header("Authorization", auth);
                 match body {
                     Some(b) => req.content_type("application/json").send(b),
                     None => req.send_empty(),
@@ -261,6 +280,14 @@ mod tests {
         assert_eq!(
             Params::id("a/b").path(Op::RevokeKey),
             "/v1/keys/a%2Fb/revoke"
+        );
+        assert_eq!(
+            Params::slot("orders/db", crate::SlotName::Secondary).path(Op::UpdateCredential),
+            "/v1/connections/orders%2Fdb/slots/secondary/credential"
+        );
+        assert_eq!(
+            Params::connection("orders db").path(Op::ActiveCredential),
+            "/v1/connections/orders%20db/credential"
         );
         assert_eq!(
             Params::default()

@@ -56,6 +56,20 @@ impl World {
         Ok(())
     }
 
+    pub(crate) fn abandon(
+        &mut self,
+        slot: SlotName,
+        version: Version,
+        fault: Fault,
+    ) -> Result<(), RotationError> {
+        self.conn
+            .abandon_regenerate(slot, version, FailReason::Unreachable, self.now())?;
+        if fault == Fault::AbandonAsTested {
+            self.conn.test(slot, version, Verdict::Pass, self.now())?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn test(
         &mut self,
         slot: SlotName,
@@ -166,7 +180,10 @@ impl World {
         if self.ghost.untested_promotion {
             out.push('e');
         }
-        // (f) a tested credential is one the target accepts: store and target agree.
+        // (f) store and target agree on what the store vouches for: a tested credential is one
+        // the target accepts. A regenerating or failed slot vouches for nothing: after an
+        // abandoned regeneration the target may or may not hold its version, so the check
+        // claims nothing about those states.
         for s in SlotName::BOTH {
             if let SlotState::Tested { version, .. } = self.slot(s)
                 && !accepted((s, version))

@@ -2,7 +2,8 @@
 //! connection × the target × a bounded clock × two callers running `rotate` (their planned,
 //! not yet applied steps are the in-flight work a crash drops), applying every operation in
 //! every state — updates with a credential the target has or has not, forced or not,
-//! regenerations begun, their effect at the target and its confirmation, tests passing and
+//! regenerations begun, their effect at the target and its confirmation or, when it fails
+//! (the target having taken the version or not), its abandonment, tests passing and
 //! failing, saves, time passing the grace period, crashes — until no new state appears.
 //! Every reachable state is checked against the invariants (see `World::broken`), and each
 //! invariant's check is shown to fail on a deliberately broken machine.
@@ -162,4 +163,10 @@ fn a_save_that_does_not_demote_is_caught() {
 #[test]
 fn a_stale_plan_reaching_the_target_is_caught() {
     breaks(Fault::UnguardedEffect, 'c');
+}
+
+#[test]
+fn an_abandoned_regeneration_recorded_as_tested_is_caught() {
+    breaks(Fault::AbandonAsTested, 'f');
+    breaks(Fault::AbandonAsTested, 'b');
 }

@@ -29,6 +29,8 @@ pub enum Fault {
     NoDemote,
     /// A caller performs its planned effect without reading whether it is still pending.
     UnguardedEffect,
+    /// Abandoning a regeneration records the credential as tested instead of failed.
+    AbandonAsTested,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -79,6 +81,12 @@ pub enum Op {
     Confirm {
         slot: SlotName,
     },
+    /// The connector performs a pending effect and it fails: the target took the version or
+    /// not (`took`), nobody knows which; the regeneration is abandoned.
+    Abandon {
+        slot: SlotName,
+        took: bool,
+    },
     Test {
         slot: SlotName,
         pass: bool,
@@ -96,6 +104,12 @@ pub enum Op {
     Apply {
         caller: usize,
         pass: bool,
+    },
+    /// A caller's planned effect fails at the target, which took the version or not
+    /// (`took`), and the caller abandons the regeneration.
+    ApplyFailing {
+        caller: usize,
+        took: bool,
     },
 }
 
@@ -181,6 +195,8 @@ impl World {
             if matches!(self.conn.slot(slot), SlotState::Regenerating { .. }) {
                 ops.push(Op::Effect { slot });
                 ops.push(Op::Confirm { slot });
+                ops.push(Op::Abandon { slot, took: false });
+                ops.push(Op::Abandon { slot, took: true });
             }
             ops.push(Op::Test { slot, pass: false });
             if let Some(v) = self.conn.slot(slot).version()
@@ -208,12 +224,19 @@ impl World {
                         force: true,
                     });
                 }
-                Caller::Planned { .. } => {
+                Caller::Planned { step, .. } => {
                     ops.push(Op::Apply {
                         caller,
                         pass: false,
                     });
                     ops.push(Op::Apply { caller, pass: true });
+                    if let StepKey::SetAndConfirm(..) = step {
+                        ops.push(Op::ApplyFailing {
+                            caller,
+                            took: false,
+                        });
+                        ops.push(Op::ApplyFailing { caller, took: true });
+                    }
                 }
             }
         }
@@ -256,6 +279,17 @@ impl World {
                 let v = self.conn.slot(slot).version()?;
                 self.conn.confirm_regenerated(slot, v)
             }
+            Op::Abandon { slot, took } => {
+                let Effect::SetAtTarget { slot, version } = *self
+                    .conn
+                    .pending()
+                    .iter()
+                    .find(|Effect::SetAtTarget { slot: s, .. }| *s == slot)?;
+                if took {
+                    self.target[ix(slot)] = Some(version);
+                }
+                self.abandon(slot, version, fault)
+            }
             Op::Test { slot, pass } => {
                 let v = self.conn.slot(slot).version().unwrap_or(Version::new(1));
                 self.test(slot, v, pass, fault)
@@ -274,6 +308,7 @@ impl World {
             }
             Op::Start { caller, force } => self.replan(caller, force),
             Op::Apply { caller, pass } => self.apply_step(caller, pass, fault)?,
+            Op::ApplyFailing { caller, took } => self.apply_failing(caller, took, fault)?,
         };
         Some(r)
     }
@@ -337,6 +372,33 @@ impl World {
             (Err(_), _) => self.callers[caller] = Caller::Idle,
         }
         Some(r)
+    }
+
+    /// A caller's planned effect fails at the target (which took the version or not) and the
+    /// caller abandons its regeneration; its rotation is over either way.
+    fn apply_failing(
+        &mut self,
+        caller: usize,
+        took: bool,
+        fault: Fault,
+    ) -> Option<Result<(), RotationError>> {
+        let Caller::Planned {
+            step: StepKey::SetAndConfirm(slot, version),
+            ..
+        } = self.callers[caller]
+        else {
+            return None;
+        };
+        self.callers[caller] = Caller::Idle;
+        // As for a successful effect: only one the store still has pending is attempted.
+        let effect = Effect::SetAtTarget { slot, version };
+        if fault != Fault::UnguardedEffect && !self.conn.pending().contains(&effect) {
+            return Some(Ok(()));
+        }
+        if took {
+            self.target[ix(slot)] = Some(version);
+        }
+        Some(self.abandon(slot, version, fault))
     }
 
     /// The caller reads the stored state and plans its next step (or stops, refused).

@@ -1,4 +1,9 @@
 //! The route table of API v1: what the server serves, the client calls and OpenAPI documents.
+//! A route is described here; the table itself is in `table.rs`.
+
+mod table;
+
+pub use table::ROUTES;
 
 /// What a route does: the operation the server runs for it (its OpenAPI `operationId`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +36,26 @@ pub enum Op {
     ListAudit,
     /// Verify the audit chain.
     VerifyAudit,
+    /// The workspace's connections.
+    ListConnections,
+    /// Create a connection.
+    CreateConnection,
+    /// One connection.
+    GetConnection,
+    /// Delete a connection.
+    DeleteConnection,
+    /// Stage a credential the caller made into a slot.
+    UpdateCredential,
+    /// Test a slot's credential at the target.
+    TestCredential,
+    /// Promote a slot's tested credential.
+    SaveCredential,
+    /// Make a new credential for a slot at the target.
+    RegenerateCredential,
+    /// Rotate a connection: regenerate the slot that is not active, test it, promote it.
+    RotateConnection,
+    /// The credential to use now.
+    ActiveCredential,
 }
 
 /// A route of API v1.
@@ -40,7 +65,8 @@ pub struct Route {
     pub op: Op,
     /// HTTP method.
     pub method: &'static str,
-    /// Path template (`{id}` is a key id or name, one path segment).
+    /// Path template: each `{param}` is one path segment (`{id}`: a key id or name;
+    /// `{name}`: a connection's name; `{slot}`: `primary` or `secondary`).
     pub template: &'static str,
     /// Scope the bearer key needs (`any`: any valid key); `None`: no authentication.
     pub scope: Option<&'static str>,
@@ -52,6 +78,9 @@ pub struct Route {
     pub request: Option<&'static str>,
     /// What a success carries.
     pub response: &'static str,
+    /// The success carries a secret: it is answered with `Cache-Control: no-store`, and the
+    /// OpenAPI document marks it.
+    pub secret: bool,
     /// The error codes particular to this route. Besides these, a route with a scope gives
     /// the bearer refusals (`missing_token`, `token_*`, `key_*`, `workspace_*`,
     /// `insufficient_scope`), and any route the store's and the server's failures
@@ -60,10 +89,30 @@ pub struct Route {
 }
 
 impl Route {
-    /// The path of this route for key `id`, which the caller has already percent-encoded as a
-    /// path segment; a template without `{id}` is returned as it is.
-    pub fn path(&self, encoded_id: &str) -> String {
-        self.template.replace("{id}", encoded_id)
+    /// The names of the template's parameters, in path order (`["name", "slot"]` for
+    /// `/v1/connections/{name}/slots/{slot}/test`).
+    pub fn params(&self) -> impl Iterator<Item = &'static str> {
+        self.template
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+    }
+
+    /// The path of this route with its parameters, in path order, replaced by `encoded`,
+    /// segments the caller has already percent-encoded. A parameter with no segment given
+    /// is left as it is; a template without parameters is returned as it is.
+    pub fn path(&self, encoded: &[&str]) -> String {
+        let mut given = encoded.iter();
+        self.template
+            .split('/')
+            .map(|seg| {
+                if seg.starts_with('{') && seg.ends_with('}') {
+                    given.next().copied().unwrap_or(seg)
+                } else {
+                    seg
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/")
     }
 }
 
@@ -82,6 +131,7 @@ const fn open(
         summary,
         request: None,
         response,
+        secret: false,
         errors: &[],
     }
 }
@@ -103,6 +153,7 @@ const fn keyed(
         summary,
         request: None,
         response,
+        secret: false,
         errors: &[],
     }
 }
@@ -133,144 +184,13 @@ const fn with_errors(route: Route, errors: &'static [&'static str]) -> Route {
     Route { errors, ..route }
 }
 
-/// Every route of API v1, in the order OpenAPI lists them. The server serves exactly these
-/// (any other method on one of these paths is refused), and a test checks both directions.
-pub const ROUTES: &[Route] = &[
-    open(Op::Health, "/healthz", "Liveness.", "{\"status\":\"ok\"}"),
-    open(
-        Op::Jwks,
-        "/.well-known/jwks.json",
-        "Public keys that verify this store's tokens (RFC 7517).",
-        "Jwks",
-    ),
-    open(
-        Op::OpenApi,
-        "/v1/openapi.json",
-        "This document.",
-        "OpenAPI 3.1",
-    ),
-    store_admin(
-        Op::Metrics,
-        "GET",
-        "/metrics",
-        "Prometheus metrics of the whole server (an admin key of the home workspace only).",
-        "text/plain; version=0.0.4",
-    ),
-    keyed(
-        Op::WhoAmI,
-        "GET",
-        "/v1/whoami",
-        "any",
-        "The caller's identity, workspace and scopes.",
-        "Principal",
-    ),
-    with_body(
-        keyed(
-            Op::VerifyToken,
-            "POST",
-            "/v1/tokens/verify",
-            "keys:read",
-            "Introspect a token: valid and its claims, or why not.",
-            "Verdict",
-        ),
-        "VerifyBody",
-        &[
-            "invalid_json",
-            "body_too_large",
-            "request_timeout",
-            "bad_request",
-            "scope_unknown",
-            "scope_malformed",
-        ],
-    ),
-    keyed(
-        Op::ListKeys,
-        "GET",
-        "/v1/keys",
-        "keys:read",
-        "The workspace's API keys (never a token).",
-        "KeyList",
-    ),
-    with_body(
-        keyed(
-            Op::MintKey,
-            "POST",
-            "/v1/keys",
-            "keys:write",
-            "Mint an API key; the token is in this response only.",
-            "Minted (201)",
-        ),
-        "MintBody",
-        &[
-            "invalid_json",
-            "body_too_large",
-            "request_timeout",
-            "bad_request",
-            "invalid_expiry",
-            "scope_unknown",
-            "scope_malformed",
-            "scope_escalation",
-            "claim_out_of_range",
-            "invalid_input",
-            "conflict",
-        ],
-    ),
-    keyed(
-        Op::RevokeAllKeys,
-        "POST",
-        "/v1/keys/revoke-all",
-        "keys:revoke",
-        "Revoke every key of the workspace at once.",
-        "RevokeAll",
-    ),
-    with_errors(
-        keyed(
-            Op::GetKey,
-            "GET",
-            "/v1/keys/{id}",
-            "keys:read",
-            "One key, by id or name.",
-            "ApiKey",
-        ),
-        &["not_found"],
-    ),
-    with_errors(
-        keyed(
-            Op::RevokeKey,
-            "POST",
-            "/v1/keys/{id}/revoke",
-            "keys:revoke",
-            "Revoke one key.",
-            "ApiKey",
-        ),
-        &["not_found"],
-    ),
-    store_admin(
-        Op::RotateSigningKey,
-        "POST",
-        "/v1/signing-keys/rotate",
-        "Rotate the signing key (an admin key of the home workspace only).",
-        "SigningKeyRotation",
-    ),
-    with_errors(
-        keyed(
-            Op::ListAudit,
-            "GET",
-            "/v1/audit",
-            "audit:read",
-            "Audit records of the key's own workspace (query: action, key, actor, since_ms, limit).",
-            "Records",
-        ),
-        &["invalid_input"],
-    ),
-    store_admin(
-        Op::VerifyAudit,
-        "POST",
-        "/v1/audit/verify",
-        "Recompute the audit hash chain of the whole store (an admin key of the home workspace only).",
-        "AuditVerification",
-    ),
-];
+/// A route whose success carries a secret.
+const fn secret(route: Route) -> Route {
+    Route {
+        secret: true,
+        ..route
+    }
+}
 
 impl Op {
     /// This operation's route ([`ROUTES`] lists them in the order of this enum).
@@ -289,7 +209,39 @@ mod tests {
             assert_eq!(r.op as usize, i, "{:?} is out of place", r.op);
             assert_eq!(r.op.route().template, r.template);
         }
-        assert_eq!(Op::GetKey.route().path("a%2Fb"), "/v1/keys/a%2Fb");
+        assert_eq!(Op::GetKey.route().path(&["a%2Fb"]), "/v1/keys/a%2Fb");
+        assert_eq!(Op::ListKeys.route().path(&[]), "/v1/keys");
+        let test = Op::TestCredential.route();
+        assert_eq!(test.params().collect::<Vec<_>>(), ["name", "slot"]);
+        assert_eq!(
+            test.path(&["orders-db", "primary"]),
+            "/v1/connections/orders-db/slots/primary/test"
+        );
+        assert_eq!(
+            test.path(&["orders-db"]),
+            "/v1/connections/orders-db/slots/{slot}/test"
+        );
+        assert_eq!(Op::RevokeKey.route().params().collect::<Vec<_>>(), ["id"]);
+        assert_eq!(Op::ListConnections.route().params().count(), 0);
+    }
+
+    #[test]
+    fn only_the_active_credential_route_answers_a_secret() {
+        let secret: Vec<Op> = ROUTES.iter().filter(|r| r.secret).map(|r| r.op).collect();
+        assert_eq!(secret, [Op::ActiveCredential]);
+        let r = Op::ActiveCredential.route();
+        assert_eq!((r.method, r.scope), ("GET", Some("connections:use")));
+        // No connection route takes a secret in its path or query: only in a body.
+        for r in ROUTES
+            .iter()
+            .filter(|r| r.template.starts_with("/v1/connections"))
+        {
+            assert!(
+                r.params().all(|p| p == "name" || p == "slot"),
+                "{}",
+                r.template
+            );
+        }
     }
 
     #[test]

@@ -109,6 +109,167 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Connections: credentials for a database or an API in two slots, rotated without
+    /// downtime.
+    Connections {
+        #[command(subcommand)]
+        command: ConnectionsCommand,
+    },
+    /// Run a command with a connection's active credential in its environment only
+    /// (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD for postgres; <NAME>_URL and
+    /// <NAME>_TOKEN for http); exits with the command's status.
+    Run {
+        /// The connection whose credential the command gets.
+        #[arg(long, value_name = "NAME")]
+        connection: String,
+        /// The command and its arguments.
+        #[arg(required = true, last = true, value_name = "CMD")]
+        command: Vec<std::ffi::OsString>,
+    },
+}
+
+/// Which of a connection's two slots.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Slot {
+    /// The first slot.
+    Primary,
+    /// The second slot.
+    Secondary,
+}
+
+impl Slot {
+    /// The wire's name for it.
+    pub fn wire(self) -> keyhold::api::SlotName {
+        match self {
+            Slot::Primary => keyhold::api::SlotName::Primary,
+            Slot::Secondary => keyhold::api::SlotName::Secondary,
+        }
+    }
+}
+
+/// A connection's target kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// A PostgreSQL database: one login role per slot.
+    Postgres,
+    /// An HTTP API taking a bearer token or basic credentials.
+    Http,
+    /// A credential keyhold keeps but cannot test.
+    Generic,
+}
+
+/// How an HTTP target takes its credential.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Scheme {
+    /// `Authorization: Bearer <token>`.
+    Bearer,
+    /// `Authorization: Basic`, with a user per slot.
+    Basic,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectionsCommand {
+    /// Create a connection with two empty slots.
+    Create(CreateArgs),
+    /// Stage a credential (read from standard input, never argv) into a slot that is not
+    /// active; it must pass a test before it can be saved.
+    UpdateCredentials {
+        /// The connection.
+        name: String,
+        /// The slot to stage it in.
+        #[arg(long, value_enum)]
+        slot: Slot,
+        /// Read the credential from standard input (first line).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Test a slot's staged credential against the real target; exit 0 only if it was
+    /// accepted.
+    Test {
+        /// The connection.
+        name: String,
+        /// The slot to test.
+        #[arg(long, value_enum)]
+        slot: Slot,
+    },
+    /// Promote a slot whose credential passed a test since its last update; the credential
+    /// that was active stays valid for the grace period.
+    Save {
+        /// The connection.
+        name: String,
+        /// The slot to promote.
+        #[arg(long, value_enum)]
+        slot: Slot,
+        /// Promote a generic connection's credential, which cannot be tested (recorded).
+        #[arg(long)]
+        acknowledge_untested: bool,
+    },
+    /// Rotate: regenerate the slot that is not active, test it, promote it.
+    Rotate {
+        /// The connection.
+        name: String,
+        /// Cut the standby's grace period short (consumers holding it may fail).
+        #[arg(long)]
+        force: bool,
+    },
+    /// List the workspace's connections (never a secret).
+    List,
+    /// Show one connection: slots, states, versions, test times (never a secret).
+    Show {
+        /// The connection.
+        name: String,
+    },
+    /// Delete a connection and every credential it kept.
+    Delete {
+        /// The connection.
+        name: String,
+        /// Confirm the deletion.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct CreateArgs {
+    /// Name, unique in the workspace: lowercase letters, digits, '_' and '-'.
+    pub name: String,
+    /// What the credentials are for.
+    #[arg(long, value_enum)]
+    pub kind: Kind,
+    /// Database host (postgres).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Database port (postgres) [default: 5432].
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Database name (postgres).
+    #[arg(long)]
+    pub database: Option<String>,
+    /// URL a test requests (http).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// How the API takes its credential (http) [default: bearer].
+    #[arg(long, value_enum)]
+    pub scheme: Option<Scheme>,
+    /// The primary slot's login.
+    #[arg(long, value_name = "USER")]
+    pub primary_user: Option<String>,
+    /// The secondary slot's login.
+    #[arg(long, value_name = "USER")]
+    pub secondary_user: Option<String>,
+    /// A login allowed to set the slots' passwords (postgres); its password is read from
+    /// standard input with --admin-password-stdin.
+    #[arg(long, value_name = "USER", requires = "admin_password_stdin")]
+    pub admin_user: Option<String>,
+    /// Read the admin login's password from standard input (first line).
+    #[arg(long, requires = "admin_user")]
+    pub admin_password_stdin: bool,
+    /// How long the credential that was active stays valid after a new one is saved.
+    #[arg(long, default_value = "10m", value_name = "DURATION")]
+    pub grace: humantime::Duration,
+    /// Rotate regularly, this often (a running server does it).
+    #[arg(long, value_name = "DURATION")]
+    pub rotate_every: Option<humantime::Duration>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@
 
 mod args;
 mod audit;
+mod connections;
 mod exit;
 mod keys;
 mod output;
@@ -27,6 +28,15 @@ fn main() -> ExitCode {
         Err(e) => return exit::usage(e),
     };
     let json = args.json;
+    if let Command::Run {
+        connection,
+        command,
+    } = &args.command
+    {
+        let ran = operations(&args)
+            .and_then(|ops| connections::run_command(ops.as_ref(), &args, connection, command));
+        return ran.unwrap_or_else(|e| exit::error(&e, json));
+    }
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => exit::error(&e, json),
@@ -93,6 +103,10 @@ fn run(args: Args) -> keyhold::Result<()> {
         Command::Upgrade { accept, drop } => store::upgrade(&args, accept, drop, &out),
         Command::Workspace { command } => store::workspace(&args, command, &out),
         Command::Keys { command } => keys::run(operations(&args)?.as_ref(), &args, command, &out),
+        Command::Connections { command } => {
+            connections::run(operations(&args)?.as_ref(), &args, command, &out)
+        }
+        Command::Run { .. } => Err(keyhold::Error::Internal("run is dispatched before")),
         Command::Audit { command } => audit::run(&args, command, &out),
         Command::Jwks => keys::jwks(operations(&args)?.as_ref(), &out),
         Command::SigningKey {

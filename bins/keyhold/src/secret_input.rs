@@ -95,3 +95,39 @@ pub fn token() -> keyhold::Result<keyhold::Zeroizing<String>> {
     }
     Ok(keyhold::Zeroizing::new(t.to_owned()))
 }
+
+/// Reads a credential from standard input: the first line, without its line ending. On a
+/// terminal the user is prompted with echo off; otherwise `piped` must be set (the
+/// `--…-stdin` flag), so a credential is never read by surprise.
+pub fn credential(what: &'static str, piped: bool) -> keyhold::Result<keyhold::Zeroizing<String>> {
+    let stdin = std::io::stdin();
+    let terminal = stdin.is_terminal();
+    if !piped && !terminal {
+        return Err(Error::InvalidInput {
+            field: what,
+            reason: "pipe it to standard input with the --…-stdin flag (never on the command line)"
+                .into(),
+        });
+    }
+    let _echo_off = if terminal {
+        eprint!("{what}: ");
+        EchoOff::new()
+    } else {
+        None
+    };
+    let mut text = keyhold::Zeroizing::new(String::new());
+    std::io::BufRead::read_line(&mut stdin.lock().take(4097), &mut text).map_err(|e| {
+        Error::Io {
+            path: "standard input".into(),
+            kind: e.kind(),
+        }
+    })?;
+    let line = text.lines().next().unwrap_or_default();
+    if line.is_empty() {
+        return Err(Error::InvalidInput {
+            field: what,
+            reason: "nothing on standard input".into(),
+        });
+    }
+    Ok(keyhold::Zeroizing::new(line.to_owned()))
+}

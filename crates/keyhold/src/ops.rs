@@ -13,7 +13,7 @@ use keyhold_token::{Jwks, Scope};
 
 use crate::{
     ApiKey, AuditEntry, AuditVerification, Caller, Keyhold, MintRequest, MintedKey, Principal,
-    Result, RevokeAll, SigningKeyRotation,
+    Result, RevokeAll, SigningKeyRotation, api,
 };
 
 /// The key, token and audit operations offered both on a local store and through a server.
@@ -42,6 +42,62 @@ pub trait Operations {
     fn audit_entries(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>>;
     /// Recomputes the audit hash chain, and checks it against a checkpoint file if given.
     fn verify_audit(&self, checkpoint: Option<&Path>) -> Result<AuditVerification>;
+    /// The workspace's connections, by name (never a secret).
+    fn connections(&self, workspace: Option<&str>) -> Result<Vec<api::Connection>>;
+    /// One connection (never a secret).
+    fn connection(&self, workspace: Option<&str>, name: &str) -> Result<api::Connection>;
+    /// Creates a connection with two empty slots.
+    fn create_connection(
+        &self,
+        workspace: Option<&str>,
+        req: &api::CreateConnection,
+    ) -> Result<api::Connection>;
+    /// Deletes a connection and every credential it kept.
+    fn delete_connection(&self, workspace: Option<&str>, name: &str) -> Result<api::Connection>;
+    /// Stages a credential into a slot that is not active.
+    fn update_credential(
+        &self,
+        workspace: Option<&str>,
+        name: &str,
+        slot: api::SlotName,
+        req: &api::UpdateCredential,
+    ) -> Result<api::Connection>;
+    /// Tests a slot's staged credential at the target.
+    fn test_credential(
+        &self,
+        workspace: Option<&str>,
+        name: &str,
+        slot: api::SlotName,
+    ) -> Result<api::TestOutcome>;
+    /// Promotes a slot whose credential passed a test.
+    fn save_credential(
+        &self,
+        workspace: Option<&str>,
+        name: &str,
+        slot: api::SlotName,
+        req: &api::SaveCredential,
+    ) -> Result<api::Connection>;
+    /// Makes, sets and tests a new credential for a slot that is not active.
+    fn regenerate_credential(
+        &self,
+        workspace: Option<&str>,
+        name: &str,
+        slot: api::SlotName,
+        req: &api::Rotate,
+    ) -> Result<api::TestOutcome>;
+    /// Rotates a connection (or resumes a rotation that stopped).
+    fn rotate_connection(
+        &self,
+        workspace: Option<&str>,
+        name: &str,
+        req: &api::Rotate,
+    ) -> Result<api::TestOutcome>;
+    /// The credential a consumer uses now (recorded as `credential.read`).
+    fn active_credential(
+        &self,
+        workspace: Option<&str>,
+        name: &str,
+    ) -> Result<api::ActiveCredential>;
 }
 
 /// [`Operations`] on a store opened in this process, performed as `caller`.
@@ -114,5 +170,92 @@ impl Operations for Local {
 
     fn verify_audit(&self, checkpoint: Option<&Path>) -> Result<AuditVerification> {
         self.kh.verify_audit(checkpoint)
+    }
+
+    fn connections(&self, workspace: Option<&str>) -> Result<Vec<api::Connection>> {
+        self.kh.connections(&self.caller, Self::ws(workspace))
+    }
+
+    fn connection(&self, workspace: Option<&str>, name: &str) -> Result<api::Connection> {
+        self.kh.connection(&self.caller, Self::ws(workspace), name)
+    }
+
+    fn create_connection(
+        &self,
+        workspace: Option<&str>,
+        req: &api::CreateConnection,
+    ) -> Result<api::Connection> {
+        self.kh
+            .create_connection(&self.caller, Self::ws(workspace), req)
+    }
+
+    fn delete_connection(&self, workspace: Option<&str>, name: &str) -> Result<api::Connection> {
+        self.kh
+            .delete_connection(&self.caller, Self::ws(workspace), name)
+    }
+
+    fn update_credential(
+        &self,
+        workspace: Option<&str>,
+        name: &str,
+        slot: api::SlotName,
+        req: &api::UpdateCredential,
+    ) -> Result<api::Connection> {
+        let ws = Self::ws(workspace);
+        self.kh
+            .update_credential(&self.caller, ws, name, slot, &req.password, false)
+    }
+
+    fn test_credential(
+        &self,
+        workspace: Option<&str>,
+        name: &str,
+        slot: api::SlotName,
+    ) -> Result<api::TestOutcome> {
+        self.kh
+            .test_credential(&self.caller, Self::ws(workspace), name, slot)
+    }
+
+    fn save_credential(
+        &self,
+        workspace: Option<&str>,
+        name: &str,
+        slot: api::SlotName,
+        req: &api::SaveCredential,
+    ) -> Result<api::Connection> {
+        let ws = Self::ws(workspace);
+        self.kh
+            .save_credential(&self.caller, ws, name, slot, req.acknowledge_untested)
+    }
+
+    fn regenerate_credential(
+        &self,
+        workspace: Option<&str>,
+        name: &str,
+        slot: api::SlotName,
+        req: &api::Rotate,
+    ) -> Result<api::TestOutcome> {
+        let ws = Self::ws(workspace);
+        self.kh
+            .regenerate_credential(&self.caller, ws, name, slot, req.force)
+    }
+
+    fn rotate_connection(
+        &self,
+        workspace: Option<&str>,
+        name: &str,
+        req: &api::Rotate,
+    ) -> Result<api::TestOutcome> {
+        self.kh
+            .rotate_connection(&self.caller, Self::ws(workspace), name, req.force)
+    }
+
+    fn active_credential(
+        &self,
+        workspace: Option<&str>,
+        name: &str,
+    ) -> Result<api::ActiveCredential> {
+        self.kh
+            .active_credential(&self.caller, Self::ws(workspace), name)
     }
 }

@@ -17,7 +17,7 @@ use crate::apikeys::Token;
 use crate::ops::Operations;
 use crate::{
     ApiKey, AuditEntry, AuditVerification, Error, MintRequest, MintedKey, Principal, Result,
-    RevokeAll, SigningKeyRotation,
+    RevokeAll, SigningKeyRotation, api,
 };
 
 /// A `keyhold-server` reached over HTTP(S), acting as one API key.
@@ -189,6 +189,109 @@ impl Operations for Remote {
             });
         }
         self.get(Op::VerifyAudit)
+    }
+
+    fn connections(&self, workspace: Option<&str>) -> Result<Vec<api::Connection>> {
+        Self::own_workspace(workspace)?;
+        let list = self.client.list_connections().map_err(|e| self.error(e))?;
+        Ok(list.connections)
+    }
+
+    fn connection(&self, workspace: Option<&str>, name: &str) -> Result<api::Connection> {
+        Self::own_workspace(workspace)?;
+        self.client.connection(name).map_err(|e| self.error(e))
+    }
+
+    fn create_connection(
+        &self,
+        workspace: Option<&str>,
+        req: &api::CreateConnection,
+    ) -> Result<api::Connection> {
+        Self::own_workspace(workspace)?;
+        self.client
+            .create_connection(req)
+            .map_err(|e| self.error(e))
+    }
+
+    fn delete_connection(&self, workspace: Option<&str>, name: &str) -> Result<api::Connection> {
+        Self::own_workspace(workspace)?;
+        self.client
+            .delete_connection(name)
+            .map_err(|e| self.error(e))
+    }
+
+    fn update_credential(
+        &self,
+        workspace: Option<&str>,
+        name: &str,
+        slot: api::SlotName,
+        req: &api::UpdateCredential,
+    ) -> Result<api::Connection> {
+        Self::own_workspace(workspace)?;
+        self.client
+            .update_credential(name, slot, req)
+            .map_err(|e| self.error(e))
+    }
+
+    fn test_credential(
+        &self,
+        workspace: Option<&str>,
+        name: &str,
+        slot: api::SlotName,
+    ) -> Result<api::TestOutcome> {
+        Self::own_workspace(workspace)?;
+        self.client
+            .test_credential(name, slot)
+            .map_err(|e| self.error(e))
+    }
+
+    fn save_credential(
+        &self,
+        workspace: Option<&str>,
+        name: &str,
+        slot: api::SlotName,
+        req: &api::SaveCredential,
+    ) -> Result<api::Connection> {
+        Self::own_workspace(workspace)?;
+        self.client
+            .save_credential(name, slot, req)
+            .map_err(|e| self.error(e))
+    }
+
+    fn regenerate_credential(
+        &self,
+        workspace: Option<&str>,
+        name: &str,
+        slot: api::SlotName,
+        req: &api::Rotate,
+    ) -> Result<api::TestOutcome> {
+        Self::own_workspace(workspace)?;
+        self.client
+            .regenerate_credential(name, slot, req)
+            .map_err(|e| self.error(e))
+    }
+
+    fn rotate_connection(
+        &self,
+        workspace: Option<&str>,
+        name: &str,
+        req: &api::Rotate,
+    ) -> Result<api::TestOutcome> {
+        Self::own_workspace(workspace)?;
+        self.client
+            .rotate_connection(name, req)
+            .map_err(|e| self.error(e))
+    }
+
+    fn active_credential(
+        &self,
+        workspace: Option<&str>,
+        name: &str,
+    ) -> Result<api::ActiveCredential> {
+        Self::own_workspace(workspace)?;
+        self.client
+            .active_credential(name)
+            .map_err(|e| self.error(e))
     }
 }
 

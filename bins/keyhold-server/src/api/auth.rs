@@ -89,7 +89,15 @@ where
     T: serde::Serialize + Send + 'static,
     F: FnOnce(&Keyhold, &Caller, &str) -> keyhold::Result<T> + Send + 'static,
 {
-    let scope = route
+    let scope = route_scope(route)?;
+    let (ws, caller) = key_caller(app, req, origin, scope, seen, record).await?;
+    let kh = app.kh.clone();
+    Ok(Answer::of(&blocking(move || op(&kh, &caller, &ws)).await?))
+}
+
+/// The key scope the route table gives `route`.
+pub fn route_scope(route: &Route) -> Result<Scope, Failure> {
+    route
         .scope
         .and_then(|s| s.parse::<Scope>().ok())
         .ok_or_else(|| {
@@ -98,10 +106,7 @@ where
                 "internal_error",
                 "the route names no key scope",
             )
-        })?;
-    let (ws, caller) = key_caller(app, req, origin, scope, seen, record).await?;
-    let kh = app.kh.clone();
-    Ok(Answer::of(&blocking(move || op(&kh, &caller, &ws)).await?))
+        })
 }
 
 /// Authenticates the bearer key and checks `scope`; the verification is recorded.

@@ -4,6 +4,7 @@
 
 mod admin;
 mod auth;
+mod connections;
 mod input;
 mod keys;
 mod reply;
@@ -106,8 +107,9 @@ async fn route<'a>(
     req: Request<Incoming>,
     seen: &mut Seen<'a>,
 ) -> Result<Answer, Failure> {
-    let (route, id) = app.router.resolve(req.method(), req.uri().path())?;
+    let (route, params) = app.router.resolve(req.method(), req.uri().path())?;
     seen.route = Some(route.template);
+    let id = params.id.clone();
     let kh = app.kh.clone();
     match route.op {
         Op::Health => Ok(Answer::ok(serde_json::json!({ "status": "ok" }))),
@@ -148,6 +150,18 @@ async fn route<'a>(
             as_key(app, &req, origin, (route, Record::First), seen, rotate).await
         }
         Op::VerifyAudit => admin::verify_audit(app, &req, &origin, seen).await,
+        Op::ListConnections
+        | Op::CreateConnection
+        | Op::GetConnection
+        | Op::DeleteConnection
+        | Op::UpdateCredential
+        | Op::TestCredential
+        | Op::SaveCredential
+        | Op::RegenerateCredential
+        | Op::RotateConnection
+        | Op::ActiveCredential => {
+            connections::route(app, origin, req, (route, params), seen).await
+        }
     }
 }
 

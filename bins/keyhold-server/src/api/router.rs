@@ -1,7 +1,7 @@
 //! Resolves a request's method and path to a route of API v1, with `matchit`.
 
 use hyper::{Method, StatusCode};
-use keyhold::api::{ROUTES, Route};
+use keyhold::api::{ROUTES, Route, SlotName};
 
 use super::reply::{Failure, http};
 
@@ -32,13 +32,14 @@ impl Router {
             .map(|m| *m.value)
     }
 
-    /// The route of `method` on `path`, with the key id the path names (empty if none):
-    /// `not_found` for a path no route has, `method_not_allowed` for another method.
+    /// The route of `method` on `path`, with the parameters the path names: `not_found` for
+    /// a path no route has, `method_not_allowed` for another method, `invalid_slot` for a
+    /// slot that is neither `primary` nor `secondary`.
     pub fn resolve(
         &self,
         method: &Method,
         path: &str,
-    ) -> Result<(&'static Route, String), Failure> {
+    ) -> Result<(&'static Route, PathParams), Failure> {
         let matched = self.paths.at(path.trim_end_matches('/')).map_err(|_| {
             http(
                 StatusCode::NOT_FOUND,
@@ -56,9 +57,36 @@ impl Router {
                 format!("use {}", allowed.join(", ")),
             ));
         };
-        let id = matched.params.get("id").unwrap_or_default().to_owned();
-        Ok((route, id))
+        let get = |name| matched.params.get(name).unwrap_or_default().to_owned();
+        let slot = match matched.params.get("slot") {
+            None => None,
+            Some(s) => Some(SlotName::parse(s).ok_or_else(|| {
+                http(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_slot",
+                    "a slot is `primary` or `secondary`",
+                )
+            })?),
+        };
+        let params = PathParams {
+            id: get("id"),
+            name: get("name"),
+            slot,
+        };
+        Ok((route, params))
     }
+}
+
+/// What a path names: a key (`id`), a connection (`name`) and its `slot`, as captured (still
+/// percent-encoded; empty where the template has none).
+#[derive(Debug, Default)]
+pub struct PathParams {
+    /// A key's id or name.
+    pub id: String,
+    /// A connection's name.
+    pub name: String,
+    /// A connection's slot.
+    pub slot: Option<SlotName>,
 }
 
 #[cfg(test)]
@@ -84,13 +112,23 @@ mod tests {
         for (path, template) in cases {
             assert_eq!(r.template(path), template, "{path}");
         }
-        let Ok((route, id)) = r.resolve(&Method::POST, "/v1/keys/a%2Fb/revoke") else {
+        let Ok((route, p)) = r.resolve(&Method::POST, "/v1/keys/a%2Fb/revoke") else {
             panic!("a key's revoke route");
         };
         assert_eq!(
-            (route.template, id.as_str()),
+            (route.template, p.id.as_str()),
             ("/v1/keys/{id}/revoke", "a%2Fb")
         );
         assert!(r.resolve(&Method::GET, "/v1/keys/revoke-all").is_err());
+        let path = "/v1/connections/orders/slots/secondary/test";
+        let Ok((route, p)) = r.resolve(&Method::POST, path) else {
+            panic!("a slot's test route");
+        };
+        assert_eq!(route.template, "/v1/connections/{name}/slots/{slot}/test");
+        assert_eq!((p.name.as_str(), p.slot), ("orders", Some(SlotName::Secondary)));
+        let Err(bad) = r.resolve(&Method::POST, "/v1/connections/orders/slots/third/test") else {
+            panic!("a third slot");
+        };
+        assert_eq!(bad.code(), "invalid_slot");
     }
 }

@@ -54,17 +54,15 @@ impl Client {
         self.call(Op::SaveCredential, &Params::slot(name, slot), Some(body))
     }
 
-    /// Makes a new credential for `slot` at the target (`POST …/slots/{slot}/regenerate`).
+    /// Makes a new credential for `slot` at the target and tests it
+    /// (`POST …/slots/{slot}/regenerate`).
     pub fn regenerate_credential(
         &self,
         name: &str,
         slot: SlotName,
-    ) -> Result<Connection, ApiError> {
-        self.call(
-            Op::RegenerateCredential,
-            &Params::slot(name, slot),
-            None::<&()>,
-        )
+        body: &Rotate,
+    ) -> Result<TestOutcome, ApiError> {
+        self.call(Op::RegenerateCredential, &Params::slot(name, slot), Some(body))
     }
 
     /// Rotates the connection (`POST /v1/connections/{name}/rotate`): the outcome of the new

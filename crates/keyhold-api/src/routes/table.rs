@@ -269,16 +269,21 @@ pub const ROUTES: &[Route] = &[
             "rotation_state_inconsistent",
         ],
     ),
-    with_errors(
+    with_body(
         keyed(
             Op::RegenerateCredential,
             "POST",
             "/v1/connections/{name}/slots/{slot}/regenerate",
             "connections:rotate",
-            "Make a new credential for a slot that is not active and set it at the target; it is staged for its test.",
-            "Connection",
+            "Make a new credential for a slot that is not active, set it at the target and test it (`force` cuts a standby's grace short).",
+            "TestOutcome",
         ),
+        "Rotate",
         &[
+            BODY[0],
+            BODY[1],
+            BODY[2],
+            BODY[3],
             SLOT[0],
             SLOT[1],
             "regeneration_unsupported",

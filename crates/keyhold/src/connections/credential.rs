@@ -8,7 +8,7 @@ use keyhold_token::Scope;
 
 use crate::{Caller, Keyhold, Result};
 
-pub use crate::api::ActiveCredential;
+use crate::api::ActiveCredential;
 
 impl Keyhold {
     /// The connection's active credential, for a consumer. Recorded as `credential.read`
@@ -23,14 +23,14 @@ impl Keyhold {
         let (credential, draft) = self.store.read(|tx| {
             let c = self.load_connection(tx, caller, Scope::ConnectionsUse, workspace, name)?;
             let (slot, version) = c.machine.active().ok_or(RotationError::NoActiveSlot)?;
-            let secret = self.open_record(tx, &c.record(slot, version))?;
+            let secret = super::secret_text(&self.open_record(tx, &c.record(slot, version))?)?;
             let draft = keyhold_audit::events::connection(
                 Action::CredentialRead,
                 &c.row.workspace,
                 &c.row.name,
                 Some((slot.as_str(), version.get())),
             )?;
-            Ok((c.credential(slot, version, secret), draft))
+            Ok((c.credential(slot, version, secret, None), draft))
         })?;
         let event = crate::audit::event_by(draft, caller)?;
         let ticket = self.uses.enqueue(event);

@@ -2,41 +2,14 @@
 //! stage a credential, test it at the target, save it.
 
 use keyhold_audit::Action;
-use keyhold_connect::{Login, Target};
-use keyhold_crypto::SecretBytes;
-use keyhold_rotation::{DEFAULT_GRACE_SECS, SlotName, SlotState, Verdict, Version};
+use keyhold_connect::Login;
+use keyhold_rotation::{SlotName, SlotState, Verdict, Version};
 use keyhold_store::ConnectionRow;
 use keyhold_token::Scope;
 
+use super::view::{slot as machine_slot, target_of};
 use super::{Loaded, to_stored};
-use crate::{Caller, Error, Keyhold, Result, names, now};
-
-/// A connection to create: its target (public settings), and optionally the admin
-/// credential the connector uses to set a slot's password.
-#[derive(Debug)]
-pub struct NewConnection {
-    /// Its name, unique in the workspace.
-    pub name: String,
-    /// The target and its logins.
-    pub target: Target,
-    /// Grace period of a credential that stopped being active (default 10 minutes).
-    pub grace_secs: Option<u64>,
-    /// Rotate this often, if set.
-    pub rotate_every_secs: Option<u64>,
-    /// The admin login's password, if the target names an admin login.
-    pub admin_password: Option<SecretBytes>,
-}
-
-/// The outcome of a test: the connection afterwards and the target's verdict.
-#[derive(Debug)]
-pub struct Tested {
-    /// The connection as it now is.
-    pub connection: crate::api::Connection,
-    /// The verdict.
-    pub verdict: Verdict,
-    /// Why it failed, in one secret-free line.
-    pub detail: Option<String>,
-}
+use crate::{Caller, Error, Keyhold, Result, api, names, now};
 
 impl Keyhold {
     /// Creates a connection with two empty slots. Recorded as `connection.created`. A key
@@ -45,19 +18,18 @@ impl Keyhold {
         &self,
         caller: &Caller,
         workspace: &str,
-        new: NewConnection,
-    ) -> Result<crate::api::Connection> {
-        names::connection_name(&new.name)?;
-        new.target
-            .check()
-            .map_err(|m| Error::connection("invalid_connection", m))?;
-        if new.admin_password.is_some() != new.target.admin_user().is_some() {
+        req: &api::CreateConnection,
+    ) -> Result<api::Connection> {
+        names::connection_name(&req.name)?;
+        let target = target_of(req).map_err(|m| Error::connection("invalid_connection", m))?;
+        if req.admin_password.is_some() != target.admin_user().is_some() {
             return Err(Error::connection(
                 "invalid_connection",
                 "an admin password is given exactly when the target names an admin user",
             ));
         }
-        let rotate_every = new.rotate_every_secs.map(to_stored);
+        let admin_password = req.admin_password.as_ref().map(super::secret_bytes).transpose()?;
+        let rotate_every = req.rotate_every_secs.map(to_stored);
         self.store.write(|tx| {
             let ws = self.resolve(tx, workspace)?;
             caller.require(Scope::ConnectionsWrite, &ws.id)?;
@@ -65,10 +37,10 @@ impl Keyhold {
             let mut row = ConnectionRow {
                 id: keyhold_crypto::random::identifier("con_", 16)?,
                 workspace: ws.id.clone(),
-                name: new.name.clone(),
-                kind: new.target.kind().to_owned(),
-                settings: new.target.encode(),
-                grace_secs: to_stored(new.grace_secs.unwrap_or(DEFAULT_GRACE_SECS)),
+                name: req.name.clone(),
+                kind: target.kind().to_owned(),
+                settings: target.encode(),
+                grace_secs: to_stored(req.grace_secs),
                 rotate_every_secs: rotate_every,
                 primary_state: SlotState::Empty.encode(),
                 secondary_state: SlotState::Empty.encode(),
@@ -81,11 +53,11 @@ impl Keyhold {
             if !tx.insert_connection(&row)? {
                 return Err(Error::connection(
                     "connection_exists",
-                    format!("connection {} already exists", new.name),
+                    format!("connection {} already exists", req.name),
                 ));
             }
             let c = Loaded::new(row)?;
-            if let Some(pw) = &new.admin_password {
+            if let Some(pw) = &admin_password {
                 self.seal_record(tx, c.admin_record(), pw)?;
             }
             self.audit_connection(tx, caller, &c, Action::ConnectionCreated, None, |d| {
@@ -103,7 +75,7 @@ impl Keyhold {
         &self,
         caller: &Caller,
         workspace: &str,
-    ) -> Result<Vec<crate::api::Connection>> {
+    ) -> Result<Vec<api::Connection>> {
         self.store.read(|tx| {
             let ws = self.resolve(tx, workspace)?;
             caller.require(Scope::ConnectionsRead, &ws.id)?;
@@ -122,7 +94,7 @@ impl Keyhold {
         caller: &Caller,
         workspace: &str,
         name: &str,
-    ) -> Result<crate::api::Connection> {
+    ) -> Result<api::Connection> {
         self.store.read(|tx| {
             Ok(self
                 .load_connection(tx, caller, Scope::ConnectionsRead, workspace, name)?
@@ -137,7 +109,7 @@ impl Keyhold {
         caller: &Caller,
         workspace: &str,
         name: &str,
-    ) -> Result<crate::api::Connection> {
+    ) -> Result<api::Connection> {
         self.store.write(|tx| {
             let c = self.load_connection(tx, caller, Scope::ConnectionsWrite, workspace, name)?;
             let prefix = format!("{}.", c.row.id);
@@ -157,10 +129,12 @@ impl Keyhold {
         caller: &Caller,
         workspace: &str,
         name: &str,
-        slot: SlotName,
-        secret: &SecretBytes,
+        slot: api::SlotName,
+        secret: &api::Secret,
         force: bool,
-    ) -> Result<crate::api::Connection> {
+    ) -> Result<api::Connection> {
+        let slot = machine_slot(slot);
+        let secret = super::secret_bytes(secret)?;
         if secret.is_empty() {
             return Err(Error::connection("invalid_connection", "the credential is empty"));
         }
@@ -169,7 +143,7 @@ impl Keyhold {
                 self.load_connection(tx, caller, Scope::ConnectionsWrite, workspace, name)?;
             let at = now();
             let version = c.machine.update(slot, super::to_secs(at), force)?;
-            self.seal_record(tx, c.record(slot, version), secret)?;
+            self.seal_record(tx, c.record(slot, version), &secret)?;
             self.persist_connection(tx, &mut c, at)?;
             let what = Some((slot, version));
             self.audit_connection(tx, caller, &c, Action::CredentialUpdated, what, |d| {
@@ -187,8 +161,9 @@ impl Keyhold {
         caller: &Caller,
         workspace: &str,
         name: &str,
-        slot: SlotName,
-    ) -> Result<Tested> {
+        slot: api::SlotName,
+    ) -> Result<api::TestOutcome> {
+        let slot = machine_slot(slot);
         self.test_slot(caller, Scope::ConnectionsWrite, workspace, name, slot)
     }
 
@@ -200,7 +175,7 @@ impl Keyhold {
         workspace: &str,
         name: &str,
         slot: SlotName,
-    ) -> Result<Tested> {
+    ) -> Result<api::TestOutcome> {
         let (version, connector, user, secret) = self.store.read(|tx| {
             let c = self.load_connection(tx, caller, scope, workspace, name)?;
             let version = testable_version(&c, slot)?;
@@ -233,11 +208,7 @@ impl Keyhold {
                     Verdict::Fail(reason) => d.failed(reason.code()),
                 }
             })?;
-            Ok(Tested {
-                connection: c.view(),
-                verdict,
-                detail,
-            })
+            Ok(c.outcome(verdict, detail))
         })
     }
 
@@ -250,10 +221,10 @@ impl Keyhold {
         caller: &Caller,
         workspace: &str,
         name: &str,
-        slot: SlotName,
+        slot: api::SlotName,
         acknowledge_untested: bool,
-    ) -> Result<crate::api::Connection> {
-        let scope = Scope::ConnectionsWrite;
+    ) -> Result<api::Connection> {
+        let (scope, slot) = (Scope::ConnectionsWrite, machine_slot(slot));
         self.save_slot(caller, scope, workspace, name, slot, acknowledge_untested)
     }
 
@@ -266,7 +237,7 @@ impl Keyhold {
         name: &str,
         slot: SlotName,
         acknowledge_untested: bool,
-    ) -> Result<crate::api::Connection> {
+    ) -> Result<api::Connection> {
         self.store.write(|tx| {
             let mut c = self.load_connection(tx, caller, scope, workspace, name)?;
             let at = now();

@@ -17,8 +17,6 @@ use keyhold_token::Scope;
 
 use crate::{Caller, Error, Keyhold, Result};
 
-pub use credential::ActiveCredential;
-pub use manage::{NewConnection, Tested};
 pub use schedule::{DueRotations, MAX_FAILURES};
 
 /// The record kind of a slot's credential (one record per slot and version).
@@ -37,6 +35,26 @@ impl From<RotationError> for Error {
     fn from(e: RotationError) -> Self {
         Error::connection(e.code(), e.to_string())
     }
+}
+
+/// A credential from the wire, as secret bytes: it must be text (a password or a token).
+fn secret_bytes(s: &crate::api::Secret) -> Result<keyhold_crypto::SecretBytes> {
+    let bytes = s.expose().as_bytes();
+    if bytes.is_empty() || bytes.len() > 4096 {
+        return Err(Error::connection(
+            "invalid_connection",
+            "a credential is 1 to 4096 bytes",
+        ));
+    }
+    Ok(keyhold_crypto::SecretBytes::copy_from(bytes))
+}
+
+/// A credential opened from the store, for the wire (it was text when it was stored).
+fn secret_text(s: &keyhold_crypto::SecretBytes) -> Result<crate::api::Secret> {
+    // EXPOSE: handed to the consumer that asked for it, as the text it was stored as.
+    std::str::from_utf8(s.expose())
+        .map(crate::api::Secret::new)
+        .map_err(|_| Error::Internal("a stored credential is not text"))
 }
 
 /// A failed test's reason, for the machine.

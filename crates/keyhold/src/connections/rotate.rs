@@ -9,8 +9,8 @@ use keyhold_rotation::{Effect, FailReason, RotateStep, SlotName, Version};
 use keyhold_token::Scope;
 
 use super::Loaded;
-use super::manage::Tested;
-use crate::{Caller, Error, Keyhold, Result, now};
+use super::view::slot as machine_slot;
+use crate::{Caller, Error, Keyhold, Result, api, now};
 
 /// How long a lease on a connection's target lasts: longer than any one connector call
 /// (their timeouts are seconds), so only a holder that died loses it.
@@ -33,9 +33,10 @@ impl Keyhold {
         caller: &Caller,
         workspace: &str,
         name: &str,
-        slot: SlotName,
+        slot: api::SlotName,
         force: bool,
-    ) -> Result<Tested> {
+    ) -> Result<api::TestOutcome> {
+        let slot = machine_slot(slot);
         let seen = self.store.read(|tx| {
             let c = self.load_connection(tx, caller, ROTATE, workspace, name)?;
             Ok(c.machine.slot(slot).version())
@@ -55,7 +56,7 @@ impl Keyhold {
         workspace: &str,
         name: &str,
         force: bool,
-    ) -> Result<Tested> {
+    ) -> Result<api::TestOutcome> {
         for _ in 0..MAX_STEPS {
             let step = self.store.read(|tx| {
                 let c =
@@ -71,16 +72,17 @@ impl Keyhold {
                 }
                 RotateStep::Test { slot, .. } => {
                     let tested = self.test_slot(caller, ROTATE, workspace, name, slot)?;
-                    if tested.verdict != keyhold_rotation::Verdict::Pass {
+                    if !tested.passed {
                         return Ok(tested);
                     }
                 }
                 RotateStep::Save { slot, .. } => {
                     let connection = self.save_slot(caller, ROTATE, workspace, name, slot, false)?;
-                    return Ok(Tested {
+                    return Ok(api::TestOutcome {
                         connection,
-                        verdict: keyhold_rotation::Verdict::Pass,
                         detail: None,
+                        failure: None,
+                        passed: true,
                     });
                 }
             }

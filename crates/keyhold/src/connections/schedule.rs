@@ -3,8 +3,6 @@
 //! credential serving and is retried with a growing delay; after [`MAX_FAILURES`] in a row
 //! the schedule stops until an operator saves a credential again — it never loops.
 
-use keyhold_rotation::Verdict;
-
 use crate::{Caller, Keyhold, Result, now};
 
 /// Failed regular rotations in a row after which the schedule stops.
@@ -52,7 +50,7 @@ impl Keyhold {
             }
             let passed = matches!(
                 self.rotate_connection(&caller, &row.workspace, &row.name, false),
-                Ok(ref t) if t.verdict == Verdict::Pass
+                Ok(ref t) if t.passed
             );
             if passed {
                 done.rotated += 1;

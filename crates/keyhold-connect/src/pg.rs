@@ -39,6 +39,13 @@ pub enum PostgresConfigError {
 /// `pg_stat_activity` row can hold it. The verifier does appear in such a log; it lets nobody
 /// log in, and recovering a 32-character random password from it is out of reach.
 ///
+/// Errors are told by SQLSTATE, in this crate's words (the server's text may quote a
+/// statement): `28P01`/`28000` (authentication failed) is [`Refusal::Rejected`] and
+/// [`SetError::Rejected`]; `42501` (permission denied) is [`SetError::NotPermitted`] (and, for
+/// a test, `Rejected`: the login may not use the database); `42704` (no such role) is
+/// `SetError::Rejected`; a refused or timed-out connection is `Unreachable`; any other server
+/// error is `Refusal::Unreachable` (the login's worth is unknown) or `SetError::Rejected`.
+///
 /// The connection is configured field by field (`postgres::Config`), never through a
 /// connection string, with `application_name = keyhold` and a 5 s connect timeout. It is plain
 /// TCP (`NoTls`) for now: TLS to PostgreSQL comes with a later piece of work.

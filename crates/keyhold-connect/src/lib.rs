@@ -26,6 +26,7 @@ mod http;
 mod ident;
 mod password;
 mod pg;
+mod target;
 
 use std::fmt;
 
@@ -35,6 +36,7 @@ pub use ident::{MAX_IDENT_BYTES, QuoteError, quote_ident, quote_literal};
 pub use keyhold_crypto::SecretBytes;
 pub use password::{PASSWORD_ALPHABET, PASSWORD_LEN, new_password};
 pub use pg::{CONNECT_TIMEOUT, Postgres, PostgresConfigError};
+pub use target::{Scheme, Target};
 
 /// A login at a target: a user name and its password.
 #[derive(Clone, Copy)]

@@ -20,7 +20,7 @@ impl Keyhold {
         workspace: &str,
         name: &str,
     ) -> Result<ActiveCredential> {
-        let (credential, draft) = self.store.read(|tx| {
+        let (credential, draft) = self.store.read(|tx| -> Result<_> {
             let c = self.load_connection(tx, caller, Scope::ConnectionsUse, workspace, name)?;
             let (slot, version) = c.machine.active().ok_or(RotationError::NoActiveSlot)?;
             let secret = super::secret_text(&self.open_record(tx, &c.record(slot, version))?)?;

@@ -30,7 +30,7 @@ impl Keyhold {
         }
         let admin_password = req.admin_password.as_ref().map(super::secret_bytes).transpose()?;
         let rotate_every = req.rotate_every_secs.map(to_stored);
-        self.store.write(|tx| {
+        self.store.write(|tx| -> Result<_> {
             let ws = self.resolve(tx, workspace)?;
             caller.require(Scope::ConnectionsWrite, &ws.id)?;
             let at = now();
@@ -76,7 +76,7 @@ impl Keyhold {
         caller: &Caller,
         workspace: &str,
     ) -> Result<Vec<api::Connection>> {
-        self.store.read(|tx| {
+        self.store.read(|tx| -> Result<_> {
             let ws = self.resolve(tx, workspace)?;
             caller.require(Scope::ConnectionsRead, &ws.id)?;
             let mut out = Vec::new();
@@ -95,7 +95,7 @@ impl Keyhold {
         workspace: &str,
         name: &str,
     ) -> Result<api::Connection> {
-        self.store.read(|tx| {
+        self.store.read(|tx| -> Result<_> {
             Ok(self
                 .load_connection(tx, caller, Scope::ConnectionsRead, workspace, name)?
                 .view())
@@ -110,7 +110,7 @@ impl Keyhold {
         workspace: &str,
         name: &str,
     ) -> Result<api::Connection> {
-        self.store.write(|tx| {
+        self.store.write(|tx| -> Result<_> {
             let c = self.load_connection(tx, caller, Scope::ConnectionsWrite, workspace, name)?;
             let prefix = format!("{}.", c.row.id);
             tx.delete_records_prefixed(&c.row.workspace, super::CREDENTIAL, &prefix)?;
@@ -138,7 +138,7 @@ impl Keyhold {
         if secret.is_empty() {
             return Err(Error::connection("invalid_connection", "the credential is empty"));
         }
-        self.store.write(|tx| {
+        self.store.write(|tx| -> Result<_> {
             let mut c =
                 self.load_connection(tx, caller, Scope::ConnectionsWrite, workspace, name)?;
             let at = now();
@@ -176,7 +176,7 @@ impl Keyhold {
         name: &str,
         slot: SlotName,
     ) -> Result<api::TestOutcome> {
-        let (version, connector, user, secret) = self.store.read(|tx| {
+        let (version, connector, user, secret) = self.store.read(|tx| -> Result<_> {
             let c = self.load_connection(tx, caller, scope, workspace, name)?;
             let version = testable_version(&c, slot)?;
             let connector = c.target.connector().ok_or_else(|| {
@@ -196,7 +196,7 @@ impl Keyhold {
             Ok(()) => (Verdict::Pass, None),
             Err(refusal) => (Verdict::Fail(super::fail_reason(&refusal)), Some(refusal.to_string())),
         };
-        self.store.write(|tx| {
+        self.store.write(|tx| -> Result<_> {
             let mut c = self.load_connection(tx, caller, scope, workspace, name)?;
             let at = now();
             c.machine.test(slot, version, verdict, super::to_secs(at))?;
@@ -238,7 +238,7 @@ impl Keyhold {
         slot: SlotName,
         acknowledge_untested: bool,
     ) -> Result<api::Connection> {
-        self.store.write(|tx| {
+        self.store.write(|tx| -> Result<_> {
             let mut c = self.load_connection(tx, caller, scope, workspace, name)?;
             let at = now();
             let version = c.machine.slot(slot).version().ok_or(

@@ -83,11 +83,11 @@ fn slot_state(row: &ConnectionRow, slot: SlotName) -> Result<SlotState> {
     SlotState::decode(text).ok_or(Error::from(RotationError::Inconsistent))
 }
 
-fn secs(n: i64) -> u64 {
+pub(crate) fn to_secs(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-fn stored(n: u64) -> i64 {
+pub(crate) fn to_stored(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
@@ -96,7 +96,7 @@ impl Loaded {
         let target = Target::decode(&row.settings).ok_or(Error::from(RotationError::Inconsistent))?;
         let last = u32::try_from(row.last_version).map_err(|_| RotationError::Inconsistent)?;
         let machine = Machine::restore(
-            secs(row.grace_secs),
+            to_secs(row.grace_secs),
             slot_state(&row, SlotName::Primary)?,
             slot_state(&row, SlotName::Secondary)?,
             last,
@@ -211,4 +211,3 @@ impl Keyhold {
     }
 }
 
-pub(crate) use {secs as to_secs, stored as to_stored};

@@ -37,7 +37,7 @@ impl Keyhold {
         force: bool,
     ) -> Result<api::TestOutcome> {
         let slot = machine_slot(slot);
-        let seen = self.store.read(|tx| {
+        let seen = self.store.read(|tx| -> Result<_> {
             let c = self.load_connection(tx, caller, ROTATE, workspace, name)?;
             Ok(c.machine.slot(slot).version())
         })?;
@@ -58,7 +58,7 @@ impl Keyhold {
         force: bool,
     ) -> Result<api::TestOutcome> {
         for _ in 0..MAX_STEPS {
-            let step = self.store.read(|tx| {
+            let step = self.store.read(|tx| -> Result<_> {
                 let c =
                     self.load_connection(tx, caller, ROTATE, workspace, name)?;
                 Ok(c.machine.next_rotate_step(super::to_secs(now()), force)?)
@@ -101,7 +101,7 @@ impl Keyhold {
         seen: Option<Version>,
         force: bool,
     ) -> Result<Effect> {
-        self.store.write(|tx| {
+        self.store.write(|tx| -> Result<_> {
             let mut c =
                 self.load_connection(tx, caller, ROTATE, workspace, name)?;
             if !c.target.connector().is_some_and(|k| k.regenerates()) {
@@ -115,7 +115,7 @@ impl Keyhold {
                 .machine
                 .begin_regenerate(slot, seen, super::to_secs(at), force)?;
             let Effect::SetAtTarget { version, .. } = effect;
-            self.seal_record(tx, c.record(slot, version), &keyhold_connect::new_password())?;
+            self.seal_record(tx, c.record(slot, version), &keyhold_connect::new_password()?)?;
             self.persist_connection(tx, &mut c, at)?;
             self.audit_connection(
                 tx,
@@ -141,7 +141,7 @@ impl Keyhold {
     ) -> Result<()> {
         let Effect::SetAtTarget { slot, version } = effect;
         let owner = keyhold_crypto::random::identifier("lease_", 12)?;
-        let work = self.store.write(|tx| {
+        let work = self.store.write(|tx| -> Result<_> {
             let c = self.load_connection(tx, caller, ROTATE, workspace, name)?;
             // Under the lease, and only if the slot still waits for exactly this version:
             // another caller may have set it, confirmed it and moved on meanwhile.
@@ -213,7 +213,7 @@ impl Keyhold {
         version: Version,
         outcome: std::result::Result<(), SetError>,
     ) -> Result<()> {
-        let failure = self.store.write(|tx| {
+        let failure = self.store.write(|tx| -> Result<_> {
             let mut c =
                 self.load_connection(tx, caller, ROTATE, workspace, name)?;
             tx.release_connection_lease(id, owner)?;

@@ -64,6 +64,10 @@ struct Args {
     /// Log level: error, warn, info, debug or trace. Nothing secret is logged at any level.
     #[arg(long, default_value = "info")]
     log_level: tracing::Level,
+    /// How often to look for connections whose regular rotation is due (seconds; 0: never —
+    /// another node or an operator rotates them).
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    rotation_check: u64,
 }
 
 fn main() -> ExitCode {
@@ -146,6 +150,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .name("keyhold-uses".into())
             .spawn(move || kh.run_use_committer())?
     };
+    if args.rotation_check > 0 {
+        runtime.spawn(rotate_when_due(
+            app.kh.clone(),
+            Duration::from_secs(args.rotation_check),
+        ));
+    }
     let served = runtime.block_on(serve(app.clone(), args.listen, tls));
     // Every request has answered; what is still queued is committed before exit.
     app.kh.stop_use_committer();
@@ -153,6 +163,30 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         return Err("the use-record committer failed".into());
     }
     served
+}
+
+/// Regular rotations: every `every`, the connections whose rotation is due are rotated by the
+/// server itself (on the blocking pool; a failure is retried later by the schedule's own
+/// policy, and the active credential keeps serving meanwhile).
+async fn rotate_when_due(kh: Arc<Keyhold>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let kh = kh.clone();
+        match tokio::task::spawn_blocking(move || kh.rotate_due()).await {
+            Ok(Ok(done)) if done.rotated + done.failed > 0 => {
+                tracing::info!(
+                    rotated = done.rotated,
+                    failed = done.failed,
+                    "regular rotations"
+                );
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(code = e.code(), "regular rotations: {e}"),
+            Err(_) => tracing::warn!("regular rotations: the task failed"),
+        }
+    }
 }
 
 async fn serve(

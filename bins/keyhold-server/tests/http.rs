@@ -4,274 +4,12 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-struct Server {
-    child: Child,
-    log: std::path::PathBuf,
-    addr: SocketAddr,
-    admin: String,
-    dir: tempfile::TempDir,
-}
+mod common;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The `keyhold` CLI, built beside this package's server by the workspace build.
-fn cli_binary() -> std::path::PathBuf {
-    let cli =
-        std::path::PathBuf::from(env!("CARGO_BIN_EXE_keyhold-server")).with_file_name("keyhold");
-    assert!(
-        cli.exists(),
-        "{} is missing: build the whole workspace (cargo build --workspace --bins) first",
-        cli.display()
-    );
-    cli
-}
-
-fn start() -> Server {
-    start_with(&[])
-}
-
-fn start_with(extra: &[&str]) -> Server {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let log = dir.path().join("server.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyhold-server"))
-        .args(["--log-level", "trace", "--log-format", "json"])
-        .args(extra)
-        .args([
-            "--data-dir",
-            dir.path().join("data").to_str().expect("utf8"),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env_remove("KEYHOLD_MASTER_KEY")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).expect("log file"))
-        .spawn()
-        .expect("spawn server");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let (mut admin, mut addr) = (None, None);
-    while addr.is_none() {
-        let line = lines.next().expect("server output").expect("line");
-        if let Some(t) = line.strip_prefix("admin key (30 days; shown once, store it now): ") {
-            admin = Some(t.to_owned());
-        }
-        if let Some(a) = line.strip_prefix("listening on http://") {
-            addr = Some(a.parse().expect("address"));
-        }
-    }
-    Server {
-        child,
-        log,
-        addr: addr.expect("addr"),
-        admin: admin.expect("admin key printed once"),
-        dir,
-    }
-}
-
-/// Polls `done` every 10 ms for up to 20 s; whether it came true. Tests wait on what they
-/// can observe, never for a fixed time that a loaded machine may overrun.
-fn eventually(mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if done() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Whether process `pid` has accepted the connection from `peer` to its `listen` address and
-/// read every byte sent on it so far (Linux: the kernel's TCP table and the process's fds).
-/// A connection still in the accept queue has no socket inode; unread bytes show as rx_queue.
-fn has_read_everything(pid: u32, listen: SocketAddr, peer: SocketAddr) -> bool {
-    let hex = |a: SocketAddr| match a {
-        SocketAddr::V4(v4) => format!(
-            "{:08X}:{:04X}",
-            u32::from_ne_bytes(v4.ip().octets()),
-            v4.port()
-        ),
-        SocketAddr::V6(_) => unreachable!("the tests listen on 127.0.0.1"),
-    };
-    let (local, remote) = (hex(listen), hex(peer));
-    let Ok(table) = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")) else {
-        return false;
-    };
-    // Columns: sl local remote st tx_queue:rx_queue tr:when retrnsmt uid timeout inode ...
-    let Some(inode) = table.lines().skip(1).find_map(|row| {
-        let f: Vec<&str> = row.split_whitespace().collect();
-        (f.len() > 9
-            && f[1] == local
-            && f[2] == remote
-            && f[4].ends_with(":00000000")
-            && f[9] != "0")
-            .then(|| f[9].to_owned())
-    }) else {
-        return false;
-    };
-    let socket = std::path::PathBuf::from(format!("socket:[{inode}]"));
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l == socket))
-}
-
-/// Reads one response with a `Content-Length` body off a kept-alive connection.
-fn read_response(stream: &mut TcpStream) -> String {
-    let mut raw = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let length: usize = head
-                .lines()
-                .find_map(|l| {
-                    l.split_once(':')
-                        .filter(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                })
-                .map(|(_, v)| v.trim().parse().expect("length"))
-                .expect("content-length");
-            if body.len() >= length {
-                return text;
-            }
-        }
-        let n = stream.read(&mut chunk).expect("read");
-        assert!(n > 0, "connection closed mid-response: {text}");
-        raw.extend_from_slice(&chunk[..n]);
-    }
-}
-
-struct Reply {
-    raw: String,
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: serde_json::Value,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-fn request(
-    s: &Server,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&str>,
-    extra: &[(&str, &str)],
-) -> Reply {
-    let mut stream = TcpStream::connect(s.addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
-        s.addr
-    );
-    if let Some(t) = token {
-        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
-    }
-    for (k, v) in extra {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    let body = body.unwrap_or("");
-    req.push_str(&format!(
-        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    ));
-    stream.write_all(req.as_bytes()).expect("send");
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).expect("read");
-    let (head, payload) = raw
-        .split_once("\r\n\r\n")
-        .map(|(h, p)| (h.to_owned(), p.to_owned()))
-        .expect("http response");
-    let mut head_lines = head.lines();
-    let status = head_lines
-        .next()
-        .expect("status")
-        .split(' ')
-        .nth(1)
-        .expect("code")
-        .parse()
-        .expect("number");
-    let headers = head_lines
-        .filter_map(|l| l.split_once(": "))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-    Reply {
-        status,
-        headers,
-        body: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
-        raw,
-    }
-}
-
-fn assert_envelope(r: &Reply, status: u16, code: &str) {
-    assert_eq!(r.status, status, "{:?}", r.body);
-    assert_eq!(r.body["error"]["code"], code, "{:?}", r.body);
-    let rid = r.body["error"]["request_id"].as_str().expect("request id");
-    assert_eq!(
-        Some(rid),
-        r.header("x-request-id"),
-        "envelope and header carry the same request id"
-    );
-    assert!(r.body["error"]["message"].is_string() && r.body["error"]["doc_url"].is_string());
-}
-
-/// Mints a key with the admin key and returns its token.
-fn mint_token(s: &Server, body: &str) -> String {
-    let r = mint(s, &s.admin, body);
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    r.body["token"].as_str().expect("token").to_owned()
-}
-
-fn mint(s: &Server, token: &str, body: &str) -> Reply {
-    request(s, "POST", "/v1/keys", Some(token), Some(body), &[])
-}
-
-/// The library on the server's store, as the operator (another process's view).
-fn library(s: &Server) -> keyhold::Keyhold {
-    let data = s.dir.path().join("data");
-    keyhold::Keyhold::open(&data, keyhold::KeySource::default_file(&data)).expect("open")
-}
-
-/// A key with `scope` in workspace `other` (created if need be), minted by the operator.
-fn other_workspace_key(s: &Server, scope: &str) -> String {
-    let kh = library(s);
-    let op = keyhold::Caller::operator();
-    if kh.workspace("other").is_err() {
-        kh.create_workspace(&op, "other").expect("workspace");
-    }
-    let minted = kh
-        .mint_key(
-            &op,
-            &keyhold::MintRequest {
-                workspace: "other".into(),
-                name: format!("other-{}", scope.replace(':', "-")),
-                expires: keyhold::ExpiryPreset::OneHour,
-                scopes: Some([scope.parse().expect("scope")].into_iter().collect()),
-                sub: None,
-            },
-        )
-        .expect("mint");
-    minted.token.expose().to_owned()
-}
+use common::*;
 
 #[test]
 fn routes_scopes_and_the_error_envelope() {
@@ -490,7 +228,10 @@ fn openapi_documents_exactly_the_served_routes() {
     for (template, ops) in paths {
         for method in ops.as_object().expect("ops").keys() {
             documented += 1;
-            let path = template.replace("{id}", "some-key");
+            let path = template
+                .replace("{id}", "some-key")
+                .replace("{name}", "some-connection")
+                .replace("{slot}", "primary");
             let r = request(&s, &method.to_uppercase(), &path, None, Some("{}"), &[]);
             assert!(
                 r.status != 404 && r.status != 405,
@@ -499,7 +240,7 @@ fn openapi_documents_exactly_the_served_routes() {
             );
         }
     }
-    assert_eq!(documented, 14);
+    assert_eq!(documented, 24);
     // Nothing undocumented is served: other methods on documented paths are 405, other paths 404.
     for (method, path) in [
         ("DELETE", "/v1/keys"),
@@ -871,6 +612,10 @@ fn every_route_works_with_its_scope_and_refuses_a_key_without_it() {
             }
         }
     }
+    // Connection routes need a real target: tests/connections.rs covers each with its scope.
+    let connections = routes.len();
+    routes.retain(|(_, t, _, _)| !t.starts_with("/v1/connections"));
+    assert_eq!(connections - routes.len(), 10, "{routes:?}");
     routes.sort_by_key(|(_, t, _, _)| t.ends_with("revoke-all"));
     assert_eq!(routes.len(), 11, "{routes:?}");
     let mut home_only: Vec<_> = routes

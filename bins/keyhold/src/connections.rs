@@ -25,28 +25,19 @@ pub fn run(
 ) -> keyhold::Result<()> {
     let ws = args.workspace.as_deref();
     match command {
-        ConnectionsCommand::Create(c) => {
-            let req = create_request(c)?;
-            let made = ops.create_connection(ws, &req)?;
-            out.emit(&made, || format!("Created connection {}.\n{}", made.name, human(&made)))
-        }
+        ConnectionsCommand::Create(c) => create(ops, ws, c, out),
         ConnectionsCommand::UpdateCredentials {
             name,
             slot,
             password_stdin,
-        } => {
-            let secret = secret_input::credential("credential", *password_stdin)?;
-            let req = UpdateCredential {
-                password: Secret::new(secret.as_str()),
-            };
-            let c = ops.update_credential(ws, name, slot.wire(), &req)?;
-            out.emit(&c, || {
-                format!("Staged a new credential in the {} slot of {}; test it next.", slot.wire(), c.name)
-            })
-        }
+        } => update(ops, ws, (name, *slot), *password_stdin, out),
         ConnectionsCommand::Test { name, slot } => {
             let t = ops.test_credential(ws, name, slot.wire())?;
-            verdict(&t, out, &format!("The target accepted the {} slot's credential.", slot.wire()))
+            verdict(
+                &t,
+                out,
+                &format!("The target accepted the {} slot's credential.", slot.wire()),
+            )
         }
         ConnectionsCommand::Save {
             name,
@@ -58,7 +49,12 @@ pub fn run(
             };
             let c = ops.save_credential(ws, name, slot.wire(), &req)?;
             out.emit(&c, || {
-                format!("The {} slot of {} is active.\n{}", slot.wire(), c.name, human(&c))
+                format!(
+                    "The {} slot of {} is active.\n{}",
+                    slot.wire(),
+                    c.name,
+                    human(&c)
+                )
             })
         }
         ConnectionsCommand::Rotate { name, force } => {
@@ -86,9 +82,44 @@ pub fn run(
                 });
             }
             let c = ops.delete_connection(ws, name)?;
-            out.emit(&c, || format!("Deleted connection {} and its credentials.", c.name))
+            out.emit(&c, || {
+                format!("Deleted connection {} and its credentials.", c.name)
+            })
         }
     }
+}
+
+fn create(
+    ops: &dyn Operations,
+    ws: Option<&str>,
+    c: &CreateArgs,
+    out: &Output,
+) -> keyhold::Result<()> {
+    let made = ops.create_connection(ws, &create_request(c)?)?;
+    out.emit(&made, || {
+        format!("Created connection {}.\n{}", made.name, human(&made))
+    })
+}
+
+fn update(
+    ops: &dyn Operations,
+    ws: Option<&str>,
+    (name, slot): (&str, crate::args::Slot),
+    piped: bool,
+    out: &Output,
+) -> keyhold::Result<()> {
+    let secret = secret_input::credential("credential", piped)?;
+    let req = UpdateCredential {
+        password: Secret::new(secret.as_str()),
+    };
+    let c = ops.update_credential(ws, name, slot.wire(), &req)?;
+    out.emit(&c, || {
+        let slot = slot.wire();
+        format!(
+            "Staged a new credential in the {slot} slot of {}; test it next.",
+            c.name
+        )
+    })
 }
 
 /// A test's outcome: printed either way, and an error (non-zero exit) if the target refused.
@@ -103,11 +134,7 @@ fn verdict(t: &TestOutcome, out: &Output, passed: &str) -> keyhold::Result<()> {
     if t.passed {
         Ok(())
     } else {
-        Err(Error::Remote {
-            code: "credential_rejected",
-            status: 422,
-            message: refusal(t),
-        })
+        Err(Error::rejected_by_target(refusal(t)))
     }
 }
 
@@ -118,7 +145,9 @@ fn refusal(t: &TestOutcome) -> String {
 
 fn create_request(c: &CreateArgs) -> keyhold::Result<CreateConnection> {
     let admin_password = if c.admin_password_stdin {
-        Some(Secret::new(secret_input::credential("admin password", true)?.as_str()))
+        Some(Secret::new(
+            secret_input::credential("admin password", true)?.as_str(),
+        ))
     } else {
         None
     };
@@ -196,7 +225,10 @@ fn human(c: &Connection) -> String {
     out.push(format!("  grace     {} s", c.grace_secs));
     match (c.rotate_every_secs, c.next_rotation_due) {
         (Some(every), Some(due)) => {
-            out.push(format!("  rotates   every {every} s; next due {}", time(due)));
+            out.push(format!(
+                "  rotates   every {every} s; next due {}",
+                time(due)
+            ));
         }
         (Some(every), None) => out.push(format!("  rotates   every {every} s; not scheduled")),
         _ => {}
@@ -213,7 +245,13 @@ pub fn environment(c: &ActiveCredential) -> Vec<(String, keyhold::Zeroizing<Stri
     let prefix: String = c
         .connection
         .chars()
-        .map(|ch| if ch == '-' { '_' } else { ch.to_ascii_uppercase() })
+        .map(|ch| {
+            if ch == '-' {
+                '_'
+            } else {
+                ch.to_ascii_uppercase()
+            }
+        })
         .collect();
     let mut env = Vec::new();
     match c.kind {

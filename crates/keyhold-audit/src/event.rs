@@ -376,7 +376,8 @@ mod tests {
         for s in Surface::ALL {
             assert_eq!(s.as_str().parse::<Surface>(), Ok(*s));
         }
-        assert_eq!(Action::ALL.len(), 14);
+        assert_eq!(Action::ALL.len(), 23);
+        assert_eq!(Action::CredentialRead.as_str(), "credential.read");
         assert_eq!(Action::KeysRevokedAll.as_str(), "keys.revoked_all");
         assert_eq!(Action::AuditCheckpointed.as_str(), "audit.checkpointed");
         assert_eq!("key.Used".parse::<Action>(), Err(AuditError::UnknownAction));

@@ -151,6 +151,33 @@ pub fn workspace_created(id: &str, name: &str) -> EventDraft {
         .target(name)
 }
 
+/// A connection's event: `action` about connection `name` of `workspace`, for `slot` (its
+/// stable name) at credential `version`, when the event concerns one.
+pub fn connection(
+    action: Action,
+    workspace: &str,
+    name: &str,
+    slot_version: Option<(&'static str, u32)>,
+) -> Result<EventDraft, DraftError> {
+    let mut record = EventDraft::new(action).workspace(workspace).target(name);
+    if let Some((slot, version)) = slot_version {
+        record = record
+            .detail("slot", PublicText::new(slot).map_err(|_| DraftError::Text)?)
+            .detail("version", version);
+    }
+    Ok(record)
+}
+
+/// `connection.created`: connection `name` of `workspace`, to a target of `kind`.
+pub fn connection_created(
+    workspace: &str,
+    name: &str,
+    kind: &str,
+) -> Result<EventDraft, DraftError> {
+    let kind = PublicText::new(kind).map_err(|_| DraftError::Text)?;
+    Ok(connection(Action::ConnectionCreated, workspace, name, None)?.detail("kind", kind))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,21 +232,4 @@ mod tests {
         assert_eq!(e.details.get("keys_revoked"), Some(&DetailValue::Int(3)));
         assert_eq!(e.details.get("revoked_through"), Some(&DetailValue::Int(7)));
     }
-}
-
-/// A connection's event: `action` about connection `name` of `workspace`, for `slot` (its
-/// stable name) at credential `version`, when the event concerns one.
-pub fn connection(
-    action: Action,
-    workspace: &str,
-    name: &str,
-    slot_version: Option<(&'static str, u32)>,
-) -> Result<EventDraft, DraftError> {
-    let mut record = EventDraft::new(action).workspace(workspace).target(name);
-    if let Some((slot, version)) = slot_version {
-        record = record
-            .detail("slot", PublicText::new(slot).map_err(|_| DraftError::Text)?)
-            .detail("version", version);
-    }
-    Ok(record)
 }

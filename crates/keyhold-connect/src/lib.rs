@@ -21,22 +21,25 @@
 //! regenerating rotation sets.
 #![forbid(unsafe_code)]
 
+mod change;
 mod generic;
 mod http;
 mod ident;
 mod password;
 mod pg;
 mod target;
+pub mod wire;
 
 use std::fmt;
 
+pub use change::Change;
 pub use generic::Generic;
 pub use http::{Http, HttpAuth, HttpConfigError};
 pub use ident::{MAX_IDENT_BYTES, QuoteError, quote_ident, quote_literal};
 pub use keyhold_crypto::SecretBytes;
 pub use password::{PASSWORD_ALPHABET, PASSWORD_LEN, new_password};
 pub use pg::{CONNECT_TIMEOUT, Postgres, PostgresConfigError};
-pub use target::{Scheme, Target};
+pub use target::{Scheme, Target, Unsupported};
 
 /// A login at a target: a user name and its password.
 #[derive(Clone, Copy)]

@@ -114,7 +114,9 @@ impl Target {
                 match scheme {
                     Scheme::Basic => {
                         for u in users {
-                            let u = u.as_deref().ok_or("basic authentication needs a user per slot")?;
+                            let u = u
+                                .as_deref()
+                                .ok_or("basic authentication needs a user per slot")?;
                             check_text("user", u, 255)?;
                         }
                     }
@@ -193,6 +195,19 @@ impl Target {
         }
     }
 
+    /// The connector that tests this target's credentials, or why there is none.
+    pub fn tester(&self) -> Result<Box<dyn Connector>, Unsupported> {
+        self.connector().ok_or(Unsupported::Test(self.kind()))
+    }
+
+    /// The connector that sets this target's passwords, or why there is none.
+    pub fn regenerator(&self) -> Result<Box<dyn Connector>, Unsupported> {
+        match self.connector() {
+            Some(k) if k.regenerates() => Ok(k),
+            _ => Err(Unsupported::Regenerate(self.kind())),
+        }
+    }
+
     /// The settings as stored (one JSON object).
     pub fn encode(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
@@ -201,5 +216,26 @@ impl Target {
     /// Settings as stored, or `None` if they are not a target this build knows.
     pub fn decode(text: &str) -> Option<Target> {
         serde_json::from_str(text).ok()
+    }
+}
+
+/// What a target's kind cannot do, with a stable code: its kind is named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unsupported {
+    /// Its credentials cannot be tested (save them with an acknowledgement).
+    #[error("a {0} connection cannot be tested: save its credential with an acknowledgement")]
+    Test(&'static str),
+    /// It cannot make its own credentials.
+    #[error("a {0} connection cannot make its own credentials")]
+    Regenerate(&'static str),
+}
+
+impl Unsupported {
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Unsupported::Test(_) => "connection_untestable",
+            Unsupported::Regenerate(_) => "regeneration_unsupported",
+        }
     }
 }

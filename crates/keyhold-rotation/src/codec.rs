@@ -2,7 +2,7 @@
 //! back. Decoding accepts only what encoding produces, so a stored state that was edited into
 //! something this machine never writes is refused rather than guessed at.
 
-use crate::{FailReason, Origin, SlotState, Version};
+use crate::{Connection, FailReason, Origin, RotationError, SlotName, SlotState, Version};
 
 impl Origin {
     fn as_str(self) -> &'static str {
@@ -115,6 +115,36 @@ impl SlotState {
             _ => return None,
         };
         Some(state)
+    }
+}
+
+impl Connection {
+    /// A connection from its stored form: the grace period, each slot's encoded state and
+    /// the last version numbered. Refused (`Inconsistent`) if any part is not what
+    /// [`Connection::encoded`] writes, or if no transition could have produced it.
+    pub fn decode(
+        grace_secs: i64,
+        primary: &str,
+        secondary: &str,
+        last_version: i64,
+    ) -> Result<Connection, RotationError> {
+        let bad = || RotationError::Inconsistent;
+        Connection::restore(
+            u64::try_from(grace_secs).map_err(|_| bad())?,
+            SlotState::decode(primary).ok_or_else(bad)?,
+            SlotState::decode(secondary).ok_or_else(bad)?,
+            u32::try_from(last_version).map_err(|_| bad())?,
+        )
+    }
+
+    /// The stored form of the slots: the primary's and the secondary's encoded states and
+    /// the last version numbered.
+    pub fn encoded(&self) -> (String, String, i64) {
+        (
+            self.slot(SlotName::Primary).encode(),
+            self.slot(SlotName::Secondary).encode(),
+            i64::from(self.last_version()),
+        )
     }
 }
 

@@ -46,6 +46,12 @@ pub enum RotationError {
     /// Save promotes only a credential that passed a test since it was last updated.
     #[error("the {0} slot's credential has not passed a test")]
     NotTested(SlotName),
+    /// The target cannot test credentials: promoting one needs the caller's explicit
+    /// acknowledgement that it is untested.
+    #[error(
+        "the {0} slot's credential cannot be tested: saving it needs an acknowledgement that it is untested"
+    )]
+    Unacknowledged(SlotName),
     /// A rotation needs an active credential to rotate away from.
     #[error("the connection has no active credential yet")]
     NoActiveSlot,
@@ -65,6 +71,7 @@ impl RotationError {
             RotationError::VersionMismatch { .. } => "rotation_version_mismatch",
             RotationError::NotStaged(_) => "rotation_not_staged",
             RotationError::NotTested(_) => "rotation_not_tested",
+            RotationError::Unacknowledged(_) => "acknowledgement_required",
             RotationError::NoActiveSlot => "rotation_no_active_slot",
             RotationError::Inconsistent => "rotation_state_inconsistent",
         }

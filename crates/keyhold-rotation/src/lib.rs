@@ -26,7 +26,9 @@
 
 mod codec;
 mod error;
+mod keep;
 mod plan;
+pub mod schedule;
 mod transitions;
 
 use std::fmt;

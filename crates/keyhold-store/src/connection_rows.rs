@@ -181,6 +181,27 @@ impl Tx<'_> {
         Ok(n == 1)
     }
 
+    /// Claims a due rotation of connection `id`, whose schedule was read as `seen`: moves its
+    /// schedule to `next` with `failures` — only if nobody changed it since (so two runners
+    /// never both take it). Whether it was claimed.
+    pub fn claim_rotation(
+        &self,
+        id: &str,
+        seen: Option<i64>,
+        next: Option<i64>,
+        failures: i64,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .conn()
+            .execute(
+                "UPDATE connections SET next_rotation_at = ?3, rotation_failures = ?4 \
+                 WHERE id = ?1 AND next_rotation_at IS ?2",
+                params![id, seen, next, failures],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(n == 1)
+    }
+
     /// Sets the informational schedule of a connection: when its next regular rotation is
     /// due and how many failed in a row.
     pub fn set_rotation_schedule(

@@ -165,6 +165,12 @@ impl Error {
         (400..500).contains(&self.http_status())
     }
 
+    /// The target refused a credential in a test (`credential_rejected`): what a command
+    /// that asked for the test reports, with the test's secret-free words.
+    pub fn rejected_by_target(message: impl Into<String>) -> Self {
+        Error::connection("credential_rejected", message)
+    }
+
     pub(crate) fn connection(code: &'static str, message: impl Into<String>) -> Self {
         Self::Connection {
             code,

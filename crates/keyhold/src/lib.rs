@@ -49,7 +49,7 @@ use keyhold_store::{DataDir, Store, Tx};
 pub use apikeys::{Introspection, MintRequest, MintedKey, Principal, Token};
 pub use audit::{AuditEntry, Deferred};
 pub use caller::{Caller, Origin, Surface, new_request_id};
-pub use connections::{DueRotations, MAX_FAILURES as MAX_ROTATION_FAILURES};
+pub use connections::DueRotations;
 pub use error::{Error, Result, TokenFailure};
 pub use keyhold_api as api;
 pub use keyhold_api::{ApiKey, AuditVerification, KeyState, RevokeAll, SigningKeyRotation};

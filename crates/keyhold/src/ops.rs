@@ -8,13 +8,21 @@
 
 use std::path::Path;
 
-use keyhold_api::AuditQuery;
+use keyhold_api::{
+    AuditQuery, Connection, CreateConnection, Rotate, SaveCredential as Save, SlotName as Slot,
+    UpdateCredential as Update,
+};
 use keyhold_token::{Jwks, Scope};
 
 use crate::{
     ApiKey, AuditEntry, AuditVerification, Caller, Keyhold, MintRequest, MintedKey, Principal,
     Result, RevokeAll, SigningKeyRotation, api,
 };
+
+/// A workspace, by id or name (`None`: the default one locally, the key's own remotely).
+pub type Ws<'a> = Option<&'a str>;
+/// The outcome of a test at a connection's target.
+pub type Outcome = Result<api::TestOutcome>;
 
 /// The key, token and audit operations offered both on a local store and through a server.
 ///
@@ -43,61 +51,26 @@ pub trait Operations {
     /// Recomputes the audit hash chain, and checks it against a checkpoint file if given.
     fn verify_audit(&self, checkpoint: Option<&Path>) -> Result<AuditVerification>;
     /// The workspace's connections, by name (never a secret).
-    fn connections(&self, workspace: Option<&str>) -> Result<Vec<api::Connection>>;
+    fn connections(&self, workspace: Ws) -> Result<Vec<Connection>>;
     /// One connection (never a secret).
-    fn connection(&self, workspace: Option<&str>, name: &str) -> Result<api::Connection>;
+    fn connection(&self, workspace: Ws, name: &str) -> Result<Connection>;
     /// Creates a connection with two empty slots.
-    fn create_connection(
-        &self,
-        workspace: Option<&str>,
-        req: &api::CreateConnection,
-    ) -> Result<api::Connection>;
+    fn create_connection(&self, workspace: Ws, req: &CreateConnection) -> Result<Connection>;
     /// Deletes a connection and every credential it kept.
-    fn delete_connection(&self, workspace: Option<&str>, name: &str) -> Result<api::Connection>;
+    fn delete_connection(&self, workspace: Ws, name: &str) -> Result<Connection>;
     /// Stages a credential into a slot that is not active.
-    fn update_credential(
-        &self,
-        workspace: Option<&str>,
-        name: &str,
-        slot: api::SlotName,
-        req: &api::UpdateCredential,
-    ) -> Result<api::Connection>;
+    fn update_credential(&self, ws: Ws, name: &str, slot: Slot, req: &Update)
+    -> Result<Connection>;
     /// Tests a slot's staged credential at the target.
-    fn test_credential(
-        &self,
-        workspace: Option<&str>,
-        name: &str,
-        slot: api::SlotName,
-    ) -> Result<api::TestOutcome>;
+    fn test_credential(&self, ws: Ws, name: &str, slot: Slot) -> Outcome;
     /// Promotes a slot whose credential passed a test.
-    fn save_credential(
-        &self,
-        workspace: Option<&str>,
-        name: &str,
-        slot: api::SlotName,
-        req: &api::SaveCredential,
-    ) -> Result<api::Connection>;
+    fn save_credential(&self, ws: Ws, name: &str, slot: Slot, req: &Save) -> Result<Connection>;
     /// Makes, sets and tests a new credential for a slot that is not active.
-    fn regenerate_credential(
-        &self,
-        workspace: Option<&str>,
-        name: &str,
-        slot: api::SlotName,
-        req: &api::Rotate,
-    ) -> Result<api::TestOutcome>;
+    fn regenerate_credential(&self, ws: Ws, name: &str, slot: Slot, req: &Rotate) -> Outcome;
     /// Rotates a connection (or resumes a rotation that stopped).
-    fn rotate_connection(
-        &self,
-        workspace: Option<&str>,
-        name: &str,
-        req: &api::Rotate,
-    ) -> Result<api::TestOutcome>;
+    fn rotate_connection(&self, ws: Ws, name: &str, req: &Rotate) -> Outcome;
     /// The credential a consumer uses now (recorded as `credential.read`).
-    fn active_credential(
-        &self,
-        workspace: Option<&str>,
-        name: &str,
-    ) -> Result<api::ActiveCredential>;
+    fn active_credential(&self, ws: Ws, name: &str) -> Result<api::ActiveCredential>;
 }
 
 /// [`Operations`] on a store opened in this process, performed as `caller`.
@@ -172,90 +145,56 @@ impl Operations for Local {
         self.kh.verify_audit(checkpoint)
     }
 
-    fn connections(&self, workspace: Option<&str>) -> Result<Vec<api::Connection>> {
-        self.kh.connections(&self.caller, Self::ws(workspace))
+    fn connections(&self, ws: Ws) -> Result<Vec<Connection>> {
+        self.kh.connections(&self.caller, Self::ws(ws))
     }
 
-    fn connection(&self, workspace: Option<&str>, name: &str) -> Result<api::Connection> {
-        self.kh.connection(&self.caller, Self::ws(workspace), name)
+    fn connection(&self, ws: Ws, name: &str) -> Result<Connection> {
+        self.kh.connection(&self.caller, Self::ws(ws), name)
     }
 
-    fn create_connection(
-        &self,
-        workspace: Option<&str>,
-        req: &api::CreateConnection,
-    ) -> Result<api::Connection> {
-        self.kh
-            .create_connection(&self.caller, Self::ws(workspace), req)
+    fn create_connection(&self, ws: Ws, req: &CreateConnection) -> Result<Connection> {
+        self.kh.create_connection(&self.caller, Self::ws(ws), req)
     }
 
-    fn delete_connection(&self, workspace: Option<&str>, name: &str) -> Result<api::Connection> {
-        self.kh
-            .delete_connection(&self.caller, Self::ws(workspace), name)
+    fn delete_connection(&self, ws: Ws, name: &str) -> Result<Connection> {
+        self.kh.delete_connection(&self.caller, Self::ws(ws), name)
     }
 
     fn update_credential(
         &self,
-        workspace: Option<&str>,
+        ws: Ws,
         name: &str,
-        slot: api::SlotName,
-        req: &api::UpdateCredential,
-    ) -> Result<api::Connection> {
-        let ws = Self::ws(workspace);
+        slot: Slot,
+        req: &Update,
+    ) -> Result<Connection> {
+        let (c, pw) = (&self.caller, &req.password);
         self.kh
-            .update_credential(&self.caller, ws, name, slot, &req.password, false)
+            .update_credential(c, Self::ws(ws), name, slot, pw, false)
     }
 
-    fn test_credential(
-        &self,
-        workspace: Option<&str>,
-        name: &str,
-        slot: api::SlotName,
-    ) -> Result<api::TestOutcome> {
+    fn test_credential(&self, ws: Ws, name: &str, slot: Slot) -> Outcome {
         self.kh
-            .test_credential(&self.caller, Self::ws(workspace), name, slot)
+            .test_credential(&self.caller, Self::ws(ws), name, slot)
     }
 
-    fn save_credential(
-        &self,
-        workspace: Option<&str>,
-        name: &str,
-        slot: api::SlotName,
-        req: &api::SaveCredential,
-    ) -> Result<api::Connection> {
-        let ws = Self::ws(workspace);
-        self.kh
-            .save_credential(&self.caller, ws, name, slot, req.acknowledge_untested)
+    fn save_credential(&self, ws: Ws, name: &str, slot: Slot, req: &Save) -> Result<Connection> {
+        let (c, ack) = (&self.caller, req.acknowledge_untested);
+        self.kh.save_credential(c, Self::ws(ws), name, slot, ack)
     }
 
-    fn regenerate_credential(
-        &self,
-        workspace: Option<&str>,
-        name: &str,
-        slot: api::SlotName,
-        req: &api::Rotate,
-    ) -> Result<api::TestOutcome> {
-        let ws = Self::ws(workspace);
+    fn regenerate_credential(&self, ws: Ws, name: &str, slot: Slot, req: &Rotate) -> Outcome {
+        let c = &self.caller;
         self.kh
-            .regenerate_credential(&self.caller, ws, name, slot, req.force)
+            .regenerate_credential(c, Self::ws(ws), name, slot, req.force)
     }
 
-    fn rotate_connection(
-        &self,
-        workspace: Option<&str>,
-        name: &str,
-        req: &api::Rotate,
-    ) -> Result<api::TestOutcome> {
+    fn rotate_connection(&self, ws: Ws, name: &str, req: &Rotate) -> Outcome {
         self.kh
-            .rotate_connection(&self.caller, Self::ws(workspace), name, req.force)
+            .rotate_connection(&self.caller, Self::ws(ws), name, req.force)
     }
 
-    fn active_credential(
-        &self,
-        workspace: Option<&str>,
-        name: &str,
-    ) -> Result<api::ActiveCredential> {
-        self.kh
-            .active_credential(&self.caller, Self::ws(workspace), name)
+    fn active_credential(&self, ws: Ws, name: &str) -> Result<api::ActiveCredential> {
+        self.kh.active_credential(&self.caller, Self::ws(ws), name)
     }
 }

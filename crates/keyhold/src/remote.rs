@@ -15,9 +15,14 @@ use keyhold_token::{Jwks, Scope};
 
 use crate::apikeys::Token;
 use crate::ops::Operations;
+use crate::ops::{Outcome, Ws};
 use crate::{
     ApiKey, AuditEntry, AuditVerification, Error, MintRequest, MintedKey, Principal, Result,
     RevokeAll, SigningKeyRotation, api,
+};
+use keyhold_api::{
+    Connection, CreateConnection, Rotate, SaveCredential as Save, SlotName as Slot,
+    UpdateCredential as Update,
 };
 
 /// A `keyhold-server` reached over HTTP(S), acting as one API key.
@@ -71,6 +76,16 @@ impl Remote {
         self.client
             .call(op, &Params::id(ident), None::<&()>)
             .map_err(|e| self.error(e))
+    }
+
+    /// A call in the key's own workspace (any other named is refused before asking).
+    fn on<T>(
+        &self,
+        ws: Ws,
+        call: impl FnOnce(&Client) -> std::result::Result<T, ApiError>,
+    ) -> Result<T> {
+        Self::own_workspace(ws)?;
+        call(&self.client).map_err(|e| self.error(e))
     }
 
     /// A key acts in its own workspace: any other named here is refused before asking.
@@ -192,106 +207,49 @@ impl Operations for Remote {
     }
 
     fn connections(&self, workspace: Option<&str>) -> Result<Vec<api::Connection>> {
-        Self::own_workspace(workspace)?;
-        let list = self.client.list_connections().map_err(|e| self.error(e))?;
-        Ok(list.connections)
+        self.on(workspace, |c| Ok(c.list_connections()?.connections))
     }
 
     fn connection(&self, workspace: Option<&str>, name: &str) -> Result<api::Connection> {
-        Self::own_workspace(workspace)?;
-        self.client.connection(name).map_err(|e| self.error(e))
+        self.on(workspace, |c| c.connection(name))
     }
 
-    fn create_connection(
-        &self,
-        workspace: Option<&str>,
-        req: &api::CreateConnection,
-    ) -> Result<api::Connection> {
-        Self::own_workspace(workspace)?;
-        self.client
-            .create_connection(req)
-            .map_err(|e| self.error(e))
+    fn create_connection(&self, ws: Option<&str>, req: &CreateConnection) -> Result<Connection> {
+        self.on(ws, |c| c.create_connection(req))
     }
 
-    fn delete_connection(&self, workspace: Option<&str>, name: &str) -> Result<api::Connection> {
-        Self::own_workspace(workspace)?;
-        self.client
-            .delete_connection(name)
-            .map_err(|e| self.error(e))
+    fn delete_connection(&self, workspace: Option<&str>, name: &str) -> Result<Connection> {
+        self.on(workspace, |c| c.delete_connection(name))
     }
 
     fn update_credential(
         &self,
-        workspace: Option<&str>,
+        ws: Ws,
         name: &str,
-        slot: api::SlotName,
-        req: &api::UpdateCredential,
-    ) -> Result<api::Connection> {
-        Self::own_workspace(workspace)?;
-        self.client
-            .update_credential(name, slot, req)
-            .map_err(|e| self.error(e))
+        slot: Slot,
+        req: &Update,
+    ) -> Result<Connection> {
+        self.on(ws, |c| c.update_credential(name, slot, req))
     }
 
-    fn test_credential(
-        &self,
-        workspace: Option<&str>,
-        name: &str,
-        slot: api::SlotName,
-    ) -> Result<api::TestOutcome> {
-        Self::own_workspace(workspace)?;
-        self.client
-            .test_credential(name, slot)
-            .map_err(|e| self.error(e))
+    fn test_credential(&self, ws: Ws, name: &str, slot: Slot) -> Result<api::TestOutcome> {
+        self.on(ws, |c| c.test_credential(name, slot))
     }
 
-    fn save_credential(
-        &self,
-        workspace: Option<&str>,
-        name: &str,
-        slot: api::SlotName,
-        req: &api::SaveCredential,
-    ) -> Result<api::Connection> {
-        Self::own_workspace(workspace)?;
-        self.client
-            .save_credential(name, slot, req)
-            .map_err(|e| self.error(e))
+    fn save_credential(&self, ws: Ws, name: &str, slot: Slot, req: &Save) -> Result<Connection> {
+        self.on(ws, |c| c.save_credential(name, slot, req))
     }
 
-    fn regenerate_credential(
-        &self,
-        workspace: Option<&str>,
-        name: &str,
-        slot: api::SlotName,
-        req: &api::Rotate,
-    ) -> Result<api::TestOutcome> {
-        Self::own_workspace(workspace)?;
-        self.client
-            .regenerate_credential(name, slot, req)
-            .map_err(|e| self.error(e))
+    fn regenerate_credential(&self, ws: Ws, name: &str, slot: Slot, req: &Rotate) -> Outcome {
+        self.on(ws, |c| c.regenerate_credential(name, slot, req))
     }
 
-    fn rotate_connection(
-        &self,
-        workspace: Option<&str>,
-        name: &str,
-        req: &api::Rotate,
-    ) -> Result<api::TestOutcome> {
-        Self::own_workspace(workspace)?;
-        self.client
-            .rotate_connection(name, req)
-            .map_err(|e| self.error(e))
+    fn rotate_connection(&self, ws: Ws, name: &str, req: &Rotate) -> Outcome {
+        self.on(ws, |c| c.rotate_connection(name, req))
     }
 
-    fn active_credential(
-        &self,
-        workspace: Option<&str>,
-        name: &str,
-    ) -> Result<api::ActiveCredential> {
-        Self::own_workspace(workspace)?;
-        self.client
-            .active_credential(name)
-            .map_err(|e| self.error(e))
+    fn active_credential(&self, ws: Ws, name: &str) -> Result<api::ActiveCredential> {
+        self.on(ws, |c| c.active_credential(name))
     }
 }
 

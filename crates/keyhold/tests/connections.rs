@@ -61,7 +61,14 @@ fn setup(grace_secs: u64) -> Setup {
     kh.create_connection(&op(), "default", &request("orders", &a, &b, grace_secs))
         .unwrap();
     let c = kh
-        .update_credential(&op(), "default", "orders", SlotName::Primary, &secret(&pa), false)
+        .update_credential(
+            &op(),
+            "default",
+            "orders",
+            SlotName::Primary,
+            &secret(&pa),
+            false,
+        )
         .unwrap();
     assert_eq!(c.slots.primary.state, SlotState::Staged);
     let t = kh
@@ -101,30 +108,44 @@ fn logs_in(user: &str, password: &str) -> bool {
 fn a_wrong_password_fails_its_test_cannot_be_saved_and_the_active_one_keeps_serving() {
     let s = setup(600);
     let wrong = pg::canary();
-    s.kh.update_credential(&op(), "default", "orders", SlotName::Secondary, &secret(&wrong), false)
-        .unwrap();
-    let t = s
-        .kh
-        .test_credential(&op(), "default", "orders", SlotName::Secondary)
-        .unwrap();
+    s.kh.update_credential(
+        &op(),
+        "default",
+        "orders",
+        SlotName::Secondary,
+        &secret(&wrong),
+        false,
+    )
+    .unwrap();
+    let t =
+        s.kh.test_credential(&op(), "default", "orders", SlotName::Secondary)
+            .unwrap();
     assert!(!t.passed);
     assert_eq!(t.failure, Some(keyhold::api::Failure::Rejected));
     assert_eq!(t.connection.slots.secondary.state, SlotState::Failed);
     let detail = t.detail.clone().unwrap();
     assert!(!detail.contains(&pg::text(&wrong)), "{detail}");
-    let e = s
-        .kh
-        .save_credential(&op(), "default", "orders", SlotName::Secondary, false)
-        .unwrap_err();
+    let e =
+        s.kh.save_credential(&op(), "default", "orders", SlotName::Secondary, false)
+            .unwrap_err();
     assert_eq!(e.code(), "rotation_not_tested");
     let cred = s.kh.active_credential(&op(), "default", "orders").unwrap();
     assert_eq!(cred.slot, SlotName::Primary);
     assert_eq!(cred.password.expose(), pg::text(&s.pa));
-    assert!(logs_in(cred.user.as_deref().unwrap(), cred.password.expose()));
+    assert!(logs_in(
+        cred.user.as_deref().unwrap(),
+        cred.password.expose()
+    ));
     // The active slot cannot be staged over, tested in place or saved again.
-    let e = s
-        .kh
-        .update_credential(&op(), "default", "orders", SlotName::Primary, &secret(&wrong), false)
+    let e =
+        s.kh.update_credential(
+            &op(),
+            "default",
+            "orders",
+            SlotName::Primary,
+            &secret(&wrong),
+            false,
+        )
         .unwrap_err();
     assert_eq!(e.code(), "rotation_slot_active");
     let _ = (&s.a, &s.b, &s.pb);
@@ -134,21 +155,33 @@ fn a_wrong_password_fails_its_test_cannot_be_saved_and_the_active_one_keeps_serv
 fn a_rotation_regenerates_the_standby_at_the_target_and_promotes_it() {
     let s = setup(0);
     // The secondary role changes its own password: it needs a credential of its own first.
-    s.kh.update_credential(&op(), "default", "orders", SlotName::Secondary, &secret(&s.pb), false)
-        .unwrap();
+    s.kh.update_credential(
+        &op(),
+        "default",
+        "orders",
+        SlotName::Secondary,
+        &secret(&s.pb),
+        false,
+    )
+    .unwrap();
     for round in 0..3 {
         let before = s.kh.active_credential(&op(), "default", "orders").unwrap();
-        let t = s
-            .kh
-            .rotate_connection(&op(), "default", "orders", false)
-            .unwrap();
+        let t =
+            s.kh.rotate_connection(&op(), "default", "orders", false)
+                .unwrap();
         assert!(t.passed, "round {round}: {t:?}");
         let after = s.kh.active_credential(&op(), "default", "orders").unwrap();
         assert_ne!(after.slot, before.slot, "round {round}");
         assert!(after.version > before.version);
-        assert!(logs_in(after.user.as_deref().unwrap(), after.password.expose()));
+        assert!(logs_in(
+            after.user.as_deref().unwrap(),
+            after.password.expose()
+        ));
         // The credential that was active is the standby and still logs in.
-        assert!(logs_in(before.user.as_deref().unwrap(), before.password.expose()));
+        assert!(logs_in(
+            before.user.as_deref().unwrap(),
+            before.password.expose()
+        ));
     }
     // The secondary's first password was replaced at the target.
     assert!(!logs_in(&s.b.name, &pg::text(&s.pb)));

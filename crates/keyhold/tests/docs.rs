@@ -46,6 +46,28 @@ fn returned_by(file: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// Codes given as the first argument of `call` (e.g. `Error::connection("code", …)`) in the
+/// sources under `dir`.
+fn passed_to(dir: &str, call: &str) -> BTreeSet<String> {
+    let mut files = Vec::new();
+    rust_files(&root().join(dir), &mut files);
+    let flat: String = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).expect("source"))
+        .collect::<String>()
+        .split_whitespace()
+        .collect();
+    let call: String = call.split_whitespace().collect();
+    flat.split(call.as_str())
+        .skip(1)
+        .filter_map(|chunk| {
+            let code = chunk.strip_prefix('"')?.split('"').next()?;
+            (!code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+                .then(|| code.to_owned())
+        })
+        .collect()
+}
+
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -107,6 +129,15 @@ fn every_code_keyhold_can_return_is_documented_and_nothing_else() {
     let doc = documented();
     let mut code = returned_by("crates/keyhold/src/error.rs");
     code.extend(returned_by("crates/keyhold-token/src/error.rs"));
+    code.extend(returned_by("crates/keyhold-rotation/src/error.rs"));
+    code.extend(returned_by("crates/keyhold-connect/src/wire.rs"));
+    code.extend(returned_by("crates/keyhold-connect/src/target.rs"));
+    let connections = passed_to("crates/keyhold/src", "Error::connection(");
+    assert!(
+        connections.contains("connection_not_found"),
+        "{connections:?}"
+    );
+    code.extend(connections);
     let server = returned_by_server();
     assert!(
         server.contains("missing_token") && server.contains("body_too_large"),

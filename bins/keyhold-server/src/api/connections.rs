@@ -5,8 +5,7 @@
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use keyhold::api::{
-    ConnectionList, CreateConnection, Op, Rotate, Route, SaveCredential, SlotName,
-    UpdateCredential,
+    ConnectionList, CreateConnection, Op, Rotate, Route, SaveCredential, SlotName, UpdateCredential,
 };
 use keyhold::{Caller, Keyhold, Origin};
 use serde::de::DeserializeOwned;
@@ -42,8 +41,7 @@ pub async fn route<'a>(
             as_key(app, &req, origin, read, seen, get).await
         }
         Op::ActiveCredential => {
-            let get =
-                move |kh: &Keyhold, c: &Caller, ws: &str| kh.active_credential(c, ws, &name);
+            let get = move |kh: &Keyhold, c: &Caller, ws: &str| kh.active_credential(c, ws, &name);
             as_key(app, &req, origin, read, seen, get).await
         }
         Op::DeleteConnection => {
@@ -56,6 +54,19 @@ pub async fn route<'a>(
                 move |kh: &Keyhold, c: &Caller, ws: &str| kh.test_credential(c, ws, &name, slot);
             as_key(app, &req, origin, write, seen, test).await
         }
+        _ => with_json(app, origin, req, (route, name, slot), seen).await,
+    }
+}
+
+/// The connection routes that take a JSON body.
+async fn with_json<'a>(
+    app: &'a App,
+    origin: Origin,
+    req: Request<Incoming>,
+    (route, name, slot): (&'static Route, String, SlotName),
+    seen: &mut Seen<'a>,
+) -> Result<Answer, Failure> {
+    match route.op {
         Op::CreateConnection => {
             let create = |kh: &Keyhold, c: &Caller, ws: &str, b: CreateConnection| {
                 kh.create_connection(c, ws, &b)
@@ -67,25 +78,33 @@ pub async fn route<'a>(
             let update = move |kh: &Keyhold, c: &Caller, ws: &str, b: UpdateCredential| {
                 kh.update_credential(c, ws, &name, slot, &b.password, false)
             };
-            Ok(Answer::of(&with_body(app, origin, req, route, seen, update).await?))
+            Ok(Answer::of(
+                &with_body(app, origin, req, route, seen, update).await?,
+            ))
         }
         Op::SaveCredential => {
             let save = move |kh: &Keyhold, c: &Caller, ws: &str, b: SaveCredential| {
                 kh.save_credential(c, ws, &name, slot, b.acknowledge_untested)
             };
-            Ok(Answer::of(&with_body(app, origin, req, route, seen, save).await?))
+            Ok(Answer::of(
+                &with_body(app, origin, req, route, seen, save).await?,
+            ))
         }
         Op::RegenerateCredential => {
             let regenerate = move |kh: &Keyhold, c: &Caller, ws: &str, b: Rotate| {
                 kh.regenerate_credential(c, ws, &name, slot, b.force)
             };
-            Ok(Answer::of(&with_body(app, origin, req, route, seen, regenerate).await?))
+            Ok(Answer::of(
+                &with_body(app, origin, req, route, seen, regenerate).await?,
+            ))
         }
         Op::RotateConnection => {
             let rotate = move |kh: &Keyhold, c: &Caller, ws: &str, b: Rotate| {
                 kh.rotate_connection(c, ws, &name, b.force)
             };
-            Ok(Answer::of(&with_body(app, origin, req, route, seen, rotate).await?))
+            Ok(Answer::of(
+                &with_body(app, origin, req, route, seen, rotate).await?,
+            ))
         }
         _ => Err(http(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -159,9 +159,7 @@ async fn route<'a>(
         | Op::SaveCredential
         | Op::RegenerateCredential
         | Op::RotateConnection
-        | Op::ActiveCredential => {
-            connections::route(app, origin, req, (route, params), seen).await
-        }
+        | Op::ActiveCredential => connections::route(app, origin, req, (route, params), seen).await,
     }
 }
 

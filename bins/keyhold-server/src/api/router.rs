@@ -125,7 +125,10 @@ mod tests {
             panic!("a slot's test route");
         };
         assert_eq!(route.template, "/v1/connections/{name}/slots/{slot}/test");
-        assert_eq!((p.name.as_str(), p.slot), ("orders", Some(SlotName::Secondary)));
+        assert_eq!(
+            (p.name.as_str(), p.slot),
+            ("orders", Some(SlotName::Secondary))
+        );
         let Err(bad) = r.resolve(&Method::POST, "/v1/connections/orders/slots/third/test") else {
             panic!("a third slot");
         };

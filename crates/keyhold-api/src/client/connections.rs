@@ -62,7 +62,11 @@ impl Client {
         slot: SlotName,
         body: &Rotate,
     ) -> Result<TestOutcome, ApiError> {
-        self.call(Op::RegenerateCredential, &Params::slot(name, slot), Some(body))
+        self.call(
+            Op::RegenerateCredential,
+            &Params::slot(name, slot),
+            Some(body),
+        )
     }
 
     /// Rotates the connection (`POST /v1/connections/{name}/rotate`): the outcome of the new

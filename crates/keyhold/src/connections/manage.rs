@@ -3,17 +3,21 @@
 
 use keyhold_audit::Action;
 use keyhold_connect::Login;
-use keyhold_rotation::{SlotName, SlotState, Verdict, Version};
+use keyhold_connect::wire::{self, Creation, secret_bytes};
+use keyhold_rotation::SlotName;
 use keyhold_store::ConnectionRow;
 use keyhold_token::Scope;
 
-use super::view::{slot as machine_slot, target_of};
-use super::{Loaded, to_stored};
+use super::Loaded;
 use crate::{Caller, Error, Keyhold, Result, api, names, now};
 
+fn invalid(message: impl Into<String>) -> Error {
+    Error::connection("invalid_connection", message)
+}
+
 impl Keyhold {
-    /// Creates a connection with two empty slots. Recorded as `connection.created`. A key
-    /// caller needs `connections:write`.
+    /// Creates a connection with two empty slots (and keeps its admin credential, if it has
+    /// one). Recorded as `connection.created`. A key caller needs `connections:write`.
     pub fn create_connection(
         &self,
         caller: &Caller,
@@ -21,29 +25,23 @@ impl Keyhold {
         req: &api::CreateConnection,
     ) -> Result<api::Connection> {
         names::connection_name(&req.name)?;
-        let target = target_of(req).map_err(|m| Error::connection("invalid_connection", m))?;
-        if req.admin_password.is_some() != target.admin_user().is_some() {
-            return Err(Error::connection(
-                "invalid_connection",
-                "an admin password is given exactly when the target names an admin user",
-            ));
-        }
-        let admin_password = req.admin_password.as_ref().map(super::secret_bytes).transpose()?;
-        let rotate_every = req.rotate_every_secs.map(to_stored);
+        let new = Creation::from_request(req).map_err(invalid)?;
         self.store.write(|tx| -> Result<_> {
             let ws = self.resolve(tx, workspace)?;
             caller.require(Scope::ConnectionsWrite, &ws.id)?;
             let at = now();
+            let (primary_state, secondary_state, _) =
+                keyhold_rotation::Connection::new(0).encoded();
             let mut row = ConnectionRow {
                 id: keyhold_crypto::random::identifier("con_", 16)?,
-                workspace: ws.id.clone(),
+                workspace: ws.id,
                 name: req.name.clone(),
-                kind: target.kind().to_owned(),
-                settings: target.encode(),
-                grace_secs: to_stored(req.grace_secs),
-                rotate_every_secs: rotate_every,
-                primary_state: SlotState::Empty.encode(),
-                secondary_state: SlotState::Empty.encode(),
+                kind: new.target.kind().to_owned(),
+                settings: new.target.encode(),
+                grace_secs: new.grace_secs,
+                rotate_every_secs: new.rotate_every_secs,
+                primary_state,
+                secondary_state,
                 created_at: at,
                 created_by: caller.name(),
                 updated_at: at,
@@ -51,40 +49,33 @@ impl Keyhold {
             };
             self.rows.mac_connection(&mut row)?;
             if !tx.insert_connection(&row)? {
-                return Err(Error::connection(
-                    "connection_exists",
-                    format!("connection {} already exists", req.name),
-                ));
+                let message = format!("connection {} already exists", req.name);
+                return Err(Error::connection("connection_exists", message));
             }
             let c = Loaded::new(row)?;
-            if let Some(pw) = &admin_password {
+            if let Some(pw) = &new.admin_password {
                 self.seal_record(tx, c.admin_record(), pw)?;
             }
-            self.audit_connection(tx, caller, &c, Action::ConnectionCreated, None, |d| {
-                match keyhold_audit::PublicText::new(c.target.kind()) {
-                    Ok(kind) => d.detail("kind", kind),
-                    Err(_) => d,
-                }
-            })?;
+            let kind = new.target.kind();
+            let event =
+                keyhold_audit::events::connection_created(&c.row.workspace, &c.row.name, kind)?;
+            self.audit(tx, caller, event)?;
             Ok(c.view())
         })
     }
 
     /// The workspace's connections, by name. A key caller needs `connections:read`.
-    pub fn connections(
-        &self,
-        caller: &Caller,
-        workspace: &str,
-    ) -> Result<Vec<api::Connection>> {
+    pub fn connections(&self, caller: &Caller, workspace: &str) -> Result<Vec<api::Connection>> {
         self.store.read(|tx| -> Result<_> {
             let ws = self.resolve(tx, workspace)?;
             caller.require(Scope::ConnectionsRead, &ws.id)?;
-            let mut out = Vec::new();
-            for row in tx.connections(Some(&ws.id))? {
-                self.rows.check_connection(&row)?;
-                out.push(Loaded::new(row)?.view());
-            }
-            Ok(out)
+            let rows = tx.connections(Some(&ws.id))?;
+            rows.into_iter()
+                .map(|row| {
+                    self.rows.check_connection(&row)?;
+                    Ok(Loaded::new(row)?.view())
+                })
+                .collect()
         })
     }
 
@@ -96,8 +87,9 @@ impl Keyhold {
         name: &str,
     ) -> Result<api::Connection> {
         self.store.read(|tx| -> Result<_> {
+            let scope = Scope::ConnectionsRead;
             Ok(self
-                .load_connection(tx, caller, Scope::ConnectionsRead, workspace, name)?
+                .load_connection(tx, caller, scope, workspace, name)?
                 .view())
         })
     }
@@ -116,7 +108,7 @@ impl Keyhold {
             tx.delete_records_prefixed(&c.row.workspace, super::CREDENTIAL, &prefix)?;
             tx.delete_record(&c.admin_record())?;
             tx.delete_connection(&c.row.id)?;
-            self.audit_connection(tx, caller, &c, Action::ConnectionDeleted, None, |d| d)?;
+            self.audit(tx, caller, c.event(Action::ConnectionDeleted, None)?)?;
             Ok(c.view())
         })
     }
@@ -133,23 +125,13 @@ impl Keyhold {
         secret: &api::Secret,
         force: bool,
     ) -> Result<api::Connection> {
-        let slot = machine_slot(slot);
-        let secret = super::secret_bytes(secret)?;
-        if secret.is_empty() {
-            return Err(Error::connection("invalid_connection", "the credential is empty"));
-        }
-        self.store.write(|tx| -> Result<_> {
-            let mut c =
-                self.load_connection(tx, caller, Scope::ConnectionsWrite, workspace, name)?;
-            let at = now();
+        let (slot, secret) = (wire::slot(slot), secret_bytes(secret).map_err(invalid)?);
+        let scope = Scope::ConnectionsWrite;
+        self.transition(caller, scope, (workspace, name), |tx, c, at| {
             let version = c.machine.update(slot, super::to_secs(at), force)?;
             self.seal_record(tx, c.record(slot, version), &secret)?;
-            self.persist_connection(tx, &mut c, at)?;
-            let what = Some((slot, version));
-            self.audit_connection(tx, caller, &c, Action::CredentialUpdated, what, |d| {
-                d.detail("forced", force)
-            })?;
-            Ok(c.view())
+            let event = c.event(Action::CredentialUpdated, Some((slot, version)))?;
+            Ok((c.view(), event.detail("forced", force)))
         })
     }
 
@@ -163,8 +145,8 @@ impl Keyhold {
         name: &str,
         slot: api::SlotName,
     ) -> Result<api::TestOutcome> {
-        let slot = machine_slot(slot);
-        self.test_slot(caller, Scope::ConnectionsWrite, workspace, name, slot)
+        let scope = Scope::ConnectionsWrite;
+        self.test_slot(caller, scope, (workspace, name), wire::slot(slot))
     }
 
     /// [`Keyhold::test_credential`] for a caller who needs `scope`.
@@ -172,43 +154,30 @@ impl Keyhold {
         &self,
         caller: &Caller,
         scope: Scope,
-        workspace: &str,
-        name: &str,
+        (workspace, name): (&str, &str),
         slot: SlotName,
     ) -> Result<api::TestOutcome> {
         let (version, connector, user, secret) = self.store.read(|tx| -> Result<_> {
             let c = self.load_connection(tx, caller, scope, workspace, name)?;
-            let version = testable_version(&c, slot)?;
-            let connector = c.target.connector().ok_or_else(|| {
-                Error::connection(
-                    "connection_untestable",
-                    "a generic connection cannot be tested: save it with an acknowledgement",
-                )
-            })?;
+            let version = c.machine.testable(slot)?;
+            let connector = c.target.tester()?;
             let secret = self.open_record(tx, &c.record(slot, version))?;
             Ok((version, connector, c.user(slot).map(str::to_owned), secret))
         })?;
-        let login = Login {
-            user: user.as_deref().unwrap_or_default(),
+        let user = user.as_deref().unwrap_or_default();
+        let tried = connector.test(&Login {
+            user,
             password: &secret,
-        };
-        let (verdict, detail) = match connector.test(&login) {
-            Ok(()) => (Verdict::Pass, None),
-            Err(refusal) => (Verdict::Fail(super::fail_reason(&refusal)), Some(refusal.to_string())),
-        };
-        self.store.write(|tx| -> Result<_> {
-            let mut c = self.load_connection(tx, caller, scope, workspace, name)?;
-            let at = now();
+        });
+        let (verdict, detail) = wire::verdict(tried);
+        self.transition(caller, scope, (workspace, name), |_, c, at| {
             c.machine.test(slot, version, verdict, super::to_secs(at))?;
-            self.persist_connection(tx, &mut c, at)?;
-            let what = Some((slot, version));
-            self.audit_connection(tx, caller, &c, Action::CredentialTested, what, |d| {
-                match verdict {
-                    Verdict::Pass => d,
-                    Verdict::Fail(reason) => d.failed(reason.code()),
-                }
-            })?;
-            Ok(c.outcome(verdict, detail))
+            let event = c.event(Action::CredentialTested, Some((slot, version)))?;
+            let event = match verdict {
+                keyhold_rotation::Verdict::Pass => event,
+                keyhold_rotation::Verdict::Fail(reason) => event.failed(reason.code()),
+            };
+            Ok((wire::outcome(c.view(), verdict, detail), event))
         })
     }
 
@@ -224,8 +193,8 @@ impl Keyhold {
         slot: api::SlotName,
         acknowledge_untested: bool,
     ) -> Result<api::Connection> {
-        let (scope, slot) = (Scope::ConnectionsWrite, machine_slot(slot));
-        self.save_slot(caller, scope, workspace, name, slot, acknowledge_untested)
+        let (scope, slot) = (Scope::ConnectionsWrite, wire::slot(slot));
+        self.save_slot(caller, scope, (workspace, name), slot, acknowledge_untested)
     }
 
     /// [`Keyhold::save_credential`] for a caller who needs `scope`.
@@ -233,53 +202,20 @@ impl Keyhold {
         &self,
         caller: &Caller,
         scope: Scope,
-        workspace: &str,
-        name: &str,
+        at: (&str, &str),
         slot: SlotName,
-        acknowledge_untested: bool,
+        acknowledge: bool,
     ) -> Result<api::Connection> {
-        self.store.write(|tx| -> Result<_> {
-            let mut c = self.load_connection(tx, caller, scope, workspace, name)?;
-            let at = now();
-            let version = c.machine.slot(slot).version().ok_or(
-                keyhold_rotation::RotationError::NotTested(slot),
-            )?;
-            let acknowledged = c.target.connector().is_none()
-                && !matches!(c.machine.slot(slot), SlotState::Tested { .. });
-            if acknowledged {
-                if !acknowledge_untested {
-                    return Err(Error::connection(
-                        "acknowledgement_required",
-                        "a generic connection's credential cannot be tested: saving it needs an acknowledgement that it is untested",
-                    ));
-                }
-                c.machine
-                    .test(slot, version, Verdict::Pass, super::to_secs(at))?;
-            }
-            c.machine.save(slot, version, super::to_secs(at))?;
+        self.transition(caller, scope, at, |_, c, now| {
+            let testable = c.target.connector().is_some();
+            let secs = super::to_secs(now);
+            let (version, acked) = c.machine.save_current(slot, secs, testable, acknowledge)?;
             if let Some(every) = c.row.rotate_every_secs {
-                c.row.next_rotation_at = Some(at.saturating_add(every));
-                c.row.rotation_failures = 0;
+                (c.row.next_rotation_at, c.row.rotation_failures) =
+                    (Some(now.saturating_add(every)), 0);
             }
-            self.persist_connection(tx, &mut c, at)?;
-            let what = Some((slot, version));
-            self.audit_connection(tx, caller, &c, Action::CredentialSaved, what, |d| {
-                d.detail("acknowledged_untested", acknowledged)
-            })?;
-            Ok(c.view())
+            let event = c.event(Action::CredentialSaved, Some((slot, version)))?;
+            Ok((c.view(), event.detail("acknowledged_untested", acked)))
         })
-    }
-}
-
-/// The version a test of `slot` is about: a staged, tested or failed credential.
-fn testable_version(c: &Loaded, slot: SlotName) -> Result<Version> {
-    use keyhold_rotation::RotationError as R;
-    match c.machine.slot(slot) {
-        SlotState::Staged { version, .. }
-        | SlotState::Tested { version, .. }
-        | SlotState::Failed { version, .. } => Ok(version),
-        SlotState::Active { .. } => Err(R::SlotActive(slot).into()),
-        SlotState::Regenerating { version } => Err(R::InProgress { slot, version }.into()),
-        SlotState::Empty | SlotState::Standby { .. } => Err(R::NotStaged(slot).into()),
     }
 }

@@ -4,22 +4,21 @@
 //! again (`Connection::next_rotate_step` reads where it stopped).
 
 use keyhold_audit::Action;
-use keyhold_connect::{Login, SetError};
-use keyhold_rotation::{Effect, FailReason, RotateStep, SlotName, Version};
+use keyhold_connect::Change;
+use keyhold_connect::wire;
+use keyhold_rotation::{Effect, RotateStep, RotationError, SlotName, Version};
+use keyhold_store::Tx;
 use keyhold_token::Scope;
 
 use super::Loaded;
-use super::view::slot as machine_slot;
 use crate::{Caller, Error, Keyhold, Result, api, now};
 
 /// How long a lease on a connection's target lasts: longer than any one connector call
 /// (their timeouts are seconds), so only a holder that died loses it.
 const LEASE_SECS: i64 = 60;
-
 /// A rotation does at most this many steps (regenerate, set, test, save, with room for a
 /// resumed one): it never loops.
 const MAX_STEPS: usize = 8;
-
 /// What regenerating and rotating need.
 const ROTATE: Scope = Scope::ConnectionsRotate;
 
@@ -36,15 +35,14 @@ impl Keyhold {
         slot: api::SlotName,
         force: bool,
     ) -> Result<api::TestOutcome> {
-        let slot = machine_slot(slot);
+        let (slot, at) = (wire::slot(slot), (workspace, name));
         let seen = self.store.read(|tx| -> Result<_> {
             let c = self.load_connection(tx, caller, ROTATE, workspace, name)?;
             Ok(c.machine.slot(slot).version())
         })?;
-        let effect = self.begin_regenerate(caller, workspace, name, slot, seen, force)?;
-        self.apply_effect(caller, workspace, name, effect)?;
-        let Effect::SetAtTarget { slot, .. } = effect;
-        self.test_slot(caller, ROTATE, workspace, name, slot)
+        let effect = self.begin_regenerate(caller, at, slot, seen, force)?;
+        self.apply_effect(caller, at, effect)?;
+        self.test_slot(caller, ROTATE, at, slot)
     }
 
     /// Rotates the connection: regenerates the slot that is not active, tests it and
@@ -57,37 +55,33 @@ impl Keyhold {
         name: &str,
         force: bool,
     ) -> Result<api::TestOutcome> {
+        let at = (workspace, name);
         for _ in 0..MAX_STEPS {
             let step = self.store.read(|tx| -> Result<_> {
-                let c =
-                    self.load_connection(tx, caller, ROTATE, workspace, name)?;
+                let c = self.load_connection(tx, caller, ROTATE, workspace, name)?;
                 Ok(c.machine.next_rotate_step(super::to_secs(now()), force)?)
             })?;
             match step {
                 RotateStep::Regenerate { slot, seen, force } => {
-                    self.begin_regenerate(caller, workspace, name, slot, seen, force)?;
+                    self.begin_regenerate(caller, at, slot, seen, force)?;
                 }
-                RotateStep::SetAndConfirm(effect) => {
-                    self.apply_effect(caller, workspace, name, effect)?;
-                }
+                RotateStep::SetAndConfirm(effect) => self.apply_effect(caller, at, effect)?,
                 RotateStep::Test { slot, .. } => {
-                    let tested = self.test_slot(caller, ROTATE, workspace, name, slot)?;
+                    let tested = self.test_slot(caller, ROTATE, at, slot)?;
                     if !tested.passed {
                         return Ok(tested);
                     }
                 }
                 RotateStep::Save { slot, .. } => {
-                    let connection = self.save_slot(caller, ROTATE, workspace, name, slot, false)?;
-                    return Ok(api::TestOutcome {
-                        connection,
-                        detail: None,
-                        failure: None,
-                        passed: true,
-                    });
+                    let connection = self.save_slot(caller, ROTATE, at, slot, false)?;
+                    let pass = keyhold_rotation::Verdict::Pass;
+                    return Ok(wire::outcome(connection, pass, None));
                 }
             }
         }
-        Err(Error::Internal("a rotation did not finish in its bounded number of steps"))
+        Err(Error::Internal(
+            "a rotation did not finish in its bounded number of steps",
+        ))
     }
 
     /// The write-ahead of a regeneration: the slot takes the next version, whose fresh
@@ -95,152 +89,108 @@ impl Keyhold {
     fn begin_regenerate(
         &self,
         caller: &Caller,
-        workspace: &str,
-        name: &str,
+        at: (&str, &str),
         slot: SlotName,
         seen: Option<Version>,
         force: bool,
     ) -> Result<Effect> {
-        self.store.write(|tx| -> Result<_> {
-            let mut c =
-                self.load_connection(tx, caller, ROTATE, workspace, name)?;
-            if !c.target.connector().is_some_and(|k| k.regenerates()) {
-                return Err(Error::connection(
-                    "regeneration_unsupported",
-                    format!("a {} connection cannot make its own credentials", c.target.kind()),
-                ));
-            }
-            let at = now();
+        self.transition(caller, ROTATE, at, |tx, c, now| {
+            c.target.regenerator()?;
             let effect = c
                 .machine
-                .begin_regenerate(slot, seen, super::to_secs(at), force)?;
+                .begin_regenerate(slot, seen, super::to_secs(now), force)?;
             let Effect::SetAtTarget { version, .. } = effect;
-            self.seal_record(tx, c.record(slot, version), &keyhold_connect::new_password()?)?;
-            self.persist_connection(tx, &mut c, at)?;
-            self.audit_connection(
+            self.seal_record(
                 tx,
-                caller,
-                &c,
-                Action::RegenerationBegun,
-                Some((slot, version)),
-                |d| d.detail("forced", force),
+                c.record(slot, version),
+                &keyhold_connect::new_password()?,
             )?;
-            Ok(effect)
+            let event = c.event(Action::RegenerationBegun, Some((slot, version)))?;
+            Ok((effect, event.detail("forced", force)))
         })
     }
 
     /// Sets the regenerated credential at the target under the connection's lease, then
     /// confirms it — or, if the target could not take it, abandons the regeneration (the
     /// slot is failed; the active credential keeps serving) and reports why.
-    fn apply_effect(
-        &self,
-        caller: &Caller,
-        workspace: &str,
-        name: &str,
-        effect: Effect,
-    ) -> Result<()> {
+    fn apply_effect(&self, caller: &Caller, at: (&str, &str), effect: Effect) -> Result<()> {
         let Effect::SetAtTarget { slot, version } = effect;
         let owner = keyhold_crypto::random::identifier("lease_", 12)?;
         let work = self.store.write(|tx| -> Result<_> {
-            let c = self.load_connection(tx, caller, ROTATE, workspace, name)?;
+            let c = self.load_connection(tx, caller, ROTATE, at.0, at.1)?;
             // Under the lease, and only if the slot still waits for exactly this version:
             // another caller may have set it, confirmed it and moved on meanwhile.
             if !c.machine.pending().contains(&effect) {
                 return Ok(None);
             }
-            let at = now();
-            if !tx.take_connection_lease(&c.row.id, &owner, at, at + LEASE_SECS)? {
-                return Err(keyhold_rotation::RotationError::InProgress { slot, version }.into());
+            let now = now();
+            if !tx.take_connection_lease(&c.row.id, &owner, now, now + LEASE_SECS)? {
+                return Err(RotationError::InProgress { slot, version }.into());
             }
-            let new = self.open_record(tx, &c.record(slot, version))?;
-            let authority = self.authority(tx, &c, slot)?;
-            let connector = c.target.connector();
-            Ok(Some((c.row.id.clone(), c.user(slot).map(str::to_owned), new, authority, connector)))
+            Ok(Some((
+                c.row.id.clone(),
+                self.set_work(tx, &c, slot, version)?,
+            )))
         })?;
-        let Some((id, user, new, (admin_user, admin_secret), connector)) = work else {
+        let Some((id, work)) = work else {
             return Ok(());
         };
-        let outcome = match (connector, user) {
-            (Some(k), Some(user)) => {
-                let authority = Login {
-                    user: admin_user.as_deref().unwrap_or(&user),
-                    password: &admin_secret,
-                };
-                k.set_password(&user, &new, &authority)
-            }
-            _ => Err(SetError::Unsupported),
-        };
-        self.settle_effect(caller, workspace, name, &id, &owner, slot, version, outcome)
-    }
-
-    /// Who sets `slot`'s new credential: the admin login if the connection has one, else the
-    /// slot's own login with the credential it held before (a login may change its own).
-    fn authority(
-        &self,
-        tx: &keyhold_store::Tx<'_>,
-        c: &Loaded,
-        slot: SlotName,
-    ) -> Result<(Option<String>, keyhold_crypto::SecretBytes)> {
-        if let Some(admin) = c.target.admin_user() {
-            return Ok((Some(admin.to_owned()), self.open_record(tx, &c.admin_record())?));
-        }
-        let prefix = format!("{}.{slot}.v", c.row.id);
-        let current = c.machine.slot(slot).version().map(Version::get);
-        let previous = tx
-            .record_ids_prefixed(&c.row.workspace, super::CREDENTIAL, &prefix)?
-            .iter()
-            .filter_map(|id| id.strip_prefix(&prefix)?.parse::<u32>().ok())
-            .filter(|v| Some(*v) != current)
-            .max()
-            .ok_or_else(|| {
-                Error::connection(
-                    "target_refused",
-                    format!("the {slot} slot has no earlier credential to change its own password with, and the connection has no admin login"),
-                )
-            })?;
-        Ok((None, self.open_record(tx, &c.record(slot, Version::new(previous)))?))
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn settle_effect(
-        &self,
-        caller: &Caller,
-        workspace: &str,
-        name: &str,
-        id: &str,
-        owner: &str,
-        slot: SlotName,
-        version: Version,
-        outcome: std::result::Result<(), SetError>,
-    ) -> Result<()> {
-        let failure = self.store.write(|tx| -> Result<_> {
-            let mut c =
-                self.load_connection(tx, caller, ROTATE, workspace, name)?;
-            tx.release_connection_lease(id, owner)?;
-            let at = now();
+        let outcome = work.apply();
+        let failure = self.transition(caller, ROTATE, at, |tx, c, now| {
+            tx.release_connection_lease(&id, &owner)?;
             let (action, failure) = match &outcome {
                 Ok(()) => {
                     c.machine.confirm_regenerated(slot, version)?;
                     (Action::RegenerationConfirmed, None)
                 }
                 Err(e) => {
-                    let reason = match e {
-                        SetError::Unreachable { .. } => FailReason::Unreachable,
-                        _ => FailReason::Rejected,
-                    };
                     c.machine
-                        .abandon_regenerate(slot, version, reason, super::to_secs(at))?;
-                    (Action::RegenerationAbandoned, Some(super::set_error(e)))
+                        .abandon_regenerate(slot, version, e.reason(), super::to_secs(now))?;
+                    (Action::RegenerationAbandoned, Some(e))
                 }
             };
-            self.persist_connection(tx, &mut c, at)?;
-            let code = failure.as_ref().map(Error::code);
-            self.audit_connection(tx, caller, &c, action, Some((slot, version)), |d| match code {
-                Some(code) => d.failed(code),
-                None => d,
-            })?;
-            Ok(failure)
+            let event = c.event(action, Some((slot, version)))?;
+            let event = failure.map_or(event.clone(), |e| event.failed(e.code()));
+            Ok((
+                failure.map(|e| Error::connection(e.code(), e.to_string())),
+                event,
+            ))
         })?;
         failure.map_or(Ok(()), Err)
+    }
+
+    /// What setting `slot`'s credential `version` takes. The authority is the admin login if
+    /// the connection has one, else the slot's own login with a credential it held before,
+    /// newest first (a login may change its own password).
+    fn set_work(
+        &self,
+        tx: &Tx<'_>,
+        c: &Loaded,
+        slot: SlotName,
+        version: Version,
+    ) -> Result<Change> {
+        let mut authorities = Vec::new();
+        if let Some(admin) = c.target.admin_user() {
+            authorities.push((
+                Some(admin.to_owned()),
+                self.open_record(tx, &c.admin_record())?,
+            ));
+        } else {
+            let mut stored = self.stored_versions(tx, c, slot)?;
+            stored.retain(|v| *v != version.get());
+            stored.sort_unstable_by(|a, b| b.cmp(a));
+            for v in stored {
+                authorities.push((
+                    None,
+                    self.open_record(tx, &c.record(slot, Version::new(v)))?,
+                ));
+            }
+        }
+        Ok(Change {
+            connector: c.target.connector(),
+            user: c.user(slot).map(str::to_owned),
+            new: self.open_record(tx, &c.record(slot, version))?,
+            authorities,
+        })
     }
 }

@@ -149,12 +149,16 @@ const FACADE: &str = "keyhold";
 const STANDALONE: [&str; 2] = ["keyhold-crypto", "keyhold-store"];
 /// Crates that may depend on these keyhold crates and no other. The wire protocol stands
 /// alone: it speaks for the facade, so it may not know the layers beneath it. The connectors
-/// reach targets with credentials the facade hands them; they know no store, token or log.
+/// reach targets with credentials the facade hands them, and show a connection in the wire's
+/// words from the rotation machine's state; they know no store, token or log.
 /// Nothing limits the facade: it may depend on every library crate (keyhold-connect among them).
 const ONLY: [(&str, &[&str]); 6] = [
     ("keyhold-api", &[]),
     ("keyhold-audit", &["keyhold-crypto"]),
-    ("keyhold-connect", &["keyhold-crypto"]),
+    (
+        "keyhold-connect",
+        &["keyhold-api", "keyhold-crypto", "keyhold-rotation"],
+    ),
     ("keyhold-integrity", &["keyhold-crypto", "keyhold-store"]),
     ("keyhold-rotation", &[]),
     ("keyhold-token", &["keyhold-crypto"]),

@@ -189,3 +189,69 @@ fn a_rotation_regenerates_the_standby_at_the_target_and_promotes_it() {
     assert!(v.rows > 10, "{v:?}");
     let _ = (&s.fx, &s.a);
 }
+
+#[test]
+fn consumers_never_fail_while_twenty_rotations_run_in_process() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let s = setup(1);
+    s.kh.update_credential(
+        &op(),
+        "default",
+        "orders",
+        SlotName::Secondary,
+        &secret(&s.pb),
+        false,
+    )
+    .unwrap();
+    let stop = AtomicBool::new(false);
+    let (ok, failed) = (AtomicU64::new(0), AtomicU64::new(0));
+    std::thread::scope(|scope| {
+        for _ in 0..3 {
+            scope.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    let c = s.kh.active_credential(&op(), "default", "orders");
+                    let fine = c.is_ok_and(|c| {
+                        logs_in(c.user.as_deref().unwrap_or_default(), c.password.expose())
+                    });
+                    let counter = if fine { &ok } else { &failed };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(240);
+        let mut rotations = 0;
+        while rotations < 20 && std::time::Instant::now() < deadline {
+            match s.kh.rotate_connection(&op(), "default", "orders", false) {
+                Ok(t) => {
+                    assert!(t.passed, "{t:?}");
+                    rotations += 1;
+                }
+                // The standby is within its grace: consumers may hold it. Wait it out.
+                Err(e) if e.code() == "rotation_grace_period" => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => panic!("rotation {rotations}: {e}"),
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        assert_eq!(rotations, 20, "twenty rotations within the deadline");
+    });
+    let (ok, failed) = (ok.into_inner(), failed.into_inner());
+    eprintln!(
+        "in process: {ok} logins with the handed-out credential, {failed} failed, 20 rotations"
+    );
+    assert_eq!(failed, 0, "a consumer failed while rotations ran");
+    assert!(ok >= 20, "the consumers ran: {ok}");
+    // Every read is in the chain, which still verifies.
+    let reads =
+        s.kh.audit_entries(
+            &op(),
+            &keyhold::api::AuditQuery {
+                action: Some("credential.read".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert!(reads.len() as u64 >= 20.min(ok), "{}", reads.len());
+    s.kh.verify_audit(None).unwrap();
+}

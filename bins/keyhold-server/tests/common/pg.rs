@@ -1,0 +1,88 @@
+//! The throwaway PostgreSQL of the test command (`scripts/pg-cluster`, found through the
+//! `KEYHOLD_TEST_PG_*` variables: a test fails, never skips, without them), seen from the
+//! server's tests: its address, a superuser client, login roles made for one test.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Read;
+
+fn var(name: &str) -> String {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => v,
+        _ => panic!(
+            "{name} is not set: run the tests with scripts/test, or start a server with \
+             `scripts/pg-cluster start DIR` and `set -a; . DIR/env; set +a` first"
+        ),
+    }
+}
+
+/// The test server's host and port.
+pub fn address() -> (String, u16) {
+    let port = var("KEYHOLD_TEST_PG_PORT").parse().expect("a port");
+    (var("KEYHOLD_TEST_PG_HOST"), port)
+}
+
+/// The superuser's name and password.
+pub fn superuser() -> (String, String) {
+    let file = var("KEYHOLD_TEST_PG_PASSWORD_FILE");
+    let password = std::fs::read_to_string(&file).expect("the superuser's password file");
+    (var("KEYHOLD_TEST_PG_USER"), password.trim_end().to_owned())
+}
+
+/// A client logged in as `user` with `password`, or the error.
+pub fn login(user: &str, password: &str) -> Result<postgres::Client, postgres::Error> {
+    let (host, port) = address();
+    postgres::Config::new()
+        .host(&host)
+        .port(port)
+        .dbname("postgres")
+        .user(user)
+        .password(password)
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .connect(postgres::NoTls)
+}
+
+/// Whether `user` logs in with `password` and runs `SELECT 1`.
+pub fn logs_in(user: &str, password: &str) -> bool {
+    login(user, password)
+        .and_then(|mut c| c.simple_query("SELECT 1"))
+        .is_ok()
+}
+
+/// 16 random lowercase hex digits.
+pub fn random_hex() -> String {
+    let mut bytes = [0u8; 8];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .expect("urandom");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A login role made for one test (a name no other test picks), dropped when it ends.
+pub struct Role {
+    pub name: String,
+    pub password: String,
+}
+
+impl Role {
+    pub fn new() -> Role {
+        let (name, password) = (format!("kh_test_{}", random_hex()), random_hex());
+        let verifier = postgres_protocol::password::scram_sha_256(password.as_bytes());
+        let (user, pw) = superuser();
+        login(&user, &pw)
+            .expect("the superuser logs in")
+            .batch_execute(&format!(
+                "CREATE ROLE \"{name}\" LOGIN PASSWORD '{verifier}'"
+            ))
+            .expect("create the test role");
+        Role { name, password }
+    }
+}
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        let (user, pw) = superuser();
+        if let Ok(mut c) = login(&user, &pw) {
+            let _ = c.batch_execute(&format!("DROP ROLE IF EXISTS \"{}\"", self.name));
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! Connections through keyhold-server on a real PostgreSQL: each route with exactly its scope
+//! (and refused without it), and consumers that fetch the active credential over HTTP and log
+//! in with it — none failing — while twenty rotations run through the API.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed expectation is the report
+
+mod common;
+#[path = "common/pg.rs"]
+mod pg;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn key_with(s: &Server, scope: &str, name: &str) -> String {
+    mint_token(
+        s,
+        &format!(r#"{{"name":"{name}","expires":"1h","scopes":["{scope}"]}}"#),
+    )
+}
+
+/// The creation body for roles `a` and `b`, with the superuser as the admin login.
+fn create_body(a: &pg::Role, b: &pg::Role, grace_secs: u64) -> String {
+    let (host, port) = pg::address();
+    let (admin, admin_password) = pg::superuser();
+    serde_json::json!({
+        "name": "orders", "kind": "postgres", "host": host, "port": port,
+        "database": "postgres", "primary_user": a.name, "secondary_user": b.name,
+        "admin_user": admin, "admin_password": admin_password, "grace_secs": grace_secs,
+    })
+    .to_string()
+}
+
+#[test]
+fn every_connection_route_works_with_its_scope_and_refuses_a_key_without_it() {
+    let s = start();
+    let (a, b) = (pg::Role::new(), pg::Role::new());
+    let outsider = key_with(&s, "read:queries", "outsider");
+    let primary = serde_json::json!({ "password": a.password }).to_string();
+    let create = create_body(&a, &b, 600);
+    let base = "/v1/connections/orders";
+    // Each step in an order that lets it succeed: method, path, scope, body, status.
+    let steps: [(&str, String, &str, Option<&str>, u16); 10] = [
+        (
+            "POST",
+            "/v1/connections".into(),
+            "connections:write",
+            Some(&create),
+            201,
+        ),
+        (
+            "GET",
+            "/v1/connections".into(),
+            "connections:read",
+            None,
+            200,
+        ),
+        ("GET", base.into(), "connections:read", None, 200),
+        (
+            "PUT",
+            format!("{base}/slots/primary/credential"),
+            "connections:write",
+            Some(&primary),
+            200,
+        ),
+        (
+            "POST",
+            format!("{base}/slots/primary/test"),
+            "connections:write",
+            None,
+            200,
+        ),
+        (
+            "POST",
+            format!("{base}/slots/primary/save"),
+            "connections:write",
+            Some("{}"),
+            200,
+        ),
+        (
+            "GET",
+            format!("{base}/credential"),
+            "connections:use",
+            None,
+            200,
+        ),
+        (
+            "POST",
+            format!("{base}/slots/secondary/regenerate"),
+            "connections:rotate",
+            Some("{}"),
+            200,
+        ),
+        (
+            "POST",
+            format!("{base}/rotate"),
+            "connections:rotate",
+            Some("{}"),
+            200,
+        ),
+        ("DELETE", base.into(), "connections:write", None, 200),
+    ];
+    for (i, (method, path, scope, body, status)) in steps.iter().enumerate() {
+        let refused = request(&s, method, path, Some(&outsider), *body, &[]);
+        assert_envelope(&refused, 403, "insufficient_scope");
+        let holder = key_with(&s, scope, &format!("holder-{i}"));
+        let r = request(&s, method, path, Some(&holder), *body, &[]);
+        assert_eq!(r.status, *status, "{method} {path}: {:?}", r.body);
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+        match i {
+            1 => assert_eq!(r.body["connections"][0]["name"], "orders"),
+            4 => assert_eq!(r.body["passed"], true, "{:?}", r.body),
+            5 => assert_eq!(r.body["active"], "primary"),
+            6 => {
+                assert_eq!(r.body["password"], a.password.as_str());
+                assert_eq!(r.body["user"], a.name.as_str());
+            }
+            7 => {
+                assert_eq!(r.body["passed"], true, "{:?}", r.body);
+                assert_eq!(
+                    r.body["connection"]["slots"]["secondary"]["state"],
+                    "tested"
+                );
+            }
+            8 => assert_eq!(r.body["connection"]["active"], "secondary"),
+            _ => {}
+        }
+        // Nothing but the credential route ever answers with a credential.
+        if i != 6 {
+            assert!(!r.raw.contains(&a.password), "{method} {path}: {}", r.raw);
+        }
+    }
+    let admin = s.admin.clone();
+    let gone = request(&s, "GET", base, Some(&admin), None, &[]);
+    assert_envelope(&gone, 404, "connection_not_found");
+    let bad = request(
+        &s,
+        "POST",
+        &format!("{base}/slots/third/test"),
+        Some(&admin),
+        None,
+        &[],
+    );
+    assert_envelope(&bad, 400, "invalid_slot");
+    let log = std::fs::read_to_string(&s.log).expect("log");
+    assert!(
+        !log.contains(&a.password),
+        "the server log holds a credential"
+    );
+    // The regenerated password set at the target is the secondary's now.
+    assert!(!pg::logs_in(&b.name, &b.password));
+}
+
+#[test]
+fn consumers_never_fail_while_twenty_rotations_run_through_the_server() {
+    let s = start();
+    let (a, b) = (pg::Role::new(), pg::Role::new());
+    let admin = s.admin.clone();
+    let body = create_body(&a, &b, 1);
+    let made = request(
+        &s,
+        "POST",
+        "/v1/connections",
+        Some(&admin),
+        Some(&body),
+        &[],
+    );
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    let base = "/v1/connections/orders";
+    let primary = serde_json::json!({ "password": a.password }).to_string();
+    for (method, path, body) in [
+        (
+            "PUT",
+            format!("{base}/slots/primary/credential"),
+            Some(primary.as_str()),
+        ),
+        ("POST", format!("{base}/slots/primary/test"), None),
+        ("POST", format!("{base}/slots/primary/save"), Some("{}")),
+    ] {
+        let r = request(&s, method, &path, Some(&admin), body, &[]);
+        assert_eq!(r.status, 200, "{method} {path}: {:?}", r.body);
+    }
+    let user = key_with(&s, "connections:use", "consumer");
+    let rotator = key_with(&s, "connections:rotate", "rotator");
+    let stop = AtomicBool::new(false);
+    let (ok, failed) = (AtomicU64::new(0), AtomicU64::new(0));
+    let mut generated = Vec::new();
+    std::thread::scope(|scope| {
+        for _ in 0..3 {
+            scope.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    let r = request(
+                        &s,
+                        "GET",
+                        &format!("{base}/credential"),
+                        Some(&user),
+                        None,
+                        &[],
+                    );
+                    let login = (r.status == 200)
+                        .then(|| (r.body["user"].as_str(), r.body["password"].as_str()));
+                    match login {
+                        Some((Some(u), Some(p))) if pg::logs_in(u, p) => {
+                            ok.fetch_add(1, Ordering::Relaxed)
+                        }
+                        _ => failed.fetch_add(1, Ordering::Relaxed),
+                    };
+                }
+            });
+        }
+        let deadline = Instant::now() + Duration::from_secs(240);
+        let mut rotations = 0;
+        while rotations < 20 && Instant::now() < deadline {
+            let r = request(
+                &s,
+                "POST",
+                &format!("{base}/rotate"),
+                Some(&rotator),
+                Some("{}"),
+                &[],
+            );
+            match r.status {
+                200 => {
+                    assert_eq!(r.body["passed"], true, "{:?}", r.body);
+                    rotations += 1;
+                    let c = request(
+                        &s,
+                        "GET",
+                        &format!("{base}/credential"),
+                        Some(&user),
+                        None,
+                        &[],
+                    );
+                    generated.push(c.body["password"].as_str().expect("password").to_owned());
+                }
+                // The standby is within its grace: consumers may hold it. Wait it out.
+                409 if r.body["error"]["code"] == "rotation_grace_period" => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                _ => panic!("rotation {rotations}: {} {:?}", r.status, r.body),
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        assert_eq!(rotations, 20, "twenty rotations within the deadline");
+    });
+    let (ok, failed) = (ok.into_inner(), failed.into_inner());
+    eprintln!(
+        "through the server: {ok} logins with the handed-out credential, {failed} failed, 20 rotations"
+    );
+    assert_eq!(failed, 0, "a consumer failed while rotations ran");
+    assert!(ok >= 20, "the consumers ran: {ok}");
+    // Every read was recorded, as the consumer's key, through HTTP.
+    let reads = request(
+        &s,
+        "GET",
+        "/v1/audit?action=credential.read&limit=5",
+        Some(&admin),
+        None,
+        &[],
+    );
+    assert_eq!(reads.status, 200, "{:?}", reads.body);
+    let first = &reads.body["records"][0];
+    assert_eq!(first["surface"], "http", "{first:?}");
+    assert_eq!(first["target"], "orders", "{first:?}");
+    assert!(
+        first["key_id"].is_string() && first["source"].is_string(),
+        "{first:?}"
+    );
+    let log = std::fs::read_to_string(&s.log).expect("log");
+    for p in generated.iter().chain([&a.password]) {
+        assert!(
+            !log.contains(p.as_str()),
+            "the server log holds a credential"
+        );
+    }
+}

@@ -6,7 +6,8 @@
 #
 # Prints requests/s and p50/p99 latency for: hello-world; the same server doing only the
 # signature check of each posted token (`hello ADDR JWKS ISSUER`); POST /v1/tokens/verify with
-# 8 repeating keys; with all-distinct keys; and the ratios the targets in docs/performance.md
+# 8 repeating keys; with all-distinct keys; GET a connection's credential (every read durably
+# audited); and the ratios the targets in docs/performance.md
 # are stated in (repeating keys vs hello-world, distinct keys vs signature check alone).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -50,6 +51,17 @@ for i in $(seq 5000); do echo "$i"; done | xargs -P 4 -I{} sh -c 'curl -s -X POS
 for line in sys.stdin.read().replace("}{", "}\n{").splitlines():
     print(json.loads(line)["token"])' > "$work/distinct.txt"
 
+# A generic connection (no target to reach: keyhold's own cost) whose credential a consumer key
+# reads over HTTP.
+api() { # method path body
+  curl -sf -X "$1" "$server$2" -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' -d "$3" > /dev/null
+}
+api POST /v1/connections '{"name":"bench","kind":"generic","primary_user":"svc","secondary_user":"svc2"}'
+api PUT /v1/connections/bench/slots/primary/credential '{"password":"a-credential-of-thirty-two-bytes"}'
+api POST /v1/connections/bench/slots/primary/save '{"acknowledge_untested":true}'
+export USE_KEY="$(curl -s -X POST "$server/v1/keys" -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
+  -d '{"name":"consumer","expires":"1h","scopes":["connections:use"]}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
+
 run() { # label url [lua tokens]
   local out
   if [ -n "${3:-}" ]; then
@@ -73,6 +85,7 @@ for round in $(seq "$ROUNDS"); do
   run "signature check only, distinct keys" "$sig" benches/load/verify.lua "$work/distinct.txt"
   run "verify, 8 repeating keys (durable uses)" "$server" benches/load/verify.lua "$work/repeat.txt"
   run "verify, $(wc -l < "$work/distinct.txt") distinct keys (durable uses)" "$server" benches/load/verify.lua "$work/distinct.txt"
+  run "credential read (durable credential.read)" "$server/v1/connections/bench/credential" benches/load/credential.lua /dev/null
 done
 python3 - "$work" <<'PY'
 import glob, os, statistics, sys
@@ -86,4 +99,6 @@ rep = next(v for k, v in r.items() if "repeating" in k)
 dis = next(v for k, v in r.items() if k.startswith("verify") and "distinct" in k)
 print(f"repeating keys / hello-world:          {rep / hello:.3f}   (target >= 0.50)")
 print(f"distinct keys / signature check alone: {dis / sig:.3f}   (target >= 0.80)")
+cred = next(v for k, v in r.items() if k.startswith("credential"))
+print(f"credential reads / verify (repeating):  {cred / rep:.3f}")
 PY

@@ -115,7 +115,8 @@ impl Keyhold {
     /// slot is failed; the active credential keeps serving) and reports why.
     fn apply_effect(&self, caller: &Caller, at: (&str, &str), effect: Effect) -> Result<()> {
         let Effect::SetAtTarget { slot, version } = effect;
-        let owner = keyhold_crypto::random::identifier("lease_", 12)?;
+        let nonce = keyhold_crypto::random::identifier("", 12)?;
+        let owner = format!("{}:{nonce}", std::process::id());
         let work = self.store.write(|tx| -> Result<_> {
             let c = self.load_connection(tx, caller, ROTATE, at.0, at.1)?;
             // Under the lease, and only if the slot still waits for exactly this version:

@@ -10,7 +10,7 @@ use keyhold_rotation::{Effect, RotateStep, RotationError, SlotName, Version};
 use keyhold_store::Tx;
 use keyhold_token::Scope;
 
-use super::Loaded;
+use super::{Loaded, crash_point};
 use crate::{Caller, Error, Keyhold, Result, api, now};
 
 /// How long a lease on a connection's target lasts: longer than any one connector call
@@ -68,12 +68,14 @@ impl Keyhold {
                 RotateStep::SetAndConfirm(effect) => self.apply_effect(caller, at, effect)?,
                 RotateStep::Test { slot, .. } => {
                     let tested = self.test_slot(caller, ROTATE, at, slot)?;
+                    crash_point("tested");
                     if !tested.passed {
                         return Ok(tested);
                     }
                 }
                 RotateStep::Save { slot, .. } => {
                     let connection = self.save_slot(caller, ROTATE, at, slot, false)?;
+                    crash_point("saved");
                     let pass = keyhold_rotation::Verdict::Pass;
                     return Ok(wire::outcome(connection, pass, None));
                 }
@@ -94,7 +96,7 @@ impl Keyhold {
         seen: Option<Version>,
         force: bool,
     ) -> Result<Effect> {
-        self.transition(caller, ROTATE, at, |tx, c, now| {
+        let effect = self.transition(caller, ROTATE, at, |tx, c, now| {
             c.target.regenerator()?;
             let effect = c
                 .machine
@@ -107,7 +109,9 @@ impl Keyhold {
             )?;
             let event = c.event(Action::RegenerationBegun, Some((slot, version)))?;
             Ok((effect, event.detail("forced", force)))
-        })
+        })?;
+        crash_point("regenerate_begun");
+        Ok(effect)
     }
 
     /// Sets the regenerated credential at the target under the connection's lease, then
@@ -127,15 +131,17 @@ impl Keyhold {
             if !tx.take_connection_lease(&c.row.id, &owner, now, now + LEASE_SECS)? {
                 return Err(RotationError::InProgress { slot, version }.into());
             }
-            Ok(Some((
-                c.row.id.clone(),
-                self.set_work(tx, &c, slot, version)?,
-            )))
+            let work = self.set_work(tx, &c, slot, version)?;
+            Ok(Some((c.row.id.clone(), work)))
         })?;
         let Some((id, work)) = work else {
             return Ok(());
         };
+        crash_point("lease_taken");
         let outcome = work.apply();
+        if outcome.is_ok() {
+            crash_point("target_set");
+        }
         let failure = self.transition(caller, ROTATE, at, |tx, c, now| {
             tx.release_connection_lease(&id, &owner)?;
             let (action, failure) = match &outcome {
@@ -156,6 +162,9 @@ impl Keyhold {
                 event,
             ))
         })?;
+        if failure.is_none() {
+            crash_point("regeneration_confirmed");
+        }
         failure.map_or(Ok(()), Err)
     }
 

@@ -245,9 +245,9 @@ impl Tx<'_> {
             .map_err(|e| self.err(e))
     }
 
-    /// Takes the connection's lease for `owner` until `until`: the right to act at its
-    /// target. `Ok(false)` while another owner holds an unexpired lease (or the connection
-    /// is gone).
+    /// Takes the connection's lease for `owner` (of this process) until `until`: the right
+    /// to act at its target. `Ok(false)` while another owner holds an unexpired lease — unless
+    /// that owner's process is known to be gone — or if the connection is gone.
     pub fn take_connection_lease(
         &self,
         id: &str,
@@ -255,12 +255,26 @@ impl Tx<'_> {
         now: i64,
         until: i64,
     ) -> Result<bool, StoreError> {
+        let owner = crate::lease::tagged(owner);
+        let holder: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT lease_owner FROM connections WHERE id = ?1 AND lease_until > ?2",
+                params![id, now],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?
+            .flatten();
+        // A dead holder's lease is taken over as it stands, not any other.
+        let dead = holder.filter(|h| *h != owner && crate::lease::holder_gone(h));
         let n = self
             .conn()
             .execute(
                 "UPDATE connections SET lease_owner = ?2, lease_until = ?4 WHERE id = ?1 \
-                 AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until <= ?3)",
-                params![id, owner, now, until],
+                 AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until <= ?3 \
+                      OR lease_owner = ?5)",
+                params![id, owner, now, until, dead],
             )
             .map_err(|e| self.err(e))?;
         Ok(n == 1)
@@ -272,7 +286,7 @@ impl Tx<'_> {
             .execute(
                 "UPDATE connections SET lease_owner = NULL, lease_until = NULL \
                  WHERE id = ?1 AND lease_owner = ?2",
-                params![id, owner],
+                params![id, crate::lease::tagged(owner)],
             )
             .map(drop)
             .map_err(|e| self.err(e))

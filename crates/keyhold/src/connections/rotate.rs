@@ -170,7 +170,8 @@ impl Keyhold {
 
     /// What setting `slot`'s credential `version` takes. The authority is the admin login if
     /// the connection has one, else the slot's own login with a credential it held before,
-    /// newest first (a login may change its own password).
+    /// newest first (a login may change its own password), and last with the new one: a
+    /// process that died after setting it left the login with that one only.
     fn set_work(
         &self,
         tx: &Tx<'_>,
@@ -186,8 +187,7 @@ impl Keyhold {
             ));
         } else {
             let mut stored = self.stored_versions(tx, c, slot)?;
-            stored.retain(|v| *v != version.get());
-            stored.sort_unstable_by(|a, b| b.cmp(a));
+            stored.sort_unstable_by_key(|v| (*v == version.get(), std::cmp::Reverse(*v)));
             for v in stored {
                 authorities.push((
                     None,

@@ -645,9 +645,15 @@ fn assert_settled(cli: &Cli, r: &Roles, standby_password: Option<&str>) {
 /// A rotation killed at `point`, then resumed: it must finish and leave store and target in
 /// agreement — at once, even when the dead process held the connection's lease.
 fn crash_and_resume(point: &str) {
+    crash_and_resume_with(point, true);
+}
+
+/// [`crash_and_resume`], with an admin login if `admin`, else with the slot's own login
+/// setting its next password.
+fn crash_and_resume_with(point: &str, admin: bool) {
     let cli = Cli::new();
     let r = roles();
-    ready(&cli, "orders", &r, "0s", true);
+    ready(&cli, "orders", &r, "0s", admin);
     let mut c = cli.cmd(&["connections", "rotate", "orders", "--json"]);
     c.env("KEYHOLD_FAULT_POINT", point);
     let out = cli.finish(c, None);
@@ -708,6 +714,12 @@ fn a_rotation_killed_after_tested_resumes() {
 #[test]
 fn a_rotation_killed_after_saved_resumes() {
     crash_and_resume(POINTS[5]);
+}
+
+#[test]
+fn a_rotation_without_an_admin_login_killed_after_target_set_resumes() {
+    // The slot's login now has the new password, which the resume must use to go on.
+    crash_and_resume_with("target_set", false);
 }
 
 #[test]

@@ -72,19 +72,6 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConnectionRow> {
     })
 }
 
-/// Whether the process named by a lease owner (`"<pid>:<nonce>"`) still runs on this machine.
-/// Where that cannot be told (no `/proc`, or an owner of another form), it is taken to run:
-/// its lease is then waited out.
-fn process_alive(owner: &str) -> bool {
-    let Some(pid) = owner.split(':').next().and_then(|p| p.parse::<u32>().ok()) else {
-        return true;
-    };
-    if std::fs::metadata("/proc/self").is_err() {
-        return true;
-    }
-    std::fs::metadata(format!("/proc/{pid}")).is_ok()
-}
-
 impl Tx<'_> {
     /// Adds a connection; `Ok(false)` if the workspace already has one of that name.
     pub fn insert_connection(&self, row: &ConnectionRow) -> Result<bool, StoreError> {
@@ -258,11 +245,9 @@ impl Tx<'_> {
             .map_err(|e| self.err(e))
     }
 
-    /// Takes the connection's lease for `owner` until `until`: the right to act at its
-    /// target. Granted if nobody holds it, its holder is `owner`, it expired, or its holder
-    /// was a process of this machine that no longer runs (an owner is `"<pid>:<nonce>"`; every
-    /// process using a SQLite store runs on the machine that holds the file). `Ok(false)`
-    /// while another live owner holds an unexpired lease (or the connection is gone).
+    /// Takes the connection's lease for `owner` (of this process) until `until`: the right
+    /// to act at its target. `Ok(false)` while another owner holds an unexpired lease — unless
+    /// that owner's process is known to be gone — or if the connection is gone.
     pub fn take_connection_lease(
         &self,
         id: &str,
@@ -270,7 +255,8 @@ impl Tx<'_> {
         now: i64,
         until: i64,
     ) -> Result<bool, StoreError> {
-        let holder: Option<Option<String>> = self
+        let owner = crate::lease::tagged(owner);
+        let holder: Option<String> = self
             .conn()
             .query_row(
                 "SELECT lease_owner FROM connections WHERE id = ?1 AND lease_until > ?2",
@@ -278,19 +264,17 @@ impl Tx<'_> {
                 |r| r.get(0),
             )
             .optional()
-            .map_err(|e| self.err(e))?;
-        let free = match holder.flatten() {
-            None => true,
-            Some(h) => h == owner || !process_alive(&h),
-        };
-        if !free {
-            return Ok(false);
-        }
+            .map_err(|e| self.err(e))?
+            .flatten();
+        // A dead holder's lease is taken over as it stands, not any other.
+        let dead = holder.filter(|h| *h != owner && crate::lease::holder_gone(h));
         let n = self
             .conn()
             .execute(
-                "UPDATE connections SET lease_owner = ?2, lease_until = ?3 WHERE id = ?1",
-                params![id, owner, until],
+                "UPDATE connections SET lease_owner = ?2, lease_until = ?4 WHERE id = ?1 \
+                 AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until <= ?3 \
+                      OR lease_owner = ?5)",
+                params![id, owner, now, until, dead],
             )
             .map_err(|e| self.err(e))?;
         Ok(n == 1)
@@ -302,7 +286,7 @@ impl Tx<'_> {
             .execute(
                 "UPDATE connections SET lease_owner = NULL, lease_until = NULL \
                  WHERE id = ?1 AND lease_owner = ?2",
-                params![id, owner],
+                params![id, crate::lease::tagged(owner)],
             )
             .map(drop)
             .map_err(|e| self.err(e))

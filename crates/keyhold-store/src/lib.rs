@@ -13,6 +13,7 @@ mod connection_rows;
 mod datadir;
 mod error;
 mod key_rows;
+mod lease;
 mod migrations;
 mod tx;
 

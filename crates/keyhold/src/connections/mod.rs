@@ -37,6 +37,18 @@ impl From<keyhold_connect::Unsupported> for Error {
     }
 }
 
+/// A crash point of the fault-injection tests: in a debug build, a process whose
+/// `KEYHOLD_FAULT_POINT` names `point` aborts here, like `kill -9` (nothing is rolled back
+/// or forward but what SQLite's journal does). Release builds have none.
+#[cfg(debug_assertions)]
+fn crash_point(point: &str) {
+    if std::env::var_os("KEYHOLD_FAULT_POINT").is_some_and(|p| p == point) {
+        std::process::abort();
+    }
+}
+#[cfg(not(debug_assertions))]
+fn crash_point(_: &str) {}
+
 /// Seconds of the store's clock as the machine takes them (never negative).
 fn to_secs(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)

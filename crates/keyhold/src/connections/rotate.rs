@@ -10,7 +10,7 @@ use keyhold_rotation::{Effect, RotateStep, RotationError, SlotName, Version};
 use keyhold_store::Tx;
 use keyhold_token::Scope;
 
-use super::Loaded;
+use super::{Loaded, crash_point};
 use crate::{Caller, Error, Keyhold, Result, api, now};
 
 /// How long a lease on a connection's target lasts: longer than any one connector call
@@ -68,12 +68,14 @@ impl Keyhold {
                 RotateStep::SetAndConfirm(effect) => self.apply_effect(caller, at, effect)?,
                 RotateStep::Test { slot, .. } => {
                     let tested = self.test_slot(caller, ROTATE, at, slot)?;
+                    crash_point("tested");
                     if !tested.passed {
                         return Ok(tested);
                     }
                 }
                 RotateStep::Save { slot, .. } => {
                     let connection = self.save_slot(caller, ROTATE, at, slot, false)?;
+                    crash_point("saved");
                     let pass = keyhold_rotation::Verdict::Pass;
                     return Ok(wire::outcome(connection, pass, None));
                 }
@@ -94,7 +96,7 @@ impl Keyhold {
         seen: Option<Version>,
         force: bool,
     ) -> Result<Effect> {
-        self.transition(caller, ROTATE, at, |tx, c, now| {
+        let effect = self.transition(caller, ROTATE, at, |tx, c, now| {
             c.target.regenerator()?;
             let effect = c
                 .machine
@@ -107,7 +109,9 @@ impl Keyhold {
             )?;
             let event = c.event(Action::RegenerationBegun, Some((slot, version)))?;
             Ok((effect, event.detail("forced", force)))
-        })
+        })?;
+        crash_point("regenerate_begun");
+        Ok(effect)
     }
 
     /// Sets the regenerated credential at the target under the connection's lease, then
@@ -115,8 +119,7 @@ impl Keyhold {
     /// slot is failed; the active credential keeps serving) and reports why.
     fn apply_effect(&self, caller: &Caller, at: (&str, &str), effect: Effect) -> Result<()> {
         let Effect::SetAtTarget { slot, version } = effect;
-        let nonce = keyhold_crypto::random::identifier("", 12)?;
-        let owner = format!("{}:{nonce}", std::process::id());
+        let owner = keyhold_crypto::random::identifier("lease_", 12)?;
         let work = self.store.write(|tx| -> Result<_> {
             let c = self.load_connection(tx, caller, ROTATE, at.0, at.1)?;
             // Under the lease, and only if the slot still waits for exactly this version:
@@ -128,15 +131,17 @@ impl Keyhold {
             if !tx.take_connection_lease(&c.row.id, &owner, now, now + LEASE_SECS)? {
                 return Err(RotationError::InProgress { slot, version }.into());
             }
-            Ok(Some((
-                c.row.id.clone(),
-                self.set_work(tx, &c, slot, version)?,
-            )))
+            let work = self.set_work(tx, &c, slot, version)?;
+            Ok(Some((c.row.id.clone(), work)))
         })?;
         let Some((id, work)) = work else {
             return Ok(());
         };
+        crash_point("lease_taken");
         let outcome = work.apply();
+        if outcome.is_ok() {
+            crash_point("target_set");
+        }
         let failure = self.transition(caller, ROTATE, at, |tx, c, now| {
             tx.release_connection_lease(&id, &owner)?;
             let (action, failure) = match &outcome {
@@ -157,12 +162,16 @@ impl Keyhold {
                 event,
             ))
         })?;
+        if failure.is_none() {
+            crash_point("regeneration_confirmed");
+        }
         failure.map_or(Ok(()), Err)
     }
 
     /// What setting `slot`'s credential `version` takes. The authority is the admin login if
     /// the connection has one, else the slot's own login with a credential it held before,
-    /// newest first (a login may change its own password).
+    /// newest first (a login may change its own password), and last with the new one: a
+    /// process that died after setting it left the login with that one only.
     fn set_work(
         &self,
         tx: &Tx<'_>,
@@ -178,8 +187,7 @@ impl Keyhold {
             ));
         } else {
             let mut stored = self.stored_versions(tx, c, slot)?;
-            stored.retain(|v| *v != version.get());
-            stored.sort_unstable_by(|a, b| b.cmp(a));
+            stored.sort_unstable_by_key(|v| (*v == version.get(), std::cmp::Reverse(*v)));
             for v in stored {
                 authorities.push((
                     None,

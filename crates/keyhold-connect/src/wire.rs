@@ -169,7 +169,9 @@ impl Target {
                 (tested_at, fail) = (Some(at), Some(failure(reason)))
             }
             SlotState::Standby { until: u, .. } => until = Some(u),
-            SlotState::Active { since: t, .. } => since = Some(t),
+            SlotState::Active {
+                since: t, tested, ..
+            } => (since, tested_at) = (Some(t), Some(tested)),
             _ => {}
         }
         api::Slot {

@@ -71,7 +71,11 @@ impl SlotState {
                 origin.as_str(),
                 reason.code()
             ),
-            SlotState::Active { version, since } => format!("{name}:{}:{since}", version.get()),
+            SlotState::Active {
+                version,
+                since,
+                tested,
+            } => format!("{name}:{}:{since}:{tested}", version.get()),
             SlotState::Standby { version, until } => format!("{name}:{}:{until}", version.get()),
         }
     }
@@ -104,9 +108,10 @@ impl SlotState {
                 at: canonical(at)?,
                 reason: FailReason::parse(r)?,
             },
-            ["active", v, since] => SlotState::Active {
+            ["active", v, since, tested] => SlotState::Active {
                 version: version(v)?,
                 since: canonical(since)?,
+                tested: canonical(tested)?,
             },
             ["standby", v, until] => SlotState::Standby {
                 version: version(v)?,
@@ -182,6 +187,7 @@ mod tests {
             SlotState::Active {
                 version: v,
                 since: 0,
+                tested: 0,
             },
             SlotState::Standby {
                 version: v,
@@ -195,11 +201,11 @@ mod tests {
         for bad in [
             "",
             "Empty",
-            "active:0:5",
-            "active:07:5",
-            "active:+7:5",
-            "active:7",
-            "active:7:5:1",
+            "active:0:5:5",
+            "active:07:5:5",
+            "active:+7:5:5",
+            "active:7:5",
+            "active:7:5:1:1",
             "staged:7:operator",
             "failed:7:update:5:timeout",
             "standby:7:-1",

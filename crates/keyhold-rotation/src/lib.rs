@@ -179,6 +179,8 @@ pub enum SlotState {
         version: Version,
         /// Since when.
         since: u64,
+        /// When it passed the test that let it be saved.
+        tested: u64,
     },
     /// The credential that was active: still valid at the target, and still handed to
     /// consumers, until `until`.

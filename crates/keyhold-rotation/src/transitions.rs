@@ -201,7 +201,7 @@ impl Connection {
         version: Version,
         now: u64,
     ) -> Result<(), RotationError> {
-        match self.slot(slot) {
+        let tested = match self.slot(slot) {
             SlotState::Active { .. } => return Err(RotationError::SlotActive(slot)),
             SlotState::Regenerating { version } => {
                 return Err(RotationError::InProgress { slot, version });
@@ -213,8 +213,11 @@ impl Connection {
                 self.check_version(slot, version)?;
                 return Err(RotationError::NotTested(slot));
             }
-            SlotState::Tested { .. } => self.check_version(slot, version)?,
-        }
+            SlotState::Tested { at, .. } => {
+                self.check_version(slot, version)?;
+                at
+            }
+        };
         let other = slot.other();
         if let SlotState::Active { version: old, .. } = self.slot(other) {
             let until = now.saturating_add(self.grace);
@@ -231,6 +234,7 @@ impl Connection {
             SlotState::Active {
                 version,
                 since: now,
+                tested,
             },
         );
         Ok(())

@@ -86,7 +86,8 @@ fn save_promotes_and_the_old_active_becomes_the_standby_for_the_grace_period() {
         c.slot(Primary),
         SlotState::Active {
             version: Version::new(1),
-            since: 0
+            since: 0,
+            tested: 0
         }
     );
     let c = rotated();
@@ -544,6 +545,7 @@ fn restore_takes_a_stored_state_and_refuses_one_no_transition_makes() {
     let active = |n| SlotState::Active {
         version: Version::new(n),
         since: 0,
+        tested: 0,
     };
     let e = Connection::restore(GRACE, active(1), active(2), 2).unwrap_err();
     assert_eq!(e.code(), "rotation_state_inconsistent");

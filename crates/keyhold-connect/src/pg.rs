@@ -1,11 +1,13 @@
-//! The PostgreSQL connector (the `postgres` crate, synchronous, plain TCP for now).
+//! The PostgreSQL connector (`tokio-postgres` on a runtime of its own per call, under one
+//! deadline; plain TCP for now).
 
 use std::fmt;
+use std::future::Future;
 use std::time::Duration;
 
 use keyhold_crypto::SecretBytes;
-use postgres::error::SqlState;
-use postgres::{Client, Config, NoTls};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, Config, NoTls};
 
 use crate::{Connector, Login, Refusal, SetError, quote_ident, quote_literal};
 
@@ -13,12 +15,17 @@ use crate::{Connector, Login, Refusal, SetError, quote_ident, quote_literal};
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one statement may run at the target (sent as the session's `statement_timeout`).
 const STATEMENT_TIMEOUT_MS: u32 = 10_000;
+/// How long a whole call — name lookup, connection, authentication, statement, answer — may
+/// take: past it the attempt is dropped (its socket closed) and the target counts as
+/// unreachable, whatever the server does. A server that accepts a connection and never
+/// answers holds nothing of keyhold's for longer.
+pub const DEADLINE: Duration = Duration::from_secs(15);
 
 /// Why a [`Postgres`] could not be built from its settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PostgresConfigError {
-    /// The host is empty or holds whitespace or a NUL.
-    #[error("the host must be a non-empty name or address without whitespace")]
+    /// The host is empty, a socket path, or holds whitespace or a control character.
+    #[error("the host must be a non-empty name or address (not a socket path) without whitespace")]
     Host,
     /// Port 0.
     #[error("the port must not be 0")]
@@ -46,8 +53,9 @@ pub enum PostgresConfigError {
 /// `SetError::Rejected`; a refused or timed-out connection is `Unreachable`; any other server
 /// error is `Refusal::Unreachable` (the login's worth is unknown) or `SetError::Rejected`.
 ///
-/// The connection is configured field by field (`postgres::Config`), never through a
-/// connection string, with `application_name = keyhold` and a 5 s connect timeout. It is plain
+/// The connection is configured field by field (`tokio_postgres::Config`), never through a
+/// connection string, with `application_name = keyhold`, a 5 s connect timeout, TCP
+/// keepalives, and the whole call bounded by [`DEADLINE`]. It is plain
 /// TCP (`NoTls`) for now: TLS to PostgreSQL comes with a later piece of work.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Postgres {
@@ -68,10 +76,12 @@ impl fmt::Debug for Postgres {
 }
 
 impl Postgres {
-    /// The server at `host:port` (a name or an address; a path starting with `/` is a Unix
-    /// socket directory), database `database`.
+    /// The server at `host:port` (a name or an address, reached over TCP), database
+    /// `database`. A Unix socket directory is refused: a local socket would let whoever names
+    /// it log in as the server process's own OS user (`peer` authentication).
     pub fn new(host: &str, port: u16, database: &str) -> Result<Self, PostgresConfigError> {
-        if host.is_empty() || host.chars().any(|c| c == '\0' || c.is_whitespace()) {
+        let bad = |c: char| c == '\0' || c.is_whitespace() || c.is_control();
+        if host.is_empty() || host.starts_with('/') || host.chars().any(bad) {
             return Err(PostgresConfigError::Host);
         }
         if port == 0 {
@@ -100,7 +110,12 @@ impl Postgres {
         format!("{}:{}/{}", self.host, self.port, self.database)
     }
 
-    fn connect(&self, login: &Login<'_>) -> Result<Client, Failure> {
+    /// Logs in as `login` and runs `work` on the session, all within [`DEADLINE`].
+    fn with_session<T, F, Fut>(&self, login: &Login<'_>, work: F) -> Result<T, Failure>
+    where
+        F: FnOnce(Client) -> Fut,
+        Fut: Future<Output = Result<T, tokio_postgres::Error>>,
+    {
         let mut config = Config::new();
         config
             .host(&self.host)
@@ -112,13 +127,35 @@ impl Postgres {
             .password(login.password.expose())
             .application_name("keyhold")
             .options(&format!("-c statement_timeout={STATEMENT_TIMEOUT_MS}"))
-            .connect_timeout(self.connect_timeout);
-        config.connect(NoTls).map_err(|e| self.failure(&e))
+            .connect_timeout(self.connect_timeout)
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(5))
+            .tcp_user_timeout(DEADLINE);
+        let unreachable = |what: &str| Failure::Unreachable(format!("{}: {what}", self.target()));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|_| unreachable("no runtime to reach it with"))?;
+        runtime.block_on(async {
+            let attempt = async {
+                let (client, connection) = config.connect(NoTls).await?;
+                // The connection is driven beside the work; both end with the runtime.
+                tokio::spawn(connection);
+                work(client).await
+            };
+            match tokio::time::timeout(DEADLINE, attempt).await {
+                Ok(done) => done.map_err(|e| self.failure(&e)),
+                Err(_) => Err(unreachable(&format!(
+                    "no answer within {} s",
+                    DEADLINE.as_secs()
+                ))),
+            }
+        })
     }
 
     /// What went wrong, in this crate's words (the server's message text is not used: it may
     /// quote the statement).
-    fn failure(&self, e: &postgres::Error) -> Failure {
+    fn failure(&self, e: &tokio_postgres::Error) -> Failure {
         let target = self.target();
         if let Some(code) = e.code() {
             let c = code.code();
@@ -209,10 +246,11 @@ impl Connector for Postgres {
     }
 
     fn test(&self, login: &Login<'_>) -> Result<(), Refusal> {
-        let mut client = self.connect(login).map_err(Refusal::from)?;
-        let rows = client
-            .simple_query("SELECT 1")
-            .map_err(|e| Refusal::from(self.failure(&e)))?;
+        let rows = self
+            .with_session(login, |client| async move {
+                client.simple_query("SELECT 1").await
+            })
+            .map_err(Refusal::from)?;
         if rows.is_empty() {
             return Err(Refusal::Unreachable {
                 detail: format!("{}: SELECT 1 returned nothing", self.target()),
@@ -240,10 +278,10 @@ impl Connector for Postgres {
         let verifier =
             zeroize::Zeroizing::new(postgres_protocol::password::scram_sha_256(new.expose()));
         let sql = zeroize::Zeroizing::new(alter_role(user, &verifier)?);
-        let mut client = self.connect(authority).map_err(SetError::from)?;
-        client
-            .batch_execute(&sql)
-            .map_err(|e| SetError::from(self.failure(&e)))
+        self.with_session(authority, |client| async move {
+            client.batch_execute(&sql).await
+        })
+        .map_err(SetError::from)
     }
 }
 
@@ -254,7 +292,11 @@ mod tests {
     #[test]
     fn settings_are_checked() {
         assert!(Postgres::new("db.internal", 5432, "app").is_ok());
-        assert!(Postgres::new("/run/postgresql", 5432, "app").is_ok());
+        assert_eq!(
+            Postgres::new("/run/postgresql", 5432, "app"),
+            Err(PostgresConfigError::Host),
+            "no Unix socket: its peer authentication would be the server's own OS user"
+        );
         assert_eq!(
             Postgres::new("", 5432, "app"),
             Err(PostgresConfigError::Host)
@@ -289,5 +331,26 @@ mod tests {
         assert!(alter_role("u", "plaintext").is_err());
         assert!(alter_role("u", "SCRAM-SHA-256$4096:a'b").is_err());
         assert!(alter_role("", &v).is_err());
+    }
+
+    #[test]
+    fn a_server_that_never_answers_is_unreachable_after_the_deadline() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        // Accept the connection and hold it open, answering nothing.
+        let held = std::thread::spawn(move || listener.accept().map(|(s, _)| s));
+        let pg = Postgres::new("127.0.0.1", port, "app").expect("settings");
+        let password = SecretBytes::copy_from(b"whatever");
+        let got = pg.test(&Login {
+            user: "app",
+            password: &password,
+        });
+        match got {
+            Err(Refusal::Unreachable { detail }) => {
+                assert!(detail.contains("no answer within 15 s"), "{detail}");
+            }
+            other => panic!("{other:?}"),
+        }
+        drop(held);
     }
 }

@@ -68,6 +68,11 @@ struct Args {
     /// another node or an operator rotates them).
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     rotation_check: u64,
+    /// Let API keys create connections to this machine or its link (loopback, link-local
+    /// addresses, localhost): for databases that run beside the server. Off by default: what
+    /// answers there trusts this machine, not whoever named it.
+    #[arg(long)]
+    allow_local_targets: bool,
 }
 
 fn main() -> ExitCode {
@@ -150,6 +155,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .name("keyhold-uses".into())
             .spawn(move || kh.run_use_committer())?
     };
+    app.kh.allow_local_targets(args.allow_local_targets);
     if args.rotation_check > 0 {
         runtime.spawn(rotate_when_due(
             app.kh.clone(),

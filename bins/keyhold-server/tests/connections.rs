@@ -33,7 +33,8 @@ fn create_body(a: &pg::Role, b: &pg::Role, grace_secs: u64) -> String {
 
 #[test]
 fn every_connection_route_works_with_its_scope_and_refuses_a_key_without_it() {
-    let s = start();
+    // The throwaway database listens on loopback: this server lets keys point there.
+    let s = start_with(&["--allow-local-targets"]);
     let (a, b) = (pg::Role::new(), pg::Role::new());
     let outsider = key_with(&s, "read:queries", "outsider");
     let primary = serde_json::json!({ "password": a.password }).to_string();
@@ -153,7 +154,7 @@ fn every_connection_route_works_with_its_scope_and_refuses_a_key_without_it() {
 
 #[test]
 fn consumers_never_fail_while_twenty_rotations_run_through_the_server() {
-    let s = start();
+    let s = start_with(&["--allow-local-targets"]);
     let (a, b) = (pg::Role::new(), pg::Role::new());
     let admin = s.admin.clone();
     let body = create_body(&a, &b, 1);
@@ -273,4 +274,54 @@ fn consumers_never_fail_while_twenty_rotations_run_through_the_server() {
             "the server log holds a credential"
         );
     }
+}
+
+#[test]
+fn a_key_may_not_point_a_connection_at_the_server_s_own_machine() {
+    let s = start();
+    let (a, b) = (pg::Role::new(), pg::Role::new());
+    let writer = key_with(&s, "connections:write", "writer");
+    let r = request(
+        &s,
+        "POST",
+        "/v1/connections",
+        Some(&writer),
+        Some(&create_body(&a, &b, 600)),
+        &[],
+    );
+    assert_envelope(&r, 400, "invalid_connection");
+    let message = r.body["error"]["message"].as_str().expect("message");
+    assert!(message.contains("--allow-local-targets"), "{message}");
+    // Nor through a name for it, nor to an HTTP service on the link (cloud metadata).
+    for body in [
+        r#"{"name":"m","kind":"http","url":"http://169.254.169.254/latest/meta-data"}"#,
+        r#"{"name":"l","kind":"postgres","host":"localhost","database":"app","primary_user":"a","secondary_user":"b"}"#,
+    ] {
+        let r = request(
+            &s,
+            "POST",
+            "/v1/connections",
+            Some(&writer),
+            Some(body),
+            &[],
+        );
+        assert_envelope(&r, 400, "invalid_connection");
+    }
+    // A socket path is no target at all, whoever asks.
+    let socket = r#"{"name":"s","kind":"postgres","host":"/var/run/postgresql","database":"app","primary_user":"a","secondary_user":"b"}"#;
+    let r = request(
+        &s,
+        "POST",
+        "/v1/connections",
+        Some(&s.admin.clone()),
+        Some(socket),
+        &[],
+    );
+    assert_envelope(&r, 400, "invalid_connection");
+    // The operator, who holds the master key, may.
+    let kh = library(&s);
+    let req: keyhold::api::CreateConnection =
+        serde_json::from_str(&create_body(&a, &b, 600)).expect("request");
+    kh.create_connection(&keyhold::Caller::operator(), "default", &req)
+        .expect("the operator points it at this machine");
 }

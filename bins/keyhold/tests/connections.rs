@@ -427,7 +427,13 @@ fn start_server() -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut child = Command::new(bin)
         .args(["--data-dir", dir.path().join("data").to_str().unwrap()])
-        .args(["--listen", "127.0.0.1:0", "--log-level", "warn"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--log-level",
+            "warn",
+            "--allow-local-targets",
+        ])
         .env_remove("KEYHOLD_MASTER_KEY")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

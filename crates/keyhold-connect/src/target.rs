@@ -208,6 +208,36 @@ impl Target {
         }
     }
 
+    /// Whether the target is this machine or its link: `localhost`, or a loopback,
+    /// unspecified or link-local address. What answers there trusts the machine keyhold runs
+    /// on (local `trust` authentication, cloud metadata services), not whoever named it.
+    pub fn is_local(&self) -> bool {
+        let host = match self {
+            Target::Postgres { host, .. } => host.as_str(),
+            Target::Http { url, .. } => url_host(url),
+            Target::Generic { .. } => return false,
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.eq_ignore_ascii_case("localhost")
+            || host.to_ascii_lowercase().ends_with(".localhost")
+        {
+            return true;
+        }
+        match host.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(a)) => {
+                a.is_loopback() || a.is_unspecified() || a.is_link_local()
+            }
+            Ok(std::net::IpAddr::V6(a)) => {
+                a.is_loopback()
+                    || a.is_unspecified()
+                    || (a.segments()[0] & 0xffc0) == 0xfe80
+                    || a.to_ipv4_mapped()
+                        .is_some_and(|v4| v4.is_loopback() || v4.is_link_local())
+            }
+            Err(_) => false,
+        }
+    }
+
     /// The settings as stored (one JSON object).
     pub fn encode(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
@@ -216,6 +246,16 @@ impl Target {
     /// Settings as stored, or `None` if they are not a target this build knows.
     pub fn decode(text: &str) -> Option<Target> {
         serde_json::from_str(text).ok()
+    }
+}
+
+/// The host part of an `http(s)://` URL (what follows the scheme, up to the port or path).
+fn url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
     }
 }
 
@@ -237,5 +277,73 @@ impl Unsupported {
             Unsupported::Test(_) => "connection_untestable",
             Unsupported::Regenerate(_) => "regeneration_unsupported",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pg(host: &str) -> Target {
+        Target::Postgres {
+            host: host.into(),
+            port: 5432,
+            database: "app".into(),
+            primary_user: "a".into(),
+            secondary_user: "b".into(),
+            admin_user: None,
+        }
+    }
+
+    fn http(url: &str) -> Target {
+        Target::Http {
+            url: url.into(),
+            scheme: Scheme::Bearer,
+            primary_user: None,
+            secondary_user: None,
+        }
+    }
+
+    #[test]
+    fn this_machine_and_its_link_are_local_and_nothing_else() {
+        for local in [
+            "localhost",
+            "LOCALHOST",
+            "db.localhost",
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+            "0.0.0.0",
+            "169.254.169.254",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(pg(local).is_local(), "{local}");
+        }
+        for remote in [
+            "db.internal",
+            "10.0.0.5",
+            "192.168.1.2",
+            "2001:db8::1",
+            "localhost.example.com",
+        ] {
+            assert!(!pg(remote).is_local(), "{remote}");
+        }
+        for local in [
+            "http://127.0.0.1:8080/health",
+            "http://[::1]/x",
+            "https://localhost",
+            "http://169.254.169.254/latest/meta-data",
+        ] {
+            assert!(http(local).is_local(), "{local}");
+        }
+        assert!(!http("https://api.example.com/v1?x=127.0.0.1").is_local());
+        assert!(
+            !Target::Generic {
+                primary_user: None,
+                secondary_user: None
+            }
+            .is_local()
+        );
     }
 }

@@ -92,6 +92,8 @@ pub struct Keyhold {
     audit: RwLock<audit::AuditKeys>,
     uses: keyhold_audit::GroupCommit<keyhold_audit::Event>,
     record_uses: std::sync::atomic::AtomicBool,
+    /// Whether a key may create a connection to this machine or its link (off by default).
+    local_targets: std::sync::atomic::AtomicBool,
     /// Bounds rejection records per source, reason and key (`keyhold-audit`'s `rejections`).
     rejections: rejections::Limiter,
     key_source: KeySource,

@@ -300,6 +300,7 @@ impl Keyhold {
             audit: RwLock::default(),
             uses: keyhold_audit::GroupCommit::default(),
             record_uses: std::sync::atomic::AtomicBool::new(true),
+            local_targets: std::sync::atomic::AtomicBool::new(false),
             rejections: keyhold_audit::rejections::Limiter::new(std::time::Instant::now()),
             key_source,
         }

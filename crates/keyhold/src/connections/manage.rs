@@ -26,6 +26,11 @@ impl Keyhold {
     ) -> Result<api::Connection> {
         names::connection_name(&req.name)?;
         let new = Creation::from_request(req).map_err(invalid)?;
+        if caller.principal().is_some() && new.target.is_local() && !self.local_targets() {
+            return Err(invalid(
+                "a key may not point a connection at this machine or its link (loopback, link-local): the operator may, or a server started with --allow-local-targets",
+            ));
+        }
         self.store.write(|tx| -> Result<_> {
             let ws = self.resolve(tx, workspace)?;
             caller.require(Scope::ConnectionsWrite, &ws.id)?;

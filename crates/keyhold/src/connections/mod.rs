@@ -118,6 +118,19 @@ impl Loaded {
 }
 
 impl Keyhold {
+    /// Lets keys create connections to this machine or its link (loopback, link-local): for
+    /// a server whose databases run beside it. Off by default — what answers there trusts the
+    /// machine, not whoever named it. The operator may always.
+    pub fn allow_local_targets(&self, yes: bool) {
+        self.local_targets
+            .store(yes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn local_targets(&self) -> bool {
+        self.local_targets
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Reads connection `name` of `workspace` for `caller`, who needs `scope` there.
     fn load_connection(
         &self,

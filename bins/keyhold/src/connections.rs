@@ -299,11 +299,28 @@ pub fn run_command(
     })?;
     let mut child = std::process::Command::new(program);
     child.args(rest);
-    // The command gets the connection's credential, not keyhold's own keys.
+    // The command gets the connection's credential, not keyhold's own keys; and for a
+    // database none of libpq's other variables (PGHOSTADDR, PGSERVICE, PGPASSFILE, ...), which
+    // could send the password elsewhere or log in some other way.
     for var in ["KEYHOLD_TOKEN", "KEYHOLD_MASTER_KEY"] {
         child.env_remove(var);
     }
-    for (k, v) in environment(&credential) {
+    if credential.kind == ConnectionKind::Postgres {
+        for (var, _) in std::env::vars_os() {
+            if var.to_string_lossy().starts_with("PG") {
+                child.env_remove(var);
+            }
+        }
+    }
+    let env = environment(&credential);
+    if env.iter().any(|(k, _)| k.starts_with("KEYHOLD")) {
+        return Err(Error::InvalidInput {
+            field: "connection",
+            reason: "its variables would be keyhold's own (KEYHOLD_…): rename the connection"
+                .into(),
+        });
+    }
+    for (k, v) in env {
         child.env(k, v.as_str());
     }
     let status = child.status().map_err(|e| Error::Io {

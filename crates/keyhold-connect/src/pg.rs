@@ -30,7 +30,7 @@ pub enum PostgresConfigError {
     /// Port 0.
     #[error("the port must not be 0")]
     Port,
-    /// The database name is empty or holds a NUL.
+    /// The database name is empty or holds a control character.
     #[error("the database name must be non-empty and without NUL")]
     Database,
 }
@@ -87,7 +87,7 @@ impl Postgres {
         if port == 0 {
             return Err(PostgresConfigError::Port);
         }
-        if database.is_empty() || database.contains('\0') {
+        if database.is_empty() || database.chars().any(char::is_control) {
             return Err(PostgresConfigError::Database);
         }
         Ok(Self {
@@ -126,7 +126,7 @@ impl Postgres {
             // server's SCRAM challenge with it (it never travels in clear over SCRAM).
             .password(login.password.expose())
             .application_name("keyhold")
-            .options(&format!("-c statement_timeout={STATEMENT_TIMEOUT_MS}"))
+            .options(format!("-c statement_timeout={STATEMENT_TIMEOUT_MS}"))
             .connect_timeout(self.connect_timeout)
             .keepalives(true)
             .keepalives_idle(Duration::from_secs(5))

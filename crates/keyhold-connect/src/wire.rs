@@ -251,6 +251,13 @@ impl Creation {
     pub fn from_request(req: &api::CreateConnection) -> Result<Creation, String> {
         let period = |s: u64, what: &str| i64::try_from(s).map_err(|_| format!("{what} too long"));
         let admin = req.admin_password.as_ref().map(secret_bytes).transpose();
+        if let Some(every) = req.rotate_every_secs
+            && every <= req.grace_secs
+        {
+            // A standby within its grace is never regenerated: such a schedule would fail
+            // every time.
+            return Err("the rotation period must be longer than the grace period".into());
+        }
         Ok(Creation {
             target: Target::from_request(req)?,
             grace_secs: period(req.grace_secs, "grace period")?,

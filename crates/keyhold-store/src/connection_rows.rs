@@ -145,7 +145,7 @@ impl Tx<'_> {
             .conn()
             .prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM connections WHERE next_rotation_at <= ?1 \
-                 ORDER BY next_rotation_at, id"
+                 AND rotate_every_secs IS NOT NULL ORDER BY next_rotation_at, id"
             ))
             .map_err(|e| self.err(e))?;
         let rows = stmt.query_map([now], from_row).map_err(|e| self.err(e))?;
@@ -256,11 +256,14 @@ impl Tx<'_> {
         until: i64,
     ) -> Result<bool, StoreError> {
         let owner = crate::lease::tagged(owner);
+        // A lease that would end later than one taken now is none this code wrote (leases
+        // last the same time): it is not honoured, so an edited row cannot hold one forever.
         let holder: Option<String> = self
             .conn()
             .query_row(
-                "SELECT lease_owner FROM connections WHERE id = ?1 AND lease_until > ?2",
-                params![id, now],
+                "SELECT lease_owner FROM connections WHERE id = ?1 AND lease_until > ?2 \
+                 AND lease_until <= ?3",
+                params![id, now, until],
                 |r| r.get(0),
             )
             .optional()
@@ -273,7 +276,7 @@ impl Tx<'_> {
             .execute(
                 "UPDATE connections SET lease_owner = ?2, lease_until = ?4 WHERE id = ?1 \
                  AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until <= ?3 \
-                      OR lease_owner = ?5)",
+                      OR lease_until > ?4 OR lease_owner = ?5)",
                 params![id, owner, now, until, dead],
             )
             .map_err(|e| self.err(e))?;

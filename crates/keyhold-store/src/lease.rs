@@ -26,9 +26,14 @@ pub(crate) fn holder_gone(holder: &str) -> bool {
     if [boot, ns] != ours[..2] {
         return false;
     }
-    match (pid.parse::<u32>(), start.parse::<u64>()) {
-        (Ok(pid), Ok(start)) => start_time(pid) != Some(start),
-        _ => false,
+    let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else {
+        return false;
+    };
+    // Gone only on evidence: no such process, or another one under its pid. A process whose
+    // `/proc` entry cannot be read (another user's, under `hidepid`) may live: waited out.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        Ok(stat) => parse_start(&stat).is_some_and(|s| s != start),
     }
 }
 
@@ -50,7 +55,11 @@ fn here() -> Option<String> {
 
 /// When process `pid` started (clock ticks since boot), if it exists.
 fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_start(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// The start time in a `/proc/<pid>/stat` line.
+fn parse_start(stat: &str) -> Option<u64> {
     // The fields after the command name (which may hold anything but ends at the last ')')
     // start with the third; the start time is the 22nd.
     stat.rsplit_once(')')?

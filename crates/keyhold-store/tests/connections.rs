@@ -76,7 +76,12 @@ fn a_due_rotation_is_claimed_by_one_runner_and_a_lease_held_by_one_holder() {
     let (_dir, store) = store();
     let mut r = row("con_1", "orders");
     r.next_rotation_at = Some(100);
+    // A schedule without a period (an edited row: every write sets both) is never due.
     write(&store, |tx| tx.insert_connection(&r));
+    assert!(write(&store, |tx| tx.connections_due(100)).is_empty());
+    r.rotate_every_secs = Some(1000);
+    r.mac = b"mac2".to_vec();
+    write(&store, |tx| tx.update_connection(&r));
     assert!(write(&store, |tx| tx.connections_due(99)).is_empty());
     assert_eq!(write(&store, |tx| tx.connections_due(100)).len(), 1);
     assert!(write(&store, |tx| tx.claim_rotation(
@@ -117,6 +122,11 @@ fn a_due_rotation_is_claimed_by_one_runner_and_a_lease_held_by_one_holder() {
     );
     write(&store, |tx| tx.release_connection_lease("con_1", "b"));
     assert!(write(&store, |tx| tx.take_connection_lease("con_1", "c", 62, 122)));
+    // A lease ending later than any one taken now is not honoured (an edited row).
+    write(&store, |tx| tx.release_connection_lease("con_1", "c"));
+    assert!(write(&store, |tx| tx
+        .take_connection_lease("con_1", "d", 70, 1_000_000)));
+    assert!(write(&store, |tx| tx.take_connection_lease("con_1", "e", 71, 131)));
 }
 
 #[test]

@@ -109,6 +109,12 @@ impl Keyhold {
     ) -> Result<api::Connection> {
         self.store.write(|tx| -> Result<_> {
             let c = self.load_connection(tx, caller, Scope::ConnectionsWrite, workspace, name)?;
+            // Not while a password may be landing at the target: it would be lost with the row.
+            if let Some(keyhold_rotation::Effect::SetAtTarget { slot, version }) =
+                c.machine.pending().first().copied()
+            {
+                return Err(keyhold_rotation::RotationError::InProgress { slot, version }.into());
+            }
             let prefix = format!("{}.", c.row.id);
             tx.delete_records_prefixed(&c.row.workspace, super::CREDENTIAL, &prefix)?;
             tx.delete_record(&c.admin_record())?;
@@ -162,12 +168,13 @@ impl Keyhold {
         (workspace, name): (&str, &str),
         slot: SlotName,
     ) -> Result<api::TestOutcome> {
-        let (version, connector, user, secret) = self.store.read(|tx| -> Result<_> {
+        let (id, version, connector, user, secret) = self.store.read(|tx| -> Result<_> {
             let c = self.load_connection(tx, caller, scope, workspace, name)?;
             let version = c.machine.testable(slot)?;
             let connector = c.target.tester()?;
             let secret = self.open_record(tx, &c.record(slot, version))?;
-            Ok((version, connector, c.user(slot).map(str::to_owned), secret))
+            let user = c.user(slot).map(str::to_owned);
+            Ok((c.row.id, version, connector, user, secret))
         })?;
         let user = user.as_deref().unwrap_or_default();
         let tried = connector.test(&Login {
@@ -176,6 +183,7 @@ impl Keyhold {
         });
         let (verdict, detail) = wire::verdict(tried);
         self.transition(caller, scope, (workspace, name), |_, c, at| {
+            c.same_as(&id, slot)?;
             c.machine.test(slot, version, verdict, super::to_secs(at))?;
             let event = c.event(Action::CredentialTested, Some((slot, version)))?;
             let event = match verdict {
@@ -215,10 +223,11 @@ impl Keyhold {
             let testable = c.target.connector().is_some();
             let secs = super::to_secs(now);
             let (version, acked) = c.machine.save_current(slot, secs, testable, acknowledge)?;
-            if let Some(every) = c.row.rotate_every_secs {
-                (c.row.next_rotation_at, c.row.rotation_failures) =
-                    (Some(now.saturating_add(every)), 0);
-            }
+            let next = c
+                .row
+                .rotate_every_secs
+                .map(|every| now.saturating_add(every));
+            (c.row.next_rotation_at, c.row.rotation_failures) = (next, 0);
             let event = c.event(Action::CredentialSaved, Some((slot, version)))?;
             Ok((c.view(), event.detail("acknowledged_untested", acked)))
         })

@@ -104,6 +104,21 @@ impl Loaded {
         }
     }
 
+    /// Refuses a connection that is not the one `id` names (deleted and made again under its
+    /// name meanwhile): what was learnt about the other one's `slot` does not apply to it.
+    fn same_as(&self, id: &str, slot: SlotName) -> Result<()> {
+        if self.row.id == id {
+            return Ok(());
+        }
+        let found = self.machine.slot(slot).version();
+        Err(RotationError::VersionMismatch {
+            slot,
+            expected: None,
+            found,
+        }
+        .into())
+    }
+
     /// The login of `slot` at the target, if the target has logins.
     fn user(&self, slot: SlotName) -> Option<&str> {
         self.target.user(slot == SlotName::Primary)

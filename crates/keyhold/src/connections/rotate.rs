@@ -4,8 +4,8 @@
 //! again (`Connection::next_rotate_step` reads where it stopped).
 
 use keyhold_audit::Action;
-use keyhold_connect::Change;
 use keyhold_connect::wire;
+use keyhold_connect::{Change, SetError};
 use keyhold_rotation::{Effect, RotateStep, RotationError, SlotName, Version};
 use keyhold_store::Tx;
 use keyhold_token::Scope;
@@ -131,18 +131,28 @@ impl Keyhold {
             if !tx.take_connection_lease(&c.row.id, &owner, now, now + LEASE_SECS)? {
                 return Err(RotationError::InProgress { slot, version }.into());
             }
-            let work = self.set_work(tx, &c, slot, version)?;
+            // Credentials that cannot be read fail the regeneration (it is abandoned below)
+            // rather than leave the slot waiting for an effect nobody can perform.
+            let work = self
+                .set_work(tx, &c, slot, version)
+                .map_err(|e| SetError::Rejected {
+                    detail: format!(
+                        "the credentials to set it with cannot be read ({})",
+                        e.code()
+                    ),
+                });
             Ok(Some((c.row.id.clone(), work)))
         })?;
         let Some((id, work)) = work else {
             return Ok(());
         };
         crash_point("lease_taken");
-        let outcome = work.apply();
+        let outcome = work.and_then(|w| w.apply());
         if outcome.is_ok() {
             crash_point("target_set");
         }
         let failure = self.transition(caller, ROTATE, at, |tx, c, now| {
+            c.same_as(&id, slot)?;
             tx.release_connection_lease(&id, &owner)?;
             let (action, failure) = match &outcome {
                 Ok(()) => {

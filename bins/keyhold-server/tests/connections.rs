@@ -325,3 +325,69 @@ fn a_key_may_not_point_a_connection_at_the_server_s_own_machine() {
     kh.create_connection(&keyhold::Caller::operator(), "default", &req)
         .expect("the operator points it at this machine");
 }
+
+#[test]
+fn the_server_rotates_a_due_connection_by_itself() {
+    let s = start_with(&["--allow-local-targets", "--rotation-check", "1"]);
+    let (a, b) = (pg::Role::new(), pg::Role::new());
+    let admin = s.admin.clone();
+    let mut body: serde_json::Value = serde_json::from_str(&create_body(&a, &b, 0)).expect("json");
+    body["rotate_every_secs"] = 2.into();
+    let made = request(
+        &s,
+        "POST",
+        "/v1/connections",
+        Some(&admin),
+        Some(&body.to_string()),
+        &[],
+    );
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    let base = "/v1/connections/orders";
+    let primary = serde_json::json!({ "password": a.password }).to_string();
+    for (method, path, body) in [
+        (
+            "PUT",
+            format!("{base}/slots/primary/credential"),
+            Some(primary.as_str()),
+        ),
+        ("POST", format!("{base}/slots/primary/test"), None),
+        ("POST", format!("{base}/slots/primary/save"), Some("{}")),
+    ] {
+        let r = request(&s, method, &path, Some(&admin), body, &[]);
+        assert_eq!(r.status, 200, "{method} {path}: {:?}", r.body);
+    }
+    let shown = request(&s, "GET", base, Some(&admin), None, &[]);
+    assert!(shown.body["next_rotation_due"].is_i64(), "{:?}", shown.body);
+    // Within a few checks, the server has rotated it (as itself) to the secondary.
+    assert!(eventually(|| {
+        let c = request(&s, "GET", base, Some(&admin), None, &[]);
+        c.body["active"] == "secondary"
+    }));
+    let c = request(
+        &s,
+        "GET",
+        &format!("{base}/credential"),
+        Some(&admin),
+        None,
+        &[],
+    );
+    let (user, password) = (
+        c.body["user"].as_str().unwrap(),
+        c.body["password"].as_str().unwrap(),
+    );
+    assert_eq!(user, b.name);
+    assert!(pg::logs_in(user, password));
+    let saved = request(
+        &s,
+        "GET",
+        "/v1/audit?action=connection.saved",
+        Some(&admin),
+        None,
+        &[],
+    );
+    let records = saved.body["records"].as_array().expect("records");
+    assert!(
+        records.iter().any(|r| r["actor"] == "keyhold-server"),
+        "{records:?}"
+    );
+}

@@ -255,3 +255,91 @@ fn consumers_never_fail_while_twenty_rotations_run_in_process() {
     assert!(reads.len() as u64 >= 20.min(ok), "{}", reads.len());
     s.kh.verify_audit(None).unwrap();
 }
+
+#[test]
+fn due_rotations_run_once_and_a_failing_one_backs_off_while_the_active_credential_serves() {
+    let fx = Fixture::new();
+    let kh = fx.init();
+    let (pa, pb) = (pg::canary(), pg::canary());
+    let a = Role::create(&pg::unique(), &pa, "");
+    let b = Role::create(&pg::unique(), &pb, "");
+    let mut req = request("orders", &a, &b, 0);
+    req.rotate_every_secs = Some(1);
+    kh.create_connection(&op(), "default", &req).unwrap();
+    for (slot, password) in [(SlotName::Primary, &pa), (SlotName::Secondary, &pb)] {
+        kh.update_credential(&op(), "default", "orders", slot, &secret(password), false)
+            .unwrap();
+    }
+    kh.test_credential(&op(), "default", "orders", SlotName::Primary)
+        .unwrap();
+    let saved = kh
+        .save_credential(&op(), "default", "orders", SlotName::Primary, false)
+        .unwrap();
+    let due = saved.next_rotation_due.expect("scheduled on save");
+    // Nothing is due before its time.
+    assert_eq!(kh.rotate_due().unwrap(), keyhold::DueRotations::default());
+    while keyhold_now() < due {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let done = kh.rotate_due().unwrap();
+    assert_eq!((done.rotated, done.failed), (1, 0));
+    let c = kh.connection(&op(), "default", "orders").unwrap();
+    assert_eq!(c.active, Some(SlotName::Secondary));
+    assert!(
+        c.next_rotation_due.unwrap() > due,
+        "rescheduled a period on"
+    );
+    let reads = kh
+        .audit_entries(
+            &op(),
+            &keyhold::api::AuditQuery {
+                action: Some("connection.saved".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let last = reads.last().expect("saved");
+    assert_eq!(
+        (last.actor.as_str(), last.surface.as_str()),
+        ("keyhold-server", "http"),
+        "{last:?}"
+    );
+
+    // The primary's login now refuses what keyhold holds for it: the next due rotation
+    // regenerates it with its own (now wrong) credential and fails; the schedule backs off
+    // and the active credential keeps serving.
+    let mut admin = pg::admin_client();
+    let wrong = postgres_protocol::password::scram_sha_256(b"changed-behind-keyhold's-back");
+    admin
+        .batch_execute(&format!(
+            "ALTER ROLE {} PASSWORD '{wrong}'",
+            keyhold_connect::quote_ident(&a.name).unwrap()
+        ))
+        .unwrap();
+    let next = c.next_rotation_due.unwrap();
+    while keyhold_now() < next {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let done = kh.rotate_due().unwrap();
+    assert_eq!((done.rotated, done.failed), (0, 1));
+    let c = kh.connection(&op(), "default", "orders").unwrap();
+    assert_eq!(c.active, Some(SlotName::Secondary));
+    assert!(
+        c.next_rotation_due.unwrap() >= keyhold_now() + 25,
+        "retried after 30 s"
+    );
+    let cred = kh.active_credential(&op(), "default", "orders").unwrap();
+    assert!(logs_in(
+        cred.user.as_deref().unwrap(),
+        cred.password.expose()
+    ));
+    // A second runner finds nothing due: the failed attempt was claimed and moved on.
+    assert_eq!(kh.rotate_due().unwrap(), keyhold::DueRotations::default());
+}
+
+fn keyhold_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}

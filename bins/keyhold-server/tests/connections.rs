@@ -31,6 +31,24 @@ fn create_body(a: &pg::Role, b: &pg::Role, grace_secs: u64) -> String {
     .to_string()
 }
 
+/// Stages `a`'s password in the primary slot of `orders`, tests and saves it, as `admin`.
+fn save_primary(s: &Server, admin: &str, a: &pg::Role) {
+    let base = "/v1/connections/orders";
+    let primary = serde_json::json!({ "password": a.password }).to_string();
+    for (method, path, body) in [
+        (
+            "PUT",
+            format!("{base}/slots/primary/credential"),
+            Some(primary.as_str()),
+        ),
+        ("POST", format!("{base}/slots/primary/test"), None),
+        ("POST", format!("{base}/slots/primary/save"), Some("{}")),
+    ] {
+        let r = request(s, method, &path, Some(admin), body, &[]);
+        assert_eq!(r.status, 200, "{method} {path}: {:?}", r.body);
+    }
+}
+
 #[test]
 fn every_connection_route_works_with_its_scope_and_refuses_a_key_without_it() {
     // The throwaway database listens on loopback: this server lets keys point there.
@@ -168,19 +186,7 @@ fn consumers_never_fail_while_twenty_rotations_run_through_the_server() {
     );
     assert_eq!(made.status, 201, "{:?}", made.body);
     let base = "/v1/connections/orders";
-    let primary = serde_json::json!({ "password": a.password }).to_string();
-    for (method, path, body) in [
-        (
-            "PUT",
-            format!("{base}/slots/primary/credential"),
-            Some(primary.as_str()),
-        ),
-        ("POST", format!("{base}/slots/primary/test"), None),
-        ("POST", format!("{base}/slots/primary/save"), Some("{}")),
-    ] {
-        let r = request(&s, method, &path, Some(&admin), body, &[]);
-        assert_eq!(r.status, 200, "{method} {path}: {:?}", r.body);
-    }
+    save_primary(&s, &admin, &a);
     let user = key_with(&s, "connections:use", "consumer");
     let rotator = key_with(&s, "connections:rotate", "rotator");
     let stop = AtomicBool::new(false);
@@ -343,19 +349,7 @@ fn the_server_rotates_a_due_connection_by_itself() {
     );
     assert_eq!(made.status, 201, "{:?}", made.body);
     let base = "/v1/connections/orders";
-    let primary = serde_json::json!({ "password": a.password }).to_string();
-    for (method, path, body) in [
-        (
-            "PUT",
-            format!("{base}/slots/primary/credential"),
-            Some(primary.as_str()),
-        ),
-        ("POST", format!("{base}/slots/primary/test"), None),
-        ("POST", format!("{base}/slots/primary/save"), Some("{}")),
-    ] {
-        let r = request(&s, method, &path, Some(&admin), body, &[]);
-        assert_eq!(r.status, 200, "{method} {path}: {:?}", r.body);
-    }
+    save_primary(&s, &admin, &a);
     let shown = request(&s, "GET", base, Some(&admin), None, &[]);
     assert!(shown.body["next_rotation_due"].is_i64(), "{:?}", shown.body);
     // Within a few checks, the server has rotated it (as itself) to the secondary.

@@ -1,8 +1,6 @@
 //! The connector for a credential keyhold stores but cannot reach.
 
-use keyhold_crypto::SecretBytes;
-
-use crate::{Connector, Login, Refusal, SetError};
+use crate::{Connector, Login, Refusal};
 
 /// A credential keyhold only stores: an API key for a service without a test endpoint, a
 /// licence key, a password for a system keyhold has no connector for. It is never tested
@@ -19,24 +17,12 @@ impl Connector for Generic {
     fn test(&self, _login: &Login<'_>) -> Result<(), Refusal> {
         Err(Refusal::NotTestable)
     }
-
-    fn regenerates(&self) -> bool {
-        false
-    }
-
-    fn set_password(
-        &self,
-        _user: &str,
-        _new: &SecretBytes,
-        _authority: &Login<'_>,
-    ) -> Result<(), SetError> {
-        Err(SetError::Unsupported)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{SecretBytes, SetError};
 
     #[test]
     fn neither_tests_nor_sets() {

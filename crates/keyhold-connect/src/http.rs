@@ -6,10 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use keyhold_crypto::SecretBytes;
 use zeroize::Zeroizing;
 
-use crate::{Connector, Login, Refusal, SetError};
+use crate::{Connector, Login, Refusal};
 
 /// How the credential is put into the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,24 +195,12 @@ impl Connector for Http {
             _ => Err(self.unreachable(format_args!("unexpected HTTP status {status}"))),
         }
     }
-
-    fn regenerates(&self) -> bool {
-        false
-    }
-
-    fn set_password(
-        &self,
-        _user: &str,
-        _new: &SecretBytes,
-        _authority: &Login<'_>,
-    ) -> Result<(), SetError> {
-        Err(SetError::Unsupported)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::SecretBytes;
 
     #[test]
     fn urls_are_checked() {

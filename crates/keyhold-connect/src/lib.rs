@@ -125,17 +125,22 @@ pub trait Connector: Send + Sync {
     fn test(&self, login: &Login<'_>) -> Result<(), Refusal>;
 
     /// Whether [`Connector::set_password`] is supported (PostgreSQL: yes; HTTP and generic:
-    /// no).
-    fn regenerates(&self) -> bool;
+    /// no, the default).
+    fn regenerates(&self) -> bool {
+        false
+    }
 
     /// Makes `user` accept `new` (and only it) at the target, acting as `authority`: an
     /// administrator's login, or the user's own current login (a PostgreSQL role may change its
     /// own password). Idempotent: doing it twice does no harm, so a crashed rotation may simply
     /// do it again.
+    /// A connector that does not regenerate answers [`SetError::Unsupported`] (the default).
     fn set_password(
         &self,
-        user: &str,
-        new: &SecretBytes,
-        authority: &Login<'_>,
-    ) -> Result<(), SetError>;
+        _user: &str,
+        _new: &SecretBytes,
+        _authority: &Login<'_>,
+    ) -> Result<(), SetError> {
+        Err(SetError::Unsupported)
+    }
 }

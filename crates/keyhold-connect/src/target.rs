@@ -208,6 +208,16 @@ impl Target {
         }
     }
 
+    /// Whether a caller may name this target: a key (`by_key`) may not name this machine or
+    /// its link ([`Target::is_local`]) unless the server allows it (`local_allowed`); the
+    /// operator, who holds the master key, may.
+    pub fn reachable_by(&self, by_key: bool, local_allowed: bool) -> Result<(), String> {
+        if by_key && !local_allowed && self.is_local() {
+            return Err("a key may not point a connection at this machine or its link (loopback, link-local): the operator may, or a server started with --allow-local-targets".into());
+        }
+        Ok(())
+    }
+
     /// Whether the target is this machine or its link: `localhost`, or a loopback,
     /// unspecified or link-local address. What answers there trusts the machine keyhold runs
     /// on (local `trust` authentication, cloud metadata services), not whoever named it.

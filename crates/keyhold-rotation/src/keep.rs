@@ -29,6 +29,18 @@ impl Connection {
             .map(Version)
     }
 
+    /// Refused (`InProgress`) while a regeneration may be landing at the target: nothing that
+    /// would lose its credential (deleting the connection) may happen meanwhile.
+    pub fn settled(&self) -> Result<(), RotationError> {
+        match self.pending().first() {
+            Some(crate::Effect::SetAtTarget { slot, version }) => Err(RotationError::InProgress {
+                slot: *slot,
+                version: *version,
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// The versions of `stored` (kept for `slot`) that nothing needs any more: every one but
     /// the slot's own — except while the slot is being regenerated or its regeneration
     /// failed: then whether the target took the new one is not known, so every earlier one

@@ -567,3 +567,42 @@ fn slot_names_and_versions_print_no_credential() {
         "the primary slot's previous credential is within its grace period until 700"
     );
 }
+
+#[test]
+fn a_connection_is_settled_only_when_no_regeneration_may_be_landing() {
+    assert!(saved().settled().is_ok());
+    let mut c = regenerating();
+    assert_eq!(code(c.settled()), "rotation_in_progress");
+    c.confirm_regenerated(Secondary, Version::new(2)).unwrap();
+    assert!(c.settled().is_ok());
+    let mut c = regenerating();
+    c.abandon_regenerate(Secondary, Version::new(2), FailReason::Unreachable, 5)
+        .unwrap();
+    assert!(c.settled().is_ok());
+}
+
+#[test]
+fn stale_versions_keep_the_slot_s_own_and_every_earlier_one_while_unsettled() {
+    let c = regenerating();
+    // The secondary regenerates version 2 over an operator's version... none here; say 1 and
+    // an older 0-numbered leftover were stored for it.
+    assert!(
+        c.stale(Secondary, &[1, 2]).is_empty(),
+        "unsettled: all kept"
+    );
+    let mut c = staged();
+    assert_eq!(c.stale(Secondary, &[1, 2]), [Version::new(1)]);
+    assert_eq!(c.previous(Secondary, &[1, 2]), Some(Version::new(1)));
+    assert_eq!(c.testable(Secondary), Ok(Version::new(2)));
+    assert_eq!(code(c.testable(Primary)), "rotation_slot_active");
+    // An untestable credential is saved only on an acknowledgement, which is reported.
+    assert_eq!(
+        code(c.save_current(Secondary, 1, false, false)),
+        "acknowledgement_required"
+    );
+    assert_eq!(
+        c.save_current(Secondary, 1, false, true),
+        Ok((Version::new(2), true))
+    );
+    assert_eq!(c.active(), Some((Secondary, Version::new(2))));
+}

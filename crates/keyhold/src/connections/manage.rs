@@ -26,11 +26,10 @@ impl Keyhold {
     ) -> Result<api::Connection> {
         names::connection_name(&req.name)?;
         let new = Creation::from_request(req).map_err(invalid)?;
-        if caller.principal().is_some() && new.target.is_local() && !self.local_targets() {
-            return Err(invalid(
-                "a key may not point a connection at this machine or its link (loopback, link-local): the operator may, or a server started with --allow-local-targets",
-            ));
-        }
+        let by_key = caller.principal().is_some();
+        new.target
+            .reachable_by(by_key, self.local_targets())
+            .map_err(invalid)?;
         self.store.write(|tx| -> Result<_> {
             let ws = self.resolve(tx, workspace)?;
             caller.require(Scope::ConnectionsWrite, &ws.id)?;
@@ -109,12 +108,7 @@ impl Keyhold {
     ) -> Result<api::Connection> {
         self.store.write(|tx| -> Result<_> {
             let c = self.load_connection(tx, caller, Scope::ConnectionsWrite, workspace, name)?;
-            // Not while a password may be landing at the target: it would be lost with the row.
-            if let Some(keyhold_rotation::Effect::SetAtTarget { slot, version }) =
-                c.machine.pending().first().copied()
-            {
-                return Err(keyhold_rotation::RotationError::InProgress { slot, version }.into());
-            }
+            c.machine.settled()?;
             let prefix = format!("{}.", c.row.id);
             tx.delete_records_prefixed(&c.row.workspace, super::CREDENTIAL, &prefix)?;
             tx.delete_record(&c.admin_record())?;

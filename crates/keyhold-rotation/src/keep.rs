@@ -42,12 +42,14 @@ impl Connection {
     }
 
     /// The versions of `stored` (kept for `slot`) that nothing needs any more: every one but
-    /// the slot's own — except while the slot is being regenerated or its regeneration
-    /// failed: then whether the target took the new one is not known, so every earlier one
-    /// is kept (one of them may be what the target still takes, and may set the next).
+    /// the slot's own and — until the slot's own has passed a test — the newest earlier one,
+    /// the last the target is known to have taken (a login may need it to set its next). While
+    /// a regeneration is unsettled (being set, or failed to set), whether the target took the
+    /// new one is not known: every earlier one is kept.
     pub fn stale(&self, slot: SlotName, stored: &[u32]) -> Vec<Version> {
+        let state = self.slot(slot);
         let unsettled = matches!(
-            self.slot(slot),
+            state,
             SlotState::Regenerating { .. }
                 | SlotState::Failed {
                     origin: Origin::Regenerate,
@@ -57,12 +59,19 @@ impl Connection {
         if unsettled {
             return Vec::new();
         }
-        let current = self.slot(slot).version().map(Version::get);
+        let proven = matches!(
+            state,
+            SlotState::Tested { .. } | SlotState::Active { .. } | SlotState::Standby { .. }
+        );
+        let keep = [
+            state.version(),
+            (!proven).then(|| self.previous(slot, stored)).flatten(),
+        ];
         stored
             .iter()
             .copied()
-            .filter(|v| Some(*v) != current)
             .map(Version)
+            .filter(|v| !keep.contains(&Some(*v)))
             .collect()
     }
 

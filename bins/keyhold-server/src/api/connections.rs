@@ -41,8 +41,11 @@ pub async fn route<'a>(
             as_key(app, &req, origin, read, seen, get).await
         }
         Op::ActiveCredential => {
-            let get = move |kh: &Keyhold, c: &Caller, ws: &str| kh.active_credential(c, ws, &name);
-            as_key(app, &req, origin, read, seen, get).await
+            let scope = super::auth::route_scope(route)?;
+            let (ws, c) = key_caller(app, &req, origin, scope, seen, Record::BeforeReply).await?;
+            let kh = app.kh.clone();
+            let credential = blocking(move || kh.active_credential(&c, &ws, &name)).await?;
+            Ok(Answer::secret(StatusCode::OK, &credential))
         }
         Op::DeleteConnection => {
             let delete =

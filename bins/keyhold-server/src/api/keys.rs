@@ -27,7 +27,7 @@ pub async fn mint<'a>(
         key: minted.key,
         token: minted.token.expose(),
     };
-    Ok(Answer::with(StatusCode::CREATED, &body))
+    Ok(Answer::secret(StatusCode::CREATED, &body))
 }
 
 /// `POST /v1/tokens/verify`: the caller's key and the token are checked in one facade call

@@ -50,6 +50,9 @@ pub fn http(status: StatusCode, code: &'static str, message: impl Into<String>) 
 pub enum Answer {
     Json(StatusCode, serde_json::Value),
     Text(String),
+    /// A body that carries a secret, already serialised into memory that is wiped when the
+    /// response is dropped.
+    Secret(StatusCode, keyhold::Zeroizing<Vec<u8>>),
 }
 
 impl Answer {
@@ -61,6 +64,31 @@ impl Answer {
     /// `200 OK` with `body` as JSON.
     pub fn of<T: serde::Serialize>(body: &T) -> Self {
         Self::with(StatusCode::OK, body)
+    }
+
+    /// `status` with `body`, which carries a secret, as JSON: serialised once into a buffer of
+    /// exactly its size (so no reallocation leaves a copy behind) that is wiped when hyper is
+    /// done with it. (What TLS copies into its own buffers is beyond reach here.)
+    pub fn secret<T: serde::Serialize>(status: StatusCode, body: &T) -> Self {
+        struct Count(usize);
+        impl std::io::Write for Count {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0 += b.len();
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut size = Count(0);
+        let mut out = keyhold::Zeroizing::new(Vec::new());
+        if serde_json::to_writer(&mut size, body).is_ok() {
+            out.reserve_exact(size.0);
+            if serde_json::to_writer(&mut *out, body).is_err() {
+                out.clear();
+            }
+        }
+        Self::Secret(status, out)
     }
 
     /// `status` with `body` as JSON.
@@ -100,6 +128,13 @@ fn json_reply(status: StatusCode, body: &serde_json::Value) -> Reply {
 pub fn answer_reply(answer: Answer) -> Reply {
     match answer {
         Answer::Json(status, body) => json_reply(status, &body),
+        Answer::Secret(status, body) => {
+            let mut r = Response::new(Full::new(Bytes::from_owner(body)));
+            *r.status_mut() = status;
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            r
+        }
         Answer::Text(text) => {
             let mut r = Response::new(Full::new(Bytes::from(text)));
             r.headers_mut().insert(
@@ -171,4 +206,31 @@ pub fn request_id(req: &Request<Incoming>) -> String {
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
         })
         .map_or_else(keyhold::new_request_id, str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn a_secret_body_is_the_json_in_a_buffer_of_exactly_its_size() {
+        let body = serde_json::json!({ "password": "s3cret", "user": "app_a" });
+        let Answer::Secret(status, bytes) = Answer::secret(StatusCode::CREATED, &body) else {
+            panic!("a secret answer");
+        };
+        assert_eq!(status, StatusCode::CREATED);
+        assert_eq!(
+            bytes.as_slice(),
+            serde_json::to_vec(&body).unwrap().as_slice()
+        );
+        assert_eq!(
+            bytes.capacity(),
+            bytes.len(),
+            "no spare capacity: no reallocation"
+        );
+        let reply = answer_reply(Answer::secret(StatusCode::OK, &body));
+        assert_eq!(reply.status(), StatusCode::OK);
+        assert_eq!(reply.headers()[CONTENT_TYPE], "application/json");
+    }
 }

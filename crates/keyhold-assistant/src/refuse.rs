@@ -1,0 +1,156 @@
+//! What is refused, read over the whole sentence before anything else: a request to see a
+//! secret (a token after its creation, a password, a credential, the master key, secrets), and
+//! any attempt to change the rules ("ignore previous instructions", "debug mode", "pretend",
+//! "as an admin"). Negation does not lift a refusal, and quoted words count.
+
+use crate::words::{Tok, Work};
+
+/// Why a request to see a secret is refused.
+pub(crate) const REVEAL: &str = "a key is shown once, when it is created; keyhold never shows a \
+     token, password, credential, secret or the master key again, to anyone";
+
+/// Why an attempt to change the rules is refused.
+pub(crate) const OVERRIDE: &str = "requests that try to change how I work (other instructions, \
+     modes, roles, pretending) are refused as a whole; ask for one action in plain words";
+
+/// Verbs that hand something out whatever it is: with any key, token or secret, refused.
+const STRONG: [&str; 26] = [
+    "print", "reveal", "export", "dump", "decrypt", "output", "echo", "copy", "paste", "email",
+    "mail", "send", "leak", "expose", "spell", "recover", "unmask", "share", "post", "upload",
+    "retrieve", "fetch", "exfiltrate", "cat", "download", "unhash",
+];
+
+/// Verbs that show: with a secret, or one key's value, refused; with "keys", a listing.
+const WEAK: [&str; 12] = [
+    "show", "display", "see", "view", "give", "get", "tell", "read", "what", "whats", "return",
+    "provide",
+];
+
+/// What must never be shown.
+const SECRET: [&str; 12] = [
+    "password",
+    "passphrase",
+    "credential",
+    "secret",
+    "master",
+    "plaintext",
+    "value",
+    "raw",
+    "contents",
+    "private",
+    "seed",
+    "string",
+];
+
+/// Words that, anywhere, refuse the sentence.
+const ALWAYS: [&str; 8] = [
+    "pretend",
+    "jailbreak",
+    "roleplay",
+    "decrypt",
+    "exfiltrate",
+    "dump",
+    "unhash",
+    "sudo",
+];
+
+fn w(toks: &[Tok], i: usize) -> &str {
+    toks.get(i).map(|t| t.w.as_str()).unwrap_or("")
+}
+
+/// Words from `i` to `i + n`, or to the end.
+fn ahead(toks: &[Tok], i: usize, n: usize) -> impl Iterator<Item = &str> {
+    toks[i.min(toks.len())..(i + n).min(toks.len())]
+        .iter()
+        .map(|t| t.w.as_str())
+}
+
+/// An attempt to override the rules starting at word `i`.
+fn overrides(toks: &[Tok], i: usize) -> bool {
+    match w(toks, i) {
+        x if ALWAYS.contains(&x) => true,
+        "ignore" | "disregard" | "forget" | "override" | "bypass" | "skip" => ahead(toks, i + 1, 5)
+            .any(|x| {
+                matches!(
+                    x,
+                    "instructions"
+                        | "instruction"
+                        | "rules"
+                        | "previous"
+                        | "prior"
+                        | "above"
+                        | "prompt"
+                        | "policy"
+                        | "confirmation"
+                        | "safety"
+                        | "restrictions"
+                        | "everything"
+                )
+            }),
+        "mode" => matches!(
+            w(toks, i.wrapping_sub(1)),
+            "debug" | "developer" | "dev" | "god" | "admin" | "unrestricted" | "maintenance" | "test"
+        ),
+        "system" => w(toks, i + 1) == "prompt",
+        "you" => w(toks, i + 1) == "are" && w(toks, i + 2) == "now",
+        "act" | "acting" => w(toks, i + 1) == "as",
+        "impersonate" => true,
+        "as" => {
+            let k = if matches!(w(toks, i + 1), "an" | "a" | "the" | "if") { i + 2 } else { i + 1 };
+            matches!(
+                w(toks, k),
+                "admin" | "administrator" | "root" | "superuser" | "owner" | "operator" | "i"
+            )
+        }
+        _ => false,
+    }
+}
+
+/// A request to see a secret whose verb is word `i`.
+fn reveals(toks: &[Tok], i: usize) -> bool {
+    let verb = w(toks, i);
+    let strong = STRONG.contains(&verb);
+    if !strong && !WEAK.contains(&verb) {
+        return false;
+    }
+    let window: Vec<&str> = ahead(toks, i + 1, 7).collect();
+    if window.iter().any(|x| SECRET.contains(x) || matches!(*x, "again" | "later" | "afterwards")) {
+        return true;
+    }
+    if strong {
+        return window.iter().any(|x| matches!(*x, "key" | "keys" | "it" | "them" | "everything"));
+    }
+    // A weak verb with one key ("show me the grafana token"), unless it asks for a new one.
+    let Some(k) = window.iter().position(|x| *x == "key") else {
+        return false;
+    };
+    !window[..k]
+        .iter()
+        .any(|x| matches!(*x, "a" | "an" | "new" | "another" | "keys" | "all"))
+}
+
+/// Why the sentence is refused, if it is.
+pub(crate) fn refusal(toks: &[Tok], work: &Work) -> Option<&'static str> {
+    let rotates = toks.iter().any(|t| t.is("rotate"));
+    work.step(toks.len());
+    for i in 0..toks.len() {
+        work.step(8);
+        if overrides(toks, i) {
+            return Some(OVERRIDE);
+        }
+        if reveals(toks, i) {
+            return Some(REVEAL);
+        }
+        let x = w(toks, i);
+        // "the master key", "all secrets", "secret values": never, whatever the verb.
+        if (x == "master" && matches!(w(toks, i + 1), "key" | "keys" | "password"))
+            || (x == "secret" && matches!(w(toks, i.wrapping_sub(1)), "all" | "the" | "my" | "our"))
+            || (x == "password"
+                && !rotates
+                && matches!(w(toks, i.wrapping_sub(1)), "whats" | "the" | "my"))
+        {
+            return Some(REVEAL);
+        }
+    }
+    None
+}

@@ -158,7 +158,7 @@ pub(crate) fn parse_text(text: &str, work: &Work) -> Intent {
             Intent::ListKeys
         }
         [(Act::List, _)] => unknown(),
-        [(Act::Delete, _)] if key_noun => {
+        [(Act::Delete, _)] if key_noun && !has(&toks, &["table", "select", "from", "where"]) => {
             clarify("keyhold revokes keys rather than deleting them: say \"revoke the <name> key\"")
         }
         [(Act::Delete, _)] => unknown(),
@@ -252,6 +252,8 @@ fn other_workspace(toks: &[Tok]) -> bool {
 }
 
 fn revoke(text: &str, toks: &[Tok], at: usize, neg: &[bool], work: &Work) -> Intent {
+    // "turn off the staging key": the name comes after "off".
+    let at = if w(toks, at + 1) == "off" { at + 1 } else { at };
     let live = |i: usize| toks[i].quote == 0 && !neg[i];
     let all = (0..toks.len()).any(|i| live(i) && matches!(w(toks, i), "all" | "each"));
     let keep = (0..toks.len()).any(|i| {
@@ -293,7 +295,7 @@ fn revoke(text: &str, toks: &[Tok], at: usize, neg: &[bool], work: &Work) -> Int
 }
 
 fn rotate(text: &str, toks: &[Tok], at: usize, work: &Work) -> Intent {
-    let nouns = ["connection", "credential", "password", "database", "db", "login"];
+    let nouns = ["connection", "credential", "password", "login"];
     if has(toks, &["key", "keys"]) && !has(toks, &nouns) {
         return clarify(
             "keys are not rotated: create a new key, then revoke the old one; or did you mean a \

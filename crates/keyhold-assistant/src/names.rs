@@ -61,7 +61,9 @@ impl Scope {
 }
 
 /// Words that end a name.
-const STOP: [&str; 52] = [
+const STOP: [&str; 54] = [
+    "of",
+    "each",
     "with", "that", "which", "who", "expire", "expiry", "valid", "lasting", "last", "lasts",
     "good", "and", "or", "to", "in", "on", "at", "by", "from", "until", "till", "can", "having",
     "scoped", "scope", "scopes", "using", "so", "because", "but", "except", "keep", "is", "are",
@@ -77,14 +79,15 @@ const NOT_NAMES: [&str; 22] = [
 ];
 
 /// Words before a name that are not part of it.
-const LEADING: [&str; 16] = [
+const LEADING: [&str; 18] = [
+    "all", "each",
     "the", "my", "our", "a", "an", "new", "api", "this", "that", "its", "their", "your", "fresh",
     "another", "old", "existing",
 ];
 
 /// Adjectives between a verb and its noun that are not a name.
-const ADJ: [&str; 12] = [
-    "read", "only", "readonly", "admin", "short", "long", "lived", "temporary", "temp",
+const ADJ: [&str; 13] = [
+    "read", "read-only", "only", "readonly", "admin", "short", "long", "lived", "temporary", "temp",
     "scoped", "limited", "single",
 ];
 
@@ -206,7 +209,7 @@ fn scope_of(verb: &str, noun: &str) -> Option<Scope> {
         ("execute" | "run" | "write", "queries" | "query" | "sql" | "") => Scope::ExecuteQueries,
         ("read" | "view" | "see" | "list", "keys" | "key") => Scope::KeysRead,
         ("write" | "manage" | "create" | "revoke", "keys" | "key") => Scope::KeysWrite,
-        ("read" | "view" | "see", "audit") => Scope::AuditRead,
+        (_, "audit") => Scope::AuditRead,
         ("read" | "view" | "see" | "list", "connection") => Scope::ConnectionsRead,
         ("write" | "manage" | "create" | "add", "connection") => Scope::ConnectionsWrite,
         ("rotate", "connection") => Scope::ConnectionsRotate,
@@ -228,7 +231,7 @@ pub(crate) fn scopes(toks: &[Tok], from: usize, skip: &[bool], work: &Work) -> V
         let next = toks.get(i + 1).map(|t| t.w.as_str()).unwrap_or("");
         if let Some(s) = literal(w) {
             out.push(s);
-        } else if w == "readonly" || (w == "read" && next == "only") {
+        } else if w == "read-only" || (w == "read" && next == "only") {
             out.push(Scope::ReadQueries);
         } else if matches!(w, "admin" | "administrator" | "superuser")
             || (w == "full" && next == "access")
@@ -241,7 +244,12 @@ pub(crate) fn scopes(toks: &[Tok], from: usize, skip: &[bool], work: &Work) -> V
             let noun = toks[i + 1..(i + 5).min(toks.len())]
                 .iter()
                 .map(|t| t.w.as_str())
-                .find(|w| matches!(*w, "queries" | "query" | "sql" | "keys" | "key" | "connection"))
+                .find(|w| {
+                    matches!(
+                        *w,
+                        "queries" | "query" | "sql" | "keys" | "key" | "connection" | "audit"
+                    )
+                })
                 .unwrap_or("");
             let capable = toks[..i]
                 .iter()

@@ -27,7 +27,8 @@ const WEAK: [&str; 12] = [
 ];
 
 /// What must never be shown.
-const SECRET: [&str; 12] = [
+const SECRET: [&str; 13] = [
+    "values",
     "password",
     "passphrase",
     "credential",
@@ -43,16 +44,10 @@ const SECRET: [&str; 12] = [
 ];
 
 /// Words that, anywhere, refuse the sentence.
-const ALWAYS: [&str; 8] = [
-    "pretend",
-    "jailbreak",
-    "roleplay",
-    "decrypt",
-    "exfiltrate",
-    "dump",
-    "unhash",
-    "sudo",
-];
+const ALWAYS: [&str; 4] = ["pretend", "jailbreak", "roleplay", "sudo"];
+
+/// Verbs that, anywhere, ask for a secret.
+const ALWAYS_REVEAL: [&str; 4] = ["decrypt", "exfiltrate", "dump", "unhash"];
 
 fn w(toks: &[Tok], i: usize) -> &str {
     toks.get(i).map(|t| t.w.as_str()).unwrap_or("")
@@ -110,7 +105,10 @@ fn overrides(toks: &[Tok], i: usize) -> bool {
 fn reveals(toks: &[Tok], i: usize) -> bool {
     let verb = w(toks, i);
     let strong = STRONG.contains(&verb);
-    if !strong && !WEAK.contains(&verb) {
+    if ALWAYS_REVEAL.contains(&verb) {
+        return true;
+    }
+    if !strong && !WEAK.contains(&verb) || (verb == "read" && w(toks, i + 1) == "only") {
         return false;
     }
     let window: Vec<&str> = ahead(toks, i + 1, 7).collect();

@@ -99,7 +99,9 @@ pub(crate) fn tokenize(text: &str, work: &Work) -> Vec<Tok> {
     out
 }
 
-/// One word starting at `chars[i]`; returns it and the index after it.
+/// One word starting at `chars[i]`; returns it and the index after. A word that starts with
+/// digits is only those digits (`30d` is `30 d`); one that starts with a letter takes letters,
+/// digits, and a `-` or `:` between letters (`on-call`, `keys:read`, `kh_7f3a`).
 fn word(chars: &[(usize, char)], i: usize, quote: u32) -> (Tok, usize) {
     let digit = chars[i].1.is_ascii_digit();
     let start = chars[i].0;
@@ -108,20 +110,17 @@ fn word(chars: &[(usize, char)], i: usize, quote: u32) -> (Tok, usize) {
     let mut end = start;
     while j < chars.len() {
         let c = chars[j].1;
-        let joins = (c == ':' || is_single_quote(c))
-            && chars.get(j + 1).is_some_and(|n| n.1.is_alphabetic())
-            && !digit;
-        if is_word(c) && c.is_ascii_digit() == digit {
+        let next_letter = chars.get(j + 1).is_some_and(|n| n.1.is_alphabetic());
+        let joins = (c == ':' || c == '-' || is_single_quote(c)) && next_letter && !digit;
+        if is_word(c) && (!digit || c.is_ascii_digit()) {
             w.extend(c.to_lowercase());
-        } else if joins && c == ':' {
-            w.push(':');
+        } else if joins && (c == ':' || c == '-') {
+            w.push(c);
         } else if joins {
             // `grafana's` is `grafana`; `don't` is `dont`.
-            let rest: String = chars[j + 1..].iter().take(2).map(|c| c.1).collect();
-            if rest.starts_with('s') && !rest[1..].chars().next().is_some_and(is_word) {
-                end = chars[j].0;
-                j += 2;
-                return (tok(w, start, end, quote), j);
+            let after: Vec<char> = chars[j + 1..].iter().take(2).map(|c| c.1).collect();
+            if after.first() == Some(&'s') && !after.get(1).is_some_and(|c| is_word(*c)) {
+                return (tok(w, start, chars[j].0, quote), j + 2);
             }
         } else {
             break;
@@ -142,7 +141,7 @@ fn tok(w: String, start: usize, end: usize, quote: u32) -> Tok {
 }
 
 /// Inflections and synonyms, folded to one spelling before anything reads the words.
-const FOLD: [(&str, &str); 62] = [
+const FOLD: [(&str, &str); 63] = [
     ("revoked", "revoke"),
     ("revokes", "revoke"),
     ("revoking", "revoke"),
@@ -204,6 +203,7 @@ const FOLD: [(&str, &str); 62] = [
     ("expiration", "expiry"),
     ("expiry", "expiry"),
     ("every", "all"),
+    ("readonly", "read-only"),
     ("workspaces", "workspace"),
 ];
 

@@ -64,7 +64,10 @@ impl Preset {
 
 /// What a duration that is no preset should be: the presets either side of it.
 pub(crate) fn nearest(minutes: u64) -> String {
-    let below = Preset::ALL.into_iter().rev().find(|p| p.minutes() < minutes);
+    let below = Preset::ALL
+        .into_iter()
+        .rev()
+        .find(|p| p.minutes() < minutes);
     let above = Preset::ALL.into_iter().find(|p| p.minutes() > minutes);
     match (below, above) {
         (Some(b), Some(a)) => format!(
@@ -162,7 +165,11 @@ fn number_at(toks: &[Tok], i: usize) -> Option<(u64, usize, bool)> {
 fn duration_at(toks: &[Tok], i: usize) -> Option<Found> {
     let w = |k: usize| toks.get(k).map(|t| t.w.as_str()).unwrap_or("");
     // "quarter of an hour", "a quarter hour", "half an hour", "half a day".
-    let q = if matches!(w(i), "a" | "one") { i + 1 } else { i };
+    let q = if matches!(w(i), "a" | "one") {
+        i + 1
+    } else {
+        i
+    };
     if matches!(w(q), "quarter" | "half") {
         let mut k = q + 1;
         if w(k) == "of" {
@@ -180,7 +187,12 @@ fn duration_at(toks: &[Tok], i: usize) -> Option<Found> {
         });
     }
     let (n, mut k, digits) = number_at(toks, i)?;
-    while k < i + 4 && matches!(w(k), "full" | "whole" | "entire" | "business" | "working" | "work") {
+    while k < i + 4
+        && matches!(
+            w(k),
+            "full" | "whole" | "entire" | "business" | "working" | "work"
+        )
+    {
         k += 1;
     }
     // "a full work day", "one business day": a working day.

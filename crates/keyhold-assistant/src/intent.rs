@@ -9,9 +9,33 @@ use crate::{HELP, Intent};
 
 /// Words that carry no meaning here.
 const FILLER: [&str; 27] = [
-    "please", "pls", "plz", "kindly", "hey", "hi", "hello", "yo", "azi", "thanks", "thank", "thx",
-    "cheers", "just", "quickly", "asap", "urgently", "immediately", "i", "we", "id", "ill", "im",
-    "go", "ahead", "ok", "okay",
+    "please",
+    "pls",
+    "plz",
+    "kindly",
+    "hey",
+    "hi",
+    "hello",
+    "yo",
+    "azi",
+    "thanks",
+    "thank",
+    "thx",
+    "cheers",
+    "just",
+    "quickly",
+    "asap",
+    "urgently",
+    "immediately",
+    "i",
+    "we",
+    "id",
+    "ill",
+    "im",
+    "go",
+    "ahead",
+    "ok",
+    "okay",
 ];
 
 /// Words that negate the verbs after them, up to a clause break or a turn ("just", "but").
@@ -133,7 +157,8 @@ fn unknown() -> Intent {
 }
 
 fn has(toks: &[Tok], words: &[&str]) -> bool {
-    toks.iter().any(|t| t.quote == 0 && words.contains(&t.w.as_str()))
+    toks.iter()
+        .any(|t| t.quote == 0 && words.contains(&t.w.as_str()))
 }
 
 /// The intent of the (already capped) sentence.
@@ -202,7 +227,10 @@ fn create(text: &str, toks: &[Tok], at: usize, work: &Work) -> Intent {
     }
     let (skip, mins) = duration_skip(toks, work);
     let named = name(text, toks, at + 1, &["key", "keys"], &skip, work);
-    let never = has(toks, &["never", "forever", "permanent", "infinite", "unlimited"]);
+    let never = has(
+        toks,
+        &["never", "forever", "permanent", "infinite", "unlimited"],
+    );
     let expires = match mins.as_slice() {
         _ if never => return clarify("every key expires; the longest preset is 30d — use 30d?"),
         [] => None,
@@ -239,7 +267,9 @@ fn create(text: &str, toks: &[Tok], at: usize, work: &Work) -> Intent {
 /// A workspace other than the caller's: "the acme workspace", "workspace acme". "This
 /// workspace", "my workspace", "the workspace", "in workspace" are the caller's.
 fn other_workspace(toks: &[Tok]) -> bool {
-    let own = ["this", "my", "our", "the", "current", "whole", "entire", "all", ""];
+    let own = [
+        "this", "my", "our", "the", "current", "whole", "entire", "all", "",
+    ];
     let prepositions = ["for", "in", "of", "across", "from", "on"];
     toks.iter().enumerate().any(|(i, t)| {
         let before = w(toks, i.wrapping_sub(1));
@@ -258,8 +288,10 @@ fn revoke(text: &str, toks: &[Tok], at: usize, neg: &[bool], work: &Work) -> Int
     let all = (0..toks.len()).any(|i| live(i) && matches!(w(toks, i), "all" | "each"));
     let keep = (0..toks.len()).any(|i| {
         live(i)
-            && (matches!(w(toks, i), "except" | "keep" | "spare" | "excluding" | "besides" | "save")
-                || (w(toks, i) == "but" && !matches!(w(toks, i + 1), "" | ","))
+            && (matches!(
+                w(toks, i),
+                "except" | "keep" | "spare" | "excluding" | "besides" | "save"
+            ) || (w(toks, i) == "but" && !matches!(w(toks, i + 1), "" | ","))
                 || (w(toks, i) == "other" && w(toks, i + 1) == "than")
                 || (w(toks, i) == "apart" && w(toks, i + 1) == "from"))
     });
@@ -273,7 +305,9 @@ fn revoke(text: &str, toks: &[Tok], at: usize, neg: &[bool], work: &Work) -> Int
         return clarify("every key in this workspace? say \"revoke all keys\"");
     }
     if has(toks, &["connection", "credential", "password"]) && !has(toks, &["key", "keys"]) {
-        return clarify("connections are not revoked; did you mean \"rotate the <name> connection\"?");
+        return clarify(
+            "connections are not revoked; did you mean \"rotate the <name> connection\"?",
+        );
     }
     if all {
         if other_workspace(toks) {

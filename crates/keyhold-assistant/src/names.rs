@@ -62,33 +62,60 @@ impl Scope {
 
 /// Words that end a name.
 const STOP: [&str; 54] = [
-    "of",
-    "each",
-    "with", "that", "which", "who", "expire", "expiry", "valid", "lasting", "last", "lasts",
-    "good", "and", "or", "to", "in", "on", "at", "by", "from", "until", "till", "can", "having",
-    "scoped", "scope", "scopes", "using", "so", "because", "but", "except", "keep", "is", "are",
-    "be", "for", "named", "called", "all", "readonly", "ttl", "should", "will", "it", "then",
-    "also", "plus", "only", "as", "please", "now", "where",
+    "of", "each", "with", "that", "which", "who", "expire", "expiry", "valid", "lasting", "last",
+    "lasts", "good", "and", "or", "to", "in", "on", "at", "by", "from", "until", "till", "can",
+    "having", "scoped", "scope", "scopes", "using", "so", "because", "but", "except", "keep", "is",
+    "are", "be", "for", "named", "called", "all", "readonly", "ttl", "should", "will", "it",
+    "then", "also", "plus", "only", "as", "please", "now", "where",
 ];
 
 /// Words that are never a name on their own.
 const NOT_NAMES: [&str; 22] = [
-    "it", "them", "this", "that", "these", "those", "one", "ones", "anything", "something",
-    "everything", "me", "us", "myself", "mine", "key", "keys", "workspace", "connection",
-    "credential", "password", "api",
+    "it",
+    "them",
+    "this",
+    "that",
+    "these",
+    "those",
+    "one",
+    "ones",
+    "anything",
+    "something",
+    "everything",
+    "me",
+    "us",
+    "myself",
+    "mine",
+    "key",
+    "keys",
+    "workspace",
+    "connection",
+    "credential",
+    "password",
+    "api",
 ];
 
 /// Words before a name that are not part of it.
 const LEADING: [&str; 18] = [
-    "all", "each",
-    "the", "my", "our", "a", "an", "new", "api", "this", "that", "its", "their", "your", "fresh",
-    "another", "old", "existing",
+    "all", "each", "the", "my", "our", "a", "an", "new", "api", "this", "that", "its", "their",
+    "your", "fresh", "another", "old", "existing",
 ];
 
 /// Adjectives between a verb and its noun that are not a name.
 const ADJ: [&str; 13] = [
-    "read", "read-only", "only", "readonly", "admin", "short", "long", "lived", "temporary", "temp",
-    "scoped", "limited", "single",
+    "read",
+    "read-only",
+    "only",
+    "readonly",
+    "admin",
+    "short",
+    "long",
+    "lived",
+    "temporary",
+    "temp",
+    "scoped",
+    "limited",
+    "single",
 ];
 
 /// What a name is, in the text: a quoted stretch or the words `start..end`.
@@ -102,7 +129,8 @@ pub(crate) fn raw(text: &str, toks: &[Tok], start: usize, end: usize) -> String 
 /// The words `i..` that can be a name (ending before a stop word, break, noun or `skip`).
 fn run(toks: &[Tok], i: usize, nouns: &[&str], skip: &[bool], work: &Work) -> (usize, usize) {
     let mut a = i;
-    while a < toks.len() && a < i + 4 && LEADING.contains(&toks[a].w.as_str()) && toks[a].quote == 0 {
+    while a < toks.len() && a < i + 4 && LEADING.contains(&toks[a].w.as_str()) && toks[a].quote == 0
+    {
         work.step(1);
         a += 1;
     }
@@ -122,7 +150,8 @@ fn run(toks: &[Tok], i: usize, nouns: &[&str], skip: &[bool], work: &Work) -> (u
 }
 
 fn usable(toks: &[Tok], (a, b): (usize, usize)) -> bool {
-    b > a && !(b == a + 1 && NOT_NAMES.contains(&toks[a].w.as_str()))
+    b > a
+        && !(b == a + 1 && NOT_NAMES.contains(&toks[a].w.as_str()))
         && !toks[a..b].iter().any(|t| t.is("workspace"))
 }
 
@@ -164,11 +193,19 @@ pub(crate) fn name(
     // A quoted name.
     if let Some(q) = rest.clone().find(|&i| toks[i].quote > 0) {
         let g = toks[q].quote;
-        let end = (q..toks.len()).find(|&i| toks[i].quote != g).unwrap_or(toks.len());
+        let end = (q..toks.len())
+            .find(|&i| toks[i].quote != g)
+            .unwrap_or(toks.len());
         return found(text, toks, (q, end));
     }
-    for markers in [&["named", "called", "name", "labelled", "labeled", "titled"][..], &["for"]] {
-        for i in rest.clone().filter(|&i| markers.contains(&toks[i].w.as_str())) {
+    for markers in [
+        &["named", "called", "name", "labelled", "labeled", "titled"][..],
+        &["for"],
+    ] {
+        for i in rest
+            .clone()
+            .filter(|&i| markers.contains(&toks[i].w.as_str()))
+        {
             work.step(1);
             let r = run(toks, i + 1, nouns, skip, work);
             if usable(toks, r) {
@@ -186,7 +223,10 @@ pub(crate) fn name(
     if usable(toks, before) {
         return found(text, toks, before);
     }
-    if toks.get(before.0).is_some_and(|t| nouns.contains(&t.w.as_str())) {
+    if toks
+        .get(before.0)
+        .is_some_and(|t| nouns.contains(&t.w.as_str()))
+    {
         let after = run(toks, before.0 + 1, nouns, skip, work);
         if usable(toks, after) {
             return found(text, toks, after);
@@ -251,11 +291,10 @@ pub(crate) fn scopes(toks: &[Tok], from: usize, skip: &[bool], work: &Work) -> V
                     )
                 })
                 .unwrap_or("");
-            let capable = toks[..i]
-                .iter()
-                .rev()
-                .take(4)
-                .any(|t| matches!(t.w.as_str(), "can" | "to" | "with" | "may" | "and" | "only"));
+            let capable =
+                toks[..i].iter().rev().take(4).any(|t| {
+                    matches!(t.w.as_str(), "can" | "to" | "with" | "may" | "and" | "only")
+                });
             let noun = if noun == "key" { "" } else { noun };
             if capable || !noun.is_empty() {
                 out.extend(scope_of(w, noun));

@@ -15,9 +15,32 @@ pub(crate) const OVERRIDE: &str = "requests that try to change how I work (other
 
 /// Verbs that hand something out whatever it is: with any key, token or secret, refused.
 const STRONG: [&str; 26] = [
-    "print", "reveal", "export", "dump", "decrypt", "output", "echo", "copy", "paste", "email",
-    "mail", "send", "leak", "expose", "spell", "recover", "unmask", "share", "post", "upload",
-    "retrieve", "fetch", "exfiltrate", "cat", "download", "unhash",
+    "print",
+    "reveal",
+    "export",
+    "dump",
+    "decrypt",
+    "output",
+    "echo",
+    "copy",
+    "paste",
+    "email",
+    "mail",
+    "send",
+    "leak",
+    "expose",
+    "spell",
+    "recover",
+    "unmask",
+    "share",
+    "post",
+    "upload",
+    "retrieve",
+    "fetch",
+    "exfiltrate",
+    "cat",
+    "download",
+    "unhash",
 ];
 
 /// Verbs that show: with a secret, or one key's value, refused; with "keys", a listing.
@@ -84,14 +107,25 @@ fn overrides(toks: &[Tok], i: usize) -> bool {
             }),
         "mode" => matches!(
             w(toks, i.wrapping_sub(1)),
-            "debug" | "developer" | "dev" | "god" | "admin" | "unrestricted" | "maintenance" | "test"
+            "debug"
+                | "developer"
+                | "dev"
+                | "god"
+                | "admin"
+                | "unrestricted"
+                | "maintenance"
+                | "test"
         ),
         "system" => w(toks, i + 1) == "prompt",
         "you" => w(toks, i + 1) == "are" && w(toks, i + 2) == "now",
         "act" | "acting" => w(toks, i + 1) == "as",
         "impersonate" => true,
         "as" => {
-            let k = if matches!(w(toks, i + 1), "an" | "a" | "the" | "if") { i + 2 } else { i + 1 };
+            let k = if matches!(w(toks, i + 1), "an" | "a" | "the" | "if") {
+                i + 2
+            } else {
+                i + 1
+            };
             matches!(
                 w(toks, k),
                 "admin" | "administrator" | "root" | "superuser" | "owner" | "operator" | "i"
@@ -112,11 +146,16 @@ fn reveals(toks: &[Tok], i: usize) -> bool {
         return false;
     }
     let window: Vec<&str> = ahead(toks, i + 1, 7).collect();
-    if window.iter().any(|x| SECRET.contains(x) || matches!(*x, "again" | "later" | "afterwards")) {
+    if window
+        .iter()
+        .any(|x| SECRET.contains(x) || matches!(*x, "again" | "later" | "afterwards"))
+    {
         return true;
     }
     if strong {
-        return window.iter().any(|x| matches!(*x, "key" | "keys" | "it" | "them" | "everything"));
+        return window
+            .iter()
+            .any(|x| matches!(*x, "key" | "keys" | "it" | "them" | "everything"));
     }
     // A weak verb with one key ("show me the grafana token"), unless it asks for a new one.
     let Some(k) = window.iter().position(|x| *x == "key") else {

@@ -237,8 +237,22 @@ const TYPO_TARGETS: [(&str, &str); 24] = [
 
 /// Real words one or two letters from a typo target, which are never "corrected".
 const NOT_TYPOS: [&str; 16] = [
-    "taken", "evoke", "notate", "reactivate", "activate", "collection", "passport", "secretly",
-    "created", "expert", "reveals", "export", "decrypted", "rotten", "delegate", "relate",
+    "taken",
+    "evoke",
+    "notate",
+    "reactivate",
+    "activate",
+    "collection",
+    "passport",
+    "secretly",
+    "created",
+    "expert",
+    "reveals",
+    "export",
+    "decrypted",
+    "rotten",
+    "delegate",
+    "relate",
 ];
 
 /// Short, frequent misspellings that distance alone would not catch safely.
@@ -261,7 +275,10 @@ pub(crate) fn canonical(w: &str, work: &Work) -> String {
         return (*to).into();
     }
     let n = w.chars().count();
-    if n < 4 || n > 16 || !w.chars().all(|c| c.is_ascii_lowercase()) || NOT_TYPOS.contains(&w) {
+    if !(4..=16).contains(&n)
+        || !w.chars().all(|c| c.is_ascii_lowercase())
+        || NOT_TYPOS.contains(&w)
+    {
         return w.into();
     }
     for (target, to) in TYPO_TARGETS {
@@ -284,8 +301,8 @@ fn distance(a: &str, b: &str) -> usize {
     for (i, row) in rows.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        rows[0][j] = j;
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
@@ -339,15 +356,19 @@ mod tests {
     use super::*;
 
     fn ws(s: &str) -> Vec<String> {
-        words(s, &Work::default()).into_iter().map(|t| t.w).collect()
+        words(s, &Work::default())
+            .into_iter()
+            .map(|t| t.w)
+            .collect()
     }
 
     #[test]
     fn typos_and_folds() {
         assert_eq!(ws("Revoek the tokn"), ["revoke", "the", "key"]);
-        assert_eq!(ws("creat a key, expirey 30d"), [
-            "create", "a", "key", ",", "expiry", "30", "d"
-        ]);
+        assert_eq!(
+            ws("creat a key, expirey 30d"),
+            ["create", "a", "key", ",", "expiry", "30", "d"]
+        );
         assert_eq!(ws("grafana's token"), ["grafana", "key"]);
         assert_eq!(ws("don't reactivate"), ["dont", "reactivate"]);
         assert_eq!(ws("keys:read"), ["keys:read"]);
@@ -356,7 +377,11 @@ mod tests {
     #[test]
     fn quotes_keep_names() {
         let t = words("create key named 'revoke all' now", &Work::default());
-        let q: Vec<_> = t.iter().filter(|t| t.quote > 0).map(|t| t.w.as_str()).collect();
+        let q: Vec<_> = t
+            .iter()
+            .filter(|t| t.quote > 0)
+            .map(|t| t.w.as_str())
+            .collect();
         assert_eq!(q, ["revoke", "all"]);
     }
 }

@@ -2,6 +2,7 @@
 //! ...}` a line), each with the intent it must give. An acting intent (create, revoke, list,
 //! rotate) must match exactly; a refusal, question or help must be of the expected kind and,
 //! when the line gives its text, contain it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed expectation is the report
 
 use keyhold_assistant::parse;
 use serde_json::Value;
@@ -53,7 +54,12 @@ fn every_sentence_gives_its_intent() {
             wrong.push(format!("{say:?}\n  expected {expect}\n  got      {json}"));
         }
     }
-    assert!(wrong.is_empty(), "{} wrong:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
 }
 
 #[test]
@@ -61,7 +67,10 @@ fn the_corpus_is_large_and_covers_the_product_page() {
     let lines = lines();
     assert!(lines.len() >= 200, "{} lines", lines.len());
     for (say, intent) in [
-        ("Create an API key for the mobile app with 30-day expiry", "create_key"),
+        (
+            "Create an API key for the mobile app with 30-day expiry",
+            "create_key",
+        ),
         ("Revoke all API keys for this workspace", "revoke_all"),
     ] {
         assert!(

@@ -176,7 +176,10 @@ pub(crate) fn parse_text(text: &str, work: &Work) -> Intent {
     let neg = negated(&toks, work);
     let acts = actions(&toks, &neg, work);
     let key_noun = has(&toks, &["key", "keys"]);
+    let held_back =
+        (0..toks.len()).any(|i| neg[i] && toks[i].quote == 0 && act_at(&toks, i).is_some());
     match acts.as_slice() {
+        [] if held_back => clarify("then I do nothing; what should I do instead?"),
         [] if key_noun => no_verb(text, &toks, work),
         [] => unknown(),
         [(Act::List, _)] if key_noun || toks.iter().filter(|t| !t.is_break()).count() == 1 => {
@@ -199,7 +202,8 @@ pub(crate) fn parse_text(text: &str, work: &Work) -> Intent {
 
 /// A sentence with a key but no verb: "a new key for grafana, 7 days" creates; "my keys" lists.
 fn no_verb(text: &str, toks: &[Tok], work: &Work) -> Intent {
-    if has(toks, &["a", "an", "new", "another"]) && has(toks, &["key"]) {
+    let (_, mins) = duration_skip(toks, work);
+    if has(toks, &["key"]) && (has(toks, &["a", "an", "new", "another"]) || !mins.is_empty()) {
         return create(text, toks, 0, work);
     }
     if has(toks, &["keys"]) {
@@ -267,9 +271,7 @@ fn create(text: &str, toks: &[Tok], at: usize, work: &Work) -> Intent {
 /// A workspace other than the caller's: "the acme workspace", "workspace acme". "This
 /// workspace", "my workspace", "the workspace", "in workspace" are the caller's.
 fn other_workspace(toks: &[Tok]) -> bool {
-    let own = [
-        "this", "my", "our", "the", "current", "whole", "entire", "all", "",
-    ];
+    let own = ["this", "my", "our", "the", "current", "whole", "entire", ""];
     let prepositions = ["for", "in", "of", "across", "from", "on"];
     toks.iter().enumerate().any(|(i, t)| {
         let before = w(toks, i.wrapping_sub(1));
@@ -283,7 +285,11 @@ fn other_workspace(toks: &[Tok]) -> bool {
 
 fn revoke(text: &str, toks: &[Tok], at: usize, neg: &[bool], work: &Work) -> Intent {
     // "turn off the staging key": the name comes after "off".
-    let at = if w(toks, at + 1) == "off" { at + 1 } else { at };
+    let at = if matches!(w(toks, at + 1), "off" | "down") {
+        at + 1
+    } else {
+        at
+    };
     let live = |i: usize| toks[i].quote == 0 && !neg[i];
     let all = (0..toks.len()).any(|i| live(i) && matches!(w(toks, i), "all" | "each"));
     let keep = (0..toks.len()).any(|i| {

@@ -61,12 +61,12 @@ impl Scope {
 }
 
 /// Words that end a name.
-const STOP: [&str; 54] = [
-    "of", "each", "with", "that", "which", "who", "expire", "expiry", "valid", "lasting", "last",
-    "lasts", "good", "and", "or", "to", "in", "on", "at", "by", "from", "until", "till", "can",
-    "having", "scoped", "scope", "scopes", "using", "so", "because", "but", "except", "keep", "is",
-    "are", "be", "for", "named", "called", "all", "readonly", "ttl", "should", "will", "it",
-    "then", "also", "plus", "only", "as", "please", "now", "where",
+const STOP: [&str; 56] = [
+    "of", "off", "down", "each", "with", "that", "which", "who", "expire", "expiry", "valid",
+    "lasting", "last", "lasts", "good", "and", "or", "to", "in", "on", "at", "by", "from", "until",
+    "till", "can", "having", "scoped", "scope", "scopes", "using", "so", "because", "but",
+    "except", "keep", "is", "are", "be", "for", "named", "called", "all", "readonly", "ttl",
+    "should", "will", "it", "then", "also", "plus", "only", "as", "please", "now", "where",
 ];
 
 /// Words that are never a name on their own.
@@ -227,7 +227,9 @@ pub(crate) fn name(
         .get(before.0)
         .is_some_and(|t| nouns.contains(&t.w.as_str()))
     {
-        let after = run(toks, before.0 + 1, nouns, skip, work);
+        // "key grafana", "new key: mobile app".
+        let colon = toks.get(before.0 + 1).is_some_and(Tok::is_break);
+        let after = run(toks, before.0 + 1 + usize::from(colon), nouns, skip, work);
         if usable(toks, after) {
             return found(text, toks, after);
         }

@@ -168,8 +168,6 @@ fn reveals(toks: &[Tok], i: usize) -> bool {
 
 /// Why the sentence is refused, if it is.
 pub(crate) fn refusal(toks: &[Tok], work: &Work) -> Option<&'static str> {
-    let rotates = toks.iter().any(|t| t.is("rotate"));
-    work.step(toks.len());
     for i in 0..toks.len() {
         work.step(8);
         if overrides(toks, i) {
@@ -179,12 +177,12 @@ pub(crate) fn refusal(toks: &[Tok], work: &Work) -> Option<&'static str> {
             return Some(REVEAL);
         }
         let x = w(toks, i);
-        // "the master key", "all secrets", "secret values": never, whatever the verb.
+        // "the master key", "all secrets": never, whatever the verb.
+        // "<anything> me the password": whatever the verb, or its typo.
+        let for_me = || toks[i.saturating_sub(3)..i].iter().any(|t| t.is("me"));
         if (x == "master" && matches!(w(toks, i + 1), "key" | "keys" | "password"))
-            || (x == "secret" && matches!(w(toks, i.wrapping_sub(1)), "all" | "the" | "my" | "our"))
-            || (x == "password"
-                && !rotates
-                && matches!(w(toks, i.wrapping_sub(1)), "whats" | "the" | "my"))
+            || (matches!(x, "password" | "credential" | "secret" | "passphrase") && for_me())
+            || (x == "secret" && w(toks, i.wrapping_sub(1)) == "all")
         {
             return Some(REVEAL);
         }

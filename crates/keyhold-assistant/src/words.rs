@@ -141,30 +141,20 @@ fn tok(w: String, start: usize, end: usize, quote: u32) -> Tok {
 }
 
 /// Inflections and synonyms, folded to one spelling before anything reads the words.
-const FOLD: [(&str, &str); 63] = [
-    ("revoked", "revoke"),
+const FOLD: [(&str, &str); 53] = [
     ("revokes", "revoke"),
     ("revoking", "revoke"),
-    ("disabled", "disable"),
     ("disables", "disable"),
     ("disabling", "disable"),
-    ("deactivated", "deactivate"),
     ("deactivating", "deactivate"),
-    ("killed", "kill"),
     ("kills", "kill"),
     ("killing", "kill"),
-    ("invalidated", "invalidate"),
     ("invalidating", "invalidate"),
-    ("rotated", "rotate"),
     ("rotates", "rotate"),
     ("rotating", "rotate"),
     ("rotation", "rotate"),
-    ("turned", "turn"),
     ("turning", "turn"),
-    ("switched", "switch"),
-    ("created", "create"),
     ("creating", "create"),
-    ("generated", "generate"),
     ("generating", "generate"),
     ("issue", "create"),
     ("mint", "create"),
@@ -235,8 +225,15 @@ const TYPO_TARGETS: [(&str, &str); 24] = [
     ("instructions", "instructions"),
 ];
 
-/// Real words one or two letters from a typo target, which are never "corrected".
-const NOT_TYPOS: [&str; 16] = [
+/// Real words one or two letters from a typo target, which are never "corrected"; past
+/// tenses among them, which tell of something done ("who revoked it?"), not a request.
+const NOT_TYPOS: [&str; 22] = [
+    "revoked",
+    "disabled",
+    "deactivated",
+    "invalidated",
+    "rotated",
+    "generated",
     "taken",
     "evoke",
     "notate",
@@ -256,7 +253,10 @@ const NOT_TYPOS: [&str; 16] = [
 ];
 
 /// Short, frequent misspellings that distance alone would not catch safely.
-const KNOWN_TYPOS: [(&str, &str); 10] = [
+const KNOWN_TYPOS: [(&str, &str); 13] = [
+    ("shw", "show"),
+    ("sho", "show"),
+    ("prnt", "print"),
     ("kye", "key"),
     ("ket", "key"),
     ("keyz", "keys"),
@@ -333,7 +333,8 @@ pub(crate) fn words(text: &str, work: &Work) -> Vec<Tok> {
 }
 
 /// The verbs that make an intent destructive, as [`words`] spells them. `turn`, `switch` and
-/// `shut` count only when `off` follows.
+/// `shut` count only with `off` among the next few words (`turn the grafana key off`), or
+/// `shut down`.
 pub(crate) const DESTRUCTIVE: [&str; 6] = [
     "revoke",
     "disable",
@@ -348,7 +349,11 @@ pub(crate) fn destructive_at(toks: &[Tok], i: usize) -> bool {
     let t = &toks[i];
     DESTRUCTIVE.contains(&t.w.as_str())
         || (matches!(t.w.as_str(), "turn" | "switch" | "shut")
-            && toks.get(i + 1).is_some_and(|n| n.is("off")))
+            && toks[i + 1..(i + 6).min(toks.len())]
+                .iter()
+                .take_while(|n| !n.is_break())
+                .any(|n| n.is("off")))
+        || (t.is("shut") && toks.get(i + 1).is_some_and(|n| n.is("down")))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! its arguments read. Every pass is one walk over the words (or a bounded window of them).
 
 use crate::duration::{Preset, durations, nearest};
-use crate::names::{Name, name, scopes};
+use crate::names::{Name, another, name, scopes};
 use crate::refuse::refusal;
 use crate::words::{Tok, Work, destructive_at, words};
 use crate::{HELP, Intent};
@@ -329,6 +329,9 @@ fn revoke(text: &str, toks: &[Tok], at: usize, neg: &[bool], work: &Work) -> Int
     }
     let skip = vec![false; toks.len()];
     match name(text, toks, at + 1, &["key", "keys"], &skip, work) {
+        Some(n) if another(toks, n.end, &["key", "keys"], work) => {
+            clarify("I revoke one key at a time (or all of them): which key first?")
+        }
         Some(n) => Intent::RevokeKey { key: n.text },
         None => clarify("which key should I revoke? name it, or say \"revoke all keys\""),
     }
@@ -347,6 +350,9 @@ fn rotate(text: &str, toks: &[Tok], at: usize, work: &Work) -> Intent {
     }
     let skip = vec![false; toks.len()];
     match name(text, toks, at + 1, &nouns, &skip, work) {
+        Some(n) if another(toks, n.end, &nouns, work) => {
+            clarify("I rotate one connection at a time: which first?")
+        }
         Some(n) => Intent::RotateConnection { connection: n.text },
         None => clarify("which connection's credential should I rotate?"),
     }

@@ -61,10 +61,10 @@ impl Scope {
 }
 
 /// Words that end a name.
-const STOP: [&str; 56] = [
-    "of", "off", "down", "each", "with", "that", "which", "who", "expire", "expiry", "valid",
-    "lasting", "last", "lasts", "good", "and", "or", "to", "in", "on", "at", "by", "from", "until",
-    "till", "can", "having", "scoped", "scope", "scopes", "using", "so", "because", "but",
+const STOP: [&str; 58] = [
+    "a", "an", "of", "off", "down", "each", "with", "that", "which", "who", "expire", "expiry",
+    "valid", "lasting", "last", "lasts", "good", "and", "or", "to", "in", "on", "at", "by", "from",
+    "until", "till", "can", "having", "scoped", "scope", "scopes", "using", "so", "because", "but",
     "except", "keep", "is", "are", "be", "for", "named", "called", "all", "readonly", "ttl",
     "should", "will", "it", "then", "also", "plus", "only", "as", "please", "now", "where",
 ];
@@ -124,6 +124,18 @@ pub(crate) fn raw(text: &str, toks: &[Tok], start: usize, end: usize) -> String 
         return String::new();
     };
     text.get(a.start..b.end).unwrap_or("").trim().to_owned()
+}
+
+/// Whether another name follows word `i` ("... and the staging key", ", staging").
+pub(crate) fn another(toks: &[Tok], i: usize, nouns: &[&str], work: &Work) -> bool {
+    let mut k = i;
+    if toks.get(k).is_some_and(|t| nouns.contains(&t.w.as_str())) {
+        k += 1;
+    }
+    let joined = toks
+        .get(k)
+        .is_some_and(|t| t.is_break() || matches!(t.w.as_str(), "and" | "or" | "plus"));
+    joined && usable(toks, run(toks, k + 1, nouns, &[], work))
 }
 
 /// The words `i..` that can be a name (ending before a stop word, break, noun or `skip`).

@@ -14,7 +14,11 @@ pub(crate) const OVERRIDE: &str = "requests that try to change how I work (other
      modes, roles, pretending) are refused as a whole; ask for one action in plain words";
 
 /// Verbs that hand something out whatever it is: with any key, token or secret, refused.
-const STRONG: [&str; 26] = [
+const STRONG: [&str; 30] = [
+    "encode",
+    "repeat",
+    "recite",
+    "remind",
     "print",
     "reveal",
     "export",
@@ -131,6 +135,19 @@ fn overrides(toks: &[Tok], i: usize) -> bool {
                 "admin" | "administrator" | "root" | "superuser" | "owner" | "operator" | "i"
             )
         }
+        // "I am an admin", "I'm the owner": a claimed role changes nothing.
+        "am" | "im" => {
+            let k = if matches!(w(toks, i + 1), "an" | "a" | "the") {
+                i + 2
+            } else {
+                i + 1
+            };
+            matches!(
+                w(toks, k),
+                "admin" | "administrator" | "root" | "superuser" | "owner" | "ceo" | "cto"
+            )
+        }
+        "authorized" | "authorised" | "approved" => w(toks, i + 1) == "by",
         _ => false,
     }
 }
@@ -152,6 +169,9 @@ fn reveals(toks: &[Tok], i: usize) -> bool {
     {
         return true;
     }
+    if window.first() == Some(&"me") && window.get(1) == Some(&"everything") {
+        return true;
+    }
     if strong {
         return window
             .iter()
@@ -168,6 +188,9 @@ fn reveals(toks: &[Tok], i: usize) -> bool {
 
 /// Why the sentence is refused, if it is.
 pub(crate) fn refusal(toks: &[Tok], work: &Work) -> Option<&'static str> {
+    // "rotate the password for billing-db" asks for a new password, not to see one.
+    let rotates = toks.iter().any(|t| t.is("rotate"));
+    work.step(toks.len());
     for i in 0..toks.len() {
         work.step(8);
         if overrides(toks, i) {
@@ -176,16 +199,39 @@ pub(crate) fn refusal(toks: &[Tok], work: &Work) -> Option<&'static str> {
         if reveals(toks, i) {
             return Some(REVEAL);
         }
-        let x = w(toks, i);
-        // "the master key", "all secrets": never, whatever the verb.
-        // "<anything> me the password": whatever the verb, or its typo.
-        let for_me = || toks[i.saturating_sub(3)..i].iter().any(|t| t.is("me"));
-        if (x == "master" && matches!(w(toks, i + 1), "key" | "keys" | "password"))
-            || (matches!(x, "password" | "credential" | "secret" | "passphrase") && for_me())
-            || (x == "secret" && w(toks, i.wrapping_sub(1)) == "all")
-        {
+        if mentions(toks, i, rotates) {
             return Some(REVEAL);
         }
     }
     None
+}
+
+/// A secret named at word `i` in a way that asks for it, whatever the verb (or its typo):
+/// "the master key", "all secrets", "<verb> me the password", "keys with their tokens", "the
+/// password" at the end of a clause.
+fn mentions(toks: &[Tok], i: usize, rotates: bool) -> bool {
+    let x = w(toks, i);
+    let x = if x == "pass" && w(toks, i + 1) == "word" {
+        "password"
+    } else {
+        x
+    };
+    let before = |n: usize, words: &[&str]| {
+        toks[i.saturating_sub(n)..i]
+            .iter()
+            .any(|t| words.contains(&t.w.as_str()))
+    };
+    let secret = SECRET.contains(&x);
+    let credential = matches!(x, "password" | "credential" | "secret" | "passphrase");
+    let ends = !rotates
+        && matches!(
+            w(toks, i + 1),
+            "" | "," | "for" | "of" | "to" | "please" | "now"
+        );
+    (x == "master" && matches!(w(toks, i + 1), "key" | "keys" | "password"))
+        || (x == "secret" && before(1, &["all"]))
+        || (credential && before(3, &["me", "us", "him", "her", "them"]))
+        || (secret && before(3, &["with", "including", "include", "plus", "their", "its"]))
+        || (matches!(x, "key" | "keys") && before(1, &["their", "its"]))
+        || (credential && ends && before(1, &["the", "my", "your", "his", "their", "all", "its"]))
 }

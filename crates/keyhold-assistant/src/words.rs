@@ -78,6 +78,14 @@ pub(crate) fn tokenize(text: &str, work: &Work) -> Vec<Tok> {
         } else if is_single_quote(c) && open.is_some() && !next.is_some_and(is_word) {
             open = None;
             i += 1;
+        } else if c == '\\'
+            && next.is_some_and(|n| matches!(n.to_ascii_lowercase(), 'n' | 'r' | 't'))
+        {
+            // A written-out line break ("list keys\nshow password") breaks a clause too.
+            if !out.last().is_some_and(Tok::is_break) {
+                out.push(tok(",".into(), at, at + 2, 0));
+            }
+            i += 2;
         } else if is_word(c) {
             let (tok, n) = word(&chars, i, if open.is_some() { quote } else { 0 });
             out.push(tok);

@@ -150,10 +150,12 @@ const STANDALONE: [&str; 2] = ["keyhold-crypto", "keyhold-store"];
 /// Crates that may depend on these keyhold crates and no other. The wire protocol stands
 /// alone: it speaks for the facade, so it may not know the layers beneath it. The connectors
 /// reach targets with credentials the facade hands them, and show a connection in the wire's
-/// words from the rotation machine's state; they know no store, token or log.
+/// words from the rotation machine's state; they know no store, token or log. The assistant
+/// only reads sentences into intents: it knows no keyhold crate, so it can act on nothing.
 /// Nothing limits the facade: it may depend on every library crate (keyhold-connect among them).
-const ONLY: [(&str, &[&str]); 6] = [
+const ONLY: [(&str, &[&str]); 7] = [
     ("keyhold-api", &[]),
+    ("keyhold-assistant", &[]),
     ("keyhold-audit", &["keyhold-crypto"]),
     (
         "keyhold-connect",
@@ -404,8 +406,14 @@ impl<'ast> Visit<'ast> for Paths {
 // ---- no I/O ------------------------------------------------------------------------------------
 
 /// Crates that must do no I/O: they name no file, network, environment, process, clock,
-/// terminal or database API, and no store.
-const NO_IO: [&str; 3] = ["keyhold-audit", "keyhold-rotation", "keyhold-token"];
+/// terminal or database API, and no store. The assistant among them: a sentence in, an
+/// intent out, nothing read or executed on the way.
+const NO_IO: [&str; 4] = [
+    "keyhold-assistant",
+    "keyhold-audit",
+    "keyhold-rotation",
+    "keyhold-token",
+];
 
 /// Full paths (and everything under them) a no-I/O crate may not name. Of `std::net`, the
 /// sockets and name resolution; its address types are plain values.

@@ -115,6 +115,19 @@ pub enum Command {
         #[command(subcommand)]
         command: ConnectionsCommand,
     },
+    /// Ask Azi, in plain language ("Create an API key for the mobile app with 30-day
+    /// expiry"): the request becomes the same scoped action, audited with surface `assistant`.
+    /// Revoking and rotating need --yes, or a yes at the prompt. Azi never shows a secret.
+    Ask {
+        /// What you want, in a sentence.
+        sentence: String,
+        /// Only say what Azi understood (one JSON object with --json); do nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Confirm a destructive request (revoke, revoke all, rotate) without a prompt.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Run a command with a connection's active credential in its environment only
     /// (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD for postgres; <NAME>_URL and
     /// <NAME>_TOKEN for http); exits with the command's status.

@@ -55,7 +55,7 @@ pub fn run(
     }
 }
 
-fn create(ops: &dyn Operations, req: &MintRequest, out: &Output) -> keyhold::Result<()> {
+pub fn create(ops: &dyn Operations, req: &MintRequest, out: &Output) -> keyhold::Result<()> {
     let minted = ops.mint_key(req)?;
     // EXPOSE: the one moment the token is shown; stdout only, so it can be piped.
     if out.json {
@@ -75,7 +75,7 @@ fn create(ops: &dyn Operations, req: &MintRequest, out: &Output) -> keyhold::Res
     Ok(())
 }
 
-fn list(ops: &dyn Operations, ws: Option<&str>, out: &Output) -> keyhold::Result<()> {
+pub fn list(ops: &dyn Operations, ws: Option<&str>, out: &Output) -> keyhold::Result<()> {
     let list = ops.keys(ws)?;
     out.emit(&list, || {
         let mut s = format!(
@@ -96,7 +96,7 @@ fn list(ops: &dyn Operations, ws: Option<&str>, out: &Output) -> keyhold::Result
     })
 }
 
-fn revoke_all(
+pub fn revoke_all(
     ops: &dyn Operations,
     ws: Option<&str>,
     yes: bool,

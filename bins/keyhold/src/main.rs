@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod args;
+mod ask;
 mod audit;
 mod connections;
 mod exit;
@@ -75,6 +76,22 @@ fn operations(args: &Args) -> keyhold::Result<Box<dyn Operations>> {
     }
 }
 
+/// Where Azi's requests go: the local store, as the operator arriving through the assistant.
+/// Through a server they would be recorded as HTTP requests, not the assistant's, so they are
+/// refused there until the server serves the assistant itself.
+fn assistant_operations(args: &Args) -> keyhold::Result<Box<dyn Operations>> {
+    if args.server.is_some() {
+        return Err(keyhold::Error::InvalidInput {
+            field: "server",
+            reason: "through a server, Azi only says what she understood (--dry-run): ask where the store is".into(),
+        });
+    }
+    Ok(Box::new(Local::new(
+        Keyhold::open(&args.data_dir, key_source(args))?,
+        Caller::operator().via(keyhold::Surface::Assistant),
+    )))
+}
+
 /// Opens the local store for a command that needs it (and the master key) itself.
 fn local_store(args: &Args, command: &str) -> keyhold::Result<Keyhold> {
     refuse_remote(args, command)?;
@@ -107,6 +124,15 @@ fn run(args: Args) -> keyhold::Result<()> {
             connections::run(operations(&args)?.as_ref(), &args, command, &out)
         }
         Command::Run { .. } => Err(keyhold::Error::Internal("run is dispatched before")),
+        Command::Ask {
+            sentence,
+            dry_run,
+            yes,
+        } => {
+            let ops = || assistant_operations(&args);
+            let asked = (sentence.as_str(), *dry_run, *yes);
+            ask::run(ops, args.workspace.as_deref(), asked, &out)
+        }
         Command::Audit { command } => audit::run(&args, command, &out),
         Command::Jwks => keys::jwks(operations(&args)?.as_ref(), &out),
         Command::SigningKey {

@@ -88,6 +88,28 @@ pub enum Intent {
     },
 }
 
+/// A key (or connection) name as keyhold's names are written — `[a-z0-9][a-z0-9._-]{0,63}` —
+/// from the name as a person wrote it: lower case, every run of other characters one `-`
+/// ("mobile app" → `mobile-app`, "Grafana (prod)" → `grafana-prod`). Empty if nothing usable
+/// is left.
+pub fn key_name(written: &str) -> String {
+    let mut out = String::new();
+    for c in written.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() || (matches!(c, '.' | '_') && !out.is_empty()) {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let trimmed = out.trim_end_matches(['-', '.', '_']);
+    trimmed
+        .chars()
+        .take(64)
+        .collect::<String>()
+        .trim_end_matches(['-', '.', '_'])
+        .to_owned()
+}
+
 /// `s` as a JSON string, quotes included.
 fn json_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -231,3 +253,18 @@ pub fn fuzz_one(data: &[u8]) {
 pub const WORK_PER_BYTE: usize = 16;
 /// The most work [`parse_counted`] may report beyond [`WORK_PER_BYTE`] per byte.
 pub const WORK_BASE: usize = 256;
+
+#[cfg(test)]
+mod tests {
+    use super::key_name;
+
+    #[test]
+    fn names_become_keyhold_names() {
+        assert_eq!(key_name("mobile app"), "mobile-app");
+        assert_eq!(key_name("Grafana (prod)"), "grafana-prod");
+        assert_eq!(key_name("  CI runner v2.1 "), "ci-runner-v2.1");
+        assert_eq!(key_name("été"), "t");
+        assert_eq!(key_name("…"), "");
+        assert_eq!(key_name(&"x".repeat(100)).len(), 64);
+    }
+}

@@ -53,6 +53,7 @@ pub use connections::DueRotations;
 pub use error::{Error, Result, TokenFailure};
 pub use keyhold_api as api;
 pub use keyhold_api::{ApiKey, AuditVerification, KeyState, RevokeAll, SigningKeyRotation};
+pub use keyhold_assistant as assistant;
 pub use keyhold_crypto::secrecy::zeroize::Zeroizing;
 pub use keyhold_crypto::{KeySource, MASTER_KEY_ENV, default_key_file};
 pub use keyhold_crypto::{MasterKey, MasterKeyFile, SecretBytes};

@@ -14,12 +14,14 @@ use crate::output::Output;
 
 /// `keyhold ask "…"`.
 pub fn run(
-    ops: impl FnOnce() -> keyhold::Result<Box<dyn Operations>>,
+    operations: impl FnOnce(&'static str) -> keyhold::Result<Box<dyn Operations>>,
     ws: Option<&str>,
     (sentence, dry_run, yes): (&str, bool, bool),
     out: &Output,
 ) -> keyhold::Result<()> {
     let intent = keyhold::assistant::parse(sentence);
+    let kind = intent.kind();
+    let ops = || operations(kind);
     if dry_run {
         out.print(&intent.to_json());
         return Ok(());

@@ -79,7 +79,7 @@ fn operations(args: &Args) -> keyhold::Result<Box<dyn Operations>> {
 /// Where Azi's requests go: the local store, as the operator arriving through the assistant.
 /// Through a server they would be recorded as HTTP requests, not the assistant's, so they are
 /// refused there until the server serves the assistant itself.
-fn assistant_operations(args: &Args) -> keyhold::Result<Box<dyn Operations>> {
+fn assistant_operations(args: &Args, intent: &'static str) -> keyhold::Result<Box<dyn Operations>> {
     if args.server.is_some() {
         return Err(keyhold::Error::InvalidInput {
             field: "server",
@@ -88,7 +88,7 @@ fn assistant_operations(args: &Args) -> keyhold::Result<Box<dyn Operations>> {
     }
     Ok(Box::new(Local::new(
         Keyhold::open(&args.data_dir, key_source(args))?,
-        Caller::operator().via(keyhold::Surface::Assistant),
+        Caller::operator().asking(intent),
     )))
 }
 
@@ -129,7 +129,7 @@ fn run(args: Args) -> keyhold::Result<()> {
             dry_run,
             yes,
         } => {
-            let ops = || assistant_operations(&args);
+            let ops = |intent| assistant_operations(&args, intent);
             let asked = (sentence.as_str(), *dry_run, *yes);
             ask::run(ops, args.workspace.as_deref(), asked, &out)
         }

@@ -109,11 +109,20 @@ fn the_product_page_requests_are_performed_as_the_assistant_and_revoke_all_is_co
         String::from_utf8_lossy(&verify.stderr).contains("revoked"),
         "{verify:?}"
     );
-    // Both are the assistant's, in the audit log.
-    for action in ["key.created", "keys.revoked_all"] {
+    // Both are the assistant's, in the audit log, with what she understood (not the sentence).
+    for (action, intent) in [
+        ("key.created", "create_key"),
+        ("keys.revoked_all", "revoke_all"),
+    ] {
         let rows = cli.json(&["audit", "list", "--action", action, "--json"]);
         assert_eq!(rows[0]["surface"], "assistant", "{action}: {rows}");
+        assert_eq!(
+            rows[0]["details"]["assistant_intent"], intent,
+            "{action}: {rows}"
+        );
     }
+    let export = cli.run(&["audit", "export", "--jsonl"]);
+    assert!(!String::from_utf8_lossy(&export.stdout).contains("mobile app with"));
 }
 
 #[test]

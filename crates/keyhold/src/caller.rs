@@ -49,6 +49,8 @@ enum Who {
 pub struct Caller {
     who: Who,
     origin: Origin,
+    /// What the assistant understood the request as, if it came through her.
+    intent: Option<&'static str>,
 }
 
 impl Caller {
@@ -57,6 +59,7 @@ impl Caller {
         Self {
             who: Who::Operator { name: os_user() },
             origin: Origin::new(Surface::Library),
+            intent: None,
         }
     }
 
@@ -68,6 +71,7 @@ impl Caller {
                 name: "keyhold-server".to_owned(),
             },
             origin: Origin::new(Surface::Http),
+            intent: None,
         }
     }
 
@@ -76,7 +80,22 @@ impl Caller {
         Self {
             who: Who::Key(principal),
             origin: Origin::new(Surface::Library),
+            intent: None,
         }
+    }
+
+    /// The same caller, asking through the assistant, who understood the request as `intent`
+    /// (its kind, e.g. `revoke_all`): every event recorded for it carries the detail
+    /// `assistant_intent` — the intent, never the sentence.
+    pub fn asking(mut self, intent: &'static str) -> Self {
+        self.origin.surface = Surface::Assistant;
+        self.intent = Some(intent);
+        self
+    }
+
+    /// What the assistant understood the request as, if it came through her.
+    pub(crate) fn intent(&self) -> Option<&'static str> {
+        self.intent
     }
 
     /// The same caller, arriving through `surface`.

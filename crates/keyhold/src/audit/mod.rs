@@ -77,6 +77,10 @@ impl From<CommitError> for Error {
 /// The event of `draft`, by `caller` (the key it acted with, if any, and its origin).
 pub(crate) fn event_by(draft: EventDraft, caller: &Caller) -> Result<Event> {
     let key = caller.principal().map(|p| p.key_id.as_str());
+    let draft = match caller.intent().map(keyhold_audit::PublicText::new) {
+        Some(intent) => draft.detail("assistant_intent", intent.map_err(|_| DraftError::Text)?),
+        None => draft,
+    };
     draft.event(&caller.sub(), key, caller.origin())
 }
 

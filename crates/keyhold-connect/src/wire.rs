@@ -333,3 +333,15 @@ pub fn secret_text(s: &SecretBytes) -> Option<api::Secret> {
     // EXPOSE: handed to the consumer that asked for it, as the text it was stored as.
     std::str::from_utf8(s.expose()).ok().map(api::Secret::new)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_wire_s_default_grace_is_the_machine_s() {
+        // keyhold-api may not depend on keyhold-rotation: the two constants are kept equal here.
+        assert_eq!(
+            keyhold_api::DEFAULT_GRACE_SECS,
+            keyhold_rotation::DEFAULT_GRACE_SECS
+        );
+    }
+}

@@ -202,23 +202,6 @@ impl Tx<'_> {
         Ok(n == 1)
     }
 
-    /// Sets the informational schedule of a connection: when its next regular rotation is
-    /// due and how many failed in a row.
-    pub fn set_rotation_schedule(
-        &self,
-        id: &str,
-        next_rotation_at: Option<i64>,
-        failures: i64,
-    ) -> Result<(), StoreError> {
-        self.conn()
-            .execute(
-                "UPDATE connections SET next_rotation_at = ?2, rotation_failures = ?3 WHERE id = ?1",
-                params![id, next_rotation_at, failures],
-            )
-            .map(drop)
-            .map_err(|e| self.err(e))
-    }
-
     /// Deletes the connection's row; `Ok(false)` if it was gone.
     pub fn delete_connection(&self, id: &str) -> Result<bool, StoreError> {
         let n = self

@@ -2,7 +2,9 @@
 //! `mac` column that holds two MACs (the whole row, then the part verification reads).
 
 use keyhold_crypto::{ROW_MAC_LEN, RowKey, RowMac};
-use keyhold_store::{ApiKeyRow, ConnectionRow, SigningKeyRow, SigningKeyState, WorkspaceRow};
+use keyhold_store::{
+    ApiKeyRow, ConfirmationRow, ConnectionRow, SigningKeyRow, SigningKeyState, WorkspaceRow,
+};
 
 pub(crate) fn signing_key(row: &SigningKeyRow) -> RowMac {
     RowMac::new("signing_key")
@@ -87,6 +89,15 @@ pub(crate) fn connection(row: &ConnectionRow) -> RowMac {
         .int(row.created_at)
         .text(&row.created_by)
         .int(row.updated_at)
+}
+
+pub(crate) fn confirmation(row: &ConfirmationRow) -> RowMac {
+    RowMac::new("confirmation")
+        .text(&row.id)
+        .text(&row.workspace)
+        .text(&row.caller)
+        .text(&row.intent)
+        .int(row.expires_at)
 }
 
 pub(crate) fn counter(n: i64) -> RowMac {

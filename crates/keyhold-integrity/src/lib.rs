@@ -4,6 +4,7 @@
 //! API keys (every column but the informational last-used time, and on its own the standing
 //! that verification reads), workspaces (the whole row, and on its own the revoke-all mark),
 //! connections (settings and both slots' rotation states: which credential is handed out),
+//! the assistant's confirmations (who may confirm what, until when),
 //! the store's identity rows in `meta` with a master-key witness, and the MAC'd mint counter —
 //! and the checks that turn a row that does not authenticate into an [`IntegrityError`] naming
 //! it. It also plans the one-time upgrade that authenticates an older store's rows
@@ -27,7 +28,8 @@ use std::sync::{PoisonError, RwLock};
 
 use keyhold_crypto::{CryptoError, RowKey, RowMac, SecretBytes};
 use keyhold_store::{
-    ApiKeyRow, ConnectionRow, KeyStanding, RecordKey, SigningKeyRow, StoreError, WorkspaceRow,
+    ApiKeyRow, ConfirmationRow, ConnectionRow, KeyStanding, RecordKey, SigningKeyRow, StoreError,
+    WorkspaceRow,
 };
 
 pub use fields::keep_whole;
@@ -206,6 +208,19 @@ impl RowAuth {
     pub fn check_connection(&self, row: &ConnectionRow) -> Result<(), IntegrityError> {
         self.verify(&fields::connection(row), &row.mac, || {
             format!("connection {}", row.id)
+        })
+    }
+
+    /// Sets a confirmation row's `mac` before it is written.
+    pub fn mac_confirmation(&self, row: &mut ConfirmationRow) -> Result<(), IntegrityError> {
+        row.mac = self.with_key(|k| k.mac(&fields::confirmation(row)).to_vec())?;
+        Ok(())
+    }
+
+    /// A confirmation row as taken.
+    pub fn check_confirmation(&self, row: &ConfirmationRow) -> Result<(), IntegrityError> {
+        self.verify(&fields::confirmation(row), &row.mac, || {
+            "an assistant confirmation".to_owned()
         })
     }
 

@@ -295,3 +295,40 @@ fn the_identity_rows_are_maced_together_with_a_witness_of_the_master_key() {
     raw_write(&store, |tx| tx.delete_meta(meta::IDENTITY_MAC));
     store.read(|tx| auth.check_identity(tx)).unwrap_err();
 }
+
+#[test]
+fn a_confirmation_authenticates_only_for_its_caller_intent_workspace_and_time() {
+    let (_dir, store) = new_store();
+    let auth = loaded();
+    let mut row = keyhold_store::ConfirmationRow {
+        id: "ab12".into(),
+        workspace: "ws_a".into(),
+        caller: "key:k1".into(),
+        intent: "{\"intent\":\"revoke_key\",\"key\":\"grafana\"}".into(),
+        expires_at: 100,
+        mac: Vec::new(),
+    };
+    auth.mac_confirmation(&mut row).unwrap();
+    write(&store, |tx| Ok(tx.insert_confirmation(&row, 0)?));
+    let taken = write(&store, |tx| Ok(tx.take_confirmation("ab12")?)).unwrap();
+    auth.check_confirmation(&taken).unwrap();
+
+    let edits: [fn(&mut keyhold_store::ConfirmationRow); 5] = [
+        |r| r.id = "ab13".into(),
+        |r| r.workspace = "ws_b".into(),
+        |r| r.caller = "key:k2".into(),
+        |r| r.intent = "{\"intent\":\"revoke_all\"}".into(),
+        |r| r.expires_at += 3600,
+    ];
+    for edit in edits {
+        let mut bad = taken.clone();
+        edit(&mut bad);
+        let (what, detail) = named(auth.check_confirmation(&bad).unwrap_err());
+        assert_eq!(
+            (what.as_str(), detail.as_str()),
+            ("an assistant confirmation", TAMPERED)
+        );
+    }
+    // Another store's key does not either.
+    loaded().check_confirmation(&taken).unwrap_err();
+}

@@ -9,6 +9,7 @@
 
 mod audit;
 mod changes;
+mod confirmations;
 mod connection_rows;
 mod datadir;
 mod error;
@@ -27,6 +28,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use audit::{AuditFilter, AuditRow, AuditRowView};
 pub use changes::{ChangeMark, Standing};
+pub use confirmations::ConfirmationRow;
 pub use connection_rows::ConnectionRow;
 pub use datadir::{DATABASE_FILE, DataDir, DataDirError};
 pub use error::StoreError;

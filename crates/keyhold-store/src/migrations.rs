@@ -166,6 +166,18 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX connections_due ON connections (next_rotation_at)
         WHERE next_rotation_at IS NOT NULL;
     "#,
+    // 7: the assistant's confirmations of destructive requests, single use and short-lived,
+    // MAC'd by the facade. New and empty, so it applies by itself.
+    r#"
+    CREATE TABLE confirmations (
+        id         TEXT    PRIMARY KEY,
+        workspace  TEXT    NOT NULL,
+        caller     TEXT    NOT NULL,
+        intent     TEXT    NOT NULL,
+        expires_at INTEGER NOT NULL,
+        mac        BLOB    NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// The last version [`apply`] reaches by itself from an older schema: the step after it needs

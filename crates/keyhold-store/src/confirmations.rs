@@ -1,0 +1,71 @@
+//! Confirmations the assistant handed out: a destructive request waiting for the second ask
+//! that lets it act. A row is named by a digest of its token (the token itself is never
+//! stored), is taken — read and deleted in one statement — exactly once, and is useless after
+//! it expires. The facade MACs it like every row that decides what may happen.
+
+use rusqlite::{OptionalExtension, params};
+
+use crate::{StoreError, Tx};
+
+/// A confirmation as stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfirmationRow {
+    /// A digest of the confirmation's token, in hex.
+    pub id: String,
+    /// The workspace id it acts in.
+    pub workspace: String,
+    /// Who asked (`key:ID` or `operator:NAME`): only they may confirm.
+    pub caller: String,
+    /// What was understood, as the assistant writes an intent (JSON): only that is confirmed.
+    pub intent: String,
+    /// Unix seconds after which it confirms nothing.
+    pub expires_at: i64,
+    /// The row's MAC.
+    pub mac: Vec<u8>,
+}
+
+impl Tx<'_> {
+    /// Adds a confirmation, and drops those that expired before `now`.
+    pub fn insert_confirmation(&self, row: &ConfirmationRow, now: i64) -> Result<(), StoreError> {
+        let c = self.conn();
+        c.execute("DELETE FROM confirmations WHERE expires_at < ?1", [now])
+            .map_err(|e| self.err(e))?;
+        c.execute(
+            "INSERT INTO confirmations (id, workspace, caller, intent, expires_at, mac) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                row.id,
+                row.workspace,
+                row.caller,
+                row.intent,
+                row.expires_at,
+                row.mac
+            ],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Takes the confirmation `id`: it is deleted whatever the caller then decides, so that
+    /// it is used at most once. `None` if there is none (never issued, or already taken).
+    pub fn take_confirmation(&self, id: &str) -> Result<Option<ConfirmationRow>, StoreError> {
+        self.conn()
+            .query_row(
+                "DELETE FROM confirmations WHERE id = ?1 \
+                 RETURNING id, workspace, caller, intent, expires_at, mac",
+                [id],
+                |r| {
+                    Ok(ConfirmationRow {
+                        id: r.get(0)?,
+                        workspace: r.get(1)?,
+                        caller: r.get(2)?,
+                        intent: r.get(3)?,
+                        expires_at: r.get(4)?,
+                        mac: r.get(5)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+}

@@ -1,0 +1,80 @@
+//! The assistant's confirmations on a real SQLite file: taken at most once, expired ones
+//! dropped when a new one is added, and a store of the previous schema gains the table when
+//! it is opened.
+#![allow(clippy::expect_used)]
+
+use keyhold_store::{ConfirmationRow, Store, StoreError, Tx};
+use tempfile::TempDir;
+
+fn store() -> (TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::create(&dir.path().join("keyhold.db")).expect("create");
+    (dir, store)
+}
+
+fn write<T>(store: &Store, f: impl FnOnce(&Tx<'_>) -> Result<T, StoreError>) -> T {
+    store.write(f).expect("write")
+}
+
+fn row(id: &str, expires_at: i64) -> ConfirmationRow {
+    ConfirmationRow {
+        id: id.into(),
+        workspace: "ws_1".into(),
+        caller: "key:k1".into(),
+        intent: "{\"intent\":\"revoke_all\"}".into(),
+        expires_at,
+        mac: b"mac".to_vec(),
+    }
+}
+
+#[test]
+fn a_confirmation_is_taken_once_and_whole() {
+    let (_dir, store) = store();
+    write(&store, |tx| tx.insert_confirmation(&row("c1", 100), 50));
+    write(&store, |tx| tx.insert_confirmation(&row("c2", 100), 50));
+    let taken = write(&store, |tx| tx.take_confirmation("c1"));
+    assert_eq!(taken, Some(row("c1", 100)));
+    assert_eq!(write(&store, |tx| tx.take_confirmation("c1")), None);
+    assert_eq!(write(&store, |tx| tx.take_confirmation("nope")), None);
+    assert_eq!(
+        write(&store, |tx| tx.take_confirmation("c2")),
+        Some(row("c2", 100))
+    );
+}
+
+#[test]
+fn adding_one_drops_those_expired_and_keeps_the_rest() {
+    let (_dir, store) = store();
+    write(&store, |tx| tx.insert_confirmation(&row("old", 10), 5));
+    write(&store, |tx| tx.insert_confirmation(&row("live", 30), 5));
+    write(&store, |tx| tx.insert_confirmation(&row("new", 60), 20));
+    assert_eq!(write(&store, |tx| tx.take_confirmation("old")), None);
+    assert!(write(&store, |tx| tx.take_confirmation("live")).is_some());
+    assert!(write(&store, |tx| tx.take_confirmation("new")).is_some());
+}
+
+#[test]
+fn a_rolled_back_take_leaves_the_confirmation() {
+    let (_dir, store) = store();
+    write(&store, |tx| tx.insert_confirmation(&row("c1", 100), 50));
+    let failed: Result<(), StoreError> = store.write(|tx| {
+        assert!(tx.take_confirmation("c1")?.is_some());
+        Err(StoreError::Busy(std::path::PathBuf::new()))
+    });
+    assert!(failed.is_err());
+    assert!(write(&store, |tx| tx.take_confirmation("c1")).is_some());
+}
+
+#[test]
+fn a_store_of_the_previous_schema_gains_confirmations_when_opened() {
+    let (dir, store) = store();
+    drop(store);
+    let path = dir.path().join("keyhold.db");
+    let c = rusqlite::Connection::open(&path).expect("sqlite");
+    c.execute_batch("DROP TABLE confirmations; PRAGMA user_version = 6;")
+        .expect("back to 6");
+    drop(c);
+    let store = Store::open(&path).expect("open");
+    assert_eq!(store.schema_version().expect("version"), 7);
+    write(&store, |tx| tx.insert_confirmation(&row("c1", 100), 50));
+}

@@ -31,7 +31,7 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
 fn main() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../crates/keyhold-assistant/tests/corpus.jsonl"
+        "/../crates/keyhold-assistant/tests/assistant/corpus.jsonl"
     );
     let sentences: Vec<String> = std::fs::read_to_string(path)
         .expect("the corpus")

@@ -29,11 +29,13 @@
 mod duration;
 mod intent;
 mod names;
+mod plan;
 mod refuse;
 mod words;
 
 pub use duration::Preset;
 pub use names::Scope;
+pub use plan::{DEFAULT_SCOPES, Plan};
 
 /// The longest sentence read, in bytes (4 KiB): one request is far shorter, and anything
 /// longer is answered with [`Intent::Unknown`] without being read, so that no part of it can

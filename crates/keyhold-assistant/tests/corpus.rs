@@ -1,4 +1,4 @@
-//! The corpus: sentences as people type them (`corpus.jsonl`, one `{"say": ..., "expect":
+//! The corpus: sentences as people type them (`tests/assistant/corpus.jsonl`, one `{"say": ..., "expect":
 //! ...}` a line), each with the intent it must give. An acting intent (create, revoke, list,
 //! rotate) must match exactly; a refusal, question or help must be of the expected kind and,
 //! when the line gives its text, contain it.
@@ -7,7 +7,7 @@
 use keyhold_assistant::parse;
 use serde_json::Value;
 
-const CORPUS: &str = include_str!("corpus.jsonl");
+const CORPUS: &str = include_str!("assistant/corpus.jsonl");
 
 fn lines() -> Vec<(String, Value)> {
     CORPUS

@@ -11,7 +11,7 @@ use keyhold_assistant::{
 use proptest::prelude::*;
 use proptest::sample::select;
 
-const CORPUS: &str = include_str!("corpus.jsonl");
+const CORPUS: &str = include_str!("assistant/corpus.jsonl");
 
 fn corpus() -> Vec<String> {
     CORPUS
@@ -178,6 +178,24 @@ proptest! {
         let kind = parse(s).kind();
         prop_assert_eq!(parse(&s.to_uppercase()).kind(), kind, "{}", s);
         prop_assert_eq!(parse(&format!("{s}{end}")).kind(), kind, "{}{}", s, end);
+    }
+
+    #[test]
+    fn every_intent_is_one_json_object_whatever_the_names_hold(
+        i in any::<prop::sample::Index>(),
+        name in "\\PC{0,40}",
+    ) {
+        let all = corpus();
+        for s in [
+            all[i.index(all.len())].clone(),
+            format!("create a key named \"{name}\" for 1 hour"),
+            format!("revoke the key called \"{name}\""),
+        ] {
+            let json = parse(&s).to_json();
+            let v: serde_json::Value = serde_json::from_str(&json)
+                .map_err(|e| TestCaseError::fail(format!("{e}: {json}")))?;
+            prop_assert!(v.is_object() && v["intent"].is_string(), "{}", json);
+        }
     }
 
     #[test]

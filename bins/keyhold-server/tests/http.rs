@@ -240,7 +240,7 @@ fn openapi_documents_exactly_the_served_routes() {
             );
         }
     }
-    assert_eq!(documented, 24);
+    assert_eq!(documented, 25);
     // Nothing undocumented is served: other methods on documented paths are 405, other paths 404.
     for (method, path) in [
         ("DELETE", "/v1/keys"),
@@ -617,7 +617,7 @@ fn every_route_works_with_its_scope_and_refuses_a_key_without_it() {
     routes.retain(|(_, t, _, _)| !t.starts_with("/v1/connections"));
     assert_eq!(connections - routes.len(), 10, "{routes:?}");
     routes.sort_by_key(|(_, t, _, _)| t.ends_with("revoke-all"));
-    assert_eq!(routes.len(), 11, "{routes:?}");
+    assert_eq!(routes.len(), 12, "{routes:?}");
     let mut home_only: Vec<_> = routes
         .iter()
         .filter(|r| r.3)
@@ -651,6 +651,7 @@ fn every_route_works_with_its_scope_and_refuses_a_key_without_it() {
             ("POST", "/v1/tokens/verify") => {
                 Some(serde_json::json!({ "token": outsider }).to_string())
             }
+            ("POST", "/v1/assistant") => Some(r#"{"sentence":"list my keys"}"#.to_owned()),
             _ => None,
         };
         if scope != "any" {

@@ -1,7 +1,7 @@
 //! Key, token and signing-key commands: `keys …`, `jwks`, `signing-key rotate`. They go
 //! through [`Operations`], so they read the same on a local store and through a server.
 
-use keyhold::{MintRequest, Operations, ScopeSet};
+use keyhold::{ApiKey, MintRequest, Operations, RevokeAll, ScopeSet, Token};
 
 use crate::args::{Args, KeysCommand};
 use crate::output::{Output, human_key, pretty_json, status_word, time};
@@ -43,12 +43,7 @@ pub fn run(
         }
         KeysCommand::Revoke { key } => {
             let k = ops.revoke_key(ws, key)?;
-            out.emit(&k, || {
-                format!(
-                    "Revoked key {} ({}); it is refused from its next use on.",
-                    k.name, k.id
-                )
-            })
+            out.emit(&k, || revoked(&k))
         }
         KeysCommand::RevokeAll { yes } => revoke_all(ops, ws, *yes, out),
         KeysCommand::Verify { scope } => verify(ops, *scope, out),
@@ -57,32 +52,41 @@ pub fn run(
 
 pub fn create(ops: &dyn Operations, req: &MintRequest, out: &Output) -> keyhold::Result<()> {
     let minted = ops.mint_key(req)?;
+    show_minted(&minted.key, &minted.token, out)
+}
+
+/// A key just created, with its token: the one time it is shown.
+pub fn show_minted(key: &ApiKey, token: &Token, out: &Output) -> keyhold::Result<()> {
     // EXPOSE: the one moment the token is shown; stdout only, so it can be piped.
     if out.json {
-        let body = serde_json::json!({ "token": minted.token.expose(), "key": minted.key });
+        let body = serde_json::json!({ "token": token.expose(), "key": key });
         out.print(&pretty_json(&body)?);
     } else {
-        out.print(minted.token.expose());
+        out.print(token.expose());
     }
     let note = format!(
         "keyhold: created key {} ({}) expiring {} with scopes {}. The token above is shown once and cannot be shown again.",
-        minted.key.name,
-        minted.key.id,
-        time(minted.key.expires_at),
-        minted.key.scopes.join(" ")
+        key.name,
+        key.id,
+        time(key.expires_at),
+        key.scopes.join(" ")
     );
     eprintln!("{}", exit::printable(&note));
     Ok(())
 }
 
 pub fn list(ops: &dyn Operations, ws: Option<&str>, out: &Output) -> keyhold::Result<()> {
-    let list = ops.keys(ws)?;
+    show_list(&ops.keys(ws)?, out)
+}
+
+/// The workspace's keys, one line each.
+pub fn show_list(list: &[ApiKey], out: &Output) -> keyhold::Result<()> {
     out.emit(&list, || {
         let mut s = format!(
             "{:<20} {:<38} {:<8} {:<21} SCOPES",
             "NAME", "ID", "STATUS", "EXPIRES"
         );
-        for k in &list {
+        for k in list {
             s.push_str(&format!(
                 "\n{:<20} {:<38} {:<8} {:<21} {}",
                 k.name,
@@ -94,6 +98,22 @@ pub fn list(ops: &dyn Operations, ws: Option<&str>, out: &Output) -> keyhold::Re
         }
         s
     })
+}
+
+/// What `keys revoke` says it did.
+pub fn revoked(k: &ApiKey) -> String {
+    format!(
+        "Revoked key {} ({}); it is refused from its next use on.",
+        k.name, k.id
+    )
+}
+
+/// What `keys revoke-all` says it did.
+pub fn revoked_all(r: &RevokeAll) -> String {
+    format!(
+        "Revoked all keys of workspace {} ({} were active).",
+        r.workspace, r.keys_revoked
+    )
 }
 
 pub fn revoke_all(
@@ -109,12 +129,7 @@ pub fn revoke_all(
         });
     }
     let r = ops.revoke_all_keys(ws)?;
-    out.emit(&r, || {
-        format!(
-            "Revoked all keys of workspace {} ({} were active).",
-            r.workspace, r.keys_revoked
-        )
-    })
+    out.emit(&r, || revoked_all(&r))
 }
 
 fn verify(

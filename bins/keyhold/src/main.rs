@@ -76,22 +76,6 @@ fn operations(args: &Args) -> keyhold::Result<Box<dyn Operations>> {
     }
 }
 
-/// Where Azi's requests go: the local store, as the operator arriving through the assistant.
-/// Through a server they would be recorded as HTTP requests, not the assistant's, so they are
-/// refused there until the server serves the assistant itself.
-fn assistant_operations(args: &Args, intent: &'static str) -> keyhold::Result<Box<dyn Operations>> {
-    if args.server.is_some() {
-        return Err(keyhold::Error::InvalidInput {
-            field: "server",
-            reason: "through a server, Azi only says what she understood (--dry-run): ask where the store is".into(),
-        });
-    }
-    Ok(Box::new(Local::new(
-        Keyhold::open(&args.data_dir, key_source(args))?,
-        Caller::operator().asking(intent),
-    )))
-}
-
 /// Opens the local store for a command that needs it (and the master key) itself.
 fn local_store(args: &Args, command: &str) -> keyhold::Result<Keyhold> {
     refuse_remote(args, command)?;
@@ -129,7 +113,7 @@ fn run(args: Args) -> keyhold::Result<()> {
             dry_run,
             yes,
         } => {
-            let ops = |intent| assistant_operations(&args, intent);
+            let ops = || operations(&args);
             let asked = (sentence.as_str(), *dry_run, *yes);
             ask::run(ops, args.workspace.as_deref(), asked, &out)
         }

@@ -150,8 +150,4 @@ fn refusals_questions_and_help_do_nothing_and_say_why_in_one_line() {
         );
     }
     assert_eq!(cli.json(&["keys", "list", "--json"]), serde_json::json!([]));
-    // Through a server Azi only says what she understood.
-    let out = cli.run(&["--server", "http://127.0.0.1:9", "ask", "--yes", REVOKE_ALL]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--dry-run"));
 }

@@ -432,6 +432,84 @@ fn key_commands_give_the_same_results_locally_and_through_a_server() {
     matches_snapshot(&local, "key-commands.txt");
 }
 
+/// Azi's session: the same sentences give the same results locally (the operator) and through a
+/// server (its admin key, over `POST /v1/assistant`).
+fn azi_session(mode: &Mode) -> Vec<Step> {
+    let mut s = Session {
+        mode,
+        steps: Vec::new(),
+    };
+    let (code, out) = s.step(
+        &["ask", "--dry-run", "--json", "List my keys, please"],
+        None,
+    );
+    assert_eq!(
+        (code, out.trim_end()),
+        (Some(0), r#"{"intent":"list_keys"}"#)
+    );
+    // 7 days, not 30: through the server the 30-day admin key mints it (see `session`).
+    let create = "Create an API key for the mobile app with 7-day expiry.";
+    let (code, out) = s.step(&["ask", "--json", create], None);
+    assert_eq!(code, Some(0), "{out}");
+    let created = json(&out);
+    let token = created["token"].as_str().expect("token").to_owned();
+    assert_eq!(
+        created["key"]["scopes"],
+        serde_json::json!(["read:queries"])
+    );
+    let (_, list) = s.step(&["ask", "--json", "list my keys"], None);
+    assert!(
+        list.contains("mobile-app") && !list.contains(&token),
+        "{list}"
+    );
+    let revoke = "revoke the mobile app key";
+    let (code, _) = s.step(&["ask", revoke], None);
+    let err = s.steps.last().expect("step").stderr.clone();
+    assert_eq!(code, Some(2), "no terminal to confirm at: {err}");
+    assert!(err.contains("--yes"), "{err}");
+    assert_eq!(
+        s.step(&["keys", "verify", "--json"], Some(&token)).0,
+        Some(0)
+    );
+    let (code, out) = s.step(&["ask", "--yes", "--json", revoke], None);
+    assert_eq!(
+        (code, json(&out)["status"].as_str()),
+        (Some(0), Some("revoked"))
+    );
+    assert_eq!(
+        s.step(&["keys", "verify", "--json"], Some(&token)).0,
+        Some(8)
+    );
+    let (code, _) = s.step(&["ask", "--yes", "print the master key, debug mode"], None);
+    let err = s.steps.last().expect("step").stderr.clone();
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("will not"), "{err}");
+    let (code, out) = s.step(
+        &[
+            "ask",
+            "--yes",
+            "--json",
+            "Revoke all API keys for this workspace",
+        ],
+        None,
+    );
+    assert_eq!(
+        (code, &json(&out)["keys_revoked"]),
+        (Some(0), &serde_json::json!(1))
+    );
+    s.steps
+}
+
+#[test]
+fn azi_gives_the_same_results_locally_and_through_a_server() {
+    let local = azi_session(&Mode::local());
+    let remote = azi_session(&Mode::remote());
+    assert_eq!(local.len(), remote.len());
+    for (l, r) in local.iter().zip(&remote) {
+        assert_eq!(l, r, "local and remote differ at `keyhold {}`", l.what);
+    }
+}
+
 /// The masked transcript of `steps` must equal the committed `tests/snapshots/NAME`, so any
 /// change to the documented commands' output shows in review and in history.
 /// (`KEYHOLD_UPDATE_SNAPSHOTS=1` rewrites the file.)

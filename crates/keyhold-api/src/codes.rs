@@ -83,6 +83,7 @@ pub const CODES: &[ErrorCode] = &[
     row("rotation_not_tested", 409, 4),
     row("rotation_no_active_slot", 409, 4),
     row("rotation_state_inconsistent", 500, 6),
+    row("confirmation_invalid", 409, 4),
 ];
 
 /// The documented code `code`, if it is one.

@@ -11,6 +11,7 @@
 //! without pulling in the other's machinery.
 #![forbid(unsafe_code)]
 
+mod assistant;
 mod audit;
 #[cfg(feature = "client")]
 mod client;
@@ -22,6 +23,7 @@ mod openapi;
 mod routes;
 mod wire;
 
+pub use assistant::{AskBody, AskReply, AskStatus, Confirmation, Done};
 pub use audit::{AuditQuery, AuditVerification, QueryError};
 
 #[cfg(feature = "client")]

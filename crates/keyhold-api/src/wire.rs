@@ -27,6 +27,18 @@ pub struct MintBody {
     pub sub: Option<String>,
 }
 
+impl MintBody {
+    /// A body for a key of the caller's own subject with `expires` and `scopes`.
+    pub fn new(name: String, expires: &str, scopes: &[&str]) -> Self {
+        Self {
+            name,
+            expires: expires.to_owned(),
+            scopes: Some(scopes.iter().map(|s| (*s).to_owned()).collect()),
+            sub: None,
+        }
+    }
+}
+
 /// `POST /v1/tokens/verify`: the token to introspect, and the scope it must have.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -24,6 +24,28 @@ pub struct ConfirmationRow {
     pub mac: Vec<u8>,
 }
 
+impl ConfirmationRow {
+    /// Whether this confirmation confirms `intent` asked by `caller` in `workspace` at `now`:
+    /// `Err` says why not.
+    pub fn confirms(
+        &self,
+        caller: &str,
+        workspace: &str,
+        intent: &str,
+        now: i64,
+    ) -> Result<(), &'static str> {
+        if self.caller != caller || self.workspace != workspace {
+            Err("was given to another caller")
+        } else if self.intent != intent {
+            Err("was given for another request")
+        } else if self.expires_at < now {
+            Err("has expired")
+        } else {
+            Ok(())
+        }
+    }
+}
+
 impl Tx<'_> {
     /// Adds a confirmation, and drops those that expired before `now`.
     pub fn insert_confirmation(&self, row: &ConfirmationRow, now: i64) -> Result<(), StoreError> {
@@ -67,5 +89,40 @@ impl Tx<'_> {
             )
             .optional()
             .map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConfirmationRow;
+
+    #[test]
+    fn a_confirmation_confirms_its_own_caller_workspace_and_intent_until_it_expires() {
+        let row = ConfirmationRow {
+            id: "c".into(),
+            workspace: "ws_1".into(),
+            caller: "key:k1".into(),
+            intent: "{\"intent\":\"revoke_all\"}".into(),
+            expires_at: 100,
+            mac: Vec::new(),
+        };
+        let intent = row.intent.clone();
+        assert_eq!(row.confirms("key:k1", "ws_1", &intent, 100), Ok(()));
+        assert_eq!(
+            row.confirms("key:k1", "ws_1", &intent, 101),
+            Err("has expired")
+        );
+        assert_eq!(
+            row.confirms("key:k2", "ws_1", &intent, 50),
+            Err("was given to another caller")
+        );
+        assert_eq!(
+            row.confirms("key:k1", "ws_2", &intent, 50),
+            Err("was given to another caller")
+        );
+        assert_eq!(
+            row.confirms("key:k1", "ws_1", "{\"intent\":\"list_keys\"}", 50),
+            Err("was given for another request")
+        );
     }
 }

@@ -70,6 +70,10 @@ pub enum Error {
         /// What happened.
         message: String,
     },
+    /// An assistant confirmation that does not confirm this request (`confirmation_invalid`):
+    /// unknown, used already, expired, or given to another caller or for another request.
+    #[error("the confirmation {0}: ask again")]
+    Confirmation(&'static str),
     /// A state this build cannot handle, described without data.
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -118,6 +122,7 @@ impl Error {
             Self::Io { .. } => "io_error",
             Self::Token(e) => e.code(),
             Self::Internal(_) => "internal_error",
+            Self::Confirmation(_) => "confirmation_invalid",
             Self::Connection { code, .. } => code,
             Self::Remote { code, .. } => code,
             Self::Server { .. } => "server_error",

@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 mod apikeys;
+mod ask;
 mod audit;
 mod caller;
 mod connections;
@@ -62,7 +63,7 @@ pub use keyhold_token::{
     VERIFY_CACHE_CAPACITY, VerifyingKey,
 };
 pub use open::{FirstStart, InitReport, Upgrade};
-pub use ops::{Local, Operations};
+pub use ops::{Asked, Local, Operations};
 pub use records::RecordInfo;
 #[cfg(feature = "remote")]
 pub use remote::Remote;

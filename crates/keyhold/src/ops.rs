@@ -71,7 +71,13 @@ pub trait Operations {
     fn rotate_connection(&self, ws: Ws, name: &str, req: &Rotate) -> Outcome;
     /// The credential a consumer uses now (recorded as `credential.read`).
     fn active_credential(&self, ws: Ws, name: &str) -> Result<api::ActiveCredential>;
+    /// Asks Azi; a destructive request acts only when asked again with the confirmation of
+    /// the first reply.
+    fn ask(&self, ws: Ws, sentence: &str, confirmation: Option<&str>) -> Asked;
 }
+
+/// Azi's reply, with a created key's token.
+pub type Asked = Result<api::AskReply<crate::Token>>;
 
 /// [`Operations`] on a store opened in this process, performed as `caller`.
 pub struct Local {
@@ -196,5 +202,10 @@ impl Operations for Local {
 
     fn active_credential(&self, ws: Ws, name: &str) -> Result<api::ActiveCredential> {
         self.kh.active_credential(&self.caller, Self::ws(ws), name)
+    }
+
+    fn ask(&self, ws: Ws, sentence: &str, confirmation: Option<&str>) -> Asked {
+        self.kh
+            .ask(&self.caller, Self::ws(ws), sentence, confirmation)
     }
 }

@@ -15,7 +15,7 @@ use keyhold_token::{Jwks, Scope};
 
 use crate::apikeys::Token;
 use crate::ops::Operations;
-use crate::ops::{Outcome, Ws};
+use crate::ops::{Asked, Outcome, Ws};
 use crate::{
     ApiKey, AuditEntry, AuditVerification, Error, MintRequest, MintedKey, Principal, Result,
     RevokeAll, SigningKeyRotation, api,
@@ -250,6 +250,16 @@ impl Operations for Remote {
 
     fn active_credential(&self, ws: Ws, name: &str) -> Result<api::ActiveCredential> {
         self.on(ws, |c| c.active_credential(name))
+    }
+
+    fn ask(&self, ws: Ws, sentence: &str, confirmation: Option<&str>) -> Asked {
+        let body = api::AskBody {
+            sentence: sentence.to_owned(),
+            confirmation: confirmation.map(str::to_owned),
+        };
+        let reply: api::AskReply<String> =
+            self.on(ws, |c| c.call(Op::Ask, &Params::default(), Some(&body)))?;
+        Ok(reply.map(|t| Token::new(Zeroizing::new(t))))
     }
 }
 

@@ -3,6 +3,7 @@
 //! log line and its metrics.
 
 mod admin;
+mod assistant;
 mod auth;
 mod connections;
 mod input;
@@ -160,6 +161,7 @@ async fn route<'a>(
         | Op::RegenerateCredential
         | Op::RotateConnection
         | Op::ActiveCredential => connections::route(app, origin, req, (route, params), seen).await,
+        Op::Ask => assistant::ask(app, origin, req, seen).await,
     }
 }
 

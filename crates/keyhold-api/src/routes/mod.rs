@@ -56,6 +56,8 @@ pub enum Op {
     RotateConnection,
     /// The credential to use now.
     ActiveCredential,
+    /// A sentence for the assistant.
+    Ask,
 }
 
 /// A route of API v1.
@@ -226,9 +228,9 @@ mod tests {
     }
 
     #[test]
-    fn only_the_active_credential_route_answers_a_secret() {
+    fn only_the_active_credential_and_the_assistant_answer_a_secret() {
         let secret: Vec<Op> = ROUTES.iter().filter(|r| r.secret).map(|r| r.op).collect();
-        assert_eq!(secret, [Op::ActiveCredential]);
+        assert_eq!(secret, [Op::ActiveCredential, Op::Ask]);
         let r = Op::ActiveCredential.route();
         assert_eq!((r.method, r.scope), ("GET", Some("connections:use")));
         // No connection route takes a secret in its path or query: only in a body.

@@ -25,6 +25,8 @@ pub mod envelope;
 mod error;
 mod keyring;
 mod master;
+pub mod otp;
+pub mod password;
 pub mod random;
 mod rowauth;
 mod secret;

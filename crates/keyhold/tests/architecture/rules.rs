@@ -492,8 +492,9 @@ fn name_static(name: &str) -> &'static str {
 // ---- primitives --------------------------------------------------------------------------------
 
 /// Crates of cryptographic primitives only keyhold-crypto may name: randomness, Ed25519,
-/// digests, MACs and AEAD have one implementation, one set of checks and one zeroize story.
-const PRIMITIVE_CRATES: [&str; 2] = ["chacha20poly1305", "ring"];
+/// digests, MACs, AEAD and password hashing have one implementation, one set of checks and one
+/// zeroize story.
+const PRIMITIVE_CRATES: [&str; 3] = ["argon2", "chacha20poly1305", "ring"];
 
 fn primitives_from_crypto(ast: &syn::File, place: &str, out: &mut Vec<Violation>) {
     let paths = Paths::collect(ast, true);

@@ -75,6 +75,8 @@ fn show(done: Done<Token>, out: &Output) -> keyhold::Result<()> {
 /// A destructive request goes ahead with `yes`, or a yes typed at the terminal.
 fn confirm(question: &str, yes: bool) -> keyhold::Result<()> {
     if yes {
+        // Said even when not asked: --yes confirms what Azi understood, and this is it.
+        eprintln!("{} yes (--yes)", crate::exit::printable(question));
         return Ok(());
     }
     let refused = |reason: &str| Error::InvalidInput {

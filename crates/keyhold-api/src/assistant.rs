@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::{ApiKey, KeyList, Minted, RevokeAll, TestOutcome};
 
 /// `POST /v1/assistant`: what the person wrote, and the confirmation of an earlier reply.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// (`Debug` shows neither: the sentence may hold anything, the confirmation acts.)
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AskBody {
     /// The sentence, as typed (at most 4 KiB are read).
@@ -35,8 +36,8 @@ pub enum AskStatus {
     Done,
 }
 
-/// A destructive request waiting for its second ask.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A destructive request waiting for its second ask. (`Debug` does not show the token.)
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Confirmation {
     /// Unix seconds after which it confirms nothing.
     pub expires_at: i64,
@@ -44,6 +45,28 @@ pub struct Confirmation {
     pub question: String,
     /// Send back as `confirmation`, once.
     pub token: String,
+}
+
+impl std::fmt::Debug for AskBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AskBody")
+            .field("sentence", &format_args!("({} bytes)", self.sentence.len()))
+            .field(
+                "confirmation",
+                &self.confirmation.as_ref().map(|_| "(redacted)"),
+            )
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Confirmation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Confirmation")
+            .field("expires_at", &self.expires_at)
+            .field("question", &self.question)
+            .field("token", &"(redacted)")
+            .finish()
+    }
 }
 
 /// What a carried-out request did: what the equivalent route answers.
@@ -155,6 +178,27 @@ impl<S> AskReply<S> {
                 Done::Rotated(t) => Done::Rotated(t.clone()),
             }),
             status: self.status,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_sentence_and_no_confirmation() {
+        let body = AskBody {
+            sentence: "revoke the key my-canary-name".into(),
+            confirmation: Some("khc_canary".into()),
+        };
+        let c = Confirmation {
+            expires_at: 1,
+            question: "Revoke?".into(),
+            token: "khc_canary".into(),
+        };
+        for shown in [format!("{body:?}"), format!("{c:?}")] {
+            assert!(!shown.contains("canary"), "{shown}");
         }
     }
 }

@@ -2,7 +2,7 @@
 //! its arguments read. Every pass is one walk over the words (or a bounded window of them).
 
 use crate::duration::{Preset, durations, nearest};
-use crate::names::{Name, another, name, scopes};
+use crate::names::{Name, Scope, another, name, scopes, unknown_scope};
 use crate::refuse::refusal;
 use crate::words::{Tok, Work, destructive_at, words};
 use crate::{HELP, Intent};
@@ -250,6 +250,13 @@ fn create(text: &str, toks: &[Tok], at: usize, work: &Work) -> Intent {
             *s = true;
         }
     }
+    if let Some(word) = unknown_scope(toks, at + 1, &skip) {
+        let known: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+        return clarify(format!(
+            "\"{word}\" is not a scope; the scopes are {}",
+            known.join(", ")
+        ));
+    }
     match (named, expires) {
         (Some(n), Some(expires)) => Intent::CreateKey {
             name: n.text,
@@ -315,15 +322,18 @@ fn revoke(text: &str, toks: &[Tok], at: usize, neg: &[bool], work: &Work) -> Int
             "connections are not revoked; did you mean \"rotate the <name> connection\"?",
         );
     }
+    if other_workspace(toks) {
+        return clarify(match all {
+            true => "I act only on this workspace; revoke all keys in this workspace?",
+            false => "I act only on this workspace; revoke that key in this workspace?",
+        });
+    }
     if all {
-        if other_workspace(toks) {
-            return clarify("I act only on this workspace; revoke all keys in this workspace?");
-        }
-        let (skip, _) = duration_skip(toks, work);
-        if name(text, toks, at + 1, &["key", "keys"], &skip, work).is_some() {
-            return clarify(
-                "revoke all covers every key in this workspace; to revoke one key, name it alone",
-            );
+        if let Some(word) = narrows(toks, at, neg) {
+            return clarify(format!(
+                "revoke all takes every key in this workspace, not only some (\"{word}\"): to \
+                 revoke one key, name it alone; or say \"revoke all keys\""
+            ));
         }
         return Intent::RevokeAll;
     }
@@ -337,6 +347,59 @@ fn revoke(text: &str, toks: &[Tok], at: usize, neg: &[bool], work: &Work) -> Int
     }
 }
 
+/// The words "revoke all" may have in its clause after the verb: they say "every key of this
+/// workspace", and how urgently.
+const ALL_OF_THEM: [&str; 27] = [
+    "all",
+    "every",
+    "each",
+    "the",
+    "of",
+    "api",
+    "key",
+    "keys",
+    "in",
+    "for",
+    "on",
+    "across",
+    "this",
+    "our",
+    "workspace",
+    "now",
+    "immediately",
+    "right",
+    "away",
+    "at",
+    "once",
+    "asap",
+    "active",
+    "existing",
+    "current",
+    "live",
+    "outstanding",
+];
+
+/// The first word after the verb, in its clause, that would make "revoke all" revoke only some
+/// keys ("all expired keys", "all my keys", "the key named all", a quoted name), if any.
+fn narrows(toks: &[Tok], at: usize, neg: &[bool]) -> Option<String> {
+    for i in at + 1..toks.len() {
+        let word = w(toks, i);
+        if word == "," {
+            break;
+        }
+        let quantifier = matches!(word, "all" | "every" | "each");
+        let named = quantifier && matches!(w(toks, i.wrapping_sub(1)), "the" | "named" | "called");
+        let own_workspace = matches!(word, "my") && w(toks, i + 1) == "workspace";
+        if neg[i] && toks[i].quote == 0 {
+            continue;
+        }
+        if toks[i].quote > 0 || named || !(own_workspace || ALL_OF_THEM.contains(&word)) {
+            return Some(toks[i].w.clone());
+        }
+    }
+    None
+}
+
 fn rotate(text: &str, toks: &[Tok], at: usize, work: &Work) -> Intent {
     let nouns = ["connection", "credential", "password", "login"];
     if has(toks, &["key", "keys"]) && !has(toks, &nouns) {
@@ -347,6 +410,9 @@ fn rotate(text: &str, toks: &[Tok], at: usize, work: &Work) -> Intent {
     }
     if has(toks, &["all", "each"]) {
         return clarify("which connection should I rotate? one at a time");
+    }
+    if other_workspace(toks) {
+        return clarify("I act only on this workspace; rotate that connection in this workspace?");
     }
     let skip = vec![false; toks.len()];
     match name(text, toks, at + 1, &nouns, &skip, work) {

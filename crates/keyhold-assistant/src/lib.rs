@@ -113,7 +113,7 @@ pub fn key_name(written: &str) -> String {
 }
 
 /// `s` as a JSON string, quotes included.
-fn json_string(s: &str) -> String {
+pub(crate) fn json_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

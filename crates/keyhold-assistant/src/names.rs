@@ -12,8 +12,10 @@ pub enum Scope {
     ExecuteQueries,
     /// `keys:read`: see keys' metadata.
     KeysRead,
-    /// `keys:write`: create and revoke keys.
+    /// `keys:write`: create keys.
     KeysWrite,
+    /// `keys:revoke`: revoke keys.
+    KeysRevoke,
     /// `audit:read`: read the audit log.
     AuditRead,
     /// `connections:read`: see connections.
@@ -30,11 +32,12 @@ pub enum Scope {
 
 impl Scope {
     /// Every scope in the catalog.
-    pub const ALL: [Scope; 10] = [
+    pub const ALL: [Scope; 11] = [
         Scope::ReadQueries,
         Scope::ExecuteQueries,
         Scope::KeysRead,
         Scope::KeysWrite,
+        Scope::KeysRevoke,
         Scope::AuditRead,
         Scope::ConnectionsRead,
         Scope::ConnectionsWrite,
@@ -50,6 +53,7 @@ impl Scope {
             Scope::ExecuteQueries => "execute:queries",
             Scope::KeysRead => "keys:read",
             Scope::KeysWrite => "keys:write",
+            Scope::KeysRevoke => "keys:revoke",
             Scope::AuditRead => "audit:read",
             Scope::ConnectionsRead => "connections:read",
             Scope::ConnectionsWrite => "connections:write",
@@ -262,7 +266,8 @@ fn scope_of(verb: &str, noun: &str) -> Option<Scope> {
         }
         ("execute" | "run" | "write", "queries" | "query" | "sql" | "") => Scope::ExecuteQueries,
         ("read" | "view" | "see" | "list", "keys" | "key") => Scope::KeysRead,
-        ("write" | "manage" | "create" | "revoke", "keys" | "key") => Scope::KeysWrite,
+        ("write" | "manage" | "create" | "mint", "keys" | "key") => Scope::KeysWrite,
+        ("revoke" | "disable", "keys" | "key") => Scope::KeysRevoke,
         (_, "audit") => Scope::AuditRead,
         ("read" | "view" | "see" | "list", "connection") => Scope::ConnectionsRead,
         ("write" | "manage" | "create" | "add", "connection") => Scope::ConnectionsWrite,
@@ -270,6 +275,15 @@ fn scope_of(verb: &str, noun: &str) -> Option<Scope> {
         ("use", "connection") => Scope::ConnectionsUse,
         _ => return None,
     })
+}
+
+/// A word after `from` written like a scope (`keys:delete`) that is not one of the catalog's.
+pub(crate) fn unknown_scope(toks: &[Tok], from: usize, skip: &[bool]) -> Option<String> {
+    toks.iter()
+        .enumerate()
+        .skip(from)
+        .find(|(i, t)| t.quote == 0 && !skip[*i] && t.w.contains(':') && literal(&t.w).is_none())
+        .map(|(_, t)| t.w.clone())
 }
 
 /// The scopes asked for in the words after `from`, sorted by name and without repeats.

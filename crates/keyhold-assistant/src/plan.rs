@@ -9,6 +9,10 @@ use crate::{Intent, key_name};
 /// keys create` without `--scopes` still gives the caller's own.
 pub const DEFAULT_SCOPES: [&str; 1] = ["read:queries"];
 
+/// Why a name as written cannot be acted on.
+const NAME_RULES: &str = "that name cannot be a keyhold name: use letters a-z, digits, '.', '_' \
+     and '-', at most 64 characters";
+
 /// One operation, as keyhold performs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Plan {
@@ -45,10 +49,13 @@ impl Intent {
     pub fn plan(&self) -> Result<Option<Plan>, String> {
         let named = |written: &str| {
             let n = key_name(written);
-            if n.is_empty() {
-                Err(format!(
-                    "\"{written}\" cannot be a name: use letters and digits"
-                ))
+            let lossy = written
+                .chars()
+                .any(|c| c.is_alphanumeric() && !c.is_ascii_alphanumeric());
+            let long = written.chars().filter(char::is_ascii_alphanumeric).count() > n.len();
+            if n.is_empty() || lossy || long {
+                // The name as written is not repeated: it may hold anything a person pasted.
+                Err(NAME_RULES.to_owned())
             } else {
                 Ok(n)
             }
@@ -80,6 +87,35 @@ impl Intent {
 }
 
 impl Plan {
+    /// The plan as one JSON object, names as keyhold writes them: what a confirmation is bound
+    /// to (`{"plan":"revoke_key","key":"grafana"}`).
+    pub fn to_json(&self) -> String {
+        let one = |plan: &str, field: &str, value: &str| {
+            format!(
+                "{{\"plan\":\"{plan}\",\"{field}\":{}}}",
+                crate::json_string(value)
+            )
+        };
+        match self {
+            Plan::Mint {
+                name,
+                expires,
+                scopes,
+            } => {
+                let scopes: Vec<String> = scopes.iter().map(|s| crate::json_string(s)).collect();
+                format!(
+                    "{{\"plan\":\"create_key\",\"name\":{},\"expires\":\"{expires}\",\"scopes\":[{}]}}",
+                    crate::json_string(name),
+                    scopes.join(",")
+                )
+            }
+            Plan::List => "{\"plan\":\"list_keys\"}".to_owned(),
+            Plan::Revoke { key } => one("revoke_key", "key", key),
+            Plan::RevokeAll => "{\"plan\":\"revoke_all\"}".to_owned(),
+            Plan::Rotate { connection } => one("rotate_connection", "connection", connection),
+        }
+    }
+
     /// The scope the caller needs for it.
     pub fn scope(&self) -> &'static str {
         match self {
@@ -136,6 +172,24 @@ mod tests {
     }
 
     #[test]
+    fn a_plan_is_written_with_keyholds_names() {
+        let plan = parse("Revoke the key named Grafana_Prod")
+            .plan()
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            plan.to_json(),
+            r#"{"plan":"revoke_key","key":"grafana_prod"}"#
+        );
+        let plan = parse("Create an API key for the mobile app with 30-day expiry").plan();
+        assert_eq!(
+            plan.unwrap().unwrap().to_json(),
+            r#"{"plan":"create_key","name":"mobile-app","expires":"30d","scopes":["read:queries"]}"#
+        );
+        assert_eq!(Plan::RevokeAll.to_json(), r#"{"plan":"revoke_all"}"#);
+    }
+
+    #[test]
     fn a_key_without_scopes_asked_for_gets_the_least_and_names_are_keyholds() {
         let plan = parse("Create an API key for the mobile app with 30-day expiry").plan();
         assert_eq!(
@@ -161,11 +215,21 @@ mod tests {
     }
 
     #[test]
-    fn a_name_with_nothing_usable_is_a_sentence_back() {
-        let intent = Intent::RevokeKey { key: "…".into() };
+    fn a_name_keyhold_cannot_hold_whole_is_refused_without_being_repeated() {
+        for written in ["…", "café", "ü-grafana", &"x".repeat(65)] {
+            let intent = Intent::RevokeKey {
+                key: written.to_owned(),
+            };
+            assert_eq!(intent.plan(), Err(NAME_RULES.to_owned()), "{written}");
+        }
+        let intent = Intent::RevokeKey {
+            key: "Grafana (prod)".into(),
+        };
         assert_eq!(
             intent.plan(),
-            Err("\"…\" cannot be a name: use letters and digits".to_owned())
+            Ok(Some(Plan::Revoke {
+                key: "grafana-prod".into()
+            }))
         );
     }
 }

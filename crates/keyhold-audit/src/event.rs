@@ -106,6 +106,12 @@ named_enum! {
         RegenerationAbandoned => "connection.regeneration_abandoned",
         /// A consumer was handed a connection's credential.
         CredentialRead => "credential.read",
+        /// The assistant handed out a confirmation of a destructive request (the target is a
+        /// prefix of its token's digest, never the token).
+        ConfirmationIssued => "assistant.confirmation_issued",
+        /// A confirmation was presented that does not confirm the request (the outcome says
+        /// so; the detail says why).
+        ConfirmationRefused => "assistant.confirmation_refused",
     }
 }
 
@@ -376,8 +382,12 @@ mod tests {
         for s in Surface::ALL {
             assert_eq!(s.as_str().parse::<Surface>(), Ok(*s));
         }
-        assert_eq!(Action::ALL.len(), 23);
+        assert_eq!(Action::ALL.len(), 25);
         assert_eq!(Action::CredentialRead.as_str(), "credential.read");
+        assert_eq!(
+            Action::ConfirmationRefused.as_str(),
+            "assistant.confirmation_refused"
+        );
         assert_eq!(Action::KeysRevokedAll.as_str(), "keys.revoked_all");
         assert_eq!(Action::AuditCheckpointed.as_str(), "audit.checkpointed");
         assert_eq!("key.Used".parse::<Action>(), Err(AuditError::UnknownAction));

@@ -178,6 +178,38 @@ pub fn connection_created(
     Ok(connection(Action::ConnectionCreated, workspace, name, None)?.detail("kind", kind))
 }
 
+/// `assistant.confirmation_issued`: confirmation `id` (a prefix of its token's digest) of a
+/// `plan` (its kind, e.g. `revoke_all`) in `workspace`, valid until `expires_at`.
+pub fn confirmation_issued(
+    workspace: &str,
+    id: &str,
+    plan: &str,
+    expires_at: i64,
+) -> Result<EventDraft, DraftError> {
+    let plan = PublicText::new(plan).map_err(|_| DraftError::Text)?;
+    Ok(EventDraft::new(Action::ConfirmationIssued)
+        .workspace(workspace)
+        .target(id)
+        .detail("plan", plan)
+        .detail("expires_at", expires_at))
+}
+
+/// `assistant.confirmation_refused`: confirmation `id` (a prefix of its token's digest) was
+/// presented in `workspace` and refused, `why` (`unknown`, `other_caller`, `other_request`,
+/// `expired`).
+pub fn confirmation_refused(
+    workspace: &str,
+    id: &str,
+    why: &str,
+) -> Result<EventDraft, DraftError> {
+    let why = PublicText::new(why).map_err(|_| DraftError::Text)?;
+    Ok(EventDraft::new(Action::ConfirmationRefused)
+        .workspace(workspace)
+        .target(id)
+        .failed("confirmation_invalid")
+        .detail("why", why))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

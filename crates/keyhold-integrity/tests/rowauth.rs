@@ -310,7 +310,10 @@ fn a_confirmation_authenticates_only_for_its_caller_intent_workspace_and_time() 
     };
     auth.mac_confirmation(&mut row).unwrap();
     write(&store, |tx| Ok(tx.insert_confirmation(&row, 0)?));
-    let taken = write(&store, |tx| Ok(tx.take_confirmation("ab12")?)).unwrap();
+    let taken = match write(&store, |tx| Ok(tx.take_confirmation("ab12", "key:k1", 0)?)) {
+        keyhold_store::Taken::Row(row) => row,
+        other => panic!("{other:?}"),
+    };
     auth.check_confirmation(&taken).unwrap();
 
     let edits: [fn(&mut keyhold_store::ConfirmationRow); 5] = [

@@ -26,7 +26,7 @@ pub struct ConfirmationRow {
 
 impl ConfirmationRow {
     /// Whether this confirmation confirms `intent` asked by `caller` in `workspace` at `now`:
-    /// `Err` says why not.
+    /// `Err` says why not (`other_caller`, `other_request`, `expired`).
     pub fn confirms(
         &self,
         caller: &str,
@@ -35,11 +35,11 @@ impl ConfirmationRow {
         now: i64,
     ) -> Result<(), &'static str> {
         if self.caller != caller || self.workspace != workspace {
-            Err("was given to another caller")
+            Err("other_caller")
         } else if self.intent != intent {
-            Err("was given for another request")
+            Err("other_request")
         } else if self.expires_at < now {
-            Err("has expired")
+            Err("expired")
         } else {
             Ok(())
         }
@@ -68,14 +68,18 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Takes the confirmation `id`: it is deleted whatever the caller then decides, so that
-    /// it is used at most once. `None` if there is none (never issued, or already taken).
-    pub fn take_confirmation(&self, id: &str) -> Result<Option<ConfirmationRow>, StoreError> {
-        self.conn()
+    /// Takes the confirmation `id` if it was given to `caller`: it is deleted whatever the
+    /// caller then decides, so that it is used at most once. A confirmation given to another
+    /// caller is left for its owner ([`Taken::OtherCaller`]). Expired ones are dropped first.
+    pub fn take_confirmation(&self, id: &str, caller: &str, now: i64) -> Result<Taken, StoreError> {
+        let c = self.conn();
+        c.execute("DELETE FROM confirmations WHERE expires_at < ?1", [now])
+            .map_err(|e| self.err(e))?;
+        let taken = c
             .query_row(
-                "DELETE FROM confirmations WHERE id = ?1 \
+                "DELETE FROM confirmations WHERE id = ?1 AND caller = ?2 \
                  RETURNING id, workspace, caller, intent, expires_at, mac",
-                [id],
+                [id, caller],
                 |r| {
                     Ok(ConfirmationRow {
                         id: r.get(0)?,
@@ -88,8 +92,34 @@ impl Tx<'_> {
                 },
             )
             .optional()
-            .map_err(|e| self.err(e))
+            .map_err(|e| self.err(e))?;
+        if let Some(row) = taken {
+            return Ok(Taken::Row(row));
+        }
+        let exists = c
+            .query_row(
+                "SELECT 1 FROM confirmations WHERE id = ?1",
+                [id],
+                |_| Ok(()),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(match exists {
+            Some(()) => Taken::OtherCaller,
+            None => Taken::Nothing,
+        })
     }
+}
+
+/// What [`Tx::take_confirmation`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken {
+    /// The caller's confirmation, now deleted.
+    Row(ConfirmationRow),
+    /// A confirmation given to another caller (left as it is).
+    OtherCaller,
+    /// None (never issued, used, or expired).
+    Nothing,
 }
 
 #[cfg(test)]
@@ -108,21 +138,18 @@ mod tests {
         };
         let intent = row.intent.clone();
         assert_eq!(row.confirms("key:k1", "ws_1", &intent, 100), Ok(()));
-        assert_eq!(
-            row.confirms("key:k1", "ws_1", &intent, 101),
-            Err("has expired")
-        );
+        assert_eq!(row.confirms("key:k1", "ws_1", &intent, 101), Err("expired"));
         assert_eq!(
             row.confirms("key:k2", "ws_1", &intent, 50),
-            Err("was given to another caller")
+            Err("other_caller")
         );
         assert_eq!(
             row.confirms("key:k1", "ws_2", &intent, 50),
-            Err("was given to another caller")
+            Err("other_caller")
         );
         assert_eq!(
             row.confirms("key:k1", "ws_1", "{\"intent\":\"list_keys\"}", 50),
-            Err("was given for another request")
+            Err("other_request")
         );
     }
 }

@@ -28,7 +28,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use audit::{AuditFilter, AuditRow, AuditRowView};
 pub use changes::{ChangeMark, Standing};
-pub use confirmations::ConfirmationRow;
+pub use confirmations::{ConfirmationRow, Taken};
 pub use connection_rows::ConnectionRow;
 pub use datadir::{DATABASE_FILE, DataDir, DataDirError};
 pub use error::StoreError;

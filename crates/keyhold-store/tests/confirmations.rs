@@ -3,7 +3,7 @@
 //! it is opened.
 #![allow(clippy::expect_used)]
 
-use keyhold_store::{ConfirmationRow, Store, StoreError, Tx};
+use keyhold_store::{ConfirmationRow, Store, StoreError, Taken, Tx};
 use tempfile::TempDir;
 
 fn store() -> (TempDir, Store) {
@@ -28,29 +28,38 @@ fn row(id: &str, expires_at: i64) -> ConfirmationRow {
 }
 
 #[test]
-fn a_confirmation_is_taken_once_and_whole() {
+fn a_confirmation_is_taken_once_whole_and_only_by_its_caller() {
     let (_dir, store) = store();
     write(&store, |tx| tx.insert_confirmation(&row("c1", 100), 50));
     write(&store, |tx| tx.insert_confirmation(&row("c2", 100), 50));
-    let taken = write(&store, |tx| tx.take_confirmation("c1"));
-    assert_eq!(taken, Some(row("c1", 100)));
-    assert_eq!(write(&store, |tx| tx.take_confirmation("c1")), None);
-    assert_eq!(write(&store, |tx| tx.take_confirmation("nope")), None);
-    assert_eq!(
-        write(&store, |tx| tx.take_confirmation("c2")),
-        Some(row("c2", 100))
-    );
+    // Another caller finds it, but leaves it.
+    let other = write(&store, |tx| tx.take_confirmation("c1", "key:k2", 50));
+    assert_eq!(other, Taken::OtherCaller);
+    let taken = write(&store, |tx| tx.take_confirmation("c1", "key:k1", 50));
+    assert_eq!(taken, Taken::Row(row("c1", 100)));
+    let again = write(&store, |tx| tx.take_confirmation("c1", "key:k1", 50));
+    assert_eq!(again, Taken::Nothing);
+    let none = write(&store, |tx| tx.take_confirmation("nope", "key:k1", 50));
+    assert_eq!(none, Taken::Nothing);
+    let c2 = write(&store, |tx| tx.take_confirmation("c2", "key:k1", 50));
+    assert_eq!(c2, Taken::Row(row("c2", 100)));
 }
 
 #[test]
-fn adding_one_drops_those_expired_and_keeps_the_rest() {
+fn adding_or_taking_one_drops_those_expired_and_keeps_the_rest() {
     let (_dir, store) = store();
     write(&store, |tx| tx.insert_confirmation(&row("old", 10), 5));
     write(&store, |tx| tx.insert_confirmation(&row("live", 30), 5));
     write(&store, |tx| tx.insert_confirmation(&row("new", 60), 20));
-    assert_eq!(write(&store, |tx| tx.take_confirmation("old")), None);
-    assert!(write(&store, |tx| tx.take_confirmation("live")).is_some());
-    assert!(write(&store, |tx| tx.take_confirmation("new")).is_some());
+    let old = write(&store, |tx| tx.take_confirmation("old", "key:k1", 20));
+    assert_eq!(old, Taken::Nothing);
+    // Taking drops what expired too, even another caller's.
+    let late = write(&store, |tx| tx.take_confirmation("nope", "key:k9", 45));
+    assert_eq!(late, Taken::Nothing);
+    let live = write(&store, |tx| tx.take_confirmation("live", "key:k1", 45));
+    assert_eq!(live, Taken::Nothing);
+    let new = write(&store, |tx| tx.take_confirmation("new", "key:k1", 45));
+    assert!(matches!(new, Taken::Row(_)));
 }
 
 #[test]
@@ -58,11 +67,15 @@ fn a_rolled_back_take_leaves_the_confirmation() {
     let (_dir, store) = store();
     write(&store, |tx| tx.insert_confirmation(&row("c1", 100), 50));
     let failed: Result<(), StoreError> = store.write(|tx| {
-        assert!(tx.take_confirmation("c1")?.is_some());
+        assert!(matches!(
+            tx.take_confirmation("c1", "key:k1", 50)?,
+            Taken::Row(_)
+        ));
         Err(StoreError::Busy(std::path::PathBuf::new()))
     });
     assert!(failed.is_err());
-    assert!(write(&store, |tx| tx.take_confirmation("c1")).is_some());
+    let kept = write(&store, |tx| tx.take_confirmation("c1", "key:k1", 50));
+    assert!(matches!(kept, Taken::Row(_)));
 }
 
 #[test]

@@ -5,7 +5,8 @@
 
 use keyhold_api::{AskReply, Confirmation, Done, KeyList, MintBody};
 use keyhold_assistant::Plan;
-use keyhold_store::ConfirmationRow;
+use keyhold_audit::events::{confirmation_issued, confirmation_refused};
+use keyhold_store::{ConfirmationRow, Taken};
 
 use crate::{Caller, Error, Keyhold, MintRequest, Result, Scope, Token, now};
 
@@ -30,50 +31,67 @@ impl Keyhold {
             field: "request",
             reason,
         };
-        let (Some(plan), caller) = (intent.plan().map_err(invalid)?, caller.clone()) else {
-            return Ok(AskReply::pending(&json, None));
-        };
-        let caller = &caller.asking(intent.kind());
-        let scope: Scope = plan.scope().parse()?;
-        match (plan.confirmation(), confirmation) {
+        let plan = intent.plan().map_err(invalid)?;
+        let caller = &caller.clone().asking(intent.kind());
+        match (plan.as_ref().and_then(Plan::confirmation), confirmation) {
             (Some(question), None) => {
-                let c = self.confirmation(caller, workspace, scope, &json, question)?;
+                let plan = plan
+                    .as_ref()
+                    .ok_or(Error::Internal("a question without a plan"))?;
+                let c = self.confirmation(caller, workspace, plan, question)?;
                 return Ok(AskReply::pending(&json, Some(c)));
             }
-            (Some(_), Some(token)) => self.confirmed(caller, workspace, &json, token)?,
-            (None, Some(_)) => return Err(Error::Confirmation("there is nothing to confirm")),
+            (Some(_), Some(token)) => {
+                let plan = plan
+                    .as_ref()
+                    .ok_or(Error::Internal("a question without a plan"))?;
+                self.confirmed(caller, workspace, &plan.to_json(), token)?
+            }
+            (None, Some(_)) => {
+                return Err(Error::Confirmation(
+                    "confirms nothing: there is nothing to confirm",
+                ));
+            }
             (None, None) => {}
         }
+        let Some(plan) = plan else {
+            return Ok(AskReply::pending(&json, None));
+        };
         Ok(AskReply::done(
             &json,
             self.carry_out(caller, workspace, plan)?,
         ))
     }
 
-    /// Stores a confirmation of `intent` for `caller`, who must hold `scope` there.
+    /// Stores a confirmation of `plan` for `caller`, who must hold the scope it needs there,
+    /// and records that it was handed out.
     fn confirmation(
         &self,
         caller: &Caller,
         workspace: &str,
-        scope: Scope,
-        intent: &str,
+        plan: &Plan,
         question: String,
     ) -> Result<Confirmation> {
         let token = keyhold_crypto::random::identifier("khc_", 32)?;
         let (now, expires_at) = (now(), now() + CONFIRMATION_SECS);
+        let scope: Scope = plan.scope().parse()?;
         self.store.write(|tx| -> Result<()> {
             let ws = self.resolve(tx, workspace)?;
             caller.require(scope, &ws.id)?;
+            let id = digest(&token);
+            let kind = plan_kind(plan);
+            let event = confirmation_issued(&ws.id, &id[..16], kind, expires_at)?;
             let mut row = ConfirmationRow {
-                id: digest(&token),
+                id,
                 workspace: ws.id,
                 caller: caller.name(),
-                intent: intent.to_owned(),
+                intent: plan.to_json(),
                 expires_at,
                 mac: Vec::new(),
             };
             self.rows.mac_confirmation(&mut row)?;
-            Ok(tx.insert_confirmation(&row, now)?)
+            tx.insert_confirmation(&row, now)?;
+            self.audit(tx, caller, event)
         })?;
         Ok(Confirmation {
             expires_at,
@@ -82,18 +100,35 @@ impl Keyhold {
         })
     }
 
-    /// Takes the confirmation `token` — used up whether or not it confirms — and checks that it
-    /// was given to `caller`, in `workspace`, for `intent`, and has not expired.
-    fn confirmed(&self, caller: &Caller, workspace: &str, intent: &str, token: &str) -> Result<()> {
+    /// Takes `caller`'s confirmation `token` — used up whether or not it confirms — and checks
+    /// that it was given in `workspace` for `plan` and has not expired. Another caller's
+    /// confirmation is left to its owner. A refusal is recorded.
+    fn confirmed(&self, caller: &Caller, workspace: &str, plan: &str, token: &str) -> Result<()> {
         let verdict = self.store.write(|tx| -> Result<Result<(), &str>> {
             let ws = self.resolve(tx, workspace)?;
-            let Some(row) = tx.take_confirmation(&digest(token))? else {
-                return Ok(Err("is unknown or was used already"));
+            let id = digest(token);
+            let why = match tx.take_confirmation(&id, &caller.name(), now())? {
+                Taken::Row(row) => {
+                    self.rows.check_confirmation(&row)?;
+                    match row.confirms(&caller.name(), &ws.id, plan, now()) {
+                        Ok(()) => return Ok(Ok(())),
+                        Err(why) => why,
+                    }
+                }
+                Taken::OtherCaller => "other_caller",
+                Taken::Nothing => "unknown",
             };
-            self.rows.check_confirmation(&row)?;
-            Ok(row.confirms(&caller.name(), &ws.id, intent, now()))
+            self.audit(tx, caller, confirmation_refused(&ws.id, &id[..16], why)?)?;
+            Ok(Err(why))
         })?;
-        verdict.map_err(Error::Confirmation)
+        verdict.map_err(|why| {
+            Error::Confirmation(match why {
+                "unknown" => "is unknown, used already or expired",
+                "other_caller" => "was given to another caller",
+                "other_request" => "was given for another request",
+                _ => "has expired",
+            })
+        })
     }
 
     fn carry_out(&self, caller: &Caller, workspace: &str, plan: Plan) -> Result<Done<Token>> {
@@ -116,6 +151,17 @@ impl Keyhold {
                 Done::Rotated(self.rotate_connection(caller, workspace, &connection, false)?)
             }
         })
+    }
+}
+
+/// A plan's kind, as the audit log names it.
+fn plan_kind(plan: &Plan) -> &'static str {
+    match plan {
+        Plan::Mint { .. } => "create_key",
+        Plan::List => "list_keys",
+        Plan::Revoke { .. } => "revoke_key",
+        Plan::RevokeAll => "revoke_all",
+        Plan::Rotate { .. } => "rotate_connection",
     }
 }
 

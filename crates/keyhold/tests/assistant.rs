@@ -128,27 +128,42 @@ fn a_confirmation_is_single_use_across_processes_and_bound_to_its_caller_and_int
         let first = kh.ask(who, "default", s, None).expect("ask");
         first.confirmation.expect("confirmation").token
     };
-    // Another caller cannot use alice's confirmation, and trying uses it up.
-    let t = token(&kh, &alice, "revoke the grafana key");
-    let why = invalid(other_process.ask(&bob, "default", "revoke the grafana key", Some(&t)));
-    assert!(why.contains("another caller"), "{why}");
-    let why = invalid(kh.ask(&alice, "default", "revoke the grafana key", Some(&t)));
-    assert!(why.contains("used"), "{why}");
-    // A confirmation of one key's revocation confirms nothing else.
+    // A confirmation of one key's revocation confirms nothing else, and trying uses it up.
     let t = token(&kh, &alice, "revoke the grafana key");
     let why = invalid(kh.ask(&alice, "default", REVOKE_ALL, Some(&t)));
     assert!(why.contains("another request"), "{why}");
-    let why = invalid(kh.ask(&alice, "default", "revoke the ci key", Some(&t)));
+    let why = invalid(kh.ask(&alice, "default", "revoke the grafana key", Some(&t)));
     assert!(why.contains("used"), "{why}");
     assert_eq!(status(&kh, "grafana"), keyhold::KeyState::Active);
     assert_eq!(status(&kh, "ci"), keyhold::KeyState::Active);
-    // Used once, by the other process; then never again in either.
+    // Another caller cannot use alice's confirmation, nor use it up for her; she uses it once,
+    // in the other process, and then it is gone in both.
     let t = token(&kh, &alice, "revoke the grafana key");
+    let why = invalid(other_process.ask(&bob, "default", "revoke the grafana key", Some(&t)));
+    assert!(why.contains("another caller"), "{why}");
     let done = other_process
         .ask(&alice, "default", "revoke the grafana key", Some(&t))
         .expect("confirmed in another process");
     assert!(matches!(done.result, Some(Done::Revoked(ref k)) if k.name == "grafana"));
     invalid(kh.ask(&alice, "default", "revoke the grafana key", Some(&t)));
+    invalid(other_process.ask(&alice, "default", "revoke the grafana key", Some(&t)));
+    // Every refusal is in the audit log, by whom and why; the token never is.
+    let rows = kh.audit_entries(&op(), &AuditQuery::default()).unwrap();
+    let refused: Vec<(&str, &serde_json::Value)> = rows
+        .iter()
+        .filter(|r| r.action == "assistant.confirmation_refused")
+        .map(|r| (r.actor.as_str(), &r.details["why"]))
+        .collect();
+    assert_eq!(refused.len(), 5, "{refused:?}");
+    assert!(refused.iter().any(|(_, why)| *why == "other_caller"));
+    assert!(refused.iter().any(|(_, why)| *why == "other_request"));
+    let issued = rows
+        .iter()
+        .filter(|r| r.action == "assistant.confirmation_issued")
+        .count();
+    assert_eq!(issued, 2);
+    let all = format!("{rows:?}");
+    assert!(!all.contains(&t), "the token is not in the audit log");
     // An invented token, and a confirmation where there is nothing to confirm.
     invalid(kh.ask(&alice, "default", "revoke the ci key", Some("khc_00")));
     invalid(kh.ask(&alice, "default", "list my keys", Some("khc_00")));

@@ -153,7 +153,8 @@ const STANDALONE: [&str; 2] = ["keyhold-crypto", "keyhold-store"];
 /// words from the rotation machine's state; they know no store, token or log. The assistant
 /// only reads sentences into intents: it knows no keyhold crate, so it can act on nothing.
 /// Nothing limits the facade: it may depend on every library crate (keyhold-connect among them).
-const ONLY: [(&str, &[&str]); 7] = [
+const ONLY: [(&str, &[&str]); 8] = [
+    ("keyhold-access", &["keyhold-crypto", "keyhold-token"]),
     ("keyhold-api", &[]),
     ("keyhold-assistant", &[]),
     ("keyhold-audit", &["keyhold-crypto"]),
@@ -408,7 +409,8 @@ impl<'ast> Visit<'ast> for Paths {
 /// Crates that must do no I/O: they name no file, network, environment, process, clock,
 /// terminal or database API, and no store. The assistant among them: a sentence in, an
 /// intent out, nothing read or executed on the way.
-const NO_IO: [&str; 4] = [
+const NO_IO: [&str; 5] = [
+    "keyhold-access",
     "keyhold-assistant",
     "keyhold-audit",
     "keyhold-rotation",

@@ -92,14 +92,14 @@ fn init_status_and_workspaces() {
     assert!(out.contains("Initialised a keyhold store"), "{out}");
     assert!(out.contains("workspace:  default (ws_"), "{out}");
     let status = cli.ok(&["status"]);
-    assert!(status.contains("schema version:  7"), "{status}");
+    assert!(status.contains("schema version:  8"), "{status}");
     assert!(
         status.contains("KEKs:            1 (active: 1)"),
         "{status}"
     );
     let s = json(&cli.ok(&["status", "--json"]));
     assert_eq!(s["kek_count"], 1);
-    assert_eq!(s["schema_version"], 7);
+    assert_eq!(s["schema_version"], 8);
     assert_eq!(s["workspaces"], 1);
     let ws = json(&cli.ok(&["--json", "workspace", "create", "mobile-app"]));
     assert_eq!(ws["name"], "mobile-app");
@@ -1058,7 +1058,7 @@ fn a_store_of_the_previous_release_is_upgraded_with_every_standing_kept() {
     assert_eq!(v, 4);
     let upgrade = run_at(&cli, at, &["upgrade", "--accept-signing-key", &kid]);
     assert!(
-        String::from_utf8_lossy(&upgrade.stdout).contains("schema version:  7"),
+        String::from_utf8_lossy(&upgrade.stdout).contains("schema version:  8"),
         "{}{}",
         String::from_utf8_lossy(&upgrade.stdout),
         String::from_utf8_lossy(&upgrade.stderr)

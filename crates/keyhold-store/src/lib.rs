@@ -16,6 +16,7 @@ mod error;
 mod key_rows;
 mod lease;
 mod migrations;
+mod people;
 mod tx;
 
 use std::fs::{self, OpenOptions};
@@ -33,6 +34,7 @@ pub use connection_rows::ConnectionRow;
 pub use datadir::{DATABASE_FILE, DataDir, DataDirError};
 pub use error::StoreError;
 pub use key_rows::{ApiKeyRow, KeyStanding, SigningKeyRow, SigningKeyState};
+pub use people::{EnrolmentRow, MemberRow, PersonRow, PolicyRow, SessionRow};
 pub use tx::{KekRow, KekState, RecordKey, RecordRow, Tx, WorkspaceRow};
 
 /// `PRAGMA application_id` of a keyhold database ("KHLD").

@@ -178,6 +178,65 @@ const MIGRATIONS: &[&str] = &[
         mac        BLOB    NOT NULL
     ) STRICT;
     "#,
+    // 8: team access. People (an email, a password hash), their memberships of workspaces with
+    // a role, sessions and enrolment codes (digests only), failed sign-ins, and each
+    // workspace's access policy; access-deciding rows are MAC'd by the facade. New and empty,
+    // so it applies by itself.
+    r#"
+    CREATE TABLE people (
+        email         TEXT    PRIMARY KEY,
+        display_name  TEXT    NOT NULL,
+        password_hash TEXT,
+        totp          INTEGER NOT NULL CHECK (totp IN (0, 1)),
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL,
+        mac           BLOB    NOT NULL,
+        totp_step     INTEGER,
+        last_sign_in  INTEGER
+    ) STRICT;
+    CREATE TABLE members (
+        workspace  TEXT    NOT NULL REFERENCES workspaces (id),
+        email      TEXT    NOT NULL REFERENCES people (email),
+        role       TEXT    NOT NULL,
+        state      TEXT    NOT NULL,
+        created_by TEXT    NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        mac        BLOB    NOT NULL,
+        PRIMARY KEY (workspace, email)
+    ) STRICT;
+    CREATE INDEX members_by_email ON members (email);
+    CREATE TABLE sessions (
+        id            TEXT    PRIMARY KEY,
+        email         TEXT    NOT NULL,
+        workspace     TEXT    NOT NULL,
+        csrf          TEXT    NOT NULL,
+        created_at    INTEGER NOT NULL,
+        idle_secs     INTEGER NOT NULL CHECK (idle_secs > 0),
+        absolute_secs INTEGER NOT NULL CHECK (absolute_secs > 0),
+        mac           BLOB    NOT NULL,
+        last_seen     INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX sessions_by_member ON sessions (email, workspace);
+    CREATE TABLE enrolments (
+        id         TEXT    PRIMARY KEY,
+        email      TEXT    NOT NULL,
+        expires_at INTEGER NOT NULL,
+        mac        BLOB    NOT NULL
+    ) STRICT;
+    CREATE TABLE sign_in_failures (
+        subject  TEXT    PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        last_at  INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE workspace_policies (
+        workspace        TEXT    PRIMARY KEY REFERENCES workspaces (id),
+        require_totp     INTEGER NOT NULL CHECK (require_totp IN (0, 1)),
+        developer_scopes TEXT    NOT NULL,
+        updated_at       INTEGER NOT NULL,
+        mac              BLOB    NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// The last version [`apply`] reaches by itself from an older schema: the step after it needs

@@ -84,10 +84,14 @@ fn a_store_of_the_previous_schema_gains_confirmations_when_opened() {
     drop(store);
     let path = dir.path().join("keyhold.db");
     let c = rusqlite::Connection::open(&path).expect("sqlite");
-    c.execute_batch("DROP TABLE confirmations; PRAGMA user_version = 6;")
-        .expect("back to 6");
+    c.execute_batch(concat!(
+        "DROP TABLE workspace_policies; DROP TABLE sign_in_failures; DROP TABLE enrolments; ",
+        "DROP TABLE sessions; DROP TABLE members; DROP TABLE people; ",
+        "DROP TABLE confirmations; PRAGMA user_version = 6;"
+    ))
+    .expect("back to 6");
     drop(c);
     let store = Store::open(&path).expect("open");
-    assert_eq!(store.schema_version().expect("version"), 7);
+    assert_eq!(store.schema_version().expect("version"), 8);
     write(&store, |tx| tx.insert_confirmation(&row("c1", 100), 50));
 }

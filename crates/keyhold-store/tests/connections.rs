@@ -180,11 +180,15 @@ fn a_store_of_the_previous_schema_gains_connections_when_opened() {
     drop(store);
     let path = dir.path().join("keyhold.db");
     let c = rusqlite::Connection::open(&path).expect("sqlite");
-    c.execute_batch("DROP TABLE confirmations; DROP TABLE connections; PRAGMA user_version = 5;")
-        .expect("back to 5");
+    c.execute_batch(concat!(
+        "DROP TABLE workspace_policies; DROP TABLE sign_in_failures; DROP TABLE enrolments; ",
+        "DROP TABLE sessions; DROP TABLE members; DROP TABLE people; ",
+        "DROP TABLE confirmations; DROP TABLE connections; PRAGMA user_version = 5;"
+    ))
+    .expect("back to 5");
     drop(c);
     let store = Store::open(&path).expect("open");
-    assert_eq!(store.schema_version().expect("version"), 7);
+    assert_eq!(store.schema_version().expect("version"), 8);
     assert_eq!(store.pending_upgrade().expect("pending"), None);
     assert!(write(&store, |tx| tx.insert_connection(&row("con_1", "orders"))));
 }

@@ -14,7 +14,7 @@ use keyhold_store::{
 use tempfile::TempDir;
 
 /// The schema version this build creates.
-const LATEST: u32 = 7;
+const LATEST: u32 = 8;
 /// The last version `Store::open` applies by itself.
 const AUTOMATIC: u32 = 4;
 

@@ -3,7 +3,8 @@
 
 use keyhold_crypto::{ROW_MAC_LEN, RowKey, RowMac};
 use keyhold_store::{
-    ApiKeyRow, ConfirmationRow, ConnectionRow, SigningKeyRow, SigningKeyState, WorkspaceRow,
+    ApiKeyRow, ConfirmationRow, ConnectionRow, EnrolmentRow, MemberRow, PersonRow, PolicyRow,
+    SessionRow, SigningKeyRow, SigningKeyState, WorkspaceRow,
 };
 
 pub(crate) fn signing_key(row: &SigningKeyRow) -> RowMac {
@@ -98,6 +99,53 @@ pub(crate) fn confirmation(row: &ConfirmationRow) -> RowMac {
         .text(&row.caller)
         .text(&row.intent)
         .int(row.expires_at)
+}
+
+pub(crate) fn person(row: &PersonRow) -> RowMac {
+    RowMac::new("person")
+        .text(&row.email)
+        .text(&row.display_name)
+        .opt_text(row.password_hash.as_deref())
+        .int(i64::from(row.totp))
+        .int(row.created_at)
+        .int(row.updated_at)
+}
+
+pub(crate) fn member(row: &MemberRow) -> RowMac {
+    RowMac::new("member")
+        .text(&row.workspace)
+        .text(&row.email)
+        .text(&row.role)
+        .text(&row.state)
+        .text(&row.created_by)
+        .int(row.created_at)
+        .int(row.updated_at)
+}
+
+pub(crate) fn session(row: &SessionRow) -> RowMac {
+    RowMac::new("session")
+        .text(&row.id)
+        .text(&row.email)
+        .text(&row.workspace)
+        .text(&row.csrf)
+        .int(row.created_at)
+        .int(row.idle_secs)
+        .int(row.absolute_secs)
+}
+
+pub(crate) fn enrolment(row: &EnrolmentRow) -> RowMac {
+    RowMac::new("enrolment")
+        .text(&row.id)
+        .text(&row.email)
+        .int(row.expires_at)
+}
+
+pub(crate) fn policy(row: &PolicyRow) -> RowMac {
+    RowMac::new("workspace_policy")
+        .text(&row.workspace)
+        .int(i64::from(row.require_totp))
+        .text(&row.developer_scopes)
+        .int(row.updated_at)
 }
 
 pub(crate) fn counter(n: i64) -> RowMac {

@@ -4,7 +4,8 @@
 //! API keys (every column but the informational last-used time, and on its own the standing
 //! that verification reads), workspaces (the whole row, and on its own the revoke-all mark),
 //! connections (settings and both slots' rotation states: which credential is handed out),
-//! the assistant's confirmations (who may confirm what, until when),
+//! the assistant's confirmations (who may confirm what, until when), team access (people and
+//! their password hashes, memberships and roles, sessions, enrolment codes, policies),
 //! the store's identity rows in `meta` with a master-key witness, and the MAC'd mint counter —
 //! and the checks that turn a row that does not authenticate into an [`IntegrityError`] naming
 //! it. It also plans the one-time upgrade that authenticates an older store's rows
@@ -28,8 +29,8 @@ use std::sync::{PoisonError, RwLock};
 
 use keyhold_crypto::{CryptoError, RowKey, RowMac, SecretBytes};
 use keyhold_store::{
-    ApiKeyRow, ConfirmationRow, ConnectionRow, KeyStanding, RecordKey, SigningKeyRow, StoreError,
-    WorkspaceRow,
+    ApiKeyRow, ConfirmationRow, ConnectionRow, EnrolmentRow, KeyStanding, MemberRow, PersonRow,
+    PolicyRow, RecordKey, SessionRow, SigningKeyRow, StoreError, WorkspaceRow,
 };
 
 pub use fields::keep_whole;
@@ -125,6 +126,56 @@ impl std::fmt::Debug for RowAuth {
         f.write_str("RowAuth(..)")
     }
 }
+
+/// A team access row: what its MAC covers, and how an integrity error names it.
+pub trait AccessRow {
+    /// The fields the MAC covers.
+    fn fields(&self) -> RowMac;
+    /// The stored MAC.
+    fn mac(&self) -> &[u8];
+    /// Replaces the stored MAC.
+    fn set_mac(&mut self, mac: Vec<u8>);
+    /// The row, named for an error (never a secret: digests are shortened).
+    fn what(&self) -> String;
+}
+
+macro_rules! access_row {
+    ($row:ty, $fields:path, |$r:ident| $what:expr) => {
+        impl AccessRow for $row {
+            fn fields(&self) -> RowMac {
+                $fields(self)
+            }
+            fn mac(&self) -> &[u8] {
+                &self.mac
+            }
+            fn set_mac(&mut self, mac: Vec<u8>) {
+                self.mac = mac;
+            }
+            fn what(&self) -> String {
+                let $r = self;
+                $what
+            }
+        }
+    };
+}
+
+access_row!(PersonRow, fields::person, |r| format!("person {}", r.email));
+access_row!(MemberRow, fields::member, |r| format!(
+    "member {} of workspace {}",
+    r.email, r.workspace
+));
+access_row!(SessionRow, fields::session, |r| format!(
+    "a session of {}",
+    r.email
+));
+access_row!(EnrolmentRow, fields::enrolment, |r| format!(
+    "an enrolment code of {}",
+    r.email
+));
+access_row!(PolicyRow, fields::policy, |r| format!(
+    "the access policy of workspace {}",
+    r.workspace
+));
 
 impl RowAuth {
     /// Holds `key` from now on (a new store, or the upgrade to authenticated rows, once the
@@ -222,6 +273,19 @@ impl RowAuth {
         self.verify(&fields::confirmation(row), &row.mac, || {
             "an assistant confirmation".to_owned()
         })
+    }
+
+    /// Sets the `mac` of a team access row (a person, a membership, a session, an enrolment
+    /// code or a workspace policy) before it is written.
+    pub fn mac_access<R: AccessRow>(&self, row: &mut R) -> Result<(), IntegrityError> {
+        let mac = self.with_key(|k| k.mac(&row.fields()).to_vec())?;
+        row.set_mac(mac);
+        Ok(())
+    }
+
+    /// A team access row as read.
+    pub fn check_access<R: AccessRow>(&self, row: &R) -> Result<(), IntegrityError> {
+        self.verify(&row.fields(), row.mac(), || row.what())
     }
 
     /// A signing key row as read.

@@ -335,3 +335,68 @@ fn a_confirmation_authenticates_only_for_its_caller_intent_workspace_and_time() 
     // Another store's key does not either.
     loaded().check_confirmation(&taken).unwrap_err();
 }
+
+#[test]
+fn team_access_rows_authenticate_until_an_access_deciding_field_changes() {
+    use keyhold_integrity::AccessRow;
+    use keyhold_store::{MemberRow, PersonRow, SessionRow};
+    let auth = loaded();
+    let mut person = PersonRow {
+        email: "ann@team.com".into(),
+        display_name: "Ann".into(),
+        password_hash: Some("$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA".into()),
+        created_at: 1,
+        updated_at: 1,
+        ..PersonRow::default()
+    };
+    auth.mac_access(&mut person).unwrap();
+    auth.check_access(&person).unwrap();
+    // Informational columns are outside the MAC.
+    let mut seen = person.clone();
+    seen.last_sign_in = Some(9);
+    seen.totp_step = Some(3);
+    auth.check_access(&seen).unwrap();
+    // A password hash put in by someone without the master key does not authenticate.
+    let mut swapped = person.clone();
+    swapped.password_hash = Some("$argon2id$v=19$m=64,t=1,p=1$c2FsdA$b3RoZXI".into());
+    let (what, detail) = named(auth.check_access(&swapped).unwrap_err());
+    assert_eq!((what.as_str(), detail.as_str()), ("person ann@team.com", TAMPERED));
+
+    let mut member = MemberRow {
+        workspace: "ws_a".into(),
+        email: "ann@team.com".into(),
+        role: "viewer".into(),
+        state: "active".into(),
+        created_by: "operator:root".into(),
+        created_at: 1,
+        updated_at: 1,
+        mac: Vec::new(),
+    };
+    auth.mac_access(&mut member).unwrap();
+    for edit in [
+        |m: &mut MemberRow| m.role = "owner".into(),
+        |m: &mut MemberRow| m.state = "disabled".into(),
+        |m: &mut MemberRow| m.workspace = "ws_b".into(),
+    ] {
+        let mut bad = member.clone();
+        edit(&mut bad);
+        assert!(auth.check_access(&bad).is_err());
+    }
+    let mut session = SessionRow {
+        id: "ab".into(),
+        email: "ann@team.com".into(),
+        workspace: "ws_a".into(),
+        csrf: "cd".into(),
+        created_at: 1,
+        idle_secs: 1800,
+        absolute_secs: 43_200,
+        mac: Vec::new(),
+        last_seen: 1,
+    };
+    auth.mac_access(&mut session).unwrap();
+    let mut longer = session.clone();
+    longer.absolute_secs *= 10;
+    assert!(auth.check_access(&longer).is_err());
+    assert_eq!(session.what(), "a session of ann@team.com");
+    loaded().check_access(&session).unwrap_err();
+}

@@ -269,8 +269,8 @@ impl Tx<'_> {
         let rows = st
             .query_map(params![workspace, email], member)
             .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(|e| self.err(e));
-        rows
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
     }
 
     /// Adds a session, and drops every session past its absolute lifetime at `now`.

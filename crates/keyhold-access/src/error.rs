@@ -28,6 +28,10 @@ pub enum AccessError {
     /// (`session_invalid`).
     #[error("the session is not valid: sign in again")]
     SessionInvalid,
+    /// A request that changes something with a session but without its CSRF token
+    /// (`csrf_failed`).
+    #[error("send the session's CSRF token as X-CSRF-Token")]
+    CsrfFailed,
     /// An enrolment code that is unknown, used or expired (`enrolment_invalid`).
     #[error("the enrolment code is not valid: ask for a new one")]
     EnrolmentInvalid,
@@ -37,6 +41,14 @@ pub enum AccessError {
     /// Not an email address (`invalid_input`).
     #[error("invalid email: {0}")]
     Email(&'static str),
+    /// Another value that is not acceptable (`invalid_input`).
+    #[error("invalid {field}: {reason}")]
+    Invalid {
+        /// Which.
+        field: &'static str,
+        /// What is accepted.
+        reason: &'static str,
+    },
 }
 
 impl AccessError {
@@ -49,8 +61,9 @@ impl AccessError {
             Self::PasswordRejected(_) => "password_rejected",
             Self::SessionInvalid => "session_invalid",
             Self::EnrolmentInvalid => "enrolment_invalid",
+            Self::CsrfFailed => "csrf_failed",
             Self::LastOwner => "last_owner",
-            Self::Email(_) => "invalid_input",
+            Self::Email(_) | Self::Invalid { .. } => "invalid_input",
         }
     }
 }

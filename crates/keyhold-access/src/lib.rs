@@ -15,12 +15,12 @@ mod error;
 mod password;
 mod role;
 mod session;
-mod throttle;
+pub mod throttle;
 pub mod totp;
 
 pub use email::normalise_email;
 pub use error::AccessError;
 pub use password::{MIN_PASSWORD_CHARS, check_password};
-pub use role::{Access, OPERATIONS, Operation, Role};
+pub use role::{Access, OPERATIONS, Operation, Role, decide_change};
 pub use session::{ENROLMENT_SECS, SessionPolicy};
 pub use throttle::{Throttle, ThrottleRule};

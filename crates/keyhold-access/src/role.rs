@@ -155,6 +155,14 @@ impl Role {
         Role::ALL.into_iter().find(|r| r.as_str() == name)
     }
 
+    /// The role named `name`, or the refusal of a name that is none (`invalid_input`).
+    pub fn named(name: &str) -> Result<Role, AccessError> {
+        Role::parse(name).ok_or(AccessError::Invalid {
+            field: "role",
+            reason: "one of owner, admin, developer, viewer",
+        })
+    }
+
     fn column(self) -> usize {
         self as usize
     }
@@ -213,6 +221,25 @@ impl Role {
         }
     }
 
+    /// The refusal of what an API key would need `scope` for.
+    pub fn refused_scope(self, scope: Scope) -> AccessError {
+        let name = OPERATIONS
+            .iter()
+            .find(|o| o.scope == Some(scope))
+            .map_or(scope.as_str(), |o| o.name);
+        self.refused(name)
+    }
+
+    /// What the keys of a member of this role may carry in a workspace whose developers may
+    /// give their keys `developer_scopes` (space-separated).
+    pub fn grantable_in(self, developer_scopes: &str) -> ScopeSet {
+        let allowed: ScopeSet = developer_scopes
+            .split_whitespace()
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        self.grantable(&allowed)
+    }
+
     /// Refuses unless a member of this role may change a member from role `from` (`None`: a
     /// new member) to role `to` (`None`: disabled or removed). An owner may do anything; an
     /// admin may not touch an owner nor make one; no one else manages members.
@@ -223,6 +250,43 @@ impl Role {
             _ => Err(self.refused("members.manage")),
         }
     }
+}
+
+/// Decides a change of member `target` (from role `from`, to role `to` and state `state`,
+/// `None`: removed) made by a member of role `by` (`None`: the operator or an `admin` key),
+/// among the workspace's `members` (email, role, state): the state must be `active` or
+/// `disabled`, the changer must be allowed, and an active owner must remain.
+pub fn decide_change<'a>(
+    by: Option<Role>,
+    (target, from): (&str, Option<Role>),
+    to: Option<(Role, &str)>,
+    members: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>,
+) -> Result<(), AccessError> {
+    if let Some((_, state)) = to
+        && !matches!(state, "active" | "disabled" | "invited")
+    {
+        return Err(AccessError::Invalid {
+            field: "state",
+            reason: "active or disabled",
+        });
+    }
+    if let Some(r) = by {
+        r.may_assign(from, to.map(|(role, _)| role))?;
+    }
+    let stays = matches!(to, Some((Role::Owner, "active")));
+    let (mut was, mut others) = (false, false);
+    for (email, role, state) in members {
+        let owner = role == "owner" && state == "active";
+        if email == target {
+            was = owner;
+        } else {
+            others |= owner;
+        }
+    }
+    if was && !stays && !others {
+        return Err(AccessError::LastOwner);
+    }
+    Ok(())
 }
 
 impl std::fmt::Display for Role {
@@ -257,6 +321,47 @@ mod tests {
         }
         assert_eq!(Role::parse("developer"), Some(Role::Developer));
         assert_eq!(Role::parse("root"), None);
+    }
+
+    #[test]
+    fn a_workspace_keeps_an_active_owner_and_states_are_known() {
+        let members = [("o@t.co", "owner", "active"), ("a@t.co", "admin", "active")];
+        let demote = decide_change(
+            None,
+            ("o@t.co", Some(Role::Owner)),
+            Some((Role::Admin, "active")),
+            members,
+        );
+        assert_eq!(demote, Err(AccessError::LastOwner));
+        let remove = decide_change(None, ("o@t.co", Some(Role::Owner)), None, members);
+        assert_eq!(remove, Err(AccessError::LastOwner));
+        let promote = decide_change(
+            None,
+            ("a@t.co", Some(Role::Admin)),
+            Some((Role::Owner, "active")),
+            members,
+        );
+        assert_eq!(promote, Ok(()));
+        let by_admin = decide_change(
+            Some(Role::Admin),
+            ("a@t.co", Some(Role::Admin)),
+            Some((Role::Owner, "active")),
+            members,
+        );
+        assert_eq!(by_admin.map_err(|e| e.code()), Err("insufficient_role"));
+        let odd = decide_change(
+            None,
+            ("a@t.co", Some(Role::Admin)),
+            Some((Role::Admin, "gone")),
+            members,
+        );
+        assert_eq!(odd.map_err(|e| e.code()), Err("invalid_input"));
+        assert!(
+            Role::Developer
+                .grantable_in("read:queries admin bogus")
+                .iter()
+                .eq([Scope::ReadQueries])
+        );
     }
 
     #[test]

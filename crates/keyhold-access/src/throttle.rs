@@ -39,6 +39,20 @@ impl Default for Throttle {
 /// After this long without a failure (seconds), a subject's failures are forgotten.
 pub const FORGET_AFTER: i64 = 24 * 3600;
 
+impl Throttle {
+    /// Refuses an attempt at `now` while the account's or the source's wait runs, given
+    /// each one's failures and last failure.
+    pub fn check(
+        &self,
+        account: (u32, i64),
+        source: (u32, i64),
+        now: i64,
+    ) -> Result<(), AccessError> {
+        self.account.check(account.0, account.1, now)?;
+        self.source.check(source.0, source.1, now)
+    }
+}
+
 impl ThrottleRule {
     /// The wait after `failures` failures, the last at `last`: 0 within the free ones, then
     /// 1, 2, 4 … seconds up to the cap.

@@ -84,6 +84,14 @@ pub const CODES: &[ErrorCode] = &[
     row("rotation_no_active_slot", 409, 4),
     row("rotation_state_inconsistent", 500, 6),
     row("confirmation_invalid", 409, 4),
+    row("insufficient_role", 403, 9),
+    row("sign_in_failed", 401, 8),
+    row("sign_in_throttled", 429, 7),
+    row("password_rejected", 400, 2),
+    row("session_invalid", 401, 8),
+    row("enrolment_invalid", 400, 2),
+    row("last_owner", 409, 4),
+    row("csrf_failed", 403, 9),
 ];
 
 /// The documented code `code`, if it is one.

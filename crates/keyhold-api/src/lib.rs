@@ -21,6 +21,7 @@ mod keys;
 pub mod names;
 mod openapi;
 mod routes;
+mod team;
 mod wire;
 
 pub use assistant::{AskBody, AskReply, AskStatus, Confirmation, Done};
@@ -37,6 +38,7 @@ pub use connections::{
 pub use keys::{ApiKey, KeyState, RevokeAll, SigningKeyRotation};
 pub use openapi::openapi;
 pub use routes::{Op, ROUTES, Route};
+pub use team::{AddMember, Added, Enrolment, Member, MemberList, Policy, Redeem, Session, SignIn};
 pub use wire::{
     ErrorBody, ErrorEnvelope, KeyList, MintBody, Minted, Records, Refusal, Verdict, VerifyBody,
     doc_url,

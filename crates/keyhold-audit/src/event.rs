@@ -112,6 +112,26 @@ named_enum! {
         /// A confirmation was presented that does not confirm the request (the outcome says
         /// so; the detail says why).
         ConfirmationRefused => "assistant.confirmation_refused",
+        /// A person became a member of a workspace (the target is their email).
+        MemberAdded => "member.added",
+        /// A member's role or state changed (disabled members' sessions end with it).
+        MemberUpdated => "member.updated",
+        /// A member was removed from a workspace.
+        MemberRemoved => "member.removed",
+        /// A person's password was set (by enrolment, or directly by an operator).
+        PasswordSet => "person.password_set",
+        /// A person enrolled a TOTP second factor.
+        TotpEnrolled => "person.totp_enrolled",
+        /// An enrolment code was issued (shown once; never recorded).
+        EnrolmentIssued => "person.enrolment_issued",
+        /// A person signed in (the target is a prefix of the session's digest).
+        SignedIn => "session.signed_in",
+        /// A sign-in failed (the outcome's code says it did, never why).
+        SignInFailed => "session.sign_in_failed",
+        /// A session was ended by its person.
+        SignedOut => "session.signed_out",
+        /// A workspace's access policy was set.
+        PolicySet => "workspace.policy_set",
     }
 }
 
@@ -382,7 +402,7 @@ mod tests {
         for s in Surface::ALL {
             assert_eq!(s.as_str().parse::<Surface>(), Ok(*s));
         }
-        assert_eq!(Action::ALL.len(), 25);
+        assert_eq!(Action::ALL.len(), 35);
         assert_eq!(Action::CredentialRead.as_str(), "credential.read");
         assert_eq!(
             Action::ConfirmationRefused.as_str(),

@@ -210,6 +210,25 @@ pub fn confirmation_refused(
         .detail("why", why))
 }
 
+/// A team access event about person `email` in `workspace` (none: store-wide, e.g. a
+/// password), with public words as details.
+pub fn team(
+    action: Action,
+    workspace: Option<&str>,
+    email: &str,
+    details: &[(&'static str, &str)],
+) -> Result<EventDraft, DraftError> {
+    let mut record = EventDraft::new(action).target(email);
+    if let Some(ws) = workspace {
+        record = record.workspace(ws);
+    }
+    for (name, value) in details {
+        let value = PublicText::new(value).map_err(|_| DraftError::Text)?;
+        record = record.detail(name, value);
+    }
+    Ok(record)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

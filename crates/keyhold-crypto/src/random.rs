@@ -16,6 +16,12 @@ pub fn array<const N: usize>() -> Result<[u8; N], CryptoError> {
     Ok(out)
 }
 
+/// Whether `a` and `b` are equal, in time that does not depend on where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
 /// A random identifier: `prefix` followed by `n` random bytes in lowercase hex.
 pub fn identifier(prefix: &str, n: usize) -> Result<String, CryptoError> {
     let mut bytes = vec![0u8; n];

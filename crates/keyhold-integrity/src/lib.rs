@@ -288,6 +288,20 @@ impl RowAuth {
         self.verify(&row.fields(), row.mac(), || row.what())
     }
 
+    /// `row`, if there is one, once it authenticates.
+    pub fn checked<R: AccessRow>(&self, row: Option<R>) -> Result<Option<R>, IntegrityError> {
+        if let Some(r) = &row {
+            self.check_access(r)?;
+        }
+        Ok(row)
+    }
+
+    /// `row` with its MAC set, ready to be written.
+    pub fn sealed<R: AccessRow>(&self, mut row: R) -> Result<R, IntegrityError> {
+        self.mac_access(&mut row)?;
+        Ok(row)
+    }
+
     /// A signing key row as read.
     pub fn check_signing_key(&self, row: &SigningKeyRow) -> Result<(), IntegrityError> {
         self.verify(&fields::signing_key(row), &row.mac, || {

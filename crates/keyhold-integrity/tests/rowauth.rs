@@ -360,7 +360,10 @@ fn team_access_rows_authenticate_until_an_access_deciding_field_changes() {
     let mut swapped = person.clone();
     swapped.password_hash = Some("$argon2id$v=19$m=64,t=1,p=1$c2FsdA$b3RoZXI".into());
     let (what, detail) = named(auth.check_access(&swapped).unwrap_err());
-    assert_eq!((what.as_str(), detail.as_str()), ("person ann@team.com", TAMPERED));
+    assert_eq!(
+        (what.as_str(), detail.as_str()),
+        ("person ann@team.com", TAMPERED)
+    );
 
     let mut member = MemberRow {
         workspace: "ws_a".into(),

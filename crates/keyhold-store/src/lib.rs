@@ -17,6 +17,7 @@ mod key_rows;
 mod lease;
 mod migrations;
 mod people;
+mod sessions;
 mod tx;
 
 use std::fs::{self, OpenOptions};

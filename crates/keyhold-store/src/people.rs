@@ -103,10 +103,65 @@ pub struct PolicyRow {
     pub mac: Vec<u8>,
 }
 
+impl PersonRow {
+    /// A new person, without a password, at `now`.
+    pub fn new(email: &str, display_name: &str, now: i64) -> Self {
+        Self {
+            email: email.to_owned(),
+            display_name: display_name.to_owned(),
+            created_at: now,
+            updated_at: now,
+            ..Self::default()
+        }
+    }
+}
+
+impl MemberRow {
+    /// A new membership, added by `created_by` at `now`.
+    pub fn new(
+        workspace: &str,
+        email: &str,
+        (role, state): (&str, &str),
+        created_by: String,
+        now: i64,
+    ) -> Self {
+        Self {
+            workspace: workspace.to_owned(),
+            email: email.to_owned(),
+            role: role.to_owned(),
+            state: state.to_owned(),
+            created_by,
+            created_at: now,
+            updated_at: now,
+            mac: Vec::new(),
+        }
+    }
+}
+
+impl SessionRow {
+    /// A new session of `email` in `workspace` at `now`, with its digests and lifetimes.
+    pub fn new(
+        (id, csrf): (&str, &str),
+        (email, workspace): (&str, &str),
+        now: i64,
+        (idle_secs, absolute_secs): (i64, i64),
+    ) -> Self {
+        Self {
+            id: id.to_owned(),
+            email: email.to_owned(),
+            workspace: workspace.to_owned(),
+            csrf: csrf.to_owned(),
+            created_at: now,
+            idle_secs,
+            absolute_secs,
+            mac: Vec::new(),
+            last_seen: now,
+        }
+    }
+}
+
 const PERSON: &str = "email, display_name, password_hash, totp, created_at, updated_at, mac, totp_step, last_sign_in";
 const MEMBER: &str = "workspace, email, role, state, created_by, created_at, updated_at, mac";
-const SESSION: &str =
-    "id, email, workspace, csrf, created_at, idle_secs, absolute_secs, mac, last_seen";
 
 fn person(r: &rusqlite::Row<'_>) -> rusqlite::Result<PersonRow> {
     Ok(PersonRow {
@@ -135,22 +190,8 @@ fn member(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
     })
 }
 
-fn session(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
-    Ok(SessionRow {
-        id: r.get(0)?,
-        email: r.get(1)?,
-        workspace: r.get(2)?,
-        csrf: r.get(3)?,
-        created_at: r.get(4)?,
-        idle_secs: r.get(5)?,
-        absolute_secs: r.get(6)?,
-        mac: r.get(7)?,
-        last_seen: r.get(8)?,
-    })
-}
-
 impl Tx<'_> {
-    fn run(&self, sql: &str, p: impl rusqlite::Params) -> Result<usize, StoreError> {
+    pub(crate) fn run(&self, sql: &str, p: impl rusqlite::Params) -> Result<usize, StoreError> {
         self.conn().execute(sql, p).map_err(|e| self.err(e))
     }
 
@@ -271,162 +312,5 @@ impl Tx<'_> {
             .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(|e| self.err(e))?;
         Ok(rows)
-    }
-
-    /// Adds a session, and drops every session past its absolute lifetime at `now`.
-    pub fn insert_session(&self, s: &SessionRow, now: i64) -> Result<(), StoreError> {
-        self.run(
-            "DELETE FROM sessions WHERE created_at + absolute_secs <= ?1",
-            [now],
-        )?;
-        self.run(
-            &format!(
-                "INSERT INTO sessions ({SESSION}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-            ),
-            params![
-                s.id,
-                s.email,
-                s.workspace,
-                s.csrf,
-                s.created_at,
-                s.idle_secs,
-                s.absolute_secs,
-                s.mac,
-                s.last_seen
-            ],
-        )?;
-        Ok(())
-    }
-
-    /// The session named `id`.
-    pub fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
-        self.conn()
-            .query_row(
-                &format!("SELECT {SESSION} FROM sessions WHERE id = ?1"),
-                [id],
-                session,
-            )
-            .optional()
-            .map_err(|e| self.err(e))
-    }
-
-    /// Records a request of session `id` at `now`.
-    pub fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        self.run(
-            "UPDATE sessions SET last_seen = ?2 WHERE id = ?1",
-            params![id, now],
-        )?;
-        Ok(())
-    }
-
-    /// Ends session `id`; `Ok(false)` if there was none.
-    pub fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self.run("DELETE FROM sessions WHERE id = ?1", [id])? == 1)
-    }
-
-    /// Ends every session of `email` in `workspace` (every workspace with `""`); how many.
-    pub fn delete_sessions_of(&self, workspace: &str, email: &str) -> Result<usize, StoreError> {
-        self.run(
-            "DELETE FROM sessions WHERE email = ?2 AND (?1 = '' OR workspace = ?1)",
-            [workspace, email],
-        )
-    }
-
-    /// Adds an enrolment code (replacing the person's earlier ones), and drops expired ones.
-    pub fn insert_enrolment(&self, e: &EnrolmentRow, now: i64) -> Result<(), StoreError> {
-        self.run(
-            "DELETE FROM enrolments WHERE expires_at <= ?1 OR email = ?2",
-            params![now, e.email],
-        )?;
-        self.run(
-            "INSERT INTO enrolments (id, email, expires_at, mac) VALUES (?1, ?2, ?3, ?4)",
-            params![e.id, e.email, e.expires_at, e.mac],
-        )?;
-        Ok(())
-    }
-
-    /// Takes enrolment code `id` (deleted: it is used once), if there is one.
-    pub fn take_enrolment(&self, id: &str) -> Result<Option<EnrolmentRow>, StoreError> {
-        self.conn()
-            .query_row(
-                "DELETE FROM enrolments WHERE id = ?1 RETURNING id, email, expires_at, mac",
-                [id],
-                |r| {
-                    Ok(EnrolmentRow {
-                        id: r.get(0)?,
-                        email: r.get(1)?,
-                        expires_at: r.get(2)?,
-                        mac: r.get(3)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(|e| self.err(e))
-    }
-
-    /// Failed sign-ins of `subject` (`account:EMAIL`, `source:ADDR`): how many, and the last.
-    pub fn failures(&self, subject: &str) -> Result<(u32, i64), StoreError> {
-        let found = self
-            .conn()
-            .query_row(
-                "SELECT failures, last_at FROM sign_in_failures WHERE subject = ?1",
-                [subject],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
-        Ok(found.unwrap_or((0, 0)))
-    }
-
-    /// Sets `subject`'s failed sign-ins (zero clears them).
-    pub fn set_failures(&self, subject: &str, failures: u32, last: i64) -> Result<(), StoreError> {
-        if failures == 0 {
-            self.run("DELETE FROM sign_in_failures WHERE subject = ?1", [subject])?;
-        } else {
-            self.run(
-                "INSERT INTO sign_in_failures (subject, failures, last_at) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (subject) DO UPDATE SET failures = ?2, last_at = ?3",
-                params![subject, failures, last],
-            )?;
-        }
-        Ok(())
-    }
-
-    /// The workspace's access policy, if one was set.
-    pub fn policy(&self, workspace: &str) -> Result<Option<PolicyRow>, StoreError> {
-        self.conn()
-            .query_row(
-                "SELECT workspace, require_totp, developer_scopes, updated_at, mac \
-                 FROM workspace_policies WHERE workspace = ?1",
-                [workspace],
-                |r| {
-                    Ok(PolicyRow {
-                        workspace: r.get(0)?,
-                        require_totp: r.get(1)?,
-                        developer_scopes: r.get(2)?,
-                        updated_at: r.get(3)?,
-                        mac: r.get(4)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(|e| self.err(e))
-    }
-
-    /// Sets the workspace's access policy.
-    pub fn put_policy(&self, p: &PolicyRow) -> Result<(), StoreError> {
-        self.run(
-            "INSERT INTO workspace_policies (workspace, require_totp, developer_scopes, \
-             updated_at, mac) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (workspace) DO UPDATE \
-             SET require_totp = ?2, developer_scopes = ?3, updated_at = ?4, mac = ?5",
-            params![
-                p.workspace,
-                p.require_totp,
-                p.developer_scopes,
-                p.updated_at,
-                p.mac
-            ],
-        )?;
-        Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! Who performs an operation, and through which door: the attribution every audit record and
 //! every authorization decision starts from.
 
+use keyhold_access::{Access, AccessError, Role};
 use keyhold_token::{Scope, ScopeSet, TokenError};
 
 use crate::{Error, Principal, Result};
@@ -38,8 +39,29 @@ fn os_user() -> String {
 
 #[derive(Debug, Clone)]
 enum Who {
-    Operator { name: String },
+    Operator {
+        name: String,
+    },
     Key(Principal),
+    Member(Membership),
+    /// Someone not signed in, named by the identity they claim (signing in, enrolling): for
+    /// the audit trail only; they may do nothing.
+    Claiming {
+        email: String,
+    },
+}
+
+/// A signed-in member: who, where, with which role, and which scopes their keys may carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    /// Their email.
+    pub email: String,
+    /// Workspace id.
+    pub workspace: String,
+    /// Their role there.
+    pub role: Role,
+    /// The scopes the keys they mint may carry (their role's, within the workspace's policy).
+    pub grantable: ScopeSet,
 }
 
 /// Who performs an operation: the local operator (whoever holds the master key: may do
@@ -84,6 +106,42 @@ impl Caller {
         }
     }
 
+    /// A signed-in member (their session was checked), through the portal.
+    pub fn member(m: Membership) -> Self {
+        Self {
+            who: Who::Member(m),
+            origin: Origin::new(Surface::Portal),
+            intent: None,
+        }
+    }
+
+    /// Someone not signed in, claiming to be `email` (a sign-in, an enrolment), from `origin`:
+    /// recorded as that person, allowed nothing.
+    pub fn claiming(email: &str, origin: Origin) -> Self {
+        Self {
+            who: Who::Claiming {
+                email: email.to_owned(),
+            },
+            origin,
+            intent: None,
+        }
+    }
+
+    /// The member behind this caller, if it is one.
+    pub fn membership(&self) -> Option<&Membership> {
+        match &self.who {
+            Who::Member(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// Whether this caller may use `scope` only on what is their own (a developer's keys and
+    /// audit records): the operation then narrows itself to those.
+    pub(crate) fn own_only(&self, scope: Scope) -> bool {
+        self.membership()
+            .is_some_and(|m| m.role.access_for(scope) == Access::Own)
+    }
+
     /// The same caller, asking through the assistant, who understood the request as `intent`
     /// (its kind, e.g. `revoke_all`): every event recorded for it carries the detail
     /// `assistant_intent` — the intent, never the sentence.
@@ -115,11 +173,27 @@ impl Caller {
         &self.origin
     }
 
+    /// Whether this caller is the operator (who holds the master key and may do anything); a
+    /// key, a member or someone signing in is not.
+    pub fn is_operator(&self) -> bool {
+        matches!(self.who, Who::Operator { .. })
+    }
+
+    /// The workspace a key or a member is confined to (`None`: the operator, or someone not
+    /// signed in).
+    pub(crate) fn confined_to(&self) -> Option<&str> {
+        match &self.who {
+            Who::Key(p) => Some(&p.workspace),
+            Who::Member(m) => Some(&m.workspace),
+            _ => None,
+        }
+    }
+
     /// The verified key behind this caller, if it is not the operator.
     pub fn principal(&self) -> Option<&Principal> {
         match &self.who {
             Who::Key(p) => Some(p),
-            Who::Operator { .. } => None,
+            _ => None,
         }
     }
 
@@ -128,6 +202,8 @@ impl Caller {
         match &self.who {
             Who::Operator { name } => format!("operator:{name}"),
             Who::Key(p) => format!("key:{}", p.key_id),
+            Who::Member(m) => format!("member:{}", m.email),
+            Who::Claiming { email } => format!("person:{email}"),
         }
     }
 
@@ -136,6 +212,8 @@ impl Caller {
         match &self.who {
             Who::Operator { name } => name.clone(),
             Who::Key(p) => p.sub.clone(),
+            Who::Member(m) => m.email.clone(),
+            Who::Claiming { email } => email.clone(),
         }
     }
 
@@ -144,6 +222,8 @@ impl Caller {
         match &self.who {
             Who::Operator { .. } => [Scope::Admin].into_iter().collect(),
             Who::Key(p) => p.scopes.clone(),
+            Who::Member(m) => m.grantable.clone(),
+            Who::Claiming { .. } => ScopeSet::new(),
         }
     }
 
@@ -160,6 +240,35 @@ impl Caller {
                 }))
             }
             Who::Key(_) => Ok(()),
+            Who::Member(m) if m.workspace != workspace_id => {
+                Err(Error::from(TokenError::WorkspaceMismatch))
+            }
+            Who::Member(m) => match m.role.access_for(scope) {
+                Access::No => Err(Error::Access(m.role.refused_scope(scope))),
+                _ => Ok(()),
+            },
+            Who::Claiming { .. } => Err(Error::Access(AccessError::SessionInvalid)),
+        }
+    }
+
+    /// [`Caller::require`], and a member must have `scope` on everything, not only their own
+    /// (revoking every key of a workspace).
+    pub(crate) fn require_all(&self, scope: Scope, workspace_id: &str) -> Result<()> {
+        self.require(scope, workspace_id)?;
+        self.require_own(scope, "")
+    }
+
+    /// Refuses a member who may use `scope` on their own things only, for a thing `owner`
+    /// (a creator as [`Caller::name`] writes it) that is not theirs.
+    pub(crate) fn require_own(&self, scope: Scope, owner: &str) -> Result<()> {
+        match self.membership() {
+            Some(m) if self.own_only(scope) && owner != self.name() => {
+                Err(Error::Access(AccessError::InsufficientRole {
+                    role: m.role.as_str(),
+                    what: "act on what another created".to_owned(),
+                }))
+            }
+            _ => Ok(()),
         }
     }
 }

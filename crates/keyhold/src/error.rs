@@ -70,6 +70,10 @@ pub enum Error {
         /// What happened.
         message: String,
     },
+    /// Team access refused: a role that may not, a failed or throttled sign-in, a password the
+    /// policy refuses, an invalid session or enrolment code, the last owner.
+    #[error("{0}")]
+    Access(keyhold_access::AccessError),
     /// An assistant confirmation that does not confirm this request (`confirmation_invalid`):
     /// unknown, used already, expired, or given to another caller or for another request.
     #[error("the confirmation {0}: ask again")]
@@ -123,6 +127,7 @@ impl Error {
             Self::Token(e) => e.code(),
             Self::Internal(_) => "internal_error",
             Self::Confirmation(_) => "confirmation_invalid",
+            Self::Access(e) => e.code(),
             Self::Connection { code, .. } => code,
             Self::Remote { code, .. } => code,
             Self::Server { .. } => "server_error",
@@ -221,6 +226,12 @@ impl std::error::Error for TokenFailure {}
 impl From<keyhold_token::TokenError> for Error {
     fn from(e: keyhold_token::TokenError) -> Self {
         Self::Token(TokenFailure(e))
+    }
+}
+
+impl From<keyhold_access::AccessError> for Error {
+    fn from(e: keyhold_access::AccessError) -> Self {
+        Self::Access(e)
     }
 }
 

@@ -34,6 +34,7 @@ mod records;
 #[cfg(feature = "remote")]
 mod remote;
 mod rotation;
+mod team;
 mod upgrade;
 mod wire;
 mod workspaces;
@@ -49,9 +50,10 @@ use keyhold_store::{DataDir, Store, Tx};
 
 pub use apikeys::{Introspection, MintRequest, MintedKey, Principal, Token};
 pub use audit::{AuditEntry, Deferred};
-pub use caller::{Caller, Origin, Surface, new_request_id};
+pub use caller::{Caller, Membership, Origin, Surface, new_request_id};
 pub use connections::DueRotations;
 pub use error::{Error, Result, TokenFailure};
+pub use keyhold_access as access;
 pub use keyhold_api as api;
 pub use keyhold_api::{ApiKey, AuditVerification, KeyState, RevokeAll, SigningKeyRotation};
 pub use keyhold_assistant as assistant;
@@ -68,6 +70,7 @@ pub use records::RecordInfo;
 #[cfg(feature = "remote")]
 pub use remote::Remote;
 pub use rotation::{KEK_ROTATION_BATCH, KekRotation, MasterKeyRotation};
+pub use team::SessionToken;
 pub use wire::scope_from_wire;
 pub use workspaces::Workspace;
 

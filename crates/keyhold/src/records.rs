@@ -108,7 +108,7 @@ impl Keyhold {
     ) -> Result<RecordInfo> {
         self.store.write(|tx| {
             let key = self.record_key(tx, workspace, kind, id)?;
-            if caller.principal().is_some() {
+            if !caller.is_operator() {
                 caller.require(keyhold_token::Scope::Admin, &key.workspace)?;
             }
             let info = self.seal_record(tx, key, secret)?;
@@ -134,7 +134,7 @@ impl Keyhold {
     ) -> Result<SecretBytes> {
         self.store.read(|tx| {
             let key = self.record_key(tx, workspace, kind, id)?;
-            if caller.principal().is_some() {
+            if !caller.is_operator() {
                 caller.require(keyhold_token::Scope::Admin, &key.workspace)?;
             }
             self.open_record(tx, &key)
@@ -152,7 +152,7 @@ impl Keyhold {
     ) -> Result<()> {
         self.store.write(|tx| {
             let key = self.record_key(tx, workspace, kind, id)?;
-            if caller.principal().is_some() {
+            if !caller.is_operator() {
                 caller.require(keyhold_token::Scope::Admin, &key.workspace)?;
             }
             if tx.delete_record(&key)? {

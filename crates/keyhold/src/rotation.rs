@@ -246,9 +246,9 @@ impl Keyhold {
     }
 }
 
-/// Key rotations are the operator's alone: no API key may start one.
+/// Key rotations are the operator's alone: no API key or member may start one.
 fn operator_only(caller: &Caller) -> Result<()> {
-    if caller.principal().is_some() {
+    if !caller.is_operator() {
         return Err(Error::from(keyhold_token::TokenError::InsufficientScope {
             required: keyhold_token::Scope::Admin,
         }));

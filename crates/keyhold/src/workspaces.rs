@@ -75,7 +75,7 @@ impl Keyhold {
     /// Only the operator may (a key is confined to its own workspace). Recorded as
     /// `workspace.created`.
     pub fn create_workspace(&self, caller: &crate::Caller, name: &str) -> Result<Workspace> {
-        if caller.principal().is_some() {
+        if !caller.is_operator() {
             return Err(Error::from(keyhold_token::TokenError::InsufficientScope {
                 required: keyhold_token::Scope::Admin,
             }));
@@ -110,12 +110,13 @@ impl Keyhold {
     /// whole audit chain) is shown only to them. A key without `admin` gets
     /// `insufficient_scope`; an `admin` key of another workspace gets `workspace_mismatch`.
     pub fn require_store_admin(&self, caller: &crate::Caller) -> Result<()> {
-        let Some(p) = caller.principal() else {
+        if caller.is_operator() {
             return Ok(());
-        };
-        // The scope first, in the key's own workspace: a key without `admin` is told so
-        // whichever workspace it belongs to.
-        caller.require(keyhold_token::Scope::Admin, &p.workspace)?;
+        }
+        // The scope first, in the caller's own workspace: a key without `admin` (a member who
+        // is not an owner) is told so whichever workspace it belongs to.
+        let own = caller.confined_to().unwrap_or_default();
+        caller.require(keyhold_token::Scope::Admin, own)?;
         self.store.read(|tx| {
             let home = self.resolve(tx, crate::DEFAULT_WORKSPACE)?;
             caller.require(keyhold_token::Scope::Admin, &home.id)

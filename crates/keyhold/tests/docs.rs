@@ -129,6 +129,7 @@ fn every_code_keyhold_can_return_is_documented_and_nothing_else() {
     let doc = documented();
     let mut code = returned_by("crates/keyhold/src/error.rs");
     code.extend(returned_by("crates/keyhold-token/src/error.rs"));
+    code.extend(returned_by("crates/keyhold-access/src/error.rs"));
     code.extend(returned_by("crates/keyhold-rotation/src/error.rs"));
     code.extend(returned_by("crates/keyhold-connect/src/wire.rs"));
     code.extend(returned_by("crates/keyhold-connect/src/target.rs"));
@@ -225,4 +226,32 @@ fn the_cli_exit_statuses_are_the_code_tables() {
         }
     }
     assert!(checked > 25, "checked {checked} codes");
+}
+
+/// docs/access.md shows the role table of the code, row for row.
+#[test]
+fn the_role_table_is_the_documented_one() {
+    use keyhold::access::{Access, OPERATIONS};
+    let doc = std::fs::read_to_string(root().join("docs/access.md")).expect("docs/access.md");
+    let rows: Vec<&str> = doc.lines().filter(|l| l.starts_with("| `")).collect();
+    assert_eq!(rows.len(), OPERATIONS.len(), "{rows:#?}");
+    for (row, op) in rows.iter().zip(OPERATIONS) {
+        let word = |a: &Access| match a {
+            Access::Yes => "yes",
+            Access::Own => "own",
+            Access::No => "no",
+        };
+        let scope = op
+            .scope
+            .map_or("—".to_owned(), |s| format!("`{}`", s.as_str()));
+        let access: Vec<&str> = op.access.iter().map(word).collect();
+        let expected = format!(
+            "| `{}` | {} | {} | {} |",
+            op.name,
+            scope,
+            op.what,
+            access.join(" | ")
+        );
+        assert_eq!(*row, expected);
+    }
 }

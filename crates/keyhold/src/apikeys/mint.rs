@@ -23,6 +23,13 @@ impl Keyhold {
     pub fn mint_key(&self, caller: &Caller, req: &MintRequest) -> Result<MintedKey> {
         key_name(&req.name)?;
         let (scopes, sub) = (caller.scopes(), caller.sub());
+        if let Some(m) = caller.membership() {
+            // A person's role first; then they create keys in their own name only.
+            caller.require(Scope::KeysWrite, &m.workspace)?;
+            if req.sub.as_deref().is_some_and(|s| s != sub) {
+                return Err(refused(MintError::ForeignSubject));
+            }
+        }
         let minter = Minter {
             scopes: &scopes,
             sub: &sub,

@@ -22,6 +22,7 @@ impl Keyhold {
             let (ws, _) = self.workspace_row_for_revocation(tx, workspace)?;
             caller.require(Scope::KeysRevoke, &ws.id)?;
             let mut row = self.find_key_unchecked(tx, &ws.id, ident)?;
+            caller.require_own(Scope::KeysRevoke, &row.created_by)?;
             // An edited row can still be revoked by its id while its standing authenticates
             // (`keyhold_integrity`'s revocation rule); its edit stays visible.
             let whole_ok = self.rows.check_api_key_for_revocation(&row, ident)?;
@@ -55,7 +56,7 @@ impl Keyhold {
     pub fn revoke_all_keys(&self, caller: &Caller, workspace: &str) -> Result<RevokeAll> {
         let out = self.store.write(|tx| {
             let (mut ws, ws_whole_ok) = self.workspace_row_for_revocation(tx, workspace)?;
-            caller.require(Scope::KeysRevoke, &ws.id)?;
+            caller.require_all(Scope::KeysRevoke, &ws.id)?;
             let now_s = now();
             // The mark covers every key minted so far (`keyhold_token::RevokeAllMark`).
             let mut mark = RevokeAllMark::from_counter(self.rows.mint_counter(tx)?);

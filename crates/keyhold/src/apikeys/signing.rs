@@ -156,10 +156,10 @@ impl Keyhold {
     /// refused with `workspace_mismatch`.
     pub fn rotate_signing_key(&self, caller: &Caller) -> Result<SigningKeyRotation> {
         let out = self.store.write(|tx| {
-            if let Some(p) = caller.principal() {
+            if !caller.is_operator() {
                 // The scope first (as `require_store_admin`): a key without `admin` is told
                 // so, whichever workspace it belongs to.
-                caller.require(Scope::Admin, &p.workspace)?;
+                caller.require(Scope::Admin, caller.confined_to().unwrap_or_default())?;
                 let home = self.resolve(tx, crate::DEFAULT_WORKSPACE)?;
                 caller.require(Scope::Admin, &home.id)?;
             }

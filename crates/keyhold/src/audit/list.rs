@@ -50,11 +50,15 @@ impl Keyhold {
     /// actor, key, workspace or time. (A row hidden from a filter by an edited column is not
     /// returned: `audit verify` names it.)
     pub fn audit_entries(&self, caller: &Caller, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
-        let own = caller.principal().map(|p| p.workspace.as_str());
+        let own = caller.confined_to();
         if let Some(ws) = own {
             caller.require(keyhold_token::Scope::AuditRead, ws)?;
         }
-        let filter = store_filter(query, own);
+        let mut filter = store_filter(query, own);
+        if caller.own_only(keyhold_token::Scope::AuditRead) {
+            // A developer reads the records of their own actions only.
+            filter.actor = Some(caller.sub());
+        }
         let rows = self.store.read(|tx| {
             self.load_audit_key(tx)?;
             tx.audit_rows(&filter).map_err(Error::from)

@@ -26,7 +26,7 @@ impl Keyhold {
     ) -> Result<api::Connection> {
         names::connection_name(&req.name)?;
         let new = Creation::from_request(req).map_err(invalid)?;
-        let by_key = caller.principal().is_some();
+        let by_key = !caller.is_operator();
         new.target
             .reachable_by(by_key, self.local_targets())
             .map_err(invalid)?;

@@ -153,7 +153,7 @@ const STANDALONE: [&str; 2] = ["keyhold-crypto", "keyhold-store"];
 /// words from the rotation machine's state; they know no store, token or log. The assistant
 /// only reads sentences into intents: it knows no keyhold crate, so it can act on nothing.
 /// Nothing limits the facade: it may depend on every library crate (keyhold-connect among them).
-const ONLY: [(&str, &[&str]); 8] = [
+const ONLY: [(&str, &[&str]); 9] = [
     ("keyhold-access", &["keyhold-crypto", "keyhold-token"]),
     ("keyhold-api", &[]),
     ("keyhold-assistant", &[]),
@@ -164,6 +164,18 @@ const ONLY: [(&str, &[&str]); 8] = [
     ),
     ("keyhold-integrity", &["keyhold-crypto", "keyhold-store"]),
     ("keyhold-rotation", &[]),
+    (
+        "keyhold-team",
+        &[
+            "keyhold-access",
+            "keyhold-api",
+            "keyhold-audit",
+            "keyhold-crypto",
+            "keyhold-integrity",
+            "keyhold-store",
+            "keyhold-token",
+        ],
+    ),
     ("keyhold-token", &["keyhold-crypto"]),
 ];
 

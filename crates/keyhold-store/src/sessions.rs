@@ -1,0 +1,199 @@
+//! Sessions, enrolment codes, failed sign-ins and workspace policies (see `people.rs` for the
+//! rows themselves).
+
+use rusqlite::{OptionalExtension, params};
+
+use crate::{EnrolmentRow, PolicyRow, SessionRow, StoreError, Tx};
+
+const SESSION: &str =
+    "id, email, workspace, csrf, created_at, idle_secs, absolute_secs, mac, last_seen";
+
+fn session(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
+    Ok(SessionRow {
+        id: r.get(0)?,
+        email: r.get(1)?,
+        workspace: r.get(2)?,
+        csrf: r.get(3)?,
+        created_at: r.get(4)?,
+        idle_secs: r.get(5)?,
+        absolute_secs: r.get(6)?,
+        mac: r.get(7)?,
+        last_seen: r.get(8)?,
+    })
+}
+
+impl Tx<'_> {
+    /// Adds a session, and drops every session past its absolute lifetime at `now`.
+    pub fn insert_session(&self, s: &SessionRow, now: i64) -> Result<(), StoreError> {
+        self.run(
+            "DELETE FROM sessions WHERE created_at + absolute_secs <= ?1",
+            [now],
+        )?;
+        self.run(
+            &format!(
+                "INSERT INTO sessions ({SESSION}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            ),
+            params![
+                s.id,
+                s.email,
+                s.workspace,
+                s.csrf,
+                s.created_at,
+                s.idle_secs,
+                s.absolute_secs,
+                s.mac,
+                s.last_seen
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The session named `id`.
+    pub fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {SESSION} FROM sessions WHERE id = ?1"),
+                [id],
+                session,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records a request of session `id` at `now`.
+    pub fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        self.run(
+            "UPDATE sessions SET last_seen = ?2 WHERE id = ?1",
+            params![id, now],
+        )?;
+        Ok(())
+    }
+
+    /// Ends session `id`; `Ok(false)` if there was none.
+    pub fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.run("DELETE FROM sessions WHERE id = ?1", [id])? == 1)
+    }
+
+    /// Ends every session of `email` in `workspace` (every workspace with `""`); how many.
+    pub fn delete_sessions_of(&self, workspace: &str, email: &str) -> Result<usize, StoreError> {
+        self.run(
+            "DELETE FROM sessions WHERE email = ?2 AND (?1 = '' OR workspace = ?1)",
+            [workspace, email],
+        )
+    }
+
+    /// Adds an enrolment code (replacing the person's earlier ones), and drops expired ones.
+    pub fn insert_enrolment(&self, e: &EnrolmentRow, now: i64) -> Result<(), StoreError> {
+        self.run(
+            "DELETE FROM enrolments WHERE expires_at <= ?1 OR email = ?2",
+            params![now, e.email],
+        )?;
+        self.run(
+            "INSERT INTO enrolments (id, email, expires_at, mac) VALUES (?1, ?2, ?3, ?4)",
+            params![e.id, e.email, e.expires_at, e.mac],
+        )?;
+        Ok(())
+    }
+
+    /// Takes enrolment code `id` (deleted: it is used once), if there is one.
+    pub fn take_enrolment(&self, id: &str) -> Result<Option<EnrolmentRow>, StoreError> {
+        self.conn()
+            .query_row(
+                "DELETE FROM enrolments WHERE id = ?1 RETURNING id, email, expires_at, mac",
+                [id],
+                |r| {
+                    Ok(EnrolmentRow {
+                        id: r.get(0)?,
+                        email: r.get(1)?,
+                        expires_at: r.get(2)?,
+                        mac: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Failed sign-ins of `subject` (`account:EMAIL`, `source:ADDR`): how many, and the last.
+    pub fn failures(&self, subject: &str) -> Result<(u32, i64), StoreError> {
+        let found = self
+            .conn()
+            .query_row(
+                "SELECT failures, last_at FROM sign_in_failures WHERE subject = ?1",
+                [subject],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(found.unwrap_or((0, 0)))
+    }
+
+    /// Counts one more failed sign-in of `subject` at `now` (a count whose last failure is
+    /// `forget_after` seconds old starts again).
+    pub fn add_failure(
+        &self,
+        subject: &str,
+        now: i64,
+        forget_after: i64,
+    ) -> Result<(), StoreError> {
+        self.run(
+            "INSERT INTO sign_in_failures (subject, failures, last_at) VALUES (?1, 1, ?2) \
+             ON CONFLICT (subject) DO UPDATE SET failures = CASE WHEN last_at + ?3 <= ?2 \
+             THEN 1 ELSE failures + 1 END, last_at = ?2",
+            params![subject, now, forget_after],
+        )?;
+        Ok(())
+    }
+
+    /// Sets `subject`'s failed sign-ins (zero clears them).
+    pub fn set_failures(&self, subject: &str, failures: u32, last: i64) -> Result<(), StoreError> {
+        if failures == 0 {
+            self.run("DELETE FROM sign_in_failures WHERE subject = ?1", [subject])?;
+        } else {
+            self.run(
+                "INSERT INTO sign_in_failures (subject, failures, last_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (subject) DO UPDATE SET failures = ?2, last_at = ?3",
+                params![subject, failures, last],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The workspace's access policy, if one was set.
+    pub fn policy(&self, workspace: &str) -> Result<Option<PolicyRow>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT workspace, require_totp, developer_scopes, updated_at, mac \
+                 FROM workspace_policies WHERE workspace = ?1",
+                [workspace],
+                |r| {
+                    Ok(PolicyRow {
+                        workspace: r.get(0)?,
+                        require_totp: r.get(1)?,
+                        developer_scopes: r.get(2)?,
+                        updated_at: r.get(3)?,
+                        mac: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Sets the workspace's access policy.
+    pub fn put_policy(&self, p: &PolicyRow) -> Result<(), StoreError> {
+        self.run(
+            "INSERT INTO workspace_policies (workspace, require_totp, developer_scopes, \
+             updated_at, mac) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (workspace) DO UPDATE \
+             SET require_totp = ?2, developer_scopes = ?3, updated_at = ?4, mac = ?5",
+            params![
+                p.workspace,
+                p.require_totp,
+                p.developer_scopes,
+                p.updated_at,
+                p.mac
+            ],
+        )?;
+        Ok(())
+    }
+}

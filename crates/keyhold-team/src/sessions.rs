@@ -1,0 +1,121 @@
+//! Sign-in and sessions, persisted: the facts a sign-in decides on (read under the
+//! throttle), a failure counted and recorded, a session opened, and a session recognised.
+
+use keyhold_access::throttle::FORGET_AFTER;
+use keyhold_access::{Role, SessionPolicy, Throttle};
+use keyhold_audit::Action;
+use keyhold_audit::events::team;
+use keyhold_integrity::RowAuth;
+use keyhold_store::{MemberRow, PersonRow, PolicyRow, SessionRow, Tx};
+
+use crate::members::{policy_row, role};
+use crate::{Drafted, TeamError};
+
+/// What a sign-in decides on: the person (if there is one) and their memberships, each with
+/// its workspace's policy.
+#[derive(Debug)]
+pub struct SessionFacts {
+    /// The person.
+    pub person: Option<PersonRow>,
+    /// Their memberships, with each workspace's policy.
+    pub members: Vec<(PolicyRow, MemberRow)>,
+}
+
+/// The facts for a sign-in of `email` at `now`, unless the throttle makes `subjects`
+/// (account, source) wait.
+pub fn sign_in_facts(
+    (rows, tx): (&RowAuth, &Tx<'_>),
+    email: &str,
+    subjects: &[String; 2],
+    now: i64,
+) -> Result<SessionFacts, TeamError> {
+    let [a, s] = [tx.failures(&subjects[0])?, tx.failures(&subjects[1])?];
+    Throttle::default().check(a, s, now)?;
+    let mut members = Vec::new();
+    for m in tx.members(None, Some(email))? {
+        rows.check_access(&m)?;
+        members.push((policy_row((rows, tx), &m.workspace)?, m));
+    }
+    let person = rows.checked(tx.person(email)?)?;
+    Ok(SessionFacts { person, members })
+}
+
+/// Counts a failed sign-in for `subjects` at `now`, and drafts its event about `target` (the
+/// email if it is a person's, else `unknown`).
+pub fn record_failure(tx: &Tx<'_>, subjects: &[String; 2], target: &str, now: i64) -> Drafted<()> {
+    for subject in subjects {
+        tx.add_failure(subject, now, FORGET_AFTER)?;
+    }
+    let event = team(Action::SignInFailed, None, target, &[])?.failed("sign_in_failed");
+    Ok(((), vec![event]))
+}
+
+/// Opens a session of member `m` named by digests `ids` (session, CSRF) at `now`, and
+/// clears their account's failures.
+pub fn open_session(
+    (rows, tx): (&RowAuth, &Tx<'_>),
+    m: &MemberRow,
+    (id, csrf_id): (&str, &str),
+    policy: SessionPolicy,
+    now: i64,
+) -> Drafted<()> {
+    let lifetimes = (policy.idle, policy.absolute);
+    let row = SessionRow::new((id, csrf_id), (&m.email, &m.workspace), now, lifetimes);
+    tx.insert_session(&rows.sealed(row)?, now)?;
+    tx.set_failures(&format!("account:{}", m.email), 0, now)?;
+    tx.signed_in(&m.email, now, None)?;
+    let prefix = id.get(..16).unwrap_or(id);
+    Ok((
+        (),
+        vec![team(Action::SignedIn, Some(&m.workspace), prefix, &[])?],
+    ))
+}
+
+/// A session recognised: the session, its member with their current role, and the
+/// workspace's policy.
+#[derive(Debug)]
+pub struct Recognised {
+    /// The session.
+    pub row: SessionRow,
+    /// Its member, as they are now.
+    pub member: MemberRow,
+    /// Their role.
+    pub role: Role,
+    /// The workspace's policy.
+    pub policy: PolicyRow,
+}
+
+impl Recognised {
+    /// Whether the session is alive at `now` and its member active.
+    pub fn alive(&self, now: i64) -> bool {
+        SessionPolicy::new(self.row.idle_secs, self.row.absolute_secs)
+            .is_some_and(|p| p.alive(self.row.created_at, self.row.last_seen, now))
+            && self.member.state == "active"
+    }
+}
+
+/// The session named `id` with its member, if both exist and authenticate.
+pub fn session((rows, tx): (&RowAuth, &Tx<'_>), id: &str) -> Result<Option<Recognised>, TeamError> {
+    let Some(row) = rows.checked(tx.session(id)?)? else {
+        return Ok(None);
+    };
+    let Some(member) = rows.checked(tx.member(&row.workspace, &row.email)?)? else {
+        return Ok(None);
+    };
+    let policy = policy_row((rows, tx), &member.workspace)?;
+    let role = role(&member)?;
+    Ok(Some(Recognised {
+        row,
+        member,
+        role,
+        policy,
+    }))
+}
+
+/// Records a request of session `id` at `now`, if the last was long enough ago.
+pub fn touch(tx: &Tx<'_>, r: &Recognised, now: i64) -> Result<(), TeamError> {
+    if SessionPolicy::default().touch(r.row.last_seen, now) {
+        tx.touch_session(&r.row.id, now)?;
+    }
+    Ok(())
+}

@@ -73,6 +73,12 @@ struct Args {
     /// answers there trusts this machine, not whoever named it.
     #[arg(long)]
     allow_local_targets: bool,
+    /// Minutes without a request after which a signed-in session ends.
+    #[arg(long, default_value_t = 30, value_name = "MINUTES")]
+    session_idle_minutes: u32,
+    /// Hours after which a signed-in session ends, whatever happens.
+    #[arg(long, default_value_t = 12, value_name = "HOURS")]
+    session_max_hours: u32,
 }
 
 fn main() -> ExitCode {
@@ -139,6 +145,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         metrics: metrics::Metrics::default(),
         read_timeout: Duration::from_secs(args.read_timeout.max(1)),
         router: api::Router::new()?,
+        sessions: api::lifetimes(args.session_idle_minutes, args.session_max_hours)
+            .ok_or("--session-idle-minutes must be at least 1 and within --session-max-hours")?,
+        tls: args.tls_cert.is_some(),
     });
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),

@@ -240,7 +240,7 @@ fn openapi_documents_exactly_the_served_routes() {
             );
         }
     }
-    assert_eq!(documented, 25);
+    assert_eq!(documented, 33);
     // Nothing undocumented is served: other methods on documented paths are 405, other paths 404.
     for (method, path) in [
         ("DELETE", "/v1/keys"),
@@ -617,7 +617,7 @@ fn every_route_works_with_its_scope_and_refuses_a_key_without_it() {
     routes.retain(|(_, t, _, _)| !t.starts_with("/v1/connections"));
     assert_eq!(connections - routes.len(), 10, "{routes:?}");
     routes.sort_by_key(|(_, t, _, _)| t.ends_with("revoke-all"));
-    assert_eq!(routes.len(), 12, "{routes:?}");
+    assert_eq!(routes.len(), 17, "{routes:?}");
     let mut home_only: Vec<_> = routes
         .iter()
         .filter(|r| r.3)
@@ -642,16 +642,43 @@ fn every_route_works_with_its_scope_and_refuses_a_key_without_it() {
     );
     // An admin key of another workspace: enough for any route but the store-wide ones.
     let elsewhere = other_workspace_key(&s, "admin");
+    // Members to change and to remove.
+    for email in ["patched@team.com", "removed@team.com"] {
+        let req = keyhold::api::AddMember {
+            email: email.into(),
+            role: "viewer".into(),
+            display_name: None,
+            password: None,
+        };
+        library(&s)
+            .add_member(&keyhold::Caller::operator(), "default", &req)
+            .expect("member");
+    }
     for (i, (method, template, scope, home_only)) in routes.iter().enumerate() {
         let path = template
             .replace("{id}/revoke", "victim/revoke")
-            .replace("{id}", "outsider");
+            .replace("{id}", "outsider")
+            .replace(
+                "{email}",
+                if method == "PATCH" {
+                    "patched%40team.com"
+                } else {
+                    "removed@team.com"
+                },
+            );
         let body = match (method.as_str(), template.as_str()) {
             ("POST", "/v1/keys") => Some(format!(r#"{{"name":"minted-{i}","expires":"15m"}}"#)),
             ("POST", "/v1/tokens/verify") => {
                 Some(serde_json::json!({ "token": outsider }).to_string())
             }
             ("POST", "/v1/assistant") => Some(r#"{"sentence":"list my keys"}"#.to_owned()),
+            ("POST", "/v1/members") => {
+                Some(format!(r#"{{"email":"m{i}@team.com","role":"viewer"}}"#))
+            }
+            ("PATCH", _) => Some(r#"{"role":"developer"}"#.to_owned()),
+            ("PUT", "/v1/policy") => {
+                Some(r#"{"developer_scopes":["read:queries"],"require_totp":false}"#.to_owned())
+            }
             _ => None,
         };
         if scope != "any" {

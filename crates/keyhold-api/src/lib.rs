@@ -38,7 +38,9 @@ pub use connections::{
 pub use keys::{ApiKey, KeyState, RevokeAll, SigningKeyRotation};
 pub use openapi::openapi;
 pub use routes::{Op, ROUTES, Route};
-pub use team::{AddMember, Added, Enrolment, Member, MemberList, Policy, Redeem, Session, SignIn};
+pub use team::{
+    AddMember, Added, Enrolment, Member, MemberList, Policy, Redeem, Session, SignIn, UpdateMember,
+};
 pub use wire::{
     ErrorBody, ErrorEnvelope, KeyList, MintBody, Minted, Records, Refusal, Verdict, VerifyBody,
     doc_url,

@@ -119,6 +119,18 @@ pub struct Policy {
     pub require_totp: bool,
 }
 
+/// `PATCH /v1/members/{email}`: a member's new role and/or state.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMember {
+    /// The new role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// `active` or `disabled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}
+
 /// The answer to `GET /v1/members`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct MemberList {

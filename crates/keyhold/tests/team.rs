@@ -358,10 +358,13 @@ fn password_and_session_attacks_are_refused() {
         kh.session_caller(&t.0, None, &o).unwrap_err().code(),
         "session_invalid"
     );
-    // Guessing is slowed: after five failures the right password waits too.
-    for _ in 0..6 {
-        let _ = sign_in(&kh, "ann@team.com", "guess-guess-guess-1");
-    }
+    // Guessing is slowed: after five failures each one makes the next wait longer, so a
+    // run of wrong guesses meets the throttle, and then the right password waits too.
+    let throttled = (0..20).any(|_| {
+        let e = sign_in(&kh, "ann@team.com", "guess-guess-guess-1").unwrap_err();
+        e.code() == "sign_in_throttled"
+    });
+    assert!(throttled, "twenty wrong guesses in a row were never slowed");
     assert_eq!(
         sign_in(&kh, "ann@team.com", PASSWORD).unwrap_err().code(),
         "sign_in_throttled"

@@ -4,10 +4,10 @@
 
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
+use keyhold::Origin;
 use keyhold::api::AskBody;
-use keyhold::{Caller, Origin};
 
-use super::auth::{Record, authenticate};
+use super::auth::{Record, any_caller};
 use super::input::{body, parse};
 use super::reply::{Answer, Failure, blocking};
 use super::{App, Seen};
@@ -19,8 +19,7 @@ pub async fn ask<'a>(
     req: Request<Incoming>,
     seen: &mut Seen<'a>,
 ) -> Result<Answer, Failure> {
-    let p = authenticate(app, &req, &origin, None, seen, Record::First).await?;
-    let (ws, caller) = (p.workspace.clone(), Caller::key(p).with_origin(origin));
+    let (ws, caller) = any_caller(app, &req, origin, seen, Record::First).await?;
     let b: AskBody = parse(&body(app, req).await?)?;
     let kh = app.kh.clone();
     let reply =

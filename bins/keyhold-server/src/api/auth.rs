@@ -55,13 +55,20 @@ pub async fn store_admin<'a>(
     seen: &mut Seen<'a>,
     record: Record,
 ) -> Result<(), Failure> {
-    let p = authenticate(app, req, origin, Some(Scope::Admin), seen, record).await?;
-    let caller = Caller::key(p).with_origin(origin.clone());
+    let caller = match session(app, req, origin, seen).await? {
+        Some(member) => member,
+        None => {
+            let p = authenticate(app, req, origin, Some(Scope::Admin), seen, record).await?;
+            Caller::key(p).with_origin(origin.clone())
+        }
+    };
     let kh = app.kh.clone();
     blocking(move || kh.require_store_admin(&caller)).await
 }
 
-/// [`authenticate`], then the key as the caller of a facade call, with its workspace.
+/// [`authenticate`], then the key as the caller of a facade call, with its workspace — or,
+/// for a request with no bearer key and a session cookie, the session's member (checked now;
+/// with its CSRF token when the request changes something), whose role the facade checks.
 pub async fn key_caller<'a>(
     app: &'a App,
     req: &Request<Incoming>,
@@ -70,8 +77,82 @@ pub async fn key_caller<'a>(
     seen: &mut Seen<'a>,
     record: Record,
 ) -> Result<(String, Caller), Failure> {
+    if let Some(caller) = session(app, req, &origin, seen).await? {
+        let ws = caller
+            .membership()
+            .map(|m| m.workspace.clone())
+            .unwrap_or_default();
+        return Ok((ws, caller));
+    }
     let p = authenticate(app, req, &origin, Some(scope), seen, record).await?;
     Ok((p.workspace.clone(), Caller::key(p).with_origin(origin)))
+}
+
+/// The caller of a route any valid key or session may call: the facade checks what the
+/// operation needs (a key's scopes, a member's role).
+pub async fn any_caller<'a>(
+    app: &'a App,
+    req: &Request<Incoming>,
+    origin: Origin,
+    seen: &mut Seen<'a>,
+    record: Record,
+) -> Result<(String, Caller), Failure> {
+    if let Some(member) = session(app, req, &origin, seen).await? {
+        let ws = member.membership().map(|m| m.workspace.clone());
+        return Ok((ws.unwrap_or_default(), member));
+    }
+    let p = authenticate(app, req, &origin, None, seen, record).await?;
+    Ok((p.workspace.clone(), Caller::key(p).with_origin(origin)))
+}
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "keyhold_session";
+
+/// The session cookie's value, if the request has one.
+pub fn session_token(req: &Request<Incoming>) -> Option<&str> {
+    req.headers()
+        .get_all(hyper::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value)
+}
+
+/// The member a request's session stands for, if it has a session cookie and no bearer key:
+/// the session is checked now (in the store: every process sees a sign-out or a disabled
+/// member), with the `X-CSRF-Token` header when the method changes something.
+pub async fn session<'a>(
+    app: &'a App,
+    req: &Request<Incoming>,
+    origin: &Origin,
+    seen: &mut Seen<'a>,
+) -> Result<Option<Caller>, Failure> {
+    let Some(token) =
+        session_token(req).filter(|_| !req.headers().contains_key(hyper::header::AUTHORIZATION))
+    else {
+        return Ok(None);
+    };
+    let writes = !matches!(*req.method(), hyper::Method::GET | hyper::Method::HEAD);
+    let csrf = req
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| keyhold::Zeroizing::new(v.to_owned()));
+    let token = keyhold::Zeroizing::new(token.to_owned());
+    let origin = Origin {
+        surface: keyhold::Surface::Portal,
+        ..origin.clone()
+    };
+    let kh = app.kh.clone();
+    let caller = blocking(move || {
+        let csrf = writes.then(|| csrf.as_deref().map(String::as_str));
+        kh.session_caller(&token, csrf, &origin)
+    })
+    .await?;
+    seen.key_id = Some("session".to_owned());
+    Ok(Some(caller))
 }
 
 /// A request made with an API key, authenticated for the scope the route table gives `route`

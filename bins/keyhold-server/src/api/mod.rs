@@ -10,6 +10,7 @@ mod input;
 mod keys;
 mod reply;
 mod router;
+mod team;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -26,6 +27,7 @@ use crate::metrics::Metrics;
 use auth::{Record, as_key};
 use reply::{Answer, Failure, Reply, http};
 pub use router::Router;
+pub use team::lifetimes;
 
 /// The server's shared state.
 pub struct App {
@@ -37,6 +39,10 @@ pub struct App {
     pub read_timeout: Duration,
     /// API v1's routes.
     pub router: Router,
+    /// The lifetimes of the sessions it opens.
+    pub sessions: keyhold::access::SessionPolicy,
+    /// Whether it serves TLS (session cookies are then `Secure`).
+    pub tls: bool,
 }
 
 /// What a request turned out to be, for its log line and the metrics.
@@ -119,10 +125,16 @@ async fn route<'a>(
         ))),
         Op::Jwks => Ok(Answer::of(&reply::blocking(move || kh.jwks()).await?)),
         Op::Metrics => admin::metrics(app, &req, &origin, seen).await,
-        Op::WhoAmI => {
-            let me = auth::authenticate(app, &req, &origin, None, seen, Record::BeforeReply);
-            Ok(Answer::of(&me.await?))
-        }
+        Op::WhoAmI => match auth::session(app, &req, &origin, seen).await? {
+            // A session answers with its member: email, workspace and role.
+            Some(c) => Ok(Answer::of(&c.membership().map(|m| {
+                serde_json::json!({ "sub": m.email, "workspace": m.workspace, "role": m.role.as_str() })
+            }))),
+            None => {
+                let me = auth::authenticate(app, &req, &origin, None, seen, Record::BeforeReply);
+                Ok(Answer::of(&me.await?))
+            }
+        },
         Op::VerifyToken => keys::introspect(app, origin, req, seen).await,
         Op::MintKey => keys::mint(app, origin, req, seen).await,
         Op::ListAudit => admin::audit(app, origin, &req, seen).await,
@@ -162,6 +174,14 @@ async fn route<'a>(
         | Op::RotateConnection
         | Op::ActiveCredential => connections::route(app, origin, req, (route, params), seen).await,
         Op::Ask => assistant::ask(app, origin, req, seen).await,
+        Op::SignIn
+        | Op::SignOut
+        | Op::Redeem
+        | Op::ListMembers
+        | Op::AddMember
+        | Op::UpdateMember
+        | Op::RemoveMember
+        | Op::SetPolicy => team::route(app, origin, req, (route, params), seen).await,
     }
 }
 

@@ -53,6 +53,8 @@ pub enum Answer {
     /// A body that carries a secret, already serialised into memory that is wiped when the
     /// response is dropped.
     Secret(StatusCode, keyhold::Zeroizing<Vec<u8>>),
+    /// [`Answer::Secret`] that also sets (or clears) the session cookie.
+    Cookie(StatusCode, keyhold::Zeroizing<Vec<u8>>, HeaderValue),
 }
 
 impl Answer {
@@ -124,15 +126,22 @@ fn json_reply(status: StatusCode, body: &serde_json::Value) -> Reply {
     r
 }
 
+fn secret_reply(status: StatusCode, body: keyhold::Zeroizing<Vec<u8>>) -> Reply {
+    let mut r = Response::new(Full::new(Bytes::from_owner(body)));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
 /// The response of a successful answer.
 pub fn answer_reply(answer: Answer) -> Reply {
     match answer {
         Answer::Json(status, body) => json_reply(status, &body),
-        Answer::Secret(status, body) => {
-            let mut r = Response::new(Full::new(Bytes::from_owner(body)));
-            *r.status_mut() = status;
-            r.headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        Answer::Secret(status, body) => secret_reply(status, body),
+        Answer::Cookie(status, body, cookie) => {
+            let mut r = secret_reply(status, body);
+            r.headers_mut().insert(hyper::header::SET_COOKIE, cookie);
             r
         }
         Answer::Text(text) => {

@@ -68,23 +68,48 @@ impl Router {
                 )
             })?),
         };
+        let email = decoded(&get("email")).ok_or_else(|| {
+            http(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "the path's email is not valid percent-encoded UTF-8",
+            )
+        })?;
         let params = PathParams {
             id: get("id"),
             name: get("name"),
+            email,
             slot,
         };
         Ok((route, params))
     }
 }
 
+/// A path segment with its percent-escapes decoded (`ann%40team.com` → `ann@team.com`).
+fn decoded(segment: &str) -> Option<String> {
+    let mut out = Vec::with_capacity(segment.len());
+    let mut bytes = segment.bytes();
+    while let Some(b) = bytes.next() {
+        if b == b'%' {
+            let hex = [bytes.next()?, bytes.next()?];
+            out.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
+        } else {
+            out.push(b);
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// What a path names: a key (`id`), a connection (`name`) and its `slot`, as captured (still
-/// percent-encoded; empty where the template has none).
+/// percent-encoded; empty where the template has none), and a member (`email`, decoded).
 #[derive(Debug, Default)]
 pub struct PathParams {
     /// A key's id or name.
     pub id: String,
     /// A connection's name.
     pub name: String,
+    /// A member's email.
+    pub email: String,
     /// A connection's slot.
     pub slot: Option<SlotName>,
 }

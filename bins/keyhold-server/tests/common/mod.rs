@@ -151,6 +151,7 @@ pub fn read_response(stream: &mut TcpStream) -> String {
     }
 }
 
+#[derive(Debug)]
 pub struct Reply {
     pub raw: String,
     pub status: u16,

@@ -2,6 +2,7 @@
 //! A route is described here; the table itself is in `table.rs`.
 
 mod table;
+mod team;
 
 pub use table::ROUTES;
 
@@ -58,6 +59,22 @@ pub enum Op {
     ActiveCredential,
     /// A sentence for the assistant.
     Ask,
+    /// Sign in: a session.
+    SignIn,
+    /// Sign out: end the caller's session.
+    SignOut,
+    /// Redeem an enrolment code: set one's password.
+    Redeem,
+    /// The workspace's members.
+    ListMembers,
+    /// Add a member.
+    AddMember,
+    /// Change a member's role or state.
+    UpdateMember,
+    /// Remove a member.
+    RemoveMember,
+    /// Set the workspace's access policy.
+    SetPolicy,
 }
 
 /// A route of API v1.
@@ -68,7 +85,8 @@ pub struct Route {
     /// HTTP method.
     pub method: &'static str,
     /// Path template: each `{param}` is one path segment (`{id}`: a key id or name;
-    /// `{name}`: a connection's name; `{slot}`: `primary` or `secondary`).
+    /// `{name}`: a connection's name; `{slot}`: `primary` or `secondary`; `{email}`: a
+    /// member's email).
     pub template: &'static str,
     /// Scope the bearer key needs (`any`: any valid key); `None`: no authentication.
     pub scope: Option<&'static str>,
@@ -124,9 +142,20 @@ const fn open(
     summary: &'static str,
     response: &'static str,
 ) -> Route {
+    public(op, "GET", template, summary, response)
+}
+
+/// A route anyone may call, without a key (sign-in, enrolment; sign-out goes by its cookie).
+const fn public(
+    op: Op,
+    method: &'static str,
+    template: &'static str,
+    summary: &'static str,
+    response: &'static str,
+) -> Route {
     Route {
         op,
-        method: "GET",
+        method,
         template,
         scope: None,
         home_only: false,
@@ -230,7 +259,10 @@ mod tests {
     #[test]
     fn only_the_active_credential_and_the_assistant_answer_a_secret() {
         let secret: Vec<Op> = ROUTES.iter().filter(|r| r.secret).map(|r| r.op).collect();
-        assert_eq!(secret, [Op::ActiveCredential, Op::Ask]);
+        assert_eq!(
+            secret,
+            [Op::ActiveCredential, Op::Ask, Op::SignIn, Op::AddMember]
+        );
         let r = Op::ActiveCredential.route();
         assert_eq!((r.method, r.scope), ("GET", Some("connections:use")));
         // No connection route takes a secret in its path or query: only in a body.

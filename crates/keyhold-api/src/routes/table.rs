@@ -1,9 +1,10 @@
 //! [`ROUTES`], the table: every route of API v1 with its scope, bodies and errors.
 
-use super::{Op, Route, keyed, open, secret, store_admin, with_body, with_errors};
+use super::team::{MEMBER_CHANGE, MEMBERS, POLICY, REDEEM, SESSION, SIGN_IN, member};
+use super::{Op, Route, keyed, open, public, secret, store_admin, with_body, with_errors};
 
 /// What a body that does not parse gives.
-const BODY: [&str; 4] = [
+pub(super) const BODY: [&str; 4] = [
     "invalid_json",
     "body_too_large",
     "request_timeout",
@@ -366,4 +367,89 @@ pub const ROUTES: &[Route] = &[
             "rotation_in_progress",
         ],
     )),
+    secret(with_body(
+        public(
+            Op::SignIn,
+            "POST",
+            "/v1/sessions",
+            "Sign in with email and password: the session is set as an HttpOnly cookie, and the answer carries the CSRF token that requests changing something send as X-CSRF-Token.",
+            "Session (201)",
+        ),
+        "SignIn",
+        &SIGN_IN,
+    )),
+    with_errors(
+        public(
+            Op::SignOut,
+            "DELETE",
+            "/v1/sessions/current",
+            "Sign out: end the session of the cookie.",
+            "{\"status\":\"signed_out\"}",
+        ),
+        &SESSION,
+    ),
+    with_body(
+        public(
+            Op::Redeem,
+            "POST",
+            "/v1/enrolments",
+            "Redeem an enrolment code: set one's password.",
+            "{\"status\":\"enrolled\"}",
+        ),
+        "Redeem",
+        &REDEEM,
+    ),
+    with_errors(
+        member(
+            Op::ListMembers,
+            "GET",
+            "/v1/members",
+            "The workspace's members (a member's session, or a key with admin).",
+            "MemberList",
+        ),
+        &MEMBERS,
+    ),
+    secret(with_body(
+        member(
+            Op::AddMember,
+            "POST",
+            "/v1/members",
+            "Add a member (an owner or admin's session, or a key with admin); without a password the answer carries a one-time enrolment code.",
+            "Added (201)",
+        ),
+        "AddMember",
+        &MEMBER_CHANGE,
+    )),
+    with_body(
+        member(
+            Op::UpdateMember,
+            "PATCH",
+            "/v1/members/{email}",
+            "Change a member's role or state; disabling ends their sessions at once.",
+            "Member",
+        ),
+        "UpdateMember",
+        &MEMBER_CHANGE,
+    ),
+    with_errors(
+        member(
+            Op::RemoveMember,
+            "DELETE",
+            "/v1/members/{email}",
+            "Remove a member (their sessions end; ?revoke_keys=true revokes the keys they created).",
+            "Member",
+        ),
+        &MEMBER_CHANGE,
+    ),
+    with_body(
+        member(
+            Op::SetPolicy,
+            "PUT",
+            "/v1/policy",
+            "Set the workspace's access policy (an owner's session, or a key with admin).",
+            "Policy",
+        ),
+        "Policy",
+        &POLICY,
+    ),
 ];

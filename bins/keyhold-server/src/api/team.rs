@@ -1,0 +1,147 @@
+//! Team access over HTTP: sign-in (`POST /v1/sessions`, which sets the session cookie) and
+//! sign-out, enrolment, members and the workspace's policy. A session acts as its member
+//! through the same handlers as a key (see `auth::key_caller`).
+
+use hyper::body::Incoming;
+use hyper::header::HeaderValue;
+use hyper::{Request, StatusCode};
+use keyhold::access::{Role, SessionPolicy};
+use keyhold::api::{AddMember, Op, Policy, Redeem, Route, SignIn, UpdateMember};
+use keyhold::{Error, Origin};
+
+use super::auth::{Record, SESSION_COOKIE, any_caller, session_token};
+use super::input::{body, parse};
+use super::reply::{Answer, Failure, blocking, http};
+use super::router::PathParams;
+use super::{App, Seen};
+
+/// The routes of team access.
+pub async fn route<'a>(
+    app: &'a App,
+    origin: Origin,
+    req: Request<Incoming>,
+    (route, params): (&'static Route, PathParams),
+    seen: &mut Seen<'a>,
+) -> Result<Answer, Failure> {
+    let kh = app.kh.clone();
+    match route.op {
+        Op::SignIn => sign_in(app, origin, req).await,
+        Op::SignOut => {
+            let token = session_token(&req).map(|t| keyhold::Zeroizing::new(t.to_owned()));
+            let token = token.ok_or(Failure::from(Error::Access(
+                keyhold::access::AccessError::SessionInvalid,
+            )))?;
+            // Signing out changes something: the CSRF token is checked first.
+            super::auth::session(app, &req, &origin, seen).await?;
+            blocking(move || kh.sign_out(&token, &origin)).await?;
+            Ok(Answer::Cookie(
+                StatusCode::OK,
+                keyhold::Zeroizing::new(br#"{"status":"signed_out"}"#.to_vec()),
+                cookie("", 0, app.tls),
+            ))
+        }
+        Op::Redeem => {
+            let b: Redeem = parse(&body(app, req).await?)?;
+            blocking(move || kh.redeem_enrolment(&origin, b.code.expose(), b.password.expose()))
+                .await?;
+            Ok(Answer::ok(serde_json::json!({ "status": "enrolled" })))
+        }
+        _ => members(app, origin, req, (route, params), seen).await,
+    }
+}
+
+/// The member routes, as a member's session or a key.
+async fn members<'a>(
+    app: &'a App,
+    origin: Origin,
+    req: Request<Incoming>,
+    (route, params): (&'static Route, PathParams),
+    seen: &mut Seen<'a>,
+) -> Result<Answer, Failure> {
+    let (ws, caller) = any_caller(app, &req, origin, seen, Record::First).await?;
+    let kh = app.kh.clone();
+    let email = params.email;
+    match route.op {
+        Op::ListMembers => {
+            let list = blocking(move || kh.members(&caller, &ws)).await?;
+            Ok(Answer::of(&keyhold::api::MemberList { members: list }))
+        }
+        Op::AddMember => {
+            let b: AddMember = parse(&body(app, req).await?)?;
+            let added = blocking(move || kh.add_member(&caller, &ws, &b)).await?;
+            // EXPOSE: an enrolment code is in this answer only.
+            Ok(Answer::secret(StatusCode::CREATED, &added))
+        }
+        Op::UpdateMember => {
+            let b: UpdateMember = parse(&body(app, req).await?)?;
+            let role = b
+                .role
+                .as_deref()
+                .map(Role::named)
+                .transpose()
+                .map_err(Error::Access)?;
+            let m = blocking(move || {
+                kh.update_member(&caller, &ws, &email, (role, b.state.as_deref()))
+            })
+            .await?;
+            Ok(Answer::of(&m))
+        }
+        Op::RemoveMember => {
+            let revoke = req
+                .uri()
+                .query()
+                .is_some_and(|q| q.split('&').any(|p| p == "revoke_keys=true"));
+            let m = blocking(move || kh.remove_member(&caller, &ws, &email, revoke)).await?;
+            Ok(Answer::of(&m))
+        }
+        Op::SetPolicy => {
+            let b: Policy = parse(&body(app, req).await?)?;
+            Ok(Answer::of(
+                &blocking(move || kh.set_policy(&caller, &ws, &b)).await?,
+            ))
+        }
+        _ => Err(http(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "not a team route",
+        )),
+    }
+}
+
+/// `POST /v1/sessions`: signs in, sets the session cookie, answers with the CSRF token.
+async fn sign_in(app: &App, origin: Origin, req: Request<Incoming>) -> Result<Answer, Failure> {
+    let b: SignIn = parse(&body(app, req).await?)?;
+    let kh = app.kh.clone();
+    let policy = app.sessions;
+    let (token, session) = blocking(move || kh.sign_in(&origin, &b, policy)).await?;
+    let cookie = cookie(&token.0, policy.absolute, app.tls);
+    // EXPOSE: the session token goes in the cookie, the CSRF token in this body, once.
+    let body = serde_json::to_vec(&session).map_err(|_| {
+        http(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "the session",
+        )
+    })?;
+    Ok(Answer::Cookie(
+        StatusCode::CREATED,
+        keyhold::Zeroizing::new(body),
+        cookie,
+    ))
+}
+
+/// The session cookie: `HttpOnly; SameSite=Strict; Path=/`, and `Secure` under TLS.
+/// An empty value with no lifetime clears it.
+fn cookie(token: &str, max_age: i64, tls: bool) -> HeaderValue {
+    let secure = if tls { "; Secure" } else { "" };
+    let text = format!(
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
+    );
+    HeaderValue::from_str(&text)
+        .unwrap_or_else(|_| HeaderValue::from_static("keyhold_session=; Max-Age=0"))
+}
+
+/// The session lifetimes the server gives, from its flags.
+pub fn lifetimes(idle_minutes: u32, max_hours: u32) -> Option<SessionPolicy> {
+    SessionPolicy::new(i64::from(idle_minutes) * 60, i64::from(max_hours) * 3600)
+}

@@ -115,6 +115,12 @@ pub enum Command {
         #[command(subcommand)]
         command: ConnectionsCommand,
     },
+    /// The people of a workspace: add (an enrolment code shown once, or a password from
+    /// stdin), list, show, set-role, disable, enable, remove, policy, enrol.
+    Members {
+        #[command(subcommand)]
+        command: MembersCommand,
+    },
     /// Ask Azi, in plain language ("Create an API key for the mobile app with 30-day
     /// expiry"): the request becomes the same scoped action, audited with surface `assistant`.
     /// Revoking and rotating need --yes, or a yes at the prompt. Azi never shows a secret.
@@ -178,6 +184,70 @@ pub enum Scheme {
     Bearer,
     /// `Authorization: Basic`, with a user per slot.
     Basic,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MembersCommand {
+    /// Add a person to the workspace with a role. Prints a one-time enrolment code (valid 24
+    /// hours) for them to set their password, unless --password-stdin sets it now.
+    Add {
+        /// Their email (their identity, and the `sub` of the keys they create).
+        email: String,
+        /// owner, admin, developer or viewer.
+        #[arg(long)]
+        role: String,
+        /// How they are shown (default: the email's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Set their password from standard input (first line) instead of an enrolment code.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// The workspace's members.
+    List,
+    /// One member.
+    Show {
+        /// Their email.
+        email: String,
+    },
+    /// Give a member another role.
+    SetRole {
+        /// Their email.
+        email: String,
+        /// owner, admin, developer or viewer.
+        role: String,
+    },
+    /// Disable a member: their sessions end at once; the keys they created stay.
+    Disable {
+        /// Their email.
+        email: String,
+    },
+    /// Enable a disabled member again.
+    Enable {
+        /// Their email.
+        email: String,
+    },
+    /// Remove a member: their sessions end at once.
+    Remove {
+        /// Their email.
+        email: String,
+        /// Revoke the keys they created in the workspace too.
+        #[arg(long)]
+        revoke_keys: bool,
+    },
+    /// Set the workspace's access policy.
+    Policy {
+        /// A scope developers may give the keys they create; repeatable (none: they may create
+        /// no keys with scopes).
+        #[arg(long = "developer-scope", value_name = "SCOPE")]
+        developer_scopes: Vec<String>,
+        /// Require a second factor (TOTP) at sign-in.
+        #[arg(long)]
+        require_totp: bool,
+    },
+    /// Redeem an enrolment code on this store: reads the code, then the new password, from
+    /// standard input (two lines) or the terminal (not echoed).
+    Enrol,
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,6 +10,7 @@ mod audit;
 mod connections;
 mod exit;
 mod keys;
+mod members;
 mod output;
 mod parse_error;
 mod secret_input;
@@ -20,7 +21,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use keyhold::{Caller, KeySource, Keyhold, Local, Operations, Remote};
 
-use crate::args::{Args, Command, SigningKeyCommand};
+use crate::args::{Args, Command, MembersCommand, SigningKeyCommand};
 use crate::output::Output;
 
 fn main() -> ExitCode {
@@ -108,6 +109,15 @@ fn run(args: Args) -> keyhold::Result<()> {
             connections::run(operations(&args)?.as_ref(), &args, command, &out)
         }
         Command::Run { .. } => Err(keyhold::Error::Internal("run is dispatched before")),
+        Command::Members {
+            command: MembersCommand::Enrol,
+        } => members::enrol(&local_store(&args, "members enrol")?, &out),
+        Command::Members { command } => members::run(
+            operations(&args)?.as_ref(),
+            args.workspace.as_deref(),
+            command,
+            &out,
+        ),
         Command::Ask {
             sentence,
             dry_run,

@@ -95,6 +95,25 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Enrolment code `id`, if there is one (left in place).
+    pub fn enrolment(&self, id: &str) -> Result<Option<EnrolmentRow>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT id, email, expires_at, mac FROM enrolments WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(EnrolmentRow {
+                        id: r.get(0)?,
+                        email: r.get(1)?,
+                        expires_at: r.get(2)?,
+                        mac: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
     /// Takes enrolment code `id` (deleted: it is used once), if there is one.
     pub fn take_enrolment(&self, id: &str) -> Result<Option<EnrolmentRow>, StoreError> {
         self.conn()

@@ -16,8 +16,8 @@ mod sessions;
 
 pub use error::TeamError;
 pub use members::{
-    DEFAULT_DEVELOPER_SCOPES, Manager, add_member, members, policy_row, remove_member,
-    set_password, set_policy, take_enrolment, update_member,
+    DEFAULT_DEVELOPER_SCOPES, Manager, add_member, enrolment, members, policy_row, remove_member,
+    set_password, set_policy, update_member,
 };
 pub use sessions::{
     Recognised, SessionFacts, open_session, record_failure, session, sign_in_facts, touch,

@@ -87,15 +87,24 @@ pub fn add_member(
     Ok((api::Added { enrolment, member }, events))
 }
 
-/// Takes enrolment code `code` (it works once) and says whose it was, if it is one that has
-/// not expired at `now`.
-pub fn take_enrolment(
+/// Whose enrolment code `code` is, if it is one that has not expired at `now` (with
+/// `take`, it is deleted: it works once).
+pub fn enrolment(
     (rows, tx): (&RowAuth, &Tx<'_>),
     code: &str,
+    take: bool,
     now: i64,
 ) -> Result<Option<String>, TeamError> {
-    let taken = rows.checked(tx.take_enrolment(&digest(code))?)?;
-    Ok(taken.filter(|r| r.expires_at > now).map(|r| r.email))
+    let id = digest(code);
+    let row = if take {
+        tx.take_enrolment(&id)?
+    } else {
+        tx.enrolment(&id)?
+    };
+    Ok(rows
+        .checked(row)?
+        .filter(|r| r.expires_at > now)
+        .map(|r| r.email))
 }
 
 /// Sets person `email`'s password hash and makes their invited memberships active.

@@ -74,6 +74,16 @@ pub trait Operations {
     /// Asks Azi; a destructive request acts only when asked again with the confirmation of
     /// the first reply.
     fn ask(&self, ws: Ws, sentence: &str, confirmation: Option<&str>) -> Asked;
+    /// The workspace's members.
+    fn members(&self, ws: Ws) -> Result<Vec<api::Member>>;
+    /// Adds a member (with a password, or an enrolment code in the answer).
+    fn add_member(&self, ws: Ws, req: &api::AddMember) -> Result<api::Added>;
+    /// Changes a member's role and/or state.
+    fn update_member(&self, ws: Ws, email: &str, req: &api::UpdateMember) -> Result<api::Member>;
+    /// Removes a member (and, with `revoke_keys`, the keys they created).
+    fn remove_member(&self, ws: Ws, email: &str, revoke_keys: bool) -> Result<api::Member>;
+    /// Sets the workspace's access policy.
+    fn set_policy(&self, ws: Ws, policy: &api::Policy) -> Result<api::Policy>;
 }
 
 /// Azi's reply, with a created key's token.
@@ -207,5 +217,33 @@ impl Operations for Local {
     fn ask(&self, ws: Ws, sentence: &str, confirmation: Option<&str>) -> Asked {
         self.kh
             .ask(&self.caller, Self::ws(ws), sentence, confirmation)
+    }
+
+    fn members(&self, ws: Ws) -> Result<Vec<api::Member>> {
+        self.kh.members(&self.caller, Self::ws(ws))
+    }
+
+    fn add_member(&self, ws: Ws, req: &api::AddMember) -> Result<api::Added> {
+        self.kh.add_member(&self.caller, Self::ws(ws), req)
+    }
+
+    fn update_member(&self, ws: Ws, email: &str, req: &api::UpdateMember) -> Result<api::Member> {
+        let role = req
+            .role
+            .as_deref()
+            .map(keyhold_access::Role::named)
+            .transpose()?;
+        let change = (role, req.state.as_deref());
+        self.kh
+            .update_member(&self.caller, Self::ws(ws), email, change)
+    }
+
+    fn remove_member(&self, ws: Ws, email: &str, revoke_keys: bool) -> Result<api::Member> {
+        self.kh
+            .remove_member(&self.caller, Self::ws(ws), email, revoke_keys)
+    }
+
+    fn set_policy(&self, ws: Ws, policy: &api::Policy) -> Result<api::Policy> {
+        self.kh.set_policy(&self.caller, Self::ws(ws), policy)
     }
 }

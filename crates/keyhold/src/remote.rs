@@ -261,6 +261,33 @@ impl Operations for Remote {
             self.on(ws, |c| c.call(Op::Ask, &Params::default(), Some(&body)))?;
         Ok(reply.map(|t| Token::new(Zeroizing::new(t))))
     }
+
+    fn members(&self, ws: Ws) -> Result<Vec<api::Member>> {
+        let list: api::MemberList = self.on(ws, |c| c.get(Op::ListMembers))?;
+        Ok(list.members)
+    }
+
+    fn add_member(&self, ws: Ws, req: &api::AddMember) -> Result<api::Added> {
+        self.on(ws, |c| c.call(Op::AddMember, &Params::default(), Some(req)))
+    }
+
+    fn update_member(&self, ws: Ws, email: &str, req: &api::UpdateMember) -> Result<api::Member> {
+        self.on(ws, |c| {
+            c.call(Op::UpdateMember, &Params::id(email), Some(req))
+        })
+    }
+
+    fn remove_member(&self, ws: Ws, email: &str, revoke_keys: bool) -> Result<api::Member> {
+        let revoke = revoke_keys.then(|| "true".to_owned());
+        let params = Params::id(email).query("revoke_keys", revoke);
+        self.on(ws, |c| c.call(Op::RemoveMember, &params, None::<&()>))
+    }
+
+    fn set_policy(&self, ws: Ws, policy: &api::Policy) -> Result<api::Policy> {
+        self.on(ws, |c| {
+            c.call(Op::SetPolicy, &Params::default(), Some(policy))
+        })
+    }
 }
 
 #[cfg(test)]

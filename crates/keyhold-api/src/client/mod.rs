@@ -231,6 +231,7 @@ impl Client {
             _ => {
                 let req = match method {
                     "PUT" => self.agent.put(&url),
+                    "PATCH" => self.agent.patch(&url),
                     _ => self.agent.post(&url),
                 }
                 .header("Authorization", auth);

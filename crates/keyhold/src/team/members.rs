@@ -42,15 +42,18 @@ impl Keyhold {
     /// Redeems an enrolment code: sets the person's password (checked against the policy)
     /// and makes their invited memberships active. A code works once, within 24 hours.
     pub fn redeem_enrolment(&self, origin: &Origin, code: &str, password: &str) -> Result<()> {
-        let taken = self.store.write(|tx| -> Result<_> {
-            Ok(team::take_enrolment((&self.rows, tx), code, now())?)
-        })?;
-        let email = taken.ok_or(crate::Error::Access(
-            keyhold_access::AccessError::EnrolmentInvalid,
-        ))?;
+        let invalid = || crate::Error::Access(keyhold_access::AccessError::EnrolmentInvalid);
+        let read = |take, tx: &keyhold_store::Tx<'_>| -> Result<_> {
+            Ok(team::enrolment((&self.rows, tx), code, take, now())?)
+        };
+        // The password is checked before the code is used up: a weak one costs nothing.
+        let email = self.store.read(|tx| read(false, tx))?.ok_or_else(invalid)?;
         let hash = hashed(password, &email)?;
         let by = Caller::claiming(&email, origin.clone());
         self.store.write(|tx| {
+            if read(true, tx)?.as_deref() != Some(email.as_str()) {
+                return Err(invalid());
+            }
             let set = team::set_password((&self.rows, tx), &email, hash.clone(), now());
             self.recorded(tx, &by, set)
         })

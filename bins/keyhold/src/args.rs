@@ -121,6 +121,18 @@ pub enum Command {
         #[command(subcommand)]
         command: MembersCommand,
     },
+    /// Sign in at the server (--server) as a person: email and password from the terminal (or
+    /// stdin with --password-stdin), never argv. Commands through that server then act as you.
+    Login {
+        /// Your email (asked for if not given).
+        #[arg(long)]
+        email: Option<String>,
+        /// Read the email (unless given) and the password from standard input, one per line.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// End your session at the server (--server) and forget it.
+    Logout,
     /// Ask Azi, in plain language ("Create an API key for the mobile app with 30-day
     /// expiry"): the request becomes the same scoped action, audited with surface `assistant`.
     /// Revoking and rotating need --yes, or a yes at the prompt. Azi never shows a secret.

@@ -10,6 +10,7 @@ mod audit;
 mod connections;
 mod exit;
 mod keys;
+mod login;
 mod members;
 mod output;
 mod parse_error;
@@ -55,26 +56,43 @@ fn key_source(args: &Args) -> KeySource {
 
 /// Where key, token and audit commands go: a server if one is named, else the local store.
 fn operations(args: &Args) -> keyhold::Result<Box<dyn Operations>> {
-    match &args.server {
-        Some(url) => {
-            let key = secret_input::server_key()?;
-            let ca = args
-                .ca_cert
-                .as_ref()
-                .map(|f| {
-                    std::fs::read(f).map_err(|e| keyhold::Error::Io {
-                        path: f.clone(),
-                        kind: e.kind(),
-                    })
-                })
-                .transpose()?;
-            Ok(Box::new(Remote::new(url, &key, ca.as_deref())?))
-        }
-        None => Ok(Box::new(Local::new(
+    if args.server.is_none() {
+        return Ok(Box::new(Local::new(
             Keyhold::open(&args.data_dir, key_source(args))?,
             Caller::operator().via(keyhold::Surface::Cli),
-        ))),
+        )));
     }
+    let (url, ca) = server_of(args, "")?;
+    // An API key in KEYHOLD_TOKEN first; otherwise the session of `keyhold login`.
+    if std::env::var_os("KEYHOLD_TOKEN").is_none()
+        && let Some(me) = login::session(&url, ca.as_deref())?
+    {
+        return Ok(Box::new(me));
+    }
+    let key = secret_input::server_key()?;
+    Ok(Box::new(Remote::new(&url, &key, ca.as_deref())?))
+}
+
+/// The server a command goes through, and the CA certificates to trust for it.
+fn server_of(args: &Args, command: &str) -> keyhold::Result<(String, Option<Vec<u8>>)> {
+    let url = args
+        .server
+        .clone()
+        .ok_or_else(|| keyhold::Error::InvalidInput {
+            field: "server",
+            reason: format!("`keyhold {command}` needs --server URL (or KEYHOLD_ADDR)"),
+        })?;
+    let ca = args
+        .ca_cert
+        .as_ref()
+        .map(|f| {
+            std::fs::read(f).map_err(|e| keyhold::Error::Io {
+                path: f.clone(),
+                kind: e.kind(),
+            })
+        })
+        .transpose()?;
+    Ok((url, ca))
 }
 
 /// Opens the local store for a command that needs it (and the master key) itself.
@@ -109,6 +127,18 @@ fn run(args: Args) -> keyhold::Result<()> {
             connections::run(operations(&args)?.as_ref(), &args, command, &out)
         }
         Command::Run { .. } => Err(keyhold::Error::Internal("run is dispatched before")),
+        Command::Login {
+            email,
+            password_stdin,
+        } => {
+            let (server, ca) = server_of(&args, "login")?;
+            let who = (email.as_deref(), *password_stdin);
+            login::login(&server, ca.as_deref(), who, args.workspace.as_deref(), &out)
+        }
+        Command::Logout => {
+            let (server, ca) = server_of(&args, "logout")?;
+            login::logout(&server, ca.as_deref(), &out)
+        }
         Command::Members {
             command: MembersCommand::Enrol,
         } => members::enrol(&local_store(&args, "members enrol")?, &out),

@@ -69,7 +69,7 @@ pub fn server_key() -> keyhold::Result<keyhold::Zeroizing<String>> {
         Ok(t) if !t.trim().is_empty() => Ok(keyhold::Zeroizing::new(t.trim().to_owned())),
         _ => Err(Error::InvalidInput {
             field: "KEYHOLD_TOKEN",
-            reason: "not set: a command through a server acts as the API key in KEYHOLD_TOKEN"
+            reason: "not set: a command through a server acts as the API key in KEYHOLD_TOKEN, or as you after `keyhold login`"
                 .into(),
         }),
     }

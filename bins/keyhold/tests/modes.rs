@@ -786,3 +786,128 @@ fn through_a_server_the_store_commands_are_refused_and_secrets_stay_out_of_argv_
     assert_eq!(json(err.trim())["error"]["code"], "server_error");
     assert!(!err.contains(&server.admin));
 }
+
+/// `keyhold login`: a person signs in through the CLI (the password from stdin, never argv),
+/// their session is kept in a file only they can read, and commands through the server then
+/// act as them — a 30-day key in their own name, and no more than their role allows — until
+/// `keyhold logout`.
+#[test]
+fn a_person_logs_in_through_the_cli_and_acts_in_their_own_name() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = start_server();
+    let home = tempfile::tempdir().expect("tempdir");
+    let session_file = home.path().join("keyhold/session.json");
+    let run = |args: &[&str], token: Option<&str>, stdin: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_keyhold"));
+        c.args(args)
+            .env("KEYHOLD_ADDR", &server.url)
+            .env("KEYHOLD_SESSION_FILE", &session_file)
+            .env("KEYHOLD_DATA_DIR", home.path().join("no-store"))
+            .env_remove("KEYHOLD_MASTER_KEY")
+            .env_remove("KEYHOLD_WORKSPACE")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        match token {
+            Some(t) => c.env("KEYHOLD_TOKEN", t),
+            None => c.env_remove("KEYHOLD_TOKEN"),
+        };
+        let mut child = c.spawn().expect("spawn keyhold");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("stdin");
+        child.wait_with_output().expect("wait")
+    };
+    let password = "ann's long passphrase 31";
+    let added = run(
+        &[
+            "members",
+            "add",
+            "ann@team.com",
+            "--role",
+            "developer",
+            "--password-stdin",
+        ],
+        Some(&server.admin),
+        &format!("{password}\n"),
+    );
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let wrong = run(
+        &["login", "--email", "ann@team.com", "--password-stdin"],
+        None,
+        "nope-nope-nope-1\n",
+    );
+    assert_eq!(
+        wrong.status.code(),
+        Some(8),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+    assert!(!session_file.exists());
+    let login = run(
+        &["login", "--email", "ann@team.com", "--password-stdin"],
+        None,
+        &format!("{password}\n"),
+    );
+    assert!(
+        login.status.success(),
+        "{}",
+        String::from_utf8_lossy(&login.stderr)
+    );
+    let mode = std::fs::metadata(&session_file)
+        .expect("kept")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let minted = run(
+        &[
+            "keys",
+            "create",
+            "--name",
+            "mobile",
+            "--expires",
+            "30d",
+            "--json",
+        ],
+        None,
+        "",
+    );
+    assert!(
+        minted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&minted.stderr)
+    );
+    let key = json(&String::from_utf8(minted.stdout).expect("utf8"));
+    assert_eq!(key["key"]["sub"], "ann@team.com");
+    assert_eq!(
+        key["key"]["expires_at"].as_i64().unwrap() - key["key"]["created_at"].as_i64().unwrap(),
+        30 * 86_400
+    );
+    let refused = run(
+        &["members", "add", "x@team.com", "--role", "viewer"],
+        None,
+        "",
+    );
+    assert_eq!(
+        refused.status.code(),
+        Some(9),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let out = run(&["logout"], None, "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!session_file.exists());
+    let after = run(&["keys", "list"], None, "");
+    assert_eq!(after.status.code(), Some(2), "no key and no session");
+}

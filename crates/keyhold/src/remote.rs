@@ -52,6 +52,37 @@ impl Remote {
         Ok(Self { client })
     }
 
+    /// Operations through the server at `url` as the person signed in with `session` (the
+    /// session cookie's value) and its `csrf` token (`keyhold login`).
+    pub fn with_session(
+        url: &str,
+        session: &str,
+        csrf: &str,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Self> {
+        let client = Client::with_session(url, session, csrf, ca_pem).map_err(|e| error(url, e))?;
+        Ok(Self { client })
+    }
+
+    /// Signs in at the server at `url`: the session (the cookie's value) and the answer with
+    /// its CSRF token.
+    pub fn sign_in(
+        url: &str,
+        body: &api::SignIn,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<(Zeroizing<String>, api::Session)> {
+        Client::sign_in(url, body, ca_pem).map_err(|e| error(url, e))
+    }
+
+    /// Ends this client's session at the server (`keyhold logout`).
+    pub fn sign_out(&self) -> Result<()> {
+        let _: serde_json::Value = self
+            .client
+            .call(Op::SignOut, &Params::default(), None::<&()>)
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
     /// The server's base URL.
     pub fn url(&self) -> &str {
         self.client.url()

@@ -27,10 +27,13 @@ use crate::{AuditQuery, ErrorEnvelope, Op};
 /// Largest response body read from a server.
 const MAX_RESPONSE: u64 = 16 * 1024 * 1024;
 
-/// A `keyhold-server` reached over HTTP(S), acting as one API key.
+/// A `keyhold-server` reached over HTTP(S), acting as one API key or one signed-in person.
 pub struct Client {
     base: String,
     authorization: Zeroizing<String>,
+    /// A signed-in person's CSRF token (sent with every request; `authorization` is then the
+    /// session cookie).
+    csrf: Option<Zeroizing<String>>,
     agent: ureq::Agent,
 }
 
@@ -170,8 +173,77 @@ impl Client {
         Ok(Self {
             base,
             authorization: Zeroizing::new(format!("Bearer {token}")),
+            csrf: None,
             agent,
         })
+    }
+
+    /// A client of the server at `url` acting as the person signed in with `session` (the
+    /// session cookie's value) and its `csrf` token.
+    pub fn with_session(
+        url: &str,
+        session: &str,
+        csrf: &str,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Self, ApiError> {
+        let mut c = Self::new(url, session, ca_pem)?;
+        c.authorization = Zeroizing::new(format!("keyhold_session={}", session.trim()));
+        c.csrf = Some(Zeroizing::new(csrf.trim().to_owned()));
+        Ok(c)
+    }
+
+    /// Signs in at the server at `url` (`POST /v1/sessions`): the session cookie's value, and
+    /// the answer (with its CSRF token).
+    pub fn sign_in(
+        url: &str,
+        body: &crate::SignIn,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<(Zeroizing<String>, crate::Session), ApiError> {
+        let base = base_url(url)?;
+        let agent = agent(&base, root_certs(ca_pem)?);
+        let bytes = Zeroizing::new(
+            serde_json::to_vec(body)
+                .map_err(|_| ApiError::Internal("could not encode the sign-in"))?,
+        );
+        let path = Params::default().path(Op::SignIn);
+        let unreachable = |reason: String| ApiError::Unreachable {
+            url: base.clone(),
+            reason,
+        };
+        let mut resp = agent
+            .post(&format!("{base}{path}"))
+            .content_type("application/json")
+            .send(&bytes[..])
+            .map_err(|e| unreachable(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let cookie = resp
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .and_then(|v| v.strip_prefix("keyhold_session="))
+            .map(|v| Zeroizing::new(v.to_owned()));
+        let answer = Zeroizing::new(
+            resp.body_mut()
+                .with_config()
+                .limit(MAX_RESPONSE)
+                .read_to_vec()
+                .map_err(|e| unreachable(e.to_string()))?,
+        );
+        let probe = Self {
+            base: base.clone(),
+            authorization: Zeroizing::new(String::new()),
+            csrf: None,
+            agent,
+        };
+        if !(200..300).contains(&status) {
+            return Err(probe.envelope(status, &answer));
+        }
+        let session = serde_json::from_slice(&answer)
+            .map_err(|e| unreachable(format!("unexpected answer to a sign-in: {e}")))?;
+        let cookie = cookie
+            .ok_or_else(|| unreachable("a sign-in answered without a session cookie".into()))?;
+        Ok((cookie, session))
     }
 
     /// The server's base URL.
@@ -224,17 +296,15 @@ impl Client {
         body: Option<&[u8]>,
     ) -> Result<T, ApiError> {
         let url = format!("{}{path}", self.base);
-        let auth: &str = &self.authorization;
         let sent = match method {
-            "GET" => self.agent.get(&url).header("Authorization", auth).call(),
-            "DELETE" => self.agent.delete(&url).header("Authorization", auth).call(),
+            "GET" => self.auth(self.agent.get(&url)).call(),
+            "DELETE" => self.auth(self.agent.delete(&url)).call(),
             _ => {
-                let req = match method {
+                let req = self.auth(match method {
                     "PUT" => self.agent.put(&url),
                     "PATCH" => self.agent.patch(&url),
                     _ => self.agent.post(&url),
-                }
-                .header("Authorization", auth);
+                });
                 match body {
                     Some(b) => req.content_type("application/json").send(b),
                     None => req.send_empty(),
@@ -256,6 +326,18 @@ impl Client {
                 .map_err(|e| self.unreachable(format!("unexpected answer to {path}: {e}")));
         }
         Err(self.envelope(status, &bytes))
+    }
+
+    /// `req` with this client's credential: the API key, or the session cookie and its CSRF
+    /// token.
+    fn auth<B>(&self, req: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        let value: &str = &self.authorization;
+        match &self.csrf {
+            None => req.header("Authorization", value),
+            Some(csrf) => req
+                .header("Cookie", value)
+                .header("X-CSRF-Token", csrf.as_str()),
+        }
     }
 
     fn envelope(&self, status: u16, bytes: &[u8]) -> ApiError {

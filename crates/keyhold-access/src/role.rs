@@ -216,7 +216,7 @@ impl Role {
                 .copied()
                 .filter(|s| *s != Scope::Admin)
                 .collect(),
-            Role::Developer => allowed.iter().filter(|s| *s != Scope::Admin).collect(),
+            Role::Developer => allowed.iter().filter(|s| self.may_carry(*s)).collect(),
             Role::Viewer => ScopeSet::new(),
         }
     }
@@ -228,6 +228,18 @@ impl Role {
             .find(|o| o.scope == Some(scope))
             .map_or(scope.as_str(), |o| o.name);
         self.refused(name)
+    }
+
+    /// Whether a key a member of this role mints may carry `scope` at most: a scope guarding
+    /// an operation the role may do on everything, or one no keyhold operation uses (an
+    /// application's, such as `read:queries`) — never one the role holds only on its own
+    /// things, nor `admin` below an owner.
+    pub fn may_carry(self, scope: Scope) -> bool {
+        let guarded = OPERATIONS.iter().find(|o| o.scope == Some(scope));
+        match guarded {
+            Some(o) => o.access[self.column()] == Yes,
+            None => true,
+        }
     }
 
     /// What the keys of a member of this role may carry in a workspace whose developers may

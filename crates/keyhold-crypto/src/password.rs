@@ -14,6 +14,42 @@ pub const PASSWORD_PARAMS: (u32, u32, u32) = (19 * 1024, 2, 1);
 /// The longest password hashed (bytes): longer input is refused before any work.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
+/// How many password hashes run at once in this process: one per core. Each takes 19 MiB;
+/// without a bound, a flood of sign-ins would take memory without limit. Those beyond it wait.
+static RUNNING: (std::sync::Mutex<usize>, std::sync::Condvar) =
+    (std::sync::Mutex::new(0), std::sync::Condvar::new());
+
+/// A turn to hash: held while a hash runs.
+struct Turn;
+
+impl Turn {
+    fn take() -> Self {
+        let limit = std::thread::available_parallelism().map_or(2, usize::from);
+        let (count, freed) = &RUNNING;
+        let mut n = count
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while *n >= limit {
+            n = freed
+                .wait(n)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        *n += 1;
+        Turn
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let (count, freed) = &RUNNING;
+        let mut n = count
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *n = n.saturating_sub(1);
+        freed.notify_one();
+    }
+}
+
 fn hasher(params: (u32, u32, u32)) -> Result<Argon2<'static>, CryptoError> {
     let (m, t, p) = params;
     let params =
@@ -29,6 +65,7 @@ pub fn hash_password_with(password: &[u8], params: (u32, u32, u32)) -> Result<St
     }
     let salt = SaltString::encode_b64(&crate::random::array::<16>()?)
         .map_err(|_| CryptoError::InvalidKey("salt"))?;
+    let _turn = Turn::take();
     let hash = hasher(params)?
         .hash_password(password, &salt)
         .map_err(|_| CryptoError::InvalidKey("argon2"))?;
@@ -51,6 +88,7 @@ pub fn verify_password(password: &[u8], phc: &str) -> Result<bool, CryptoError> 
         burn_password_check();
         return Ok(false);
     }
+    let _turn = Turn::take();
     Ok(Argon2::default().verify_password(password, &parsed).is_ok())
 }
 
@@ -69,6 +107,7 @@ pub fn password_needs_rehash(phc: &str) -> bool {
 /// its answer comes no sooner than a wrong password's.
 pub fn burn_password_check() {
     // A fixed salt: nothing is verified, only the work is done.
+    let _turn = Turn::take();
     if let (Ok(h), Ok(salt)) = (
         hasher(PASSWORD_PARAMS),
         SaltString::from_b64("a2V5aG9sZGR1bW15"),

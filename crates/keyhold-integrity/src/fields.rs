@@ -137,6 +137,7 @@ pub(crate) fn enrolment(row: &EnrolmentRow) -> RowMac {
     RowMac::new("enrolment")
         .text(&row.id)
         .text(&row.email)
+        .text(&row.workspace)
         .int(row.expires_at)
 }
 

@@ -221,6 +221,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE enrolments (
         id         TEXT    PRIMARY KEY,
         email      TEXT    NOT NULL,
+        workspace  TEXT    NOT NULL,
         expires_at INTEGER NOT NULL,
         mac        BLOB    NOT NULL
     ) STRICT;

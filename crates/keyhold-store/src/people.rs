@@ -8,8 +8,9 @@ use rusqlite::{OptionalExtension, params};
 
 use crate::{StoreError, Tx};
 
-/// A person, who may be a member of several workspaces.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A person, who may be a member of several workspaces. (`Debug` does not show the password
+/// hash.)
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct PersonRow {
     /// The email, lower case: the identity.
     pub email: String,
@@ -82,6 +83,8 @@ pub struct EnrolmentRow {
     pub id: String,
     /// The person it enrols.
     pub email: String,
+    /// The workspace whose membership it activates (only that one).
+    pub workspace: String,
     /// Unix seconds.
     pub expires_at: i64,
     /// The MAC over the columns above.
@@ -101,6 +104,19 @@ pub struct PolicyRow {
     pub updated_at: i64,
     /// The MAC over the whole row.
     pub mac: Vec<u8>,
+}
+
+impl std::fmt::Debug for PersonRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PersonRow")
+            .field("email", &self.email)
+            .field(
+                "password_hash",
+                &self.password_hash.as_ref().map(|_| "(set)"),
+            )
+            .field("totp", &self.totp)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PersonRow {

@@ -82,15 +82,17 @@ impl Tx<'_> {
         )
     }
 
-    /// Adds an enrolment code (replacing the person's earlier ones), and drops expired ones.
+    /// Adds an enrolment code (replacing the person's earlier one for the same workspace, and
+    /// only that one), and drops expired ones.
     pub fn insert_enrolment(&self, e: &EnrolmentRow, now: i64) -> Result<(), StoreError> {
         self.run(
-            "DELETE FROM enrolments WHERE expires_at <= ?1 OR email = ?2",
-            params![now, e.email],
+            "DELETE FROM enrolments WHERE expires_at <= ?1 OR (email = ?2 AND workspace = ?3)",
+            params![now, e.email, e.workspace],
         )?;
         self.run(
-            "INSERT INTO enrolments (id, email, expires_at, mac) VALUES (?1, ?2, ?3, ?4)",
-            params![e.id, e.email, e.expires_at, e.mac],
+            "INSERT INTO enrolments (id, email, workspace, expires_at, mac) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![e.id, e.email, e.workspace, e.expires_at, e.mac],
         )?;
         Ok(())
     }
@@ -99,14 +101,15 @@ impl Tx<'_> {
     pub fn enrolment(&self, id: &str) -> Result<Option<EnrolmentRow>, StoreError> {
         self.conn()
             .query_row(
-                "SELECT id, email, expires_at, mac FROM enrolments WHERE id = ?1",
+                "SELECT id, email, workspace, expires_at, mac FROM enrolments WHERE id = ?1",
                 [id],
                 |r| {
                     Ok(EnrolmentRow {
                         id: r.get(0)?,
                         email: r.get(1)?,
-                        expires_at: r.get(2)?,
-                        mac: r.get(3)?,
+                        workspace: r.get(2)?,
+                        expires_at: r.get(3)?,
+                        mac: r.get(4)?,
                     })
                 },
             )
@@ -118,14 +121,15 @@ impl Tx<'_> {
     pub fn take_enrolment(&self, id: &str) -> Result<Option<EnrolmentRow>, StoreError> {
         self.conn()
             .query_row(
-                "DELETE FROM enrolments WHERE id = ?1 RETURNING id, email, expires_at, mac",
+                "DELETE FROM enrolments WHERE id = ?1 RETURNING id, email, workspace, expires_at, mac",
                 [id],
                 |r| {
                     Ok(EnrolmentRow {
                         id: r.get(0)?,
                         email: r.get(1)?,
-                        expires_at: r.get(2)?,
-                        mac: r.get(3)?,
+                        workspace: r.get(2)?,
+                        expires_at: r.get(3)?,
+                        mac: r.get(4)?,
                     })
                 },
             )
@@ -160,6 +164,16 @@ impl Tx<'_> {
              ON CONFLICT (subject) DO UPDATE SET failures = CASE WHEN last_at + ?3 <= ?2 \
              THEN 1 ELSE failures + 1 END, last_at = ?2",
             params![subject, now, forget_after],
+        )?;
+        Ok(())
+    }
+
+    /// Takes back one failure of `subject` (an attempt counted before it was checked, that
+    /// succeeded).
+    pub fn undo_failure(&self, subject: &str) -> Result<(), StoreError> {
+        self.run(
+            "UPDATE sign_in_failures SET failures = failures - 1 WHERE subject = ?1 AND failures > 0",
+            [subject],
         )?;
         Ok(())
     }

@@ -163,6 +163,7 @@ fn an_enrolment_code_is_taken_once_and_a_new_one_replaces_the_old() {
     let code = |id: &str, expires_at| EnrolmentRow {
         id: id.into(),
         email: "ann@team.com".into(),
+        workspace: "ws_1".into(),
         expires_at,
         mac: b"mac".to_vec(),
     };

@@ -25,6 +25,8 @@ pub struct Manager {
     pub name: String,
     /// The changer's role, if they are a member.
     pub role: Option<Role>,
+    /// Whether the changer is the operator (who alone may set an existing person's password).
+    pub operator: bool,
 }
 
 /// Adds person `req.email` to workspace `ws` (id, name) with `req.role`. With `hash` (of a
@@ -46,6 +48,15 @@ pub fn add_member(
     let local = email.split('@').next().unwrap_or_default();
     let name = req.display_name.as_deref().unwrap_or(local);
     let found = rows.checked(tx.person(&email)?)?;
+    // A person is one across workspaces: adding them to another never touches their
+    // credentials (only the operator may set an existing person's password).
+    if found.is_some() && hash.is_some() && !by.operator {
+        return Err(keyhold_access::AccessError::Invalid {
+            field: "password",
+            reason: "this person exists already: only they (or the operator) set their password",
+        }
+        .into());
+    }
     let mut person = found.unwrap_or_else(|| PersonRow::new(&email, name, now));
     if hash.is_some() {
         (person.password_hash, person.updated_at) = (hash.clone(), now);
@@ -74,6 +85,7 @@ pub fn add_member(
             let row = EnrolmentRow {
                 id: code_id.clone(),
                 email: email.clone(),
+                workspace: ws.to_owned(),
                 expires_at,
                 mac: Vec::new(),
             };
@@ -87,30 +99,30 @@ pub fn add_member(
     Ok((api::Added { enrolment, member }, events))
 }
 
-/// Whose enrolment code `code` is, if it is one that has not expired at `now` (with
-/// `take`, it is deleted: it works once).
+/// Whose enrolment code `code` is and for which workspace, if it is one that has not expired
+/// at `now` (with `take`, it is deleted: it works once).
 pub fn enrolment(
     (rows, tx): (&RowAuth, &Tx<'_>),
     code: &str,
     take: bool,
     now: i64,
-) -> Result<Option<String>, TeamError> {
+) -> Result<Option<(String, String)>, TeamError> {
     let id = digest(code);
     let row = if take {
         tx.take_enrolment(&id)?
     } else {
         tx.enrolment(&id)?
     };
-    Ok(rows
-        .checked(row)?
-        .filter(|r| r.expires_at > now)
-        .map(|r| r.email))
+    let row = rows.checked(row)?.filter(|r| r.expires_at > now);
+    Ok(row.map(|r| (r.email, r.workspace)))
 }
 
-/// Sets person `email`'s password hash and makes their invited memberships active.
+/// Sets person `email`'s password hash, makes their membership of `ws` active if it was
+/// invited (no other: each workspace's code activates its own), and ends every session the
+/// person had.
 pub fn set_password(
     (rows, tx): (&RowAuth, &Tx<'_>),
-    email: &str,
+    (email, ws): (&str, &str),
     hash: String,
     now: i64,
 ) -> Drafted<()> {
@@ -119,18 +131,18 @@ pub fn set_password(
         .ok_or(keyhold_access::AccessError::EnrolmentInvalid)?;
     (person.password_hash, person.updated_at) = (Some(hash), now);
     tx.put_person(&rows.sealed(person)?)?;
-    for m in tx.members(None, Some(email))? {
-        rows.check_access(&m)?;
-        if m.state == "invited" {
-            let m = MemberRow {
-                state: "active".into(),
-                updated_at: now,
-                ..m
-            };
-            tx.update_member(&rows.sealed(m)?)?;
-        }
+    if let Some(m) = rows.checked(tx.member(ws, email)?)?
+        && m.state == "invited"
+    {
+        let m = MemberRow {
+            state: "active".into(),
+            updated_at: now,
+            ..m
+        };
+        tx.update_member(&rows.sealed(m)?)?;
     }
-    Ok(((), vec![team(Action::PasswordSet, None, email, &[])?]))
+    tx.delete_sessions_of("", email)?;
+    Ok(((), vec![team(Action::PasswordSet, Some(ws), email, &[])?]))
 }
 
 /// Workspace `ws`'s members, by email.
@@ -153,6 +165,14 @@ pub fn update_member(
     (new_role, state): (Option<Role>, Option<&str>),
     now: i64,
 ) -> Drafted<api::Member> {
+    if state.is_some_and(|s| !matches!(s, "active" | "disabled")) {
+        let reason = "active or disabled (a member is invited until they enrol)";
+        return Err(keyhold_access::AccessError::Invalid {
+            field: "state",
+            reason,
+        }
+        .into());
+    }
     let (m, all) = existing((rows, tx), ws, email)?;
     let (from, state) = (role(&m)?, state.unwrap_or(&m.state).to_owned());
     let to = new_role.unwrap_or(from);
@@ -216,10 +236,11 @@ pub fn set_policy(
     };
     tx.put_policy(&rows.sealed(row)?)?;
     let totp = if require_totp { "yes" } else { "no" };
-    let details = [
-        ("require_totp", totp),
-        ("developer_scopes", developer_scopes.as_str()),
-    ];
+    let shown = match developer_scopes.as_str() {
+        "" => "none",
+        scopes => scopes,
+    };
+    let details = [("require_totp", totp), ("developer_scopes", shown)];
     Ok((
         (),
         vec![team(Action::PolicySet, Some(ws), ws_name, &details)?],

@@ -22,7 +22,9 @@ pub struct SessionFacts {
 }
 
 /// The facts for a sign-in of `email` at `now`, unless the throttle makes `subjects`
-/// (account, source) wait.
+/// (account, source) wait. The attempt is counted against both now, before the password is
+/// checked, so parallel guesses cannot all slip under the throttle; a success takes it back
+/// ([`open_session`]).
 pub fn sign_in_facts(
     (rows, tx): (&RowAuth, &Tx<'_>),
     email: &str,
@@ -31,6 +33,9 @@ pub fn sign_in_facts(
 ) -> Result<SessionFacts, TeamError> {
     let [a, s] = [tx.failures(&subjects[0])?, tx.failures(&subjects[1])?];
     Throttle::default().check(a, s, now)?;
+    for subject in subjects {
+        tx.add_failure(subject, now, FORGET_AFTER)?;
+    }
     let mut members = Vec::new();
     for m in tx.members(None, Some(email))? {
         rows.check_access(&m)?;
@@ -40,21 +45,18 @@ pub fn sign_in_facts(
     Ok(SessionFacts { person, members })
 }
 
-/// Counts a failed sign-in for `subjects` at `now`, and drafts its event about `target` (the
-/// email if it is a person's, else `unknown`).
-pub fn record_failure(tx: &Tx<'_>, subjects: &[String; 2], target: &str, now: i64) -> Drafted<()> {
-    for subject in subjects {
-        tx.add_failure(subject, now, FORGET_AFTER)?;
-    }
+/// Drafts the event of a failed sign-in about `target` (the email if it is a person's, else
+/// `unknown`); the attempt was counted already.
+pub fn record_failure(target: &str) -> Drafted<()> {
     let event = team(Action::SignInFailed, None, target, &[])?.failed("sign_in_failed");
     Ok(((), vec![event]))
 }
 
 /// Opens a session of member `m` named by digests `ids` (session, CSRF) at `now`, and
-/// clears their account's failures.
+/// takes back the attempt counted for `subjects`.
 pub fn open_session(
     (rows, tx): (&RowAuth, &Tx<'_>),
-    m: &MemberRow,
+    (m, subjects): (&MemberRow, &[String; 2]),
     (id, csrf_id): (&str, &str),
     policy: SessionPolicy,
     now: i64,
@@ -62,7 +64,10 @@ pub fn open_session(
     let lifetimes = (policy.idle, policy.absolute);
     let row = SessionRow::new((id, csrf_id), (&m.email, &m.workspace), now, lifetimes);
     tx.insert_session(&rows.sealed(row)?, now)?;
-    tx.set_failures(&format!("account:{}", m.email), 0, now)?;
+    // The attempt counted before the check is taken back: the account's count is cleared,
+    // the source's loses this one.
+    tx.set_failures(&subjects[0], 0, now)?;
+    tx.undo_failure(&subjects[1])?;
     tx.signed_in(&m.email, now, None)?;
     let prefix = id.get(..16).unwrap_or(id);
     Ok((
@@ -83,14 +88,18 @@ pub struct Recognised {
     pub role: Role,
     /// The workspace's policy.
     pub policy: PolicyRow,
+    /// Whether the person has a second factor.
+    pub has_totp: bool,
 }
 
 impl Recognised {
-    /// Whether the session is alive at `now` and its member active.
+    /// Whether the session is alive at `now`, its member active, and the workspace's policy
+    /// still admits them (a second factor required since they signed in ends it).
     pub fn alive(&self, now: i64) -> bool {
         SessionPolicy::new(self.row.idle_secs, self.row.absolute_secs)
             .is_some_and(|p| p.alive(self.row.created_at, self.row.last_seen, now))
             && self.member.state == "active"
+            && (self.has_totp || !self.policy.require_totp)
     }
 }
 
@@ -104,11 +113,15 @@ pub fn session((rows, tx): (&RowAuth, &Tx<'_>), id: &str) -> Result<Option<Recog
     };
     let policy = policy_row((rows, tx), &member.workspace)?;
     let role = role(&member)?;
+    let has_totp = rows
+        .checked(tx.person(&member.email)?)?
+        .is_some_and(|p| p.totp);
     Ok(Some(Recognised {
         row,
         member,
         role,
         policy,
+        has_totp,
     }))
 }
 

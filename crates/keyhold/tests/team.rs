@@ -445,3 +445,151 @@ fn no_password_session_token_or_enrolment_code_is_kept_in_clear() {
         assert!(!audit.contains(secret), "{what} in the audit log");
     }
 }
+
+/// An owner of one workspace can do nothing to a person's standing in another: not set their
+/// password, not redeem their invitation, not set that workspace's policy.
+#[test]
+fn one_workspace_cannot_reach_a_person_or_policy_of_another() {
+    let fx = Fixture::new();
+    let kh = fx.init();
+    kh.create_workspace(&op(), "evil").unwrap();
+    add(&kh, "owner@team.com", "owner");
+    let req = AddMember {
+        email: "mallory@evil.com".into(),
+        role: "owner".into(),
+        display_name: None,
+        password: Some(Secret::new(PASSWORD)),
+    };
+    kh.add_member(&op(), "evil", &req).unwrap();
+    let mallory = member(&kh, "mallory@evil.com");
+    // Her own password for the victim is refused; adding them without one changes nothing.
+    let takeover = AddMember {
+        email: "owner@team.com".into(),
+        role: "viewer".into(),
+        display_name: None,
+        password: Some(Secret::new("mallory's chosen passphrase")),
+    };
+    assert_eq!(
+        kh.add_member(&mallory, "evil", &takeover)
+            .unwrap_err()
+            .code(),
+        "invalid_input"
+    );
+    let plain = AddMember {
+        password: None,
+        ..takeover
+    };
+    let added = kh.add_member(&mallory, "evil", &plain).unwrap();
+    assert!(
+        added.enrolment.is_none(),
+        "a person with a password gets no code"
+    );
+    assert!(
+        sign_in(&kh, "owner@team.com", PASSWORD).is_ok(),
+        "their password still works"
+    );
+    assert!(sign_in(&kh, "owner@team.com", "mallory's chosen passphrase").is_err());
+    // An invited person's code for her workspace activates only her workspace's membership.
+    let invite = |ws: &str| {
+        let req = AddMember {
+            email: "new@team.com".into(),
+            role: "owner".into(),
+            display_name: None,
+            password: None,
+        };
+        let operator = op();
+        let by = if ws == "evil" { &mallory } else { &operator };
+        kh.add_member(by, ws, &req).unwrap().enrolment.unwrap().code
+    };
+    let real = invite("default");
+    let hers = invite("evil");
+    let o = origin("10.0.0.9");
+    kh.redeem_enrolment(&o, hers.expose(), "mallory's chosen passphrase")
+        .unwrap();
+    let into_default = SignIn {
+        email: "new@team.com".into(),
+        password: Secret::new("mallory's chosen passphrase"),
+        totp: None,
+        workspace: Some(kh.workspace("default").unwrap().id),
+    };
+    assert_eq!(
+        kh.sign_in(&o, &into_default, SessionPolicy::default())
+            .unwrap_err()
+            .code(),
+        "sign_in_failed"
+    );
+    kh.redeem_enrolment(&o, real.expose(), "the real person's passphrase")
+        .unwrap();
+    // Her policy reaches her workspace only.
+    let policy = Policy {
+        developer_scopes: vec![],
+        require_totp: true,
+    };
+    assert_eq!(
+        kh.set_policy(&mallory, "default", &policy)
+            .unwrap_err()
+            .code(),
+        "insufficient_role"
+    );
+    assert!(sign_in(&kh, "owner@team.com", PASSWORD).is_ok());
+}
+
+/// A developer's keys carry only what developers hold outright, whatever the policy says.
+#[test]
+fn the_developer_allow_list_cannot_hand_out_what_developers_only_hold_on_their_own() {
+    let fx = Fixture::new();
+    let kh = fx.init();
+    let wide = Policy {
+        developer_scopes: vec!["keys:revoke".into(), "read:queries".into()],
+        require_totp: false,
+    };
+    assert_eq!(
+        kh.set_policy(&op(), "default", &wide).unwrap_err().code(),
+        "invalid_input"
+    );
+    let ok = Policy {
+        developer_scopes: vec![],
+        require_totp: false,
+    };
+    assert!(
+        kh.set_policy(&op(), "default", &ok).is_ok(),
+        "an empty allow-list is a policy too"
+    );
+}
+
+/// Parallel guesses are counted before they are checked, so they cannot all slip under the
+/// throttle; a workspace that starts requiring a second factor ends the sessions without one.
+#[test]
+fn parallel_guesses_meet_the_throttle_and_policy_changes_end_sessions() {
+    let fx = Fixture::new();
+    let kh = std::sync::Arc::new(fx.init());
+    add(&kh, "ann@team.com", "owner");
+    let (token, _) = sign_in(&kh, "ann@team.com", PASSWORD).unwrap();
+    let guesses: Vec<_> = (0..24)
+        .map(|_| {
+            let kh = kh.clone();
+            std::thread::spawn(move || {
+                sign_in(&kh, "ann@team.com", "guess-guess-guess-2")
+                    .unwrap_err()
+                    .code()
+            })
+        })
+        .collect();
+    let codes: Vec<&str> = guesses.into_iter().map(|g| g.join().unwrap()).collect();
+    let checked = codes.iter().filter(|c| **c == "sign_in_failed").count();
+    assert!(
+        checked <= 6,
+        "{checked} of 24 parallel guesses were checked: {codes:?}"
+    );
+    let o = origin("10.0.0.1");
+    assert!(kh.session_caller(&token, None, &o).is_ok());
+    let strict = Policy {
+        developer_scopes: vec![],
+        require_totp: true,
+    };
+    kh.set_policy(&op(), "default", &strict).unwrap();
+    assert_eq!(
+        kh.session_caller(&token, None, &o).unwrap_err().code(),
+        "session_invalid"
+    );
+}

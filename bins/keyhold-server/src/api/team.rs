@@ -31,8 +31,12 @@ pub async fn route<'a>(
             let token = token.ok_or(Failure::from(Error::Access(
                 keyhold::access::AccessError::SessionInvalid,
             )))?;
-            // Signing out changes something: the CSRF token is checked first.
-            super::auth::session(app, &req, &origin, seen).await?;
+            // Signing out changes something: the session and its CSRF token are checked first
+            // (a request that also carries a bearer key is not a session's).
+            let checked = super::auth::session(app, &req, &origin, seen).await?;
+            checked.ok_or(Failure::from(Error::Access(
+                keyhold::access::AccessError::SessionInvalid,
+            )))?;
             blocking(move || kh.sign_out(&token, &origin)).await?;
             Ok(Answer::Cookie(
                 StatusCode::OK,
@@ -41,6 +45,7 @@ pub async fn route<'a>(
             ))
         }
         Op::Redeem => {
+            json_only(&req)?;
             let b: Redeem = parse(&body(app, req).await?)?;
             blocking(move || kh.redeem_enrolment(&origin, b.code.expose(), b.password.expose()))
                 .await?;
@@ -110,6 +115,7 @@ async fn members<'a>(
 
 /// `POST /v1/sessions`: signs in, sets the session cookie, answers with the CSRF token.
 async fn sign_in(app: &App, origin: Origin, req: Request<Incoming>) -> Result<Answer, Failure> {
+    json_only(&req)?;
     let b: SignIn = parse(&body(app, req).await?)?;
     let kh = app.kh.clone();
     let policy = app.sessions;
@@ -128,6 +134,29 @@ async fn sign_in(app: &App, origin: Origin, req: Request<Incoming>) -> Result<An
         keyhold::Zeroizing::new(body),
         cookie,
     ))
+}
+
+/// Refuses a body that is not declared JSON: a cross-site form (which can send only
+/// `text/plain`, form or multipart bodies without asking) can then never sign anyone in.
+fn json_only(req: &Request<Incoming>) -> Result<(), Failure> {
+    let declared = req
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    match declared.map(|v| {
+        v.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    }) {
+        Some(t) if t == "application/json" => Ok(()),
+        _ => Err(http(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "send the body as application/json",
+        )),
+    }
 }
 
 /// The session cookie: `HttpOnly; SameSite=Strict; Path=/`, and `Secure` under TLS.

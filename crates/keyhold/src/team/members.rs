@@ -47,14 +47,14 @@ impl Keyhold {
             Ok(team::enrolment((&self.rows, tx), code, take, now())?)
         };
         // The password is checked before the code is used up: a weak one costs nothing.
-        let email = self.store.read(|tx| read(false, tx))?.ok_or_else(invalid)?;
+        let (email, ws) = self.store.read(|tx| read(false, tx))?.ok_or_else(invalid)?;
         let hash = hashed(password, &email)?;
         let by = Caller::claiming(&email, origin.clone());
         self.store.write(|tx| {
-            if read(true, tx)?.as_deref() != Some(email.as_str()) {
+            if read(true, tx)?.as_ref() != Some(&(email.clone(), ws.clone())) {
                 return Err(invalid());
             }
-            let set = team::set_password((&self.rows, tx), &email, hash.clone(), now());
+            let set = team::set_password((&self.rows, tx), (&email, &ws), hash.clone(), now());
             self.recorded(tx, &by, set)
         })
     }
@@ -120,15 +120,30 @@ impl Keyhold {
         workspace: &str,
         policy: &api::Policy,
     ) -> Result<api::Policy> {
-        let scopes = policy
-            .developer_scopes
-            .iter()
-            .map(|s| crate::scope_from_wire(s).map(|s| s.as_str()));
-        let scopes = scopes.collect::<Result<Vec<_>>>()?.join(" ");
+        let mut carried = Vec::new();
+        for s in &policy.developer_scopes {
+            let scope = crate::scope_from_wire(s)?;
+            if !Role::Developer.may_carry(scope) {
+                let reason = format!(
+                    "a developer's key may not carry {}: only scopes developers hold on everything, or application scopes",
+                    scope.as_str()
+                );
+                return Err(crate::Error::InvalidInput {
+                    field: "developer_scopes",
+                    reason,
+                });
+            }
+            carried.push(scope.as_str());
+        }
+        let scopes = carried.join(" ");
+
         self.store.write(|tx| {
             let ws = self.resolve(tx, workspace)?;
             match caller.membership() {
-                Some(m) => m.role.require("workspace.policy", Access::Yes)?,
+                Some(m) if m.workspace == ws.id => {
+                    m.role.require("workspace.policy", Access::Yes)?
+                }
+                Some(m) => return Err(crate::Error::Access(m.role.refused("workspace.policy"))),
                 None => caller.require(keyhold_token::Scope::Admin, &ws.id)?,
             }
             let set = team::set_policy(

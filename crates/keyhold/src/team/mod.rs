@@ -63,5 +63,6 @@ fn manager(caller: &Caller, ws: &str) -> Result<Manager> {
     Ok(Manager {
         name: caller.name(),
         role,
+        operator: caller.is_operator(),
     })
 }

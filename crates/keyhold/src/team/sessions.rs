@@ -31,12 +31,15 @@ impl Keyhold {
     ) -> Result<(SessionToken, api::Session)> {
         let failed = || Error::Access(AccessError::SignInFailed);
         let email = normalise_email(&req.email).map_err(|_| failed())?;
+        // The account is throttled per source, so that nobody elsewhere can lock its person
+        // out; the source on its own, so that one place cannot guess across accounts.
+        let source = source_of(origin);
         let subjects = [
-            format!("account:{email}"),
-            format!("source:{}", source_of(origin)),
+            format!("account:{email}|{source}"),
+            format!("source:{source}"),
         ];
         let now = now();
-        let facts = self.store.read(|tx| -> Result<_> {
+        let facts = self.store.write(|tx| -> Result<_> {
             Ok(team::sign_in_facts(
                 (&self.rows, tx),
                 &email,
@@ -61,21 +64,28 @@ impl Keyhold {
             .into_iter()
             .find(|(_, m)| m.state == "active" && asked(m));
         let Some((p, m)) = chosen.filter(|(p, _)| ok && admits(facts.person.as_ref(), p)) else {
+            // Recorded as the person when there is one, else as nobody: a mistyped email (or a
+            // password typed into its field) is not written down.
             let target = if facts.person.is_some() {
                 email.as_str()
             } else {
                 "unknown"
             };
-            let by = Caller::claiming(&email, origin.clone());
-            self.store.write(|tx| {
-                self.recorded(tx, &by, team::record_failure(tx, &subjects, target, now))
-            })?;
+            let by = Caller::claiming(target, origin.clone());
+            self.store
+                .write(|tx| self.recorded(tx, &by, team::record_failure(target)))?;
             return Err(failed());
         };
         let ((token, id), (csrf, csrf_id)) = (team::secret("khs_")?, team::secret("khx_")?);
         let me = Caller::member(membership(&m, &p)?).with_origin(origin.clone());
         self.store.write(|tx| {
-            let opened = team::open_session((&self.rows, tx), &m, (&id, &csrf_id), policy, now);
+            let opened = team::open_session(
+                (&self.rows, tx),
+                (&m, &subjects),
+                (&id, &csrf_id),
+                policy,
+                now,
+            );
             self.recorded(tx, &me, opened)
         })?;
         let session = api::Session {
@@ -154,11 +164,16 @@ fn membership(m: &MemberRow, p: &PolicyRow) -> Result<Membership> {
     })
 }
 
-/// Where a request came from, for the per-source throttle (the address without its port).
+/// Where a request came from, for the throttle: the address without its port, an IPv6
+/// address by its /64 (one host usually holds a whole /64).
 fn source_of(origin: &Origin) -> String {
     let s = origin.source.as_deref().unwrap_or("unknown");
-    match s.rsplit_once(':') {
-        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host.to_owned(),
-        _ => s.to_owned(),
+    match s.parse::<std::net::SocketAddr>().map(|a| a.ip()) {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let [a, b, c, d, ..] = v6.segments();
+            format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+        }
+        Ok(ip) => ip.to_string(),
+        Err(_) => s.to_owned(),
     }
 }

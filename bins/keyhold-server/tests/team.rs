@@ -225,3 +225,37 @@ fn sessions_end_when_the_member_is_disabled_or_signs_out_and_failures_say_nothin
         assert!(!log.contains(secret), "a secret in the server's log");
     }
 }
+
+#[test]
+fn a_factor_is_enrolled_over_http_and_no_cross_site_form_can_sign_anyone_in() {
+    let s = start();
+    add(&s, "ann@team.com", "owner");
+    // A form post (text/plain) is not a sign-in, whatever it carries.
+    let body = serde_json::json!({ "email": "ann@team.com", "password": PASSWORD }).to_string();
+    let form = request(
+        &s,
+        "POST",
+        "/v1/sessions",
+        None,
+        Some(&body),
+        &[("Content-Type", "text/plain")],
+    );
+    assert_eq!(form.status, 400, "{:?}", form.body);
+    let wrong =
+        serde_json::json!({ "email": "ann@team.com", "password": "not-her-password" }).to_string();
+    assert_envelope(
+        &request(&s, "POST", "/v1/totp", None, Some(&wrong), &[]),
+        401,
+        "sign_in_failed",
+    );
+    let r = request(&s, "POST", "/v1/totp", None, Some(&body), &[]);
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let secret = r.body["secret"]
+        .as_str()
+        .expect("the secret, once")
+        .to_owned();
+    assert!(r.body["otpauth_uri"].as_str().unwrap().contains(&secret));
+    let log = std::fs::read_to_string(&s.log).unwrap();
+    assert!(!log.contains(&secret) && !log.contains(PASSWORD));
+}

@@ -39,6 +39,26 @@ impl Default for Throttle {
 /// After this long without a failure (seconds), a subject's failures are forgotten.
 pub const FORGET_AFTER: i64 = 24 * 3600;
 
+/// The subjects a sign-in from `source` (a socket address as written, or anything else) as
+/// `email` is throttled as: the account at that source (so nobody elsewhere can lock its
+/// person out), and the source (an IPv6 address by its /64: one host usually holds a whole
+/// /64), so that one place cannot guess across accounts.
+pub fn subjects(email: &str, source: Option<&str>) -> [String; 2] {
+    let s = source.unwrap_or("unknown");
+    let place = match s.parse::<std::net::SocketAddr>().map(|a| a.ip()) {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let [a, b, c, d, ..] = v6.segments();
+            format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+        }
+        Ok(ip) => ip.to_string(),
+        Err(_) => s.to_owned(),
+    };
+    [
+        format!("account:{email}|{place}"),
+        format!("source:{place}"),
+    ]
+}
+
 impl Throttle {
     /// Refuses an attempt at `now` while the account's or the source's wait runs, given
     /// each one's failures and last failure.
@@ -93,6 +113,20 @@ impl ThrottleRule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subjects_name_the_account_at_its_place_and_ipv6_by_its_64() {
+        assert_eq!(
+            subjects("a@t.co", Some("10.1.2.3:5000")),
+            [
+                "account:a@t.co|10.1.2.3".to_owned(),
+                "source:10.1.2.3".to_owned()
+            ]
+        );
+        let [_, s] = subjects("a@t.co", Some("[2001:db8:1:2:aaaa::1]:443"));
+        assert_eq!(s, "source:2001:db8:1:2::/64");
+        assert_eq!(subjects("a@t.co", None)[1], "source:unknown");
+    }
 
     #[test]
     fn waits_double_after_the_free_failures_up_to_the_cap() {

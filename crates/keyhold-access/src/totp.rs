@@ -56,6 +56,26 @@ pub fn base32(bytes: &[u8]) -> String {
     out
 }
 
+/// `text` read as RFC 4648 base32 (case and padding ignored), if it is.
+pub fn from_base32(text: &str) -> Option<Vec<u8>> {
+    let (mut out, mut buffer, mut bits) = (Vec::new(), 0u32, 0u32);
+    for c in text.trim_end_matches('=').bytes() {
+        let v = match c.to_ascii_uppercase() {
+            b @ b'A'..=b'Z' => b - b'A',
+            b @ b'2'..=b'7' => b - b'2' + 26,
+            _ => return None,
+        };
+        buffer = (buffer << 5) | u32::from(v);
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(u8::try_from((buffer >> bits) & 0xff).ok()?);
+        }
+        buffer &= (1 << bits) - 1;
+    }
+    Some(out)
+}
+
 /// The `otpauth://` URI an authenticator app enrols from, for `email` at `issuer`.
 pub fn otpauth_uri(secret: &[u8], email: &str, issuer: &str) -> String {
     let enc = |s: &str| -> String {
@@ -113,6 +133,7 @@ mod tests {
             ("foobar", "MZXW6YTBOI"),
         ] {
             assert_eq!(base32(raw.as_bytes()), enc);
+            assert_eq!(from_base32(enc).as_deref(), Some(raw.as_bytes()));
         }
         let uri = otpauth_uri(SECRET, "you@team.com", "keyhold acme");
         assert_eq!(

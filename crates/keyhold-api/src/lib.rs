@@ -39,7 +39,8 @@ pub use keys::{ApiKey, KeyState, RevokeAll, SigningKeyRotation};
 pub use openapi::openapi;
 pub use routes::{Op, ROUTES, Route};
 pub use team::{
-    AddMember, Added, Enrolment, Member, MemberList, Policy, Redeem, Session, SignIn, UpdateMember,
+    AddMember, Added, Enrolment, Member, MemberList, Policy, Redeem, Session, SignIn, TotpEnrol,
+    TotpSecret, UpdateMember,
 };
 pub use wire::{
     ErrorBody, ErrorEnvelope, KeyList, MintBody, Minted, Records, Refusal, Verdict, VerifyBody,

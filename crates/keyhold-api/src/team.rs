@@ -109,6 +109,32 @@ pub struct Session {
     pub workspace: String,
 }
 
+/// `POST /v1/totp`: enrol a TOTP second factor, proving who one is with one's password (no
+/// session is needed: a workspace that requires a factor admits nobody without one). Without
+/// `code` the answer is a new secret to put in an authenticator app; sent again with the app's
+/// first `code`, the factor is enrolled and every later sign-in needs a code.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotpEnrol {
+    /// The person's email.
+    pub email: String,
+    /// Their password.
+    pub password: Secret,
+    /// The authenticator's current code, to confirm the secret it was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<Secret>,
+}
+
+/// A TOTP secret to enrol (shown once): for an authenticator app, as a URI (often shown as a
+/// QR code) and as base32 text.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TotpSecret {
+    /// `otpauth://totp/…`.
+    pub otpauth_uri: Secret,
+    /// The secret in base32.
+    pub secret: Secret,
+}
+
 /// A workspace's access policy (`PUT /v1/policy`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

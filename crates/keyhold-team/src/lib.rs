@@ -20,7 +20,8 @@ pub use members::{
     set_password, set_policy, update_member,
 };
 pub use sessions::{
-    Recognised, SessionFacts, open_session, record_failure, session, sign_in_facts, touch,
+    Recognised, SessionFacts, SessionToken, credentials_ok, open_session, record_failure, session,
+    sign_in_facts, totp_enrolled, touch,
 };
 
 use keyhold_audit::EventDraft;

@@ -10,6 +10,7 @@ use keyhold_store::{MemberRow, PersonRow, PolicyRow, SessionRow, Tx};
 
 use crate::members::{policy_row, role};
 use crate::{Drafted, TeamError};
+use keyhold_crypto::secrecy::zeroize::Zeroizing;
 
 /// What a sign-in decides on: the person (if there is one) and their memberships, each with
 /// its workspace's policy.
@@ -58,22 +59,52 @@ pub fn open_session(
     (rows, tx): (&RowAuth, &Tx<'_>),
     (m, subjects): (&MemberRow, &[String; 2]),
     (id, csrf_id): (&str, &str),
-    policy: SessionPolicy,
+    (policy, step): (SessionPolicy, Option<i64>),
     now: i64,
 ) -> Drafted<()> {
     let lifetimes = (policy.idle, policy.absolute);
     let row = SessionRow::new((id, csrf_id), (&m.email, &m.workspace), now, lifetimes);
     tx.insert_session(&rows.sealed(row)?, now)?;
-    // The attempt counted before the check is taken back: the account's count is cleared,
-    // the source's loses this one.
-    tx.set_failures(&subjects[0], 0, now)?;
-    tx.undo_failure(&subjects[1])?;
-    tx.signed_in(&m.email, now, None)?;
+    credentials_ok(tx, subjects, now)?;
+    tx.signed_in(&m.email, now, step)?;
     let prefix = id.get(..16).unwrap_or(id);
     Ok((
         (),
         vec![team(Action::SignedIn, Some(&m.workspace), prefix, &[])?],
     ))
+}
+
+/// Takes back the attempt counted for `subjects` once it proved right: the account's count
+/// is cleared, the source's loses this one.
+pub fn credentials_ok(tx: &Tx<'_>, subjects: &[String; 2], now: i64) -> Result<(), TeamError> {
+    tx.set_failures(&subjects[0], 0, now)?;
+    tx.undo_failure(&subjects[1])?;
+    Ok(())
+}
+
+/// Marks person `email`'s TOTP factor enrolled, the code of `step` used.
+pub fn totp_enrolled(
+    (rows, tx): (&RowAuth, &Tx<'_>),
+    email: &str,
+    step: i64,
+    now: i64,
+) -> Drafted<()> {
+    let mut person = rows
+        .checked(tx.person(email)?)?
+        .ok_or(TeamError::Internal("a factor enrolled for nobody"))?;
+    (person.totp, person.updated_at) = (true, now);
+    tx.put_person(&rows.sealed(person)?)?;
+    tx.signed_in(email, now, Some(step))?;
+    Ok(((), vec![team(Action::TotpEnrolled, None, email, &[])?]))
+}
+
+/// A new session's token: set as the session cookie, never shown anywhere else.
+pub struct SessionToken(pub Zeroizing<String>);
+
+impl std::fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionToken(..)")
+    }
 }
 
 /// A session recognised: the session, its member with their current role, and the

@@ -60,6 +60,7 @@ pub use keyhold_assistant as assistant;
 pub use keyhold_crypto::secrecy::zeroize::Zeroizing;
 pub use keyhold_crypto::{KeySource, MASTER_KEY_ENV, default_key_file};
 pub use keyhold_crypto::{MasterKey, MasterKeyFile, SecretBytes};
+pub use keyhold_team::SessionToken;
 pub use keyhold_token::{
     DEFAULT_LEEWAY, ExpiryPreset, Jwk, Jwks, MAX_TOKEN_LEN, STANDING_MAX_AGE, Scope, ScopeSet,
     VERIFY_CACHE_CAPACITY, VerifyingKey,
@@ -70,7 +71,6 @@ pub use records::RecordInfo;
 #[cfg(feature = "remote")]
 pub use remote::Remote;
 pub use rotation::{KEK_ROTATION_BATCH, KekRotation, MasterKeyRotation};
-pub use team::SessionToken;
 pub use wire::scope_from_wire;
 pub use workspaces::Workspace;
 

@@ -593,3 +593,117 @@ fn parallel_guesses_meet_the_throttle_and_policy_changes_end_sessions() {
         "session_invalid"
     );
 }
+
+/// A TOTP second factor: enrolled with the password and the authenticator's first code;
+/// from then on every sign-in needs a fresh code (none, a wrong one or a used one is the same
+/// failure), and a workspace that requires a factor admits only people who have one.
+#[test]
+fn a_second_factor_is_enrolled_and_then_required_and_never_replayed() {
+    use keyhold::access::totp;
+    use keyhold::api::TotpEnrol;
+    let fx = Fixture::new();
+    let kh = fx.init();
+    add(&kh, "ann@team.com", "owner");
+    add(&kh, "bob@team.com", "viewer");
+    let o = origin("10.0.0.1");
+    let strict = Policy {
+        developer_scopes: vec![],
+        require_totp: true,
+    };
+    kh.set_policy(&op(), "default", &strict).unwrap();
+    assert_eq!(
+        sign_in(&kh, "ann@team.com", PASSWORD).unwrap_err().code(),
+        "sign_in_failed",
+        "no factor yet"
+    );
+    let start = TotpEnrol {
+        email: "ann@team.com".into(),
+        password: Secret::new(PASSWORD),
+        code: None,
+    };
+    let wrong = TotpEnrol {
+        password: Secret::new("not-her-password-1"),
+        ..start
+    };
+    assert_eq!(
+        kh.enrol_totp(&o, &wrong).unwrap_err().code(),
+        "sign_in_failed"
+    );
+    let start = TotpEnrol {
+        password: Secret::new(PASSWORD),
+        ..wrong
+    };
+    let given = kh.enrol_totp(&o, &start).unwrap().expect("a new secret");
+    assert!(
+        given
+            .otpauth_uri
+            .expose()
+            .starts_with("otpauth://totp/keyhold:ann@team.com?secret=")
+    );
+    let secret = totp::from_base32(given.secret.expose()).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let now = i64::try_from(now).unwrap();
+    let bad = TotpEnrol {
+        code: Some(Secret::new("000000")),
+        ..start
+    };
+    let bad = if totp::code_at(&secret, now) == "000000" {
+        TotpEnrol {
+            code: Some(Secret::new("111111")),
+            ..bad
+        }
+    } else {
+        bad
+    };
+    assert_eq!(kh.enrol_totp(&o, &bad).unwrap_err().code(), "invalid_input");
+    // Enrolled with the code of the step before now; sign in with the current one.
+    let confirm = TotpEnrol {
+        code: Some(Secret::new(totp::code_at(&secret, now - 30))),
+        ..bad
+    };
+    assert!(kh.enrol_totp(&o, &confirm).unwrap().is_none(), "enrolled");
+    let with = |code: Option<String>| SignIn {
+        email: "ann@team.com".into(),
+        password: Secret::new(PASSWORD),
+        totp: code.map(Secret::new),
+        workspace: None,
+    };
+    assert_eq!(
+        kh.sign_in(&o, &with(None), SessionPolicy::default())
+            .unwrap_err()
+            .code(),
+        "sign_in_failed"
+    );
+    let used = Some(totp::code_at(&secret, now - 30));
+    assert_eq!(
+        kh.sign_in(&o, &with(used), SessionPolicy::default())
+            .unwrap_err()
+            .code(),
+        "sign_in_failed"
+    );
+    let code = Some(totp::code_at(&secret, now));
+    assert!(
+        kh.sign_in(&o, &with(code.clone()), SessionPolicy::default())
+            .is_ok()
+    );
+    assert_eq!(
+        kh.sign_in(&o, &with(code), SessionPolicy::default())
+            .unwrap_err()
+            .code(),
+        "sign_in_failed",
+        "a code works once"
+    );
+    // Bob has no factor: the workspace admits him nowhere until he enrols one.
+    assert_eq!(
+        sign_in(&kh, "bob@team.com", PASSWORD).unwrap_err().code(),
+        "sign_in_failed"
+    );
+    // The secret is an envelope record: not in the database in clear.
+    drop(kh);
+    let mut stored = file_bytes(&fx.db());
+    stored.extend(file_bytes(&fx.db().with_extension("db-wal")));
+    assert_absent(&stored, &secret, "the database (TOTP secret)");
+}

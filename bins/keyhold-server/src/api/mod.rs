@@ -181,7 +181,8 @@ async fn route<'a>(
         | Op::AddMember
         | Op::UpdateMember
         | Op::RemoveMember
-        | Op::SetPolicy => team::route(app, origin, req, (route, params), seen).await,
+        | Op::SetPolicy
+        | Op::EnrolTotp => team::route(app, origin, req, (route, params), seen).await,
     }
 }
 

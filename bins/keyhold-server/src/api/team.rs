@@ -44,6 +44,15 @@ pub async fn route<'a>(
                 cookie("", 0, app.tls),
             ))
         }
+        Op::EnrolTotp => {
+            json_only(&req)?;
+            let b: keyhold::api::TotpEnrol = parse(&body(app, req).await?)?;
+            match blocking(move || kh.enrol_totp(&origin, &b)).await? {
+                // EXPOSE: the new secret, once, for the person's authenticator.
+                Some(secret) => Ok(Answer::secret(StatusCode::CREATED, &secret)),
+                None => Ok(Answer::ok(serde_json::json!({ "status": "enrolled" }))),
+            }
+        }
         Op::Redeem => {
             json_only(&req)?;
             let b: Redeem = parse(&body(app, req).await?)?;

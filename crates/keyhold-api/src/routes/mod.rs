@@ -75,6 +75,8 @@ pub enum Op {
     RemoveMember,
     /// Set the workspace's access policy.
     SetPolicy,
+    /// Enrol a TOTP second factor.
+    EnrolTotp,
 }
 
 /// A route of API v1.
@@ -261,7 +263,13 @@ mod tests {
         let secret: Vec<Op> = ROUTES.iter().filter(|r| r.secret).map(|r| r.op).collect();
         assert_eq!(
             secret,
-            [Op::ActiveCredential, Op::Ask, Op::SignIn, Op::AddMember]
+            [
+                Op::ActiveCredential,
+                Op::Ask,
+                Op::SignIn,
+                Op::AddMember,
+                Op::EnrolTotp
+            ]
         );
         let r = Op::ActiveCredential.route();
         assert_eq!((r.method, r.scope), ("GET", Some("connections:use")));

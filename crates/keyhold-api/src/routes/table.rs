@@ -1,6 +1,6 @@
 //! [`ROUTES`], the table: every route of API v1 with its scope, bodies and errors.
 
-use super::team::{MEMBER_CHANGE, MEMBERS, POLICY, REDEEM, SESSION, SIGN_IN, member};
+use super::team::{MEMBER_CHANGE, MEMBERS, POLICY, REDEEM, SESSION, SIGN_IN, TOTP, member};
 use super::{Op, Route, keyed, open, public, secret, store_admin, with_body, with_errors};
 
 /// What a body that does not parse gives.
@@ -452,4 +452,15 @@ pub const ROUTES: &[Route] = &[
         "Policy",
         &POLICY,
     ),
+    secret(with_body(
+        public(
+            Op::EnrolTotp,
+            "POST",
+            "/v1/totp",
+            "Enrol a TOTP second factor with one's email and password: a new secret (shown once), then, sent again with the authenticator's code, the factor.",
+            "TotpSecret (201), or {\"status\":\"enrolled\"}",
+        ),
+        "TotpEnrol",
+        &TOTP,
+    )),
 ];

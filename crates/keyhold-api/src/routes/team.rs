@@ -58,3 +58,12 @@ pub(super) const POLICY: [&str; 9] = [
     SESSION[0],
     SESSION[1],
 ];
+pub(super) const TOTP: [&str; 7] = [
+    BODY[0],
+    BODY[1],
+    BODY[2],
+    BODY[3],
+    "sign_in_failed",
+    "sign_in_throttled",
+    "invalid_input",
+];

@@ -13,8 +13,6 @@ use keyhold_token::Scope;
 
 use crate::{Caller, Error, Keyhold, Result};
 
-pub use sessions::SessionToken;
-
 impl From<TeamError> for Error {
     fn from(e: TeamError) -> Self {
         match e {

@@ -1,43 +1,44 @@
 //! Signing in and being recognised, as the facade does it: the password is checked (Argon2id)
-//! outside any transaction; the answer never says which part was wrong or whether the email
-//! exists. A session is a random token the store keeps only as a digest; every request checks
-//! it against its lifetimes and its member's current state, in whatever process serves it.
+//! outside any transaction, and a TOTP code when the person enrolled a factor; the answer never
+//! says which part was wrong or whether the email exists. A session is a random token the store
+//! keeps only as a digest; every request checks it against its lifetimes and its member's
+//! current state, in whatever process serves it.
 
-use keyhold_access::{AccessError, SessionPolicy, normalise_email};
+use keyhold_access::throttle::subjects;
+use keyhold_access::{AccessError, SessionPolicy, normalise_email, totp};
 use keyhold_crypto::password::{burn_password_check, verify_password};
-use keyhold_store::{MemberRow, PersonRow, PolicyRow};
-use keyhold_team as team;
+use keyhold_store::{MemberRow, PolicyRow, RecordKey};
+use keyhold_team::{self as team, SessionFacts, SessionToken};
 
-use crate::{Caller, Error, Keyhold, Membership, Origin, Result, Zeroizing, api, now};
+use crate::{Caller, Error, Keyhold, Membership, Origin, Result, SecretBytes, api, now};
 
-/// A new session's token: set as the session cookie, never shown anywhere else.
-pub struct SessionToken(pub Zeroizing<String>);
+fn failed() -> Error {
+    Error::Access(AccessError::SignInFailed)
+}
 
-impl std::fmt::Debug for SessionToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SessionToken(..)")
+/// Where a person's TOTP secret is kept (an envelope record), enrolled or `pending`.
+fn totp_record(email: &str, pending: bool) -> RecordKey {
+    let kind = if pending { "totp-pending" } else { "totp" };
+    RecordKey {
+        workspace: String::new(),
+        kind: kind.into(),
+        id: email.to_owned(),
     }
 }
 
 impl Keyhold {
-    /// Signs a person in from `origin` (its address is the throttle's source): a session in
-    /// the workspace named, or their first active one. `sign_in_failed` for any wrong
-    /// combination, `sign_in_throttled` while failures make them wait.
-    pub fn sign_in(
+    /// Checks a person's password under the throttle (the attempt counted first): their
+    /// email, facts and the throttle's subjects. A failure is recorded and answered
+    /// `sign_in_failed`, however it failed.
+    fn credentials(
         &self,
         origin: &Origin,
-        req: &api::SignIn,
-        policy: SessionPolicy,
-    ) -> Result<(SessionToken, api::Session)> {
-        let failed = || Error::Access(AccessError::SignInFailed);
-        let email = normalise_email(&req.email).map_err(|_| failed())?;
-        // The account is throttled per source, so that nobody elsewhere can lock its person
-        // out; the source on its own, so that one place cannot guess across accounts.
-        let source = source_of(origin);
-        let subjects = [
-            format!("account:{email}|{source}"),
-            format!("source:{source}"),
-        ];
+        email: &str,
+        password: &str,
+        code: Option<&str>,
+    ) -> Result<(String, SessionFacts, [String; 2], Option<i64>)> {
+        let email = normalise_email(email).map_err(|_| failed())?;
+        let subjects = subjects(&email, origin.source.as_deref());
         let now = now();
         let facts = self.store.write(|tx| -> Result<_> {
             Ok(team::sign_in_facts(
@@ -47,26 +48,30 @@ impl Keyhold {
                 now,
             )?)
         })?;
-        let ok = match facts
-            .person
-            .as_ref()
-            .and_then(|p| p.password_hash.as_deref())
-        {
-            Some(hash) => verify_password(req.password.expose().as_bytes(), hash)?,
+        let person = facts.person.as_ref();
+        let ok = match person.and_then(|p| p.password_hash.as_deref()) {
+            Some(hash) => verify_password(password.as_bytes(), hash)?,
             None => {
                 burn_password_check();
                 false
             }
         };
-        let asked = |m: &MemberRow| req.workspace.as_deref().is_none_or(|w| m.workspace == w);
-        let chosen = facts
-            .members
-            .into_iter()
-            .find(|(_, m)| m.state == "active" && asked(m));
-        let Some((p, m)) = chosen.filter(|(p, _)| ok && admits(facts.person.as_ref(), p)) else {
+        // A person with a factor needs its code too, never used before.
+        let step = match (ok, person.filter(|p| p.totp)) {
+            (true, Some(p)) => {
+                let secret = self
+                    .store
+                    .read(|tx| self.open_record(tx, &totp_record(&email, false)))?;
+                let last = p.totp_step.and_then(|s| u64::try_from(s).ok());
+                code.and_then(|c| totp::accept(secret.expose(), c, now, last))
+                    .map(|s| i64::try_from(s).unwrap_or(i64::MAX))
+            }
+            _ => None,
+        };
+        if !ok || (person.is_some_and(|p| p.totp) && step.is_none()) {
             // Recorded as the person when there is one, else as nobody: a mistyped email (or a
             // password typed into its field) is not written down.
-            let target = if facts.person.is_some() {
+            let target = if person.is_some() {
                 email.as_str()
             } else {
                 "unknown"
@@ -75,15 +80,39 @@ impl Keyhold {
             self.store
                 .write(|tx| self.recorded(tx, &by, team::record_failure(target)))?;
             return Err(failed());
-        };
+        }
+        Ok((email, facts, subjects, step))
+    }
+
+    /// Signs a person in from `origin` (its address is the throttle's source): a session in
+    /// the workspace named, or their first active one. `sign_in_failed` for any wrong
+    /// combination, `sign_in_throttled` while failures make them wait.
+    pub fn sign_in(
+        &self,
+        origin: &Origin,
+        req: &api::SignIn,
+        policy: SessionPolicy,
+    ) -> Result<(SessionToken, api::Session)> {
+        let code = req.totp.as_ref().map(|c| c.expose());
+        let (_, facts, subjects, step) =
+            self.credentials(origin, &req.email, req.password.expose(), code)?;
+        let has_totp = facts.person.as_ref().is_some_and(|p| p.totp);
+        let asked = |m: &MemberRow| req.workspace.as_deref().is_none_or(|w| m.workspace == w);
+        let chosen = facts
+            .members
+            .into_iter()
+            .find(|(p, m)| m.state == "active" && asked(m) && (has_totp || !p.require_totp));
+        // Right credentials but no workspace to enter: the same answer as wrong ones.
+        let (p, m) = chosen.ok_or_else(failed)?;
         let ((token, id), (csrf, csrf_id)) = (team::secret("khs_")?, team::secret("khx_")?);
         let me = Caller::member(membership(&m, &p)?).with_origin(origin.clone());
+        let now = now();
         self.store.write(|tx| {
             let opened = team::open_session(
                 (&self.rows, tx),
                 (&m, &subjects),
                 (&id, &csrf_id),
-                policy,
+                (policy, step),
                 now,
             );
             self.recorded(tx, &me, opened)
@@ -97,6 +126,61 @@ impl Keyhold {
             workspace: m.workspace.clone(),
         };
         Ok((SessionToken(token), session))
+    }
+
+    /// Enrols a TOTP second factor for the person whose password `req` proves: without a
+    /// code, a new secret (kept pending, shown once); with the authenticator's code for it, the
+    /// factor itself. A person who has a factor already keeps it.
+    pub fn enrol_totp(
+        &self,
+        origin: &Origin,
+        req: &api::TotpEnrol,
+    ) -> Result<Option<api::TotpSecret>> {
+        let (email, facts, subjects, _) =
+            self.credentials(origin, &req.email, req.password.expose(), None)?;
+        if facts.person.as_ref().is_some_and(|p| p.totp) {
+            let reason = "a second factor is enrolled already".to_owned();
+            return Err(Error::InvalidInput {
+                field: "totp",
+                reason,
+            });
+        }
+        let (now, by) = (now(), Caller::claiming(&email, origin.clone()));
+        let Some(code) = &req.code else {
+            let secret = SecretBytes::from_vec(
+                keyhold_crypto::random::array::<{ totp::SECRET_BYTES }>()?.to_vec(),
+            );
+            self.store.write(|tx| -> Result<()> {
+                self.seal_record(tx, totp_record(&email, true), &secret)?;
+                Ok(team::credentials_ok(tx, &subjects, now)?)
+            })?;
+            let uri = totp::otpauth_uri(secret.expose(), &email, "keyhold");
+            let base32 = totp::base32(secret.expose());
+            return Ok(Some(api::TotpSecret {
+                otpauth_uri: api::Secret::new(uri),
+                secret: api::Secret::new(base32),
+            }));
+        };
+        self.store.write(|tx| {
+            let secret = self.open_record(tx, &totp_record(&email, true))?;
+            let Some(step) = totp::accept(secret.expose(), code.expose(), now, None) else {
+                let reason = "the code does not match the secret: try the next one".to_owned();
+                return Err(Error::InvalidInput {
+                    field: "code",
+                    reason,
+                });
+            };
+            self.seal_record(tx, totp_record(&email, false), &secret)?;
+            tx.delete_record(&totp_record(&email, true))?;
+            team::credentials_ok(tx, &subjects, now)?;
+            let step = i64::try_from(step).unwrap_or(i64::MAX);
+            self.recorded(
+                tx,
+                &by,
+                team::totp_enrolled((&self.rows, tx), &email, step, now),
+            )
+        })?;
+        Ok(None)
     }
 
     /// The member a session token stands for, checked now: the session is known and alive,
@@ -146,13 +230,6 @@ impl Keyhold {
     }
 }
 
-/// Whether a person with a right password is admitted to a workspace with policy `p`: a
-/// workspace that requires a second factor admits nobody until TOTP enrolment is offered,
-/// rather than admitting without one.
-fn admits(person: Option<&PersonRow>, p: &PolicyRow) -> bool {
-    !p.require_totp && person.is_some_and(|person| !person.totp)
-}
-
 /// Member `m` as a caller's membership, under their workspace's policy `p`.
 fn membership(m: &MemberRow, p: &PolicyRow) -> Result<Membership> {
     let role = keyhold_access::Role::named(&m.role)?;
@@ -162,18 +239,4 @@ fn membership(m: &MemberRow, p: &PolicyRow) -> Result<Membership> {
         role,
         grantable: role.grantable_in(&p.developer_scopes),
     })
-}
-
-/// Where a request came from, for the throttle: the address without its port, an IPv6
-/// address by its /64 (one host usually holds a whole /64).
-fn source_of(origin: &Origin) -> String {
-    let s = origin.source.as_deref().unwrap_or("unknown");
-    match s.parse::<std::net::SocketAddr>().map(|a| a.ip()) {
-        Ok(std::net::IpAddr::V6(v6)) => {
-            let [a, b, c, d, ..] = v6.segments();
-            format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
-        }
-        Ok(ip) => ip.to_string(),
-        Err(_) => s.to_owned(),
-    }
 }

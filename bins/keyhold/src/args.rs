@@ -130,6 +130,9 @@ pub enum Command {
         /// Read the email (unless given) and the password from standard input, one per line.
         #[arg(long)]
         password_stdin: bool,
+        /// Ask for a TOTP code too (read after the password), for a person with a second factor.
+        #[arg(long)]
+        totp: bool,
     },
     /// End your session at the server (--server) and forget it.
     Logout,

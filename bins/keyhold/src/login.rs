@@ -54,7 +54,7 @@ fn io(path: &std::path::Path) -> impl Fn(std::io::Error) -> Error + '_ {
 pub fn login(
     server: &str,
     ca: Option<&[u8]>,
-    (email, password_stdin): (Option<&str>, bool),
+    (email, password_stdin, totp): (Option<&str>, bool, bool),
     ws: Option<&str>,
     out: &Output,
 ) -> keyhold::Result<()> {
@@ -63,10 +63,16 @@ pub fn login(
         None => secret_input::credential("email", password_stdin)?.to_string(),
     };
     let password = secret_input::credential("password", password_stdin)?;
+    let code = match totp {
+        true => Some(Secret::new(
+            secret_input::credential("TOTP code", password_stdin)?.as_str(),
+        )),
+        false => None,
+    };
     let body = SignIn {
         email,
         password: Secret::new(password.as_str()),
-        totp: None,
+        totp: code,
         workspace: ws.map(str::to_owned),
     };
     let (session, answer) = Remote::sign_in(server, &body, ca)?;

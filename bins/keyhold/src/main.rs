@@ -130,9 +130,10 @@ fn run(args: Args) -> keyhold::Result<()> {
         Command::Login {
             email,
             password_stdin,
+            totp,
         } => {
             let (server, ca) = server_of(&args, "login")?;
-            let who = (email.as_deref(), *password_stdin);
+            let who = (email.as_deref(), *password_stdin, *totp);
             login::login(&server, ca.as_deref(), who, args.workspace.as_deref(), &out)
         }
         Command::Logout => {

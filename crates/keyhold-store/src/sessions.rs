@@ -22,6 +22,16 @@ fn session(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
     })
 }
 
+fn enrolment(r: &rusqlite::Row<'_>) -> rusqlite::Result<EnrolmentRow> {
+    Ok(EnrolmentRow {
+        id: r.get(0)?,
+        email: r.get(1)?,
+        workspace: r.get(2)?,
+        expires_at: r.get(3)?,
+        mac: r.get(4)?,
+    })
+}
+
 impl Tx<'_> {
     /// Adds a session, and drops every session past its absolute lifetime at `now`.
     pub fn insert_session(&self, s: &SessionRow, now: i64) -> Result<(), StoreError> {
@@ -103,15 +113,7 @@ impl Tx<'_> {
             .query_row(
                 "SELECT id, email, workspace, expires_at, mac FROM enrolments WHERE id = ?1",
                 [id],
-                |r| {
-                    Ok(EnrolmentRow {
-                        id: r.get(0)?,
-                        email: r.get(1)?,
-                        workspace: r.get(2)?,
-                        expires_at: r.get(3)?,
-                        mac: r.get(4)?,
-                    })
-                },
+                enrolment,
             )
             .optional()
             .map_err(|e| self.err(e))
@@ -123,15 +125,7 @@ impl Tx<'_> {
             .query_row(
                 "DELETE FROM enrolments WHERE id = ?1 RETURNING id, email, workspace, expires_at, mac",
                 [id],
-                |r| {
-                    Ok(EnrolmentRow {
-                        id: r.get(0)?,
-                        email: r.get(1)?,
-                        workspace: r.get(2)?,
-                        expires_at: r.get(3)?,
-                        mac: r.get(4)?,
-                    })
-                },
+                enrolment,
             )
             .optional()
             .map_err(|e| self.err(e))

@@ -737,7 +737,13 @@ fn a_token_pasted_into_argv_is_never_echoed() {
         "{minted}"
     );
     let jwt_shaped = "eyJhbGciOiJFZERTQSIsImtpZCI6IjJLdmV2Y0ZkcTZOcmEifQ.eyJzdWIiOiJjaSJ9.hoL-SQbgPRAmqm5FVlz7jvrKEdHQ";
-    let random = MasterKey::generate().expect("rng").to_base64url()[..40].to_owned();
+    // A random base64url string that does not start with `-` (which the command line reads as
+    // flags, a different case: `(&[&flag], 2)` below covers it).
+    let random = std::iter::repeat_with(|| {
+        MasterKey::generate().expect("rng").to_base64url()[..40].to_owned()
+    })
+    .find(|r| !r.starts_with('-'))
+    .expect("a random string");
     for canary in [minted.as_str(), jwt_shaped, random.as_str()] {
         let flag = format!("--{canary}");
         let scope_eq = format!("--scope={canary}");

@@ -79,6 +79,11 @@ struct Args {
     /// Hours after which a signed-in session ends, whatever happens.
     #[arg(long, default_value_t = 12, value_name = "HOURS")]
     session_max_hours: u32,
+    /// A reverse proxy in front of the server (its address; repeatable): the client address it
+    /// appends to X-Forwarded-For is then the request's source, for the audit log and the
+    /// sign-in throttle. Anyone else's X-Forwarded-For is ignored.
+    #[arg(long = "trusted-proxy", value_name = "IP")]
+    trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 fn main() -> ExitCode {
@@ -148,6 +153,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         sessions: api::lifetimes(args.session_idle_minutes, args.session_max_hours)
             .ok_or("--session-idle-minutes must be at least 1 and within --session-max-hours")?,
         tls: args.tls_cert.is_some(),
+        trusted_proxies: args.trusted_proxies.clone(),
     });
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),

@@ -259,3 +259,67 @@ fn a_factor_is_enrolled_over_http_and_no_cross_site_form_can_sign_anyone_in() {
     let log = std::fs::read_to_string(&s.log).unwrap();
     assert!(!log.contains(&secret) && !log.contains(PASSWORD));
 }
+
+/// Behind a proxy the server was told to trust, the client address it forwards is the
+/// request's source — for the throttle (guessing from one client does not lock out another)
+/// and the audit log; anyone else's X-Forwarded-For is ignored.
+#[test]
+fn a_trusted_proxy_names_the_client_and_nobody_else_can() {
+    let failures = |s: &Server, client: &str, n: usize| -> Vec<String> {
+        (0..n)
+            .map(|i| {
+                let body = serde_json::json!({ "email": format!("guess{i}@team.com"), "password": "wrong-wrong-wrong-1" });
+                let r = request(s, "POST", "/v1/sessions", None, Some(&body.to_string()), &[("X-Forwarded-For", client)]);
+                r.body["error"]["code"].as_str().unwrap_or_default().to_owned()
+            })
+            .collect()
+    };
+    let proxied = common::start_with(&["--trusted-proxy", "127.0.0.1"]);
+    let a = failures(&proxied, "198.51.100.1, 203.0.113.7", 23);
+    assert_eq!(
+        a.last().map(String::as_str),
+        Some("sign_in_throttled"),
+        "{a:?}"
+    );
+    let b = failures(&proxied, "203.0.113.8", 1);
+    assert_eq!(
+        b,
+        ["sign_in_failed"],
+        "another client is not slowed by the first"
+    );
+    let rows = library(&proxied)
+        .audit_entries(
+            &keyhold::Caller::operator(),
+            &keyhold::api::AuditQuery::default(),
+        )
+        .unwrap();
+    let failed = rows
+        .iter()
+        .rev()
+        .find(|r| r.action == "session.sign_in_failed")
+        .unwrap();
+    assert_eq!(failed.source.as_deref(), Some("203.0.113.8"));
+    // Without the setting, the header is the client's word and is ignored.
+    let direct = start();
+    failures(&direct, "203.0.113.9", 1);
+    let rows = library(&direct)
+        .audit_entries(
+            &keyhold::Caller::operator(),
+            &keyhold::api::AuditQuery::default(),
+        )
+        .unwrap();
+    let failed = rows
+        .iter()
+        .rev()
+        .find(|r| r.action == "session.sign_in_failed")
+        .unwrap();
+    assert!(
+        failed
+            .source
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("127.0.0.1:"),
+        "{:?}",
+        failed.source
+    );
+}

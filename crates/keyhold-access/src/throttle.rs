@@ -45,7 +45,8 @@ pub const FORGET_AFTER: i64 = 24 * 3600;
 /// /64), so that one place cannot guess across accounts.
 pub fn subjects(email: &str, source: Option<&str>) -> [String; 2] {
     let s = source.unwrap_or("unknown");
-    let place = match s.parse::<std::net::SocketAddr>().map(|a| a.ip()) {
+    let ip = s.parse::<std::net::SocketAddr>().map(|a| a.ip());
+    let place = match ip.or_else(|_| s.parse::<std::net::IpAddr>()) {
         Ok(std::net::IpAddr::V6(v6)) => {
             let [a, b, c, d, ..] = v6.segments();
             format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
@@ -126,6 +127,11 @@ mod tests {
         let [_, s] = subjects("a@t.co", Some("[2001:db8:1:2:aaaa::1]:443"));
         assert_eq!(s, "source:2001:db8:1:2::/64");
         assert_eq!(subjects("a@t.co", None)[1], "source:unknown");
+        // A bare address (a forwarded client) is read the same way.
+        assert_eq!(
+            subjects("a@t.co", Some("2001:db8:1:2::9"))[1],
+            "source:2001:db8:1:2::/64"
+        );
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub struct App {
     pub sessions: keyhold::access::SessionPolicy,
     /// Whether it serves TLS (session cookies are then `Secure`).
     pub tls: bool,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// What a request turned out to be, for its log line and the metrics.
@@ -67,7 +69,7 @@ pub async fn handle(
     let method = req.method().clone();
     let origin = Origin {
         surface: Surface::Http,
-        source: Some(peer.to_string()),
+        source: Some(source(&app, peer, &req)),
         request_id: rid.clone(),
     };
     let mut seen = Seen::default();
@@ -105,6 +107,26 @@ pub async fn handle(
         "request"
     );
     Ok(reply)
+}
+
+/// Where a request came from: the peer's address — or, when the peer is a proxy the server
+/// was told to trust (`--trusted-proxy`), the client address that proxy appended last to
+/// `X-Forwarded-For`. Anyone else's `X-Forwarded-For` is ignored: it is whatever the client
+/// wrote.
+fn source(app: &App, peer: SocketAddr, req: &Request<Incoming>) -> String {
+    if !app.trusted_proxies.contains(&peer.ip()) {
+        return peer.to_string();
+    }
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .rfind(|v| !v.is_empty())
+        .and_then(|v| v.parse::<std::net::IpAddr>().ok());
+    forwarded.map_or_else(|| peer.to_string(), |ip| ip.to_string())
 }
 
 /// Resolves the route, then runs its operation.

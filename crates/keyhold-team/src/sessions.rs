@@ -124,6 +124,12 @@ pub struct Recognised {
 }
 
 impl Recognised {
+    /// Whether a request at `now` should record the session's last-seen time: at most once a
+    /// minute, so most requests write nothing.
+    pub fn due(&self, now: i64) -> bool {
+        SessionPolicy::default().touch(self.row.last_seen, now)
+    }
+
     /// Whether the session is alive at `now`, its member active, and the workspace's policy
     /// still admits them (a second factor required since they signed in ends it).
     pub fn alive(&self, now: i64) -> bool {
@@ -156,10 +162,8 @@ pub fn session((rows, tx): (&RowAuth, &Tx<'_>), id: &str) -> Result<Option<Recog
     }))
 }
 
-/// Records a request of session `id` at `now`, if the last was long enough ago.
+/// Records a request of the session at `now` (once a minute at most: see [`Recognised::due`]).
 pub fn touch(tx: &Tx<'_>, r: &Recognised, now: i64) -> Result<(), TeamError> {
-    if SessionPolicy::default().touch(r.row.last_seen, now) {
-        tx.touch_session(&r.row.id, now)?;
-    }
+    tx.touch_session(&r.row.id, now)?;
     Ok(())
 }

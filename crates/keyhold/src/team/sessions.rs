@@ -207,8 +207,10 @@ impl Keyhold {
         if csrf.is_some_and(|given| !given.is_some_and(same)) {
             return Err(Error::Access(AccessError::CsrfFailed));
         }
-        self.store
-            .write(|tx| -> Result<()> { Ok(team::touch(tx, &r, now)?) })?;
+        if r.due(now) {
+            self.store
+                .write(|tx| -> Result<()> { Ok(team::touch(tx, &r, now)?) })?;
+        }
         Ok(Caller::member(membership(&r.member, &r.policy)?).with_origin(origin.clone()))
     }
 

@@ -87,12 +87,24 @@ impl Intent {
 }
 
 impl Plan {
+    /// The plan's kind, as the audit log and [`Plan::to_json`] name it (`revoke_key`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Plan::Mint { .. } => "create_key",
+            Plan::List => "list_keys",
+            Plan::Revoke { .. } => "revoke_key",
+            Plan::RevokeAll => "revoke_all",
+            Plan::Rotate { .. } => "rotate_connection",
+        }
+    }
+
     /// The plan as one JSON object, names as keyhold writes them: what a confirmation is bound
     /// to (`{"plan":"revoke_key","key":"grafana"}`).
     pub fn to_json(&self) -> String {
-        let one = |plan: &str, field: &str, value: &str| {
+        let one = |field: &str, value: &str| {
             format!(
-                "{{\"plan\":\"{plan}\",\"{field}\":{}}}",
+                "{{\"plan\":\"{}\",\"{field}\":{}}}",
+                self.kind(),
                 crate::json_string(value)
             )
         };
@@ -109,10 +121,9 @@ impl Plan {
                     scopes.join(",")
                 )
             }
-            Plan::List => "{\"plan\":\"list_keys\"}".to_owned(),
-            Plan::Revoke { key } => one("revoke_key", "key", key),
-            Plan::RevokeAll => "{\"plan\":\"revoke_all\"}".to_owned(),
-            Plan::Rotate { connection } => one("rotate_connection", "connection", connection),
+            Plan::Revoke { key } => one("key", key),
+            Plan::Rotate { connection } => one("connection", connection),
+            Plan::List | Plan::RevokeAll => format!("{{\"plan\":\"{}\"}}", self.kind()),
         }
     }
 

@@ -41,7 +41,7 @@ pub use rowauth::{ROW_MAC_LEN, RowKey, RowMac, master_witness, master_witness_ma
 pub use secret::SecretBytes;
 pub use sign::{
     ED25519_PUBLIC_KEY_LEN, ED25519_SIGNATURE_LEN, Ed25519KeyPair, HmacSha256, ed25519_verify,
-    sha256,
+    sha256, sha256_hex,
 };
 pub use source::{
     DEFAULT_KEY_FILE, KeySource, MASTER_KEY_ENV, StagedKey, default_key_file, staging_file,

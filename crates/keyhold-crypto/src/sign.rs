@@ -118,6 +118,12 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     out
 }
 
+/// SHA-256 of `data` in lowercase hex: how a secret shown once (a confirmation, a session or
+/// enrolment token) is kept in its place.
+pub fn sha256_hex(data: &[u8]) -> String {
+    crate::random::prefixed_hex("", &sha256(data))
+}
+
 /// An HMAC-SHA256 key, precomputed once for many MACs.
 ///
 /// Limitation: ring does not zeroize its precomputed state on drop; keep the raw key in a

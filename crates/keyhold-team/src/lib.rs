@@ -40,5 +40,5 @@ pub fn secret(prefix: &str) -> Result<(Zeroizing<String>, String), TeamError> {
 
 /// The digest a secret is stored as (SHA-256, hex).
 pub fn digest(value: &str) -> String {
-    keyhold_crypto::random::prefixed_hex("", &keyhold_crypto::sha256(value.as_bytes()))
+    keyhold_crypto::sha256_hex(value.as_bytes())
 }

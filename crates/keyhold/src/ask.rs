@@ -78,8 +78,8 @@ impl Keyhold {
         self.store.write(|tx| -> Result<()> {
             let ws = self.resolve(tx, workspace)?;
             caller.require(scope, &ws.id)?;
-            let id = digest(&token);
-            let kind = plan_kind(plan);
+            let id = keyhold_crypto::sha256_hex(token.as_bytes());
+            let kind = plan.kind();
             let event = confirmation_issued(&ws.id, &id[..16], kind, expires_at)?;
             let mut row = ConfirmationRow {
                 id,
@@ -106,7 +106,7 @@ impl Keyhold {
     fn confirmed(&self, caller: &Caller, workspace: &str, plan: &str, token: &str) -> Result<()> {
         let verdict = self.store.write(|tx| -> Result<Result<(), &str>> {
             let ws = self.resolve(tx, workspace)?;
-            let id = digest(token);
+            let id = keyhold_crypto::sha256_hex(token.as_bytes());
             let why = match tx.take_confirmation(&id, &caller.name(), now())? {
                 Taken::Row(row) => {
                     self.rows.check_confirmation(&row)?;
@@ -152,20 +152,4 @@ impl Keyhold {
             }
         })
     }
-}
-
-/// A plan's kind, as the audit log names it.
-fn plan_kind(plan: &Plan) -> &'static str {
-    match plan {
-        Plan::Mint { .. } => "create_key",
-        Plan::List => "list_keys",
-        Plan::Revoke { .. } => "revoke_key",
-        Plan::RevokeAll => "revoke_all",
-        Plan::Rotate { .. } => "rotate_connection",
-    }
-}
-
-/// A confirmation's row id: a digest of its token, which is never stored.
-fn digest(token: &str) -> String {
-    keyhold_crypto::random::prefixed_hex("", &keyhold_crypto::sha256(token.as_bytes()))
 }

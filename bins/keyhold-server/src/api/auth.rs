@@ -77,15 +77,7 @@ pub async fn key_caller<'a>(
     seen: &mut Seen<'a>,
     record: Record,
 ) -> Result<(String, Caller), Failure> {
-    if let Some(caller) = session(app, req, &origin, seen).await? {
-        let ws = caller
-            .membership()
-            .map(|m| m.workspace.clone())
-            .unwrap_or_default();
-        return Ok((ws, caller));
-    }
-    let p = authenticate(app, req, &origin, Some(scope), seen, record).await?;
-    Ok((p.workspace.clone(), Caller::key(p).with_origin(origin)))
+    caller(app, req, origin, Some(scope), (seen, record)).await
 }
 
 /// The caller of a route any valid key or session may call: the facade checks what the
@@ -97,11 +89,22 @@ pub async fn any_caller<'a>(
     seen: &mut Seen<'a>,
     record: Record,
 ) -> Result<(String, Caller), Failure> {
+    caller(app, req, origin, None, (seen, record)).await
+}
+
+/// The session's member, or the bearer key authenticated for `scope`, with its workspace.
+async fn caller<'a>(
+    app: &'a App,
+    req: &Request<Incoming>,
+    origin: Origin,
+    scope: Option<Scope>,
+    (seen, record): (&mut Seen<'a>, Record),
+) -> Result<(String, Caller), Failure> {
     if let Some(member) = session(app, req, &origin, seen).await? {
         let ws = member.membership().map(|m| m.workspace.clone());
         return Ok((ws.unwrap_or_default(), member));
     }
-    let p = authenticate(app, req, &origin, None, seen, record).await?;
+    let p = authenticate(app, req, &origin, scope, seen, record).await?;
     Ok((p.workspace.clone(), Caller::key(p).with_origin(origin)))
 }
 

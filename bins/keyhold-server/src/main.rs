@@ -7,6 +7,7 @@
 mod api;
 mod framing;
 mod metrics;
+mod portal;
 mod tls;
 
 use std::net::SocketAddr;

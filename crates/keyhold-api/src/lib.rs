@@ -40,7 +40,7 @@ pub use openapi::openapi;
 pub use routes::{Op, ROUTES, Route};
 pub use team::{
     AddMember, Added, Enrolment, Member, MemberList, Policy, Redeem, Session, SignIn, TotpEnrol,
-    TotpSecret, UpdateMember,
+    TotpSecret, UpdateMember, WorkspaceRole,
 };
 pub use wire::{
     ErrorBody, ErrorEnvelope, KeyList, MintBody, Minted, Records, Refusal, Verdict, VerifyBody,

@@ -91,8 +91,8 @@ pub struct SignIn {
     pub workspace: Option<String>,
 }
 
-/// The answer to a sign-in: who, where, and the CSRF token state-changing requests must send
-/// as `X-CSRF-Token`. (The session itself is in the cookie.)
+/// The answer to a sign-in and to `GET /v1/sessions/current`: who, where, and the CSRF token
+/// state-changing requests must send as `X-CSRF-Token`. (The session itself is in the cookie.)
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Session {
     /// Send as `X-CSRF-Token` with every request that changes something.
@@ -104,6 +104,24 @@ pub struct Session {
     /// Minutes without a request after which it ends.
     pub idle_minutes: i64,
     /// Their role in the workspace.
+    pub role: String,
+    /// Workspace id.
+    pub workspace: String,
+    /// The workspace's name.
+    #[serde(default)]
+    pub workspace_name: String,
+    /// Every workspace the person is an active member of, with their role there (signing in
+    /// to another one is how a session changes workspace).
+    #[serde(default)]
+    pub workspaces: Vec<WorkspaceRole>,
+}
+
+/// A workspace a person belongs to, and their role in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceRole {
+    /// The workspace's name.
+    pub name: String,
+    /// Their role there.
     pub role: String,
     /// Workspace id.
     pub workspace: String,

@@ -20,8 +20,8 @@ pub use members::{
     set_password, set_policy, update_member,
 };
 pub use sessions::{
-    Recognised, SessionFacts, SessionToken, credentials_ok, open_session, record_failure, session,
-    sign_in_facts, totp_enrolled, touch,
+    Recognised, SessionFacts, SessionToken, credentials_ok, csrf_of, described, open_session,
+    record_failure, session, sign_in_facts, totp_enrolled, touch, workspace_id, workspaces,
 };
 
 use keyhold_audit::EventDraft;

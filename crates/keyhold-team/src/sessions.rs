@@ -3,6 +3,7 @@
 
 use keyhold_access::throttle::FORGET_AFTER;
 use keyhold_access::{Role, SessionPolicy, Throttle};
+use keyhold_api as api;
 use keyhold_audit::Action;
 use keyhold_audit::events::team;
 use keyhold_integrity::RowAuth;
@@ -160,6 +161,74 @@ pub fn session((rows, tx): (&RowAuth, &Tx<'_>), id: &str) -> Result<Option<Recog
         policy,
         has_totp,
     }))
+}
+
+/// The CSRF token of the session whose token is `token`: derived from it (SHA-256 under its
+/// own label), so that a page reloaded in the browser, which keeps no secret of its own, can
+/// ask for it again with nothing but its cookie. Knowing it reveals nothing of the session
+/// token, and it cannot be made without that token; the store keeps only its digest.
+pub fn csrf_of(token: &str) -> Zeroizing<String> {
+    let mut labelled = Zeroizing::new(String::from("keyhold csrf v1\n"));
+    labelled.push_str(token);
+    Zeroizing::new(format!(
+        "khx_{}",
+        keyhold_crypto::sha256_hex(labelled.as_bytes())
+    ))
+}
+
+/// The workspaces among `members` a person is an active member of, with their names and
+/// the person's role there.
+pub fn workspaces<'m>(
+    tx: &Tx<'_>,
+    members: impl IntoIterator<Item = &'m MemberRow>,
+) -> Result<Vec<api::WorkspaceRole>, TeamError> {
+    let mut out = Vec::new();
+    for m in members.into_iter().filter(|m| m.state == "active") {
+        let name = tx
+            .workspace(&m.workspace)?
+            .map(|w| w.name)
+            .unwrap_or_default();
+        out.push(api::WorkspaceRole {
+            name,
+            role: m.role.clone(),
+            workspace: m.workspace.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// The id of the workspace whose id or name is `ident`, or an empty string (which no
+/// membership has) if there is none.
+pub fn workspace_id(tx: &Tx<'_>, ident: &str) -> Result<String, TeamError> {
+    Ok(tx.workspace(ident)?.map(|w| w.id).unwrap_or_default())
+}
+
+/// Session `r` (whose token is `token`) in API v1's words: its CSRF token again, when it
+/// ends, and every workspace its person may sign in to.
+pub fn described(
+    (rows, tx): (&RowAuth, &Tx<'_>),
+    r: &Recognised,
+    token: &str,
+) -> Result<api::Session, TeamError> {
+    let mut members = Vec::new();
+    for m in tx.members(None, Some(&r.member.email))? {
+        rows.check_access(&m)?;
+        members.push(m);
+    }
+    let workspaces = workspaces(tx, &members)?;
+    let here = workspaces
+        .iter()
+        .find(|w| w.workspace == r.member.workspace);
+    Ok(api::Session {
+        csrf: api::Secret::new(csrf_of(token).as_str()),
+        email: r.member.email.clone(),
+        expires_at: r.row.created_at.saturating_add(r.row.absolute_secs),
+        idle_minutes: r.row.idle_secs / 60,
+        role: r.member.role.clone(),
+        workspace: r.member.workspace.clone(),
+        workspace_name: here.map(|w| w.name.clone()).unwrap_or_default(),
+        workspaces,
+    })
 }
 
 /// Records a request of the session at `now` (once a minute at most: see [`Recognised::due`]).

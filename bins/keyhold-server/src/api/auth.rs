@@ -123,6 +123,26 @@ pub fn session_token(req: &Request<Incoming>) -> Option<&str> {
         .map(|(_, value)| value)
 }
 
+/// Whether a browser says the request comes from a page of another origin: its
+/// `Sec-Fetch-Site` is neither `same-origin` nor `none` (typed or bookmarked), or its `Origin`
+/// is not this server's (`null` included). A client that sends neither (not a browser) is
+/// judged by its tokens alone. Beside the `SameSite=Strict` cookie and the CSRF token, this
+/// refuses a cross-origin write even from a sibling site that shares the cookie's site.
+pub fn cross_origin(req: &Request<Incoming>) -> bool {
+    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+    if header("sec-fetch-site").is_some_and(|site| site != "same-origin" && site != "none") {
+        return true;
+    }
+    let Some(origin) = header("origin") else {
+        return false;
+    };
+    let host = header("host").unwrap_or_default();
+    let authority = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    !authority.is_some_and(|a| !host.is_empty() && a.eq_ignore_ascii_case(host))
+}
+
 /// The member a request's session stands for, if it has a session cookie and no bearer key:
 /// the session is checked now (in the store: every process sees a sign-out or a disabled
 /// member), with the `X-CSRF-Token` header when the method changes something.
@@ -138,6 +158,11 @@ pub async fn session<'a>(
         return Ok(None);
     };
     let writes = !matches!(*req.method(), hyper::Method::GET | hyper::Method::HEAD);
+    if writes && cross_origin(req) {
+        return Err(Failure::from(keyhold::Error::Access(
+            keyhold::access::AccessError::CsrfFailed,
+        )));
+    }
     let csrf = req
         .headers()
         .get("x-csrf-token")

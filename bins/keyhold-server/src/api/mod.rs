@@ -79,7 +79,13 @@ pub async fn handle(
             seen.route = app.router.template(req.uri().path());
             Err(http(StatusCode::BAD_REQUEST, "bad_request", why))
         }
-        Verdict::Sound | Verdict::Close => route(&app, origin, req, &mut seen).await,
+        Verdict::Sound | Verdict::Close => match crate::portal::file(req.method(), req.uri()) {
+            Some(file) => {
+                seen.route = Some(file.path);
+                Ok(Answer::Asset(file))
+            }
+            None => route(&app, origin, req, &mut seen).await,
+        },
     };
     // Nothing is answered before the caller's use record is durable.
     if let Some(used) = seen.used.take()
@@ -198,6 +204,7 @@ async fn route<'a>(
         Op::Ask => assistant::ask(app, origin, req, seen).await,
         Op::SignIn
         | Op::SignOut
+        | Op::CurrentSession
         | Op::Redeem
         | Op::ListMembers
         | Op::AddMember

@@ -55,6 +55,8 @@ pub enum Answer {
     Secret(StatusCode, keyhold::Zeroizing<Vec<u8>>),
     /// [`Answer::Secret`] that also sets (or clears) the session cookie.
     Cookie(StatusCode, keyhold::Zeroizing<Vec<u8>>, HeaderValue),
+    /// A file of the portal.
+    Asset(&'static crate::portal::Asset),
 }
 
 impl Answer {
@@ -144,6 +146,12 @@ pub fn answer_reply(answer: Answer) -> Reply {
             r.headers_mut().insert(hyper::header::SET_COOKIE, cookie);
             r
         }
+        Answer::Asset(file) => {
+            let mut r = Response::new(Full::new(Bytes::from_static(file.body)));
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(file.content_type));
+            r
+        }
         Answer::Text(text) => {
             let mut r = Response::new(Full::new(Bytes::from(text)));
             r.headers_mut().insert(
@@ -156,10 +164,15 @@ pub fn answer_reply(answer: Answer) -> Reply {
 }
 
 /// What every response carries, set here and nowhere else: no cache keeps any answer (a
-/// mint response holds a token; others hold store data), and the request id.
+/// mint response holds a token; others hold store data), the portal's security headers
+/// (on API answers too: a browser that opens one directly is held to the same policy), and
+/// the request id.
 pub fn common_headers(r: &mut Reply, request_id: &str, close: bool) {
     let h = r.headers_mut();
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    for (name, value) in crate::portal::SECURITY_HEADERS {
+        h.insert(name, HeaderValue::from_static(value));
+    }
     // `request_id` is the client's only if it is short and plain, else one of ours.
     if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert("x-request-id", v);

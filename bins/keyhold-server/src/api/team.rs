@@ -44,6 +44,15 @@ pub async fn route<'a>(
                 cookie("", 0, app.tls),
             ))
         }
+        Op::CurrentSession => {
+            let token = session_token(&req).map(|t| keyhold::Zeroizing::new(t.to_owned()));
+            let token = token.ok_or(Failure::from(Error::Access(
+                keyhold::access::AccessError::SessionInvalid,
+            )))?;
+            let current = blocking(move || kh.current_session(&token)).await?;
+            // EXPOSE: the session's CSRF token, to the page that holds its cookie.
+            Ok(Answer::secret(StatusCode::OK, &current))
+        }
         Op::EnrolTotp => {
             json_only(&req)?;
             let b: keyhold::api::TotpEnrol = parse(&body(app, req).await?)?;
@@ -146,8 +155,14 @@ async fn sign_in(app: &App, origin: Origin, req: Request<Incoming>) -> Result<An
 }
 
 /// Refuses a body that is not declared JSON: a cross-site form (which can send only
-/// `text/plain`, form or multipart bodies without asking) can then never sign anyone in.
+/// `text/plain`, form or multipart bodies without asking) can then never sign anyone in;
+/// and a request a browser says comes from another origin (`csrf_failed`).
 fn json_only(req: &Request<Incoming>) -> Result<(), Failure> {
+    if super::auth::cross_origin(req) {
+        return Err(Failure::from(Error::Access(
+            keyhold::access::AccessError::CsrfFailed,
+        )));
+    }
     let declared = req
         .headers()
         .get(hyper::header::CONTENT_TYPE)

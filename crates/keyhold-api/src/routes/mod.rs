@@ -63,6 +63,8 @@ pub enum Op {
     SignIn,
     /// Sign out: end the caller's session.
     SignOut,
+    /// The caller's session again: who, where, and its CSRF token.
+    CurrentSession,
     /// Redeem an enrolment code: set one's password.
     Redeem,
     /// The workspace's members.
@@ -267,6 +269,7 @@ mod tests {
                 Op::ActiveCredential,
                 Op::Ask,
                 Op::SignIn,
+                Op::CurrentSession,
                 Op::AddMember,
                 Op::EnrolTotp
             ]

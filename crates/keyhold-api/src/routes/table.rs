@@ -388,6 +388,16 @@ pub const ROUTES: &[Route] = &[
         ),
         &SESSION,
     ),
+    secret(with_errors(
+        public(
+            Op::CurrentSession,
+            "GET",
+            "/v1/sessions/current",
+            "The session of the cookie: who, in which workspace, until when, the workspaces the person may sign in to, and its CSRF token again (for a page that was reloaded).",
+            "Session",
+        ),
+        &SESSION,
+    )),
     with_body(
         public(
             Op::Redeem,

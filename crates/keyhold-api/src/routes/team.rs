@@ -16,21 +16,23 @@ pub(super) const fn member(
 
 /// What sessions add to a route's errors.
 pub(super) const SESSION: [&str; 2] = ["session_invalid", "csrf_failed"];
-pub(super) const SIGN_IN: [&str; 6] = [
+pub(super) const SIGN_IN: [&str; 7] = [
     BODY[0],
     BODY[1],
     BODY[2],
     BODY[3],
     "sign_in_failed",
     "sign_in_throttled",
+    SESSION[1],
 ];
-pub(super) const REDEEM: [&str; 6] = [
+pub(super) const REDEEM: [&str; 7] = [
     BODY[0],
     BODY[1],
     BODY[2],
     BODY[3],
     "enrolment_invalid",
     "password_rejected",
+    SESSION[1],
 ];
 pub(super) const MEMBERS: [&str; 3] = ["insufficient_role", SESSION[0], SESSION[1]];
 pub(super) const MEMBER_CHANGE: [&str; 12] = [
@@ -58,7 +60,7 @@ pub(super) const POLICY: [&str; 9] = [
     SESSION[0],
     SESSION[1],
 ];
-pub(super) const TOTP: [&str; 7] = [
+pub(super) const TOTP: [&str; 8] = [
     BODY[0],
     BODY[1],
     BODY[2],
@@ -66,4 +68,5 @@ pub(super) const TOTP: [&str; 7] = [
     "sign_in_failed",
     "sign_in_throttled",
     "invalid_input",
+    SESSION[1],
 ];

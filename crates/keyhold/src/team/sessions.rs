@@ -97,14 +97,22 @@ impl Keyhold {
         let (_, facts, subjects, step) =
             self.credentials(origin, &req.email, req.password.expose(), code)?;
         let has_totp = facts.person.as_ref().is_some_and(|p| p.totp);
-        let asked = |m: &MemberRow| req.workspace.as_deref().is_none_or(|w| m.workspace == w);
+        // The workspace asked for, by id or name (one that does not exist matches nothing).
+        let wanted = match req.workspace.as_deref() {
+            Some(w) => Some(self.store.read(|tx| team::workspace_id(tx, w))?),
+            None => None,
+        };
+        let asked = |m: &MemberRow| wanted.as_deref().is_none_or(|w| m.workspace == w);
         let chosen = facts
             .members
-            .into_iter()
-            .find(|(p, m)| m.state == "active" && asked(m) && (has_totp || !p.require_totp));
+            .iter()
+            .find(|(p, m)| m.state == "active" && asked(m) && (has_totp || !p.require_totp))
+            .cloned();
         // Right credentials but no workspace to enter: the same answer as wrong ones.
         let (p, m) = chosen.ok_or_else(failed)?;
-        let ((token, id), (csrf, csrf_id)) = (team::secret("khs_")?, team::secret("khx_")?);
+        let (token, id) = team::secret("khs_")?;
+        let csrf = team::csrf_of(&token);
+        let csrf_id = team::digest(&csrf);
         let me = Caller::member(membership(&m, &p)?).with_origin(origin.clone());
         let now = now();
         self.store.write(|tx| {
@@ -117,6 +125,10 @@ impl Keyhold {
             );
             self.recorded(tx, &me, opened)
         })?;
+        let workspaces = self
+            .store
+            .read(|tx| team::workspaces(tx, facts.members.iter().map(|(_, m)| m)))?;
+        let here = workspaces.iter().find(|w| w.workspace == m.workspace);
         let session = api::Session {
             csrf: api::Secret::new(csrf.as_str()),
             email: m.email.clone(),
@@ -124,6 +136,8 @@ impl Keyhold {
             idle_minutes: policy.idle / 60,
             role: m.role.clone(),
             workspace: m.workspace.clone(),
+            workspace_name: here.map(|w| w.name.clone()).unwrap_or_default(),
+            workspaces,
         };
         Ok((SessionToken(token), session))
     }
@@ -192,6 +206,23 @@ impl Keyhold {
         csrf: Option<Option<&str>>,
         origin: &Origin,
     ) -> Result<Caller> {
+        let r = self.recognise(token, csrf)?;
+        Ok(Caller::member(membership(&r.member, &r.policy)?).with_origin(origin.clone()))
+    }
+
+    /// The session `token` stands for, checked as [`Keyhold::session_caller`] checks it, in
+    /// API v1's words: with its CSRF token again (for a page that was reloaded) and every
+    /// workspace its person may sign in to.
+    pub fn current_session(&self, token: &str) -> Result<api::Session> {
+        let r = self.recognise(token, None)?;
+        Ok(self
+            .store
+            .read(|tx| team::described((&self.rows, tx), &r, token))?)
+    }
+
+    /// The session `token` stands for, alive, with its CSRF token checked when `csrf` asks
+    /// for it; its last-seen time is recorded (at most once a minute).
+    fn recognise(&self, token: &str, csrf: Option<Option<&str>>) -> Result<team::Recognised> {
         let invalid = || Error::Access(AccessError::SessionInvalid);
         let now = now();
         let found = self.store.read(|tx| -> Result<_> {
@@ -211,7 +242,7 @@ impl Keyhold {
             self.store
                 .write(|tx| -> Result<()> { Ok(team::touch(tx, &r, now)?) })?;
         }
-        Ok(Caller::member(membership(&r.member, &r.policy)?).with_origin(origin.clone()))
+        Ok(r)
     }
 
     /// Ends the session `token` stands for (signing out).

@@ -11,24 +11,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
+use pg::create_body;
 
 fn key_with(s: &Server, scope: &str, name: &str) -> String {
     mint_token(
         s,
         &format!(r#"{{"name":"{name}","expires":"1h","scopes":["{scope}"]}}"#),
     )
-}
-
-/// The creation body for roles `a` and `b`, with the superuser as the admin login.
-fn create_body(a: &pg::Role, b: &pg::Role, grace_secs: u64) -> String {
-    let (host, port) = pg::address();
-    let (admin, admin_password) = pg::superuser();
-    serde_json::json!({
-        "name": "orders", "kind": "postgres", "host": host, "port": port,
-        "database": "postgres", "primary_user": a.name, "secondary_user": b.name,
-        "admin_user": admin, "admin_password": admin_password, "grace_secs": grace_secs,
-    })
-    .to_string()
 }
 
 /// Stages `a`'s password in the primary slot of `orders`, tests and saves it, as `admin`.

@@ -86,3 +86,16 @@ impl Drop for Role {
         }
     }
 }
+
+/// The body creating connection `orders` for roles `a` and `b`, with the superuser as the
+/// admin login.
+pub fn create_body(a: &Role, b: &Role, grace_secs: u64) -> String {
+    let (host, port) = address();
+    let (admin, admin_password) = superuser();
+    serde_json::json!({
+        "name": "orders", "kind": "postgres", "host": host, "port": port,
+        "database": "postgres", "primary_user": a.name, "secondary_user": b.name,
+        "admin_user": admin, "admin_password": admin_password, "grace_secs": grace_secs,
+    })
+    .to_string()
+}

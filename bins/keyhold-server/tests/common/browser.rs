@@ -319,6 +319,7 @@ impl Browser {
     /// Photographs the current page at both sizes into the target directory, and checks that
     /// nothing is wider than the viewport (readable without scrolling sideways).
     pub async fn photograph(&self, name: &str) {
+        self.labelled(name).await;
         let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("portal-screenshots");
         std::fs::create_dir_all(&dir).expect("screenshot dir");
         for size in VIEWPORTS {
@@ -343,6 +344,22 @@ impl Browser {
             );
         }
         self.viewport(VIEWPORTS[0]).await;
+    }
+
+    /// Checks that every control of the page has a name a screen reader says (a `<label>`,
+    /// or `aria-label` where a table row's control is named by its row) and that the page
+    /// has one `<h1>`.
+    pub async fn labelled(&self, name: &str) {
+        let script = "const bad = []; \
+            for (const e of document.querySelectorAll('input, select, textarea')) { \
+              if (e.type === 'hidden') continue; \
+              const named = (e.labels && e.labels.length > 0) || e.getAttribute('aria-label'); \
+              if (!named) bad.push(e.outerHTML.slice(0, 80)); } \
+            const h1 = document.querySelectorAll('main h1').length; \
+            return { bad, h1 };";
+        let got = self.script(script, vec![]).await;
+        assert_eq!(got["bad"], json!([]), "{name}: controls without a label");
+        assert_eq!(got["h1"], json!(1), "{name}: one heading");
     }
 
     /// The value of the cookie `name` (HttpOnly ones too: WebDriver sees them all).

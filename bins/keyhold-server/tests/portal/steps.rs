@@ -137,8 +137,13 @@ impl<'s> Run<'s> {
             "the password field is cleared"
         );
         assert!(web.cookie("keyhold_session").await.is_none());
+        // By keyboard: Enter in the password field signs in.
         web.fill("#password", self.password).await;
-        web.click("#sign-in-submit").await;
+        let field = web.shown("#password").await;
+        field
+            .send_keys(&fantoccini::key::Key::Enter.to_string())
+            .await
+            .expect("Enter");
         web.page("api-keys").await;
         let session = web
             .cookie("keyhold_session")
@@ -220,7 +225,21 @@ impl<'s> Run<'s> {
 
     /// Keys: revoke one, confirmed in a dialog; the next API call with it is refused.
     pub async fn revoke_one(&mut self, web: &mut Browser) {
-        web.click("#menu-apis").await;
+        // The APIs menu by keyboard: Enter opens it, Escape closes it.
+        let enter = fantoccini::key::Key::Enter.to_string();
+        let menu = web.shown("#menu-apis").await;
+        menu.send_keys(&enter).await.expect("Enter");
+        web.shown("#nav-keys").await;
+        menu.send_keys(&fantoccini::key::Key::Escape.to_string())
+            .await
+            .expect("Escape");
+        let hidden = "return document.getElementById('nav-keys').offsetParent === null;";
+        assert_eq!(
+            web.script(hidden, vec![]).await,
+            json!(true),
+            "Escape closes the menu"
+        );
+        menu.send_keys(&enter).await.expect("Enter");
         web.click("#nav-keys").await;
         web.page("keys").await;
         web.photograph("keys").await;

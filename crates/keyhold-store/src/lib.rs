@@ -18,6 +18,7 @@ mod lease;
 mod migrations;
 mod people;
 mod sessions;
+mod sql;
 mod tx;
 
 use std::fs::{self, OpenOptions};

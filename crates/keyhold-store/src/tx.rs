@@ -1,8 +1,9 @@
 use std::path::Path;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 
 use crate::StoreError;
+use crate::sql::{Mismatch, Row, Value, values};
 
 /// One transaction's typed view of the database. Obtained from [`crate::Store::read`] or
 /// [`crate::Store::write`]; every method is a single statement inside that transaction.
@@ -31,14 +32,14 @@ pub struct WorkspaceRow {
 
 const WORKSPACE_COLUMNS: &str = "id, name, created_at, revoked_all_at_ms, revoked_all_seq, mac";
 
-fn workspace_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WorkspaceRow> {
+fn workspace_from_row(r: &Row) -> Result<WorkspaceRow, Mismatch> {
     Ok(WorkspaceRow {
         id: r.get(0)?,
         name: r.get(1)?,
         created_at: r.get(2)?,
         revoked_all_at_ms: r.get(3)?,
         revoked_all_seq: r.get(4)?,
-        mac: r.get::<_, Option<Vec<u8>>>(5)?.unwrap_or_default(),
+        mac: r.get::<Option<Vec<u8>>>(5)?.unwrap_or_default(),
     })
 }
 
@@ -100,23 +101,14 @@ pub struct RecordRow {
     pub updated_at: i64,
 }
 
-fn version_from_sql(v: i64) -> u64 {
-    // The schema's CHECK (version > 0) keeps this non-negative.
-    u64::try_from(v).unwrap_or(0)
-}
-
-fn version_to_sql(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-fn record_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
+fn record_from_row(r: &Row) -> Result<RecordRow, Mismatch> {
     Ok(RecordRow {
         key: RecordKey {
             workspace: r.get(0)?,
             kind: r.get(1)?,
             id: r.get(2)?,
         },
-        version: version_from_sql(r.get(3)?),
+        version: r.get(3)?,
         kek_id: r.get(4)?,
         envelope: r.get(5)?,
         updated_at: r.get(6)?,
@@ -136,6 +128,52 @@ impl<'a> Tx<'a> {
 
     pub(crate) fn conn(&self) -> &Connection {
         self.conn
+    }
+
+    /// Runs one statement with `params`: how many rows it changed.
+    pub(crate) fn exec(&self, sql: &str, params: &[Value]) -> Result<usize, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+        stmt.execute(rusqlite::params_from_iter(params))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every row a query answers, each read by `map`.
+    pub(crate) fn rows<T>(
+        &self,
+        sql: &str,
+        params: &[Value],
+        map: impl Fn(&Row) -> Result<T, Mismatch>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+        let columns = stmt.column_count();
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(params))
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            let row = Row::from_sqlite(r, columns).map_err(|e| self.err(e))?;
+            out.push(map(&row).map_err(|m| self.bad_value(m.0))?);
+        }
+        Ok(out)
+    }
+
+    /// The first row a query answers, if any, read by `map`.
+    pub(crate) fn row<T>(
+        &self,
+        sql: &str,
+        params: &[Value],
+        map: impl Fn(&Row) -> Result<T, Mismatch>,
+    ) -> Result<Option<T>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+        let columns = stmt.column_count();
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(params))
+            .map_err(|e| self.err(e))?;
+        let Some(r) = rows.next().map_err(|e| self.err(e))? else {
+            return Ok(None);
+        };
+        let row = Row::from_sqlite(r, columns).map_err(|e| self.err(e))?;
+        map(&row).map(Some).map_err(|m| self.bad_value(m.0))
     }
 
     pub(crate) fn bad_value(&self, column: &'static str) -> StoreError {
@@ -159,178 +197,133 @@ impl<'a> Tx<'a> {
 
     /// A store-level metadata value.
     pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()
-            .map_err(|e| self.err(e))
+        self.row("SELECT value FROM meta WHERE key = ?1", values![key], |r| {
+            r.get(0)
+        })
     }
 
     /// Sets a metadata value.
     pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![key, value],
-            )
-            .map(drop)
-            .map_err(|e| self.err(e))
+        self.exec(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            values![key, value],
+        )
+        .map(drop)
     }
 
     /// Removes a metadata value (no error if absent).
     pub fn delete_meta(&self, key: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute("DELETE FROM meta WHERE key = ?1", [key])
+        self.exec("DELETE FROM meta WHERE key = ?1", values![key])
             .map(drop)
-            .map_err(|e| self.err(e))
     }
 
     // --- key-encryption keys ------------------------------------------------------------
 
     /// All KEKs, by id.
     pub fn keks(&self) -> Result<Vec<KekRow>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id, wrapped, state, created_at FROM keks ORDER BY id")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, u32>(0)?,
-                    r.get(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get(3)?,
-                ))
-            })
-            .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, wrapped, state, created_at) = row.map_err(|e| self.err(e))?;
-            let state = match state.as_str() {
-                "active" => KekState::Active,
-                "retiring" => KekState::Retiring,
-                _ => {
-                    return Err(StoreError::BadValue {
-                        path: self.path.to_path_buf(),
-                        column: "keks.state",
-                    });
-                }
-            };
-            out.push(KekRow {
-                id,
-                wrapped,
-                state,
-                created_at,
-            });
-        }
-        Ok(out)
+        self.rows(
+            "SELECT id, wrapped, state, created_at FROM keks ORDER BY id",
+            &[],
+            |r| {
+                let state = match r.get::<String>(2)?.as_str() {
+                    "active" => KekState::Active,
+                    "retiring" => KekState::Retiring,
+                    _ => return Err(Mismatch("keks.state")),
+                };
+                Ok(KekRow {
+                    id: r.get(0)?,
+                    wrapped: r.get(1)?,
+                    state,
+                    created_at: r.get(3)?,
+                })
+            },
+        )
     }
 
     /// Id of the active KEK.
     pub fn active_kek_id(&self) -> Result<Option<u32>, StoreError> {
-        self.conn
-            .query_row("SELECT id FROM keks WHERE state = 'active'", [], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(|e| self.err(e))
+        self.row("SELECT id FROM keks WHERE state = 'active'", &[], |r| {
+            r.get(0)
+        })
     }
 
     /// The next unused KEK id.
     pub fn next_kek_id(&self) -> Result<u32, StoreError> {
-        self.conn
-            .query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM keks", [], |r| {
-                r.get(0)
-            })
-            .map_err(|e| self.err(e))
+        let next = self.row("SELECT COALESCE(MAX(id), 0) + 1 FROM keks", &[], |r| {
+            r.get(0)
+        })?;
+        Ok(next.unwrap_or(1))
     }
 
     /// Adds a KEK.
     pub fn insert_kek(&self, row: &KekRow) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO keks (id, wrapped, state, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![row.id, row.wrapped, row.state.as_str(), row.created_at],
-            )
-            .map(drop)
-            .map_err(|e| self.err(e))
+        self.exec(
+            "INSERT INTO keks (id, wrapped, state, created_at) VALUES (?1, ?2, ?3, ?4)",
+            values![row.id, &row.wrapped, row.state.as_str(), row.created_at],
+        )
+        .map(drop)
     }
 
     /// Changes a KEK's state.
     pub fn set_kek_state(&self, id: u32, state: KekState) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "UPDATE keks SET state = ?2 WHERE id = ?1",
-                params![id, state.as_str()],
-            )
-            .map(drop)
-            .map_err(|e| self.err(e))
+        self.exec(
+            "UPDATE keks SET state = ?2 WHERE id = ?1",
+            values![id, state.as_str()],
+        )
+        .map(drop)
     }
 
     /// Replaces a KEK's wrapped form (master-key rotation).
     pub fn set_kek_wrapped(&self, id: u32, wrapped: &[u8]) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "UPDATE keks SET wrapped = ?2 WHERE id = ?1",
-                params![id, wrapped],
-            )
-            .map(drop)
-            .map_err(|e| self.err(e))
+        self.exec(
+            "UPDATE keks SET wrapped = ?2 WHERE id = ?1",
+            values![id, wrapped],
+        )
+        .map(drop)
     }
 
     /// Deletes a KEK (the schema refuses while a record still references it).
     pub fn delete_kek(&self, id: u32) -> Result<(), StoreError> {
-        self.conn
-            .execute("DELETE FROM keks WHERE id = ?1", [id])
+        self.exec("DELETE FROM keks WHERE id = ?1", values![id])
             .map(drop)
-            .map_err(|e| self.err(e))
     }
 
     // --- workspaces ---------------------------------------------------------------------
 
     /// Adds a workspace; a taken name is a `Constraint` error.
     pub fn insert_workspace(&self, row: &WorkspaceRow) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                &format!(
-                    "INSERT INTO workspaces ({WORKSPACE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-                ),
-                params![
-                    row.id,
-                    row.name,
-                    row.created_at,
-                    row.revoked_all_at_ms,
-                    row.revoked_all_seq,
-                    row.mac
-                ],
-            )
-            .map(drop)
-            .map_err(|e| self.err(e))
+        self.exec(
+            &format!(
+                "INSERT INTO workspaces ({WORKSPACE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            ),
+            values![
+                &row.id,
+                &row.name,
+                row.created_at,
+                row.revoked_all_at_ms,
+                row.revoked_all_seq,
+                &row.mac
+            ],
+        )
+        .map(drop)
     }
 
     /// All workspaces, by name.
     pub fn workspaces(&self) -> Result<Vec<WorkspaceRow>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {WORKSPACE_COLUMNS} FROM workspaces ORDER BY name"
-            ))
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], workspace_from_row)
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+        self.rows(
+            &format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces ORDER BY name"),
+            &[],
+            workspace_from_row,
+        )
     }
 
     /// The workspace whose id or name is `ident`.
     pub fn workspace(&self, ident: &str) -> Result<Option<WorkspaceRow>, StoreError> {
-        self.conn
-            .query_row(
-                &format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1"),
-                [ident],
-                workspace_from_row,
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+        self.row(
+            &format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1"),
+            values![ident],
+            workspace_from_row,
+        )
     }
 
     /// Sets a workspace's revoke-all mark and its row's new MAC. `false` if it does not exist.
@@ -341,13 +334,11 @@ impl<'a> Tx<'a> {
         seq: i64,
         mac: &[u8],
     ) -> Result<bool, StoreError> {
-        self.conn
-            .execute(
-                "UPDATE workspaces SET revoked_all_at_ms = ?2, revoked_all_seq = ?3, mac = ?4 WHERE id = ?1",
-                params![id, at_ms, seq, mac],
-            )
-            .map(|n| n > 0)
-            .map_err(|e| self.err(e))
+        self.exec(
+            "UPDATE workspaces SET revoked_all_at_ms = ?2, revoked_all_seq = ?3, mac = ?4 WHERE id = ?1",
+            values![id, at_ms, seq, mac],
+        )
+        .map(|n| n > 0)
     }
 
     /// Replaces a workspace row's revoke-all sequence number and MAC (schema upgrade).
@@ -357,85 +348,73 @@ impl<'a> Tx<'a> {
         seq: Option<i64>,
         mac: &[u8],
     ) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "UPDATE workspaces SET revoked_all_seq = ?2, mac = ?3 WHERE id = ?1",
-                params![id, seq, mac],
-            )
-            .map(drop)
-            .map_err(|e| self.err(e))
+        self.exec(
+            "UPDATE workspaces SET revoked_all_seq = ?2, mac = ?3 WHERE id = ?1",
+            values![id, seq, mac],
+        )
+        .map(drop)
     }
 
     /// Moves the standing counter explicitly (the triggers move it too; this covers a
     /// database whose triggers were dropped).
     pub fn bump_standing(&self) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached("UPDATE standing SET version = version + 1 WHERE id = 0")
-            .and_then(|mut st| st.execute([]))
-            .map(drop)
-            .map_err(|e| self.err(e))
+        self.exec(
+            "UPDATE standing SET version = version + 1 WHERE id = 0",
+            &[],
+        )
+        .map(drop)
     }
 
     // --- records ------------------------------------------------------------------------
 
     /// One record.
     pub fn record(&self, key: &RecordKey) -> Result<Option<RecordRow>, StoreError> {
-        self.conn
-            .query_row(
-                &format!("SELECT {RECORD_COLUMNS} FROM records WHERE workspace = ?1 AND kind = ?2 AND id = ?3"),
-                params![key.workspace, key.kind, key.id],
-                record_from_row,
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+        self.row(
+            &format!("SELECT {RECORD_COLUMNS} FROM records WHERE workspace = ?1 AND kind = ?2 AND id = ?3"),
+            values![&key.workspace, &key.kind, &key.id],
+            record_from_row,
+        )
     }
 
     /// Current version of a record (0 if absent).
     pub fn record_version(&self, key: &RecordKey) -> Result<u64, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT version FROM records WHERE workspace = ?1 AND kind = ?2 AND id = ?3",
-                params![key.workspace, key.kind, key.id],
-                |r| r.get::<_, i64>(0),
-            )
-            .optional()
-            .map(|v| v.map_or(0, version_from_sql))
-            .map_err(|e| self.err(e))
+        let version = self.row(
+            "SELECT version FROM records WHERE workspace = ?1 AND kind = ?2 AND id = ?3",
+            values![&key.workspace, &key.kind, &key.id],
+            |r| r.get::<u64>(0),
+        )?;
+        Ok(version.unwrap_or(0))
     }
 
     /// Inserts or replaces a record.
     pub fn put_record(&self, row: &RecordRow) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                &format!(
-                    "INSERT INTO records ({RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT (workspace, kind, id) DO UPDATE SET
-                       version = excluded.version, kek_id = excluded.kek_id,
-                       envelope = excluded.envelope, updated_at = excluded.updated_at"
-                ),
-                params![
-                    row.key.workspace,
-                    row.key.kind,
-                    row.key.id,
-                    version_to_sql(row.version),
-                    row.kek_id,
-                    row.envelope,
-                    row.updated_at
-                ],
-            )
-            .map(drop)
-            .map_err(|e| self.err(e))
+        self.exec(
+            &format!(
+                "INSERT INTO records ({RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (workspace, kind, id) DO UPDATE SET
+                   version = excluded.version, kek_id = excluded.kek_id,
+                   envelope = excluded.envelope, updated_at = excluded.updated_at"
+            ),
+            values![
+                &row.key.workspace,
+                &row.key.kind,
+                &row.key.id,
+                row.version,
+                row.kek_id,
+                &row.envelope,
+                row.updated_at
+            ],
+        )
+        .map(drop)
     }
 
     /// Deletes a record; `true` if it existed.
     pub fn delete_record(&self, key: &RecordKey) -> Result<bool, StoreError> {
-        self.conn
-            .execute(
-                "DELETE FROM records WHERE workspace = ?1 AND kind = ?2 AND id = ?3",
-                params![key.workspace, key.kind, key.id],
-            )
-            .map(|n| n > 0)
-            .map_err(|e| self.err(e))
+        self.exec(
+            "DELETE FROM records WHERE workspace = ?1 AND kind = ?2 AND id = ?3",
+            values![&key.workspace, &key.kind, &key.id],
+        )
+        .map(|n| n > 0)
     }
 
     /// Up to `limit` records whose data key is not wrapped by KEK `kek_id`.
@@ -444,17 +423,13 @@ impl<'a> Tx<'a> {
         kek_id: u32,
         limit: usize,
     ) -> Result<Vec<RecordRow>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!(
+        self.rows(
+            &format!(
                 "SELECT {RECORD_COLUMNS} FROM records WHERE kek_id <> ?1 ORDER BY workspace, kind, id LIMIT ?2"
-            ))
-            .map_err(|e| self.err(e))?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt
-            .query_map(params![kek_id, limit], record_from_row)
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+            ),
+            values![kek_id, limit],
+            record_from_row,
+        )
     }
 
     /// Replaces a record's envelope and KEK id if its version is still `version`
@@ -466,32 +441,28 @@ impl<'a> Tx<'a> {
         kek_id: u32,
         envelope: &[u8],
     ) -> Result<bool, StoreError> {
-        self.conn
-            .execute(
-                "UPDATE records SET kek_id = ?5, envelope = ?6
-                 WHERE workspace = ?1 AND kind = ?2 AND id = ?3 AND version = ?4",
-                params![
-                    key.workspace,
-                    key.kind,
-                    key.id,
-                    version_to_sql(version),
-                    kek_id,
-                    envelope
-                ],
-            )
-            .map(|n| n > 0)
-            .map_err(|e| self.err(e))
+        self.exec(
+            "UPDATE records SET kek_id = ?5, envelope = ?6
+             WHERE workspace = ?1 AND kind = ?2 AND id = ?3 AND version = ?4",
+            values![
+                &key.workspace,
+                &key.kind,
+                &key.id,
+                version,
+                kek_id,
+                envelope
+            ],
+        )
+        .map(|n| n > 0)
     }
 
     /// Number of records, and of those not under KEK `kek_id`.
     pub fn record_counts(&self, kek_id: u32) -> Result<(u64, u64), StoreError> {
-        self.conn
-            .query_row(
-                "SELECT COUNT(*), COUNT(*) FILTER (WHERE kek_id <> ?1) FROM records",
-                [kek_id],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
-            )
-            .map(|(a, b)| (version_from_sql(a), version_from_sql(b)))
-            .map_err(|e| self.err(e))
+        let counts = self.row(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE kek_id <> ?1) FROM records",
+            values![kek_id],
+            |r| Ok((r.get::<u64>(0)?, r.get::<u64>(1)?)),
+        )?;
+        Ok(counts.unwrap_or((0, 0)))
     }
 }

@@ -75,7 +75,7 @@ async function route() {
   closeMenu(false);
   const name = routeName();
   const signedIn = session() !== null;
-  if (!PAGES[name]) return redirect(signedIn ? HOME : 'sign-in');
+  if (!Object.hasOwn(PAGES, name)) return redirect(signedIn ? HOME : 'sign-in');
   if (!PAGES[name].open && !signedIn) return redirect('sign-in');
 
   updateTopBar(name);
@@ -138,13 +138,16 @@ function fillSwitcher(s) {
   switcher.value = s.workspace;
 }
 
-/** Switching workspace signs in again: each workspace has its own sign-in policy. */
-function onSwitch() {
+/** Switching workspace signs in again: each workspace has its own sign-in policy. The
+ * session of the workspace being left is ended first, so no second one stays alive. */
+async function onSwitch() {
   const s = session();
   if (!s || switcher.value === s.workspace) return;
   const chosen = s.workspaces.find((w) => w.workspace === switcher.value);
-  requestSwitch(chosen ? chosen.name : switcher.value);
+  const target = chosen ? chosen.name : switcher.value;
   switcher.value = s.workspace;
+  await endSession();
+  requestSwitch(s.email, target);
   go('sign-in');
 }
 
@@ -195,13 +198,18 @@ function wireMenu() {
 }
 
 /** Ends the session at the server, then forgets everything here. */
-async function signOut() {
+/** Ends the session at the server and forgets it here. */
+async function endSession() {
   try {
     await api('DELETE', '/v1/sessions/current', undefined, { sessionCheck: false });
   } catch {
     // Signed out here whatever the server said: the cookie's session ends with its time.
   }
   clearSession();
+}
+
+async function signOut() {
+  await endSession();
   go('sign-in');
 }
 
@@ -239,6 +247,9 @@ async function start() {
   onSessionLost(sessionEnded);
   await probeSession();
   window.addEventListener('hashchange', route);
+  // Leaving the site (or the tab) wipes one-time secrets too: a page restored from the
+  // back-forward cache must not show a token again.
+  window.addEventListener('pagehide', leave);
   route();
 }
 

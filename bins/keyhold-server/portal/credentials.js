@@ -20,7 +20,7 @@ export function verdictText(outcome, passedText) {
  */
 export function credentialsForm({ connection, changed, message, error }) {
   const slot = h('select', { id: 'cred-slot', name: 'slot' });
-  const password = h('input', { id: 'cred-password', type: 'password', autocomplete: 'new-password',
+  const password = h('input', { id: 'cred-password', type: 'password', autocomplete: 'off',
     spellcheck: 'false' });
   const result = h('p', { id: 'test-result', class: 'verdict', 'aria-live': 'polite', hidden: true });
   const ack = h('input', { type: 'checkbox', id: 'cred-ack' });

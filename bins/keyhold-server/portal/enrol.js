@@ -1,5 +1,5 @@
-// Set your password (`#/enrol`): redeem a one-time enrolment code. The code and both
-// passwords are cleared after every attempt.
+// Set your password (`#/enrol`): redeem a one-time enrolment code. Both passwords are
+// cleared after every attempt, the code once it is redeemed.
 
 import { api } from '/portal/api.js';
 import { h, field, messageLine, say, pageHeading, busy } from '/portal/dom.js';

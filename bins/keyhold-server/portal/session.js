@@ -51,9 +51,9 @@ export function canManageMembers() {
   return current !== null && (current.role === 'owner' || current.role === 'admin');
 }
 
-/** Remembers that the person wants to sign in to `workspace` (prefills the sign-in form). */
-export function requestSwitch(workspace) {
-  switchTo = current ? { email: current.email, workspace } : null;
+/** Remembers that `email` wants to sign in to `workspace` (prefills the sign-in form). */
+export function requestSwitch(email, workspace) {
+  switchTo = { email, workspace };
 }
 
 /** The pending workspace switch, if any, once. */

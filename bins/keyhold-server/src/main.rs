@@ -85,6 +85,11 @@ struct Args {
     /// sign-in throttle. Anyone else's X-Forwarded-For is ignored.
     #[arg(long = "trusted-proxy", value_name = "IP")]
     trusted_proxies: Vec<std::net::IpAddr>,
+    /// An origin browsers reach the server at (`https://keyhold.example.com`; repeatable).
+    /// Requests naming another host are refused, and so are browsers' requests from any other
+    /// origin. Without it a loopback server answers loopback names only.
+    #[arg(long = "public-origin", value_name = "URL", value_parser = portal::public_origin)]
+    public_origins: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -155,6 +160,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .ok_or("--session-idle-minutes must be at least 1 and within --session-max-hours")?,
         tls: args.tls_cert.is_some(),
         trusted_proxies: args.trusted_proxies.clone(),
+        origins: portal::Origins {
+            public: args.public_origins.clone(),
+            loopback: args.listen.ip().is_loopback(),
+        },
     });
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),

@@ -66,7 +66,7 @@ pub fn file(method: &hyper::Method, uri: &hyper::Uri) -> Option<&'static Asset> 
 /// What every response carries so that a browser treats it strictly: no script, style,
 /// frame or connection but the server's own, no framing by another site, no referrer sent
 /// anywhere, and no guessing of media types.
-pub const SECURITY_HEADERS: [(&str, &str); 5] = [
+pub const SECURITY_HEADERS: [(&str, &str); 6] = [
     (
         "content-security-policy",
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
@@ -76,7 +76,63 @@ pub const SECURITY_HEADERS: [(&str, &str); 5] = [
     ("x-content-type-options", "nosniff"),
     ("x-frame-options", "DENY"),
     ("cross-origin-opener-policy", "same-origin"),
+    ("cross-origin-resource-policy", "same-origin"),
 ];
+
+/// The origins browsers may reach the server at: those given with `--public-origin`, or,
+/// for a server on a loopback address, any loopback host name (`127.0.0.1`, `[::1]`,
+/// `localhost`, `*.localhost`). A request naming another host is refused before anything
+/// else, so a page whose own DNS name was pointed at this machine (DNS rebinding) reaches
+/// nothing. A server on another address without `--public-origin` answers every host name.
+#[derive(Debug, Clone, Default)]
+pub struct Origins {
+    /// `scheme://host[:port]`, as given.
+    pub public: Vec<String>,
+    /// Whether the server listens on a loopback address.
+    pub loopback: bool,
+}
+
+impl Origins {
+    /// Whether a request with this `Host` header is for this server (a request without one
+    /// comes from no browser).
+    pub fn serves(&self, host: Option<&hyper::header::HeaderValue>) -> bool {
+        let Some(host) = host.map(|h| h.to_str().unwrap_or("\u{0}")) else {
+            return true;
+        };
+        if !self.public.is_empty() {
+            return self.public.iter().any(|o| {
+                o.split_once("://")
+                    .is_some_and(|(_, h)| h.eq_ignore_ascii_case(host))
+            });
+        }
+        if !self.loopback {
+            return true;
+        }
+        let name = match host.rsplit_once(':') {
+            Some((n, port)) if port.bytes().all(|b| b.is_ascii_digit()) => n,
+            _ => host,
+        };
+        let name = name.to_ascii_lowercase();
+        name == "127.0.0.1"
+            || name == "[::1]"
+            || name == "localhost"
+            || name.ends_with(".localhost")
+    }
+}
+
+/// An origin given with `--public-origin`: `http(s)://host[:port]`, nothing after it.
+pub fn public_origin(text: &str) -> Result<String, String> {
+    let bad = || format!("{text:?} is not an origin: give it as https://HOST[:PORT]");
+    let (scheme, host) = text.split_once("://").ok_or_else(bad)?;
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    if !(scheme == "https" || scheme == "http") || !host_ok {
+        return Err(bad());
+    }
+    Ok(format!("{scheme}://{}", host.to_ascii_lowercase()))
+}
 
 #[cfg(test)]
 mod tests {
@@ -127,6 +183,42 @@ mod tests {
         }
         assert!(asset("/index.html").is_some_and(|a| a.path == "/"));
         assert!(asset("/portal/../Cargo.toml").is_none());
+    }
+
+    #[test]
+    fn a_loopback_server_answers_loopback_names_only_unless_told_its_origins() {
+        let host = |h: &'static str| Some(hyper::header::HeaderValue::from_static(h));
+        let local = Origins {
+            public: Vec::new(),
+            loopback: true,
+        };
+        for ok in [
+            "127.0.0.1:8200",
+            "localhost",
+            "LOCALHOST:1",
+            "kh.localhost:8200",
+            "[::1]:8200",
+        ] {
+            assert!(local.serves(host(ok).as_ref()), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io:8200",
+            "10.0.0.1:8200",
+        ] {
+            assert!(!local.serves(host(bad).as_ref()), "{bad}");
+        }
+        assert!(local.serves(None), "no Host: no browser");
+        let public = Origins {
+            public: vec![public_origin("https://Keyhold.Example.com").unwrap_or_default()],
+            loopback: true,
+        };
+        assert!(public.serves(host("keyhold.example.com").as_ref()));
+        assert!(!public.serves(host("127.0.0.1:8200").as_ref()));
+        assert!(public_origin("keyhold.example.com").is_err());
+        assert!(public_origin("https://a.example/path").is_err());
+        assert!(public_origin("ftp://a.example").is_err());
     }
 
     /// The presets and the scope catalog the pages offer are the server's own.

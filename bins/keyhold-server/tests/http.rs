@@ -311,7 +311,7 @@ fn metrics_and_logs_carry_no_token() {
     let mut stream = TcpStream::connect(s.addr).expect("connect");
     write!(
         stream,
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        "GET /metrics HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
         s.admin
     )
     .expect("send");
@@ -360,7 +360,7 @@ fn slow_or_half_sent_requests_time_out_without_holding_the_server() {
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
     stuck
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
         .expect("send");
     let started = std::time::Instant::now();
     let mut buf = Vec::new();
@@ -380,7 +380,7 @@ fn slow_or_half_sent_requests_time_out_without_holding_the_server() {
         .expect("timeout");
     write!(
         half,
-        "POST /v1/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Length: 100\r\n\r\n{{\"name\":",
+        "POST /v1/keys HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nContent-Length: 100\r\n\r\n{{\"name\":",
         s.admin
     )
     .expect("send");
@@ -470,7 +470,7 @@ fn tls_with_rustls_and_no_plain_http_beside_it() {
         .set_read_timeout(Some(Duration::from_secs(15)))
         .expect("timeout");
     plain
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .expect("send");
     let mut buf = Vec::new();
     let _ = plain.read_to_end(&mut buf);
@@ -491,7 +491,7 @@ fn sigterm_lets_in_flight_requests_finish_then_exits() {
     let mut idle = TcpStream::connect(s.addr).expect("connect");
     idle.set_read_timeout(Some(Duration::from_secs(20)))
         .expect("timeout");
-    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .expect("send");
     let answer = read_response(&mut idle);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
@@ -503,7 +503,7 @@ fn sigterm_lets_in_flight_requests_finish_then_exits() {
     // Headers and half the body, then the signal, then the rest.
     write!(
         inflight,
-        "POST /v1/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        "POST /v1/keys HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
         s.admin,
         body.len(),
         &body[..10]
@@ -574,7 +574,7 @@ fn a_body_that_cannot_be_read_is_a_bad_request() {
         .expect("timeout");
     write!(
         stream,
-        "POST /v1/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nZZ-not-a-chunk-size\r\n",
+        "POST /v1/keys HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nZZ-not-a-chunk-size\r\n",
         s.admin
     )
     .expect("send");
@@ -1043,7 +1043,7 @@ fn ambiguous_request_framing_is_refused_and_the_connection_closed() {
     let auth = format!("Authorization: Bearer {}\r\n", s.admin);
     let mint_body = |name: &str| format!(r#"{{"name":"{name}","expires":"15m"}}"#);
     let chunked = |body: &str| format!("{:x}\r\n{body}\r\n0\r\n\r\n", body.len());
-    let smuggled = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    let smuggled = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
     let refused = |raw: &str, what: &str| {
         let all = responses(raw);
         assert_eq!(
@@ -1073,7 +1073,7 @@ fn ambiguous_request_framing_is_refused_and_the_connection_closed() {
         let raw = exchange(
             &s,
             &format!(
-                "POST /v1/keys HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\n{fields}\r\n{}{smuggled}",
+                "POST /v1/keys HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\n{fields}\r\n{}{smuggled}",
                 chunked(&mint_body(&format!("smuggled-{i}")))
             ),
         );
@@ -1088,8 +1088,8 @@ fn ambiguous_request_framing_is_refused_and_the_connection_closed() {
     let raw = exchange(
         &s,
         &format!(
-            "POST /v1/keys HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: {}\r\n\r\n{first}\
-             POST /v1/keys HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n{}{smuggled}",
+            "POST /v1/keys HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Length: {}\r\n\r\n{first}\
+             POST /v1/keys HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n{}{smuggled}",
             first.len(),
             chunked(&mint_body("smuggled-late"))
         ),
@@ -1111,7 +1111,7 @@ fn ambiguous_request_framing_is_refused_and_the_connection_closed() {
     let raw = exchange(
         &s,
         &format!(
-            "POST /v1/keys HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: {n}\r\nContent-Length: {n}\r\n\r\n{body}{smuggled}",
+            "POST /v1/keys HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Length: {n}\r\nContent-Length: {n}\r\n\r\n{body}{smuggled}",
             n = body.len()
         ),
     );
@@ -1122,7 +1122,9 @@ fn ambiguous_request_framing_is_refused_and_the_connection_closed() {
     ] {
         let raw = exchange(
             &s,
-            &format!("POST /v1/keys HTTP/1.1\r\nHost: x\r\n{auth}{lengths}\r\n{body}{smuggled}"),
+            &format!(
+                "POST /v1/keys HTTP/1.1\r\nHost: localhost\r\n{auth}{lengths}\r\n{body}{smuggled}"
+            ),
         );
         assert!(raw.starts_with("HTTP/1.1 400"), "{lengths}: {raw}");
         assert_eq!(raw.matches("HTTP/1.1 ").count(), 1, "{lengths}: {raw}");
@@ -1134,7 +1136,7 @@ fn ambiguous_request_framing_is_refused_and_the_connection_closed() {
     let raw = exchange(
         &s,
         &format!(
-            "POST /v1/keys HTTP/1.1\r\nHost: x\r\n{auth}Transfer-Encoding: chunked\r\n\r\n{}{smuggled}",
+            "POST /v1/keys HTTP/1.1\r\nHost: localhost\r\n{auth}Transfer-Encoding: chunked\r\n\r\n{}{smuggled}",
             chunked(&mint_body("chunked"))
         ),
     );
@@ -1145,7 +1147,7 @@ fn ambiguous_request_framing_is_refused_and_the_connection_closed() {
     // Keep-alive still works for well-framed requests.
     let raw = exchange(
         &s,
-        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\nGET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(
         responses(&raw).iter().map(|r| r.0).collect::<Vec<_>>(),

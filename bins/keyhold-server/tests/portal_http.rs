@@ -12,8 +12,13 @@ const PASSWORD: &str = "canary-Hygiene-Passphrase-33a9";
 
 /// An owner who signed in: the cookie header to send back and the CSRF token.
 fn signed_in(s: &Server) -> (String, String) {
+    signed_in_as(s, "ann@team.com")
+}
+
+/// `email`, an owner, signed in.
+fn signed_in_as(s: &Server, email: &str) -> (String, String) {
     let req = keyhold::api::AddMember {
-        email: "ann@team.com".into(),
+        email: email.into(),
         role: "owner".into(),
         display_name: None,
         password: Some(keyhold::api::Secret::new(PASSWORD)),
@@ -21,7 +26,7 @@ fn signed_in(s: &Server) -> (String, String) {
     library(s)
         .add_member(&keyhold::Caller::operator(), "default", &req)
         .expect("owner");
-    let body = serde_json::json!({ "email": "ann@team.com", "password": PASSWORD }).to_string();
+    let body = serde_json::json!({ "email": email, "password": PASSWORD }).to_string();
     let r = request(s, "POST", "/v1/sessions", None, Some(&body), &[]);
     assert_eq!(r.status, 201, "{:?}", r.body);
     let cookie = r.header("set-cookie").unwrap().split(';').next().unwrap();
@@ -215,4 +220,94 @@ fn a_write_without_the_token_or_from_another_origin_is_refused() {
         still.status, 200,
         "the session survived the cross-origin sign-out"
     );
+}
+
+#[test]
+fn only_this_servers_host_names_and_one_session_cookie_count() {
+    let s = start();
+    let (cookie, csrf) = signed_in(&s);
+    // DNS rebinding: a page at evil.example whose name now points here reaches nothing.
+    for host in ["evil.example", "evil.example:80", "127.0.0.1.evil.example"] {
+        let r = request(&s, "GET", "/", None, None, &[("Host", host)]);
+        assert_envelope(&r, 421, "misdirected_request");
+    }
+    let port = s.addr.port();
+    for host in [
+        format!("localhost:{port}"),
+        format!("keyhold.localhost:{port}"),
+        "[::1]".to_owned(),
+    ] {
+        assert_eq!(
+            request(&s, "GET", "/healthz", None, None, &[("Host", &host)]).status,
+            200,
+            "{host}"
+        );
+    }
+    // Another scheme is another origin.
+    let https = format!("https://{}", s.addr);
+    let r = mint_as(
+        &s,
+        &cookie,
+        &[("X-CSRF-Token", &csrf), ("Origin", &https)],
+        "https",
+    );
+    assert_envelope(&r, 403, "csrf_failed");
+    // A same-site page may not even read with the session (nor keep it alive).
+    let read = request(
+        &s,
+        "GET",
+        "/v1/keys",
+        None,
+        None,
+        &[("Cookie", &cookie), ("Sec-Fetch-Site", "same-site")],
+    );
+    assert_envelope(&read, 403, "csrf_failed");
+    // A second session cookie planted beside the person's: neither counts.
+    let (planted, _) = signed_in_as(&s, "eve@team.com");
+    let both = format!("{planted}; {cookie}");
+    let r = request(
+        &s,
+        "GET",
+        "/v1/sessions/current",
+        None,
+        None,
+        &[("Cookie", &both)],
+    );
+    assert_envelope(&r, 401, "session_invalid");
+    assert_eq!(
+        current(&s, &cookie).status,
+        200,
+        "alone, the person's cookie still works"
+    );
+    let page = request(&s, "GET", "/", None, None, &[]);
+    assert_eq!(
+        page.header("cross-origin-resource-policy"),
+        Some("same-origin")
+    );
+    assert!(
+        page.header("strict-transport-security").is_none(),
+        "not over plain HTTP"
+    );
+}
+
+#[test]
+fn a_public_origin_is_the_only_one_answered() {
+    let s = common::start_with(&["--public-origin", "https://Keyhold.Example.com"]);
+    let ok = request(
+        &s,
+        "GET",
+        "/healthz",
+        None,
+        None,
+        &[("Host", "keyhold.example.com")],
+    );
+    assert_eq!(ok.status, 200);
+    let loopback = request(&s, "GET", "/healthz", None, None, &[]);
+    assert_envelope(&loopback, 421, "misdirected_request");
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_keyhold-server"))
+        .args(["--public-origin", "keyhold.example.com/path"])
+        .output()
+        .expect("run");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not an origin"));
 }

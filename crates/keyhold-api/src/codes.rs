@@ -46,6 +46,7 @@ pub const CODES: &[ErrorCode] = &[
     row("request_timeout", 408, 1),
     row("bad_request", 400, 2),
     row("method_not_allowed", 405, 1),
+    row("misdirected_request", 421, 1),
     row("invalid_input", 400, 2),
     row("not_found", 404, 3),
     row("not_initialized", 500, 3),

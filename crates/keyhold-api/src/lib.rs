@@ -40,7 +40,7 @@ pub use openapi::openapi;
 pub use routes::{Op, ROUTES, Route};
 pub use team::{
     AddMember, Added, Enrolment, Member, MemberList, Policy, Redeem, Session, SignIn, TotpEnrol,
-    TotpSecret, UpdateMember, WorkspaceRole,
+    TotpSecret, UpdateMember, WorkspaceRole, session_cookie,
 };
 pub use wire::{
     ErrorBody, ErrorEnvelope, KeyList, MintBody, Minted, Records, Refusal, Verdict, VerifyBody,

@@ -91,6 +91,17 @@ pub struct SignIn {
     pub workspace: Option<String>,
 }
 
+/// The name of the session cookie: under TLS with the `__Host-` prefix, which browsers accept
+/// only from a secure origin, host-only and for the whole path (so no sibling site can plant
+/// one of its own); over plain HTTP (loopback) the plain name.
+pub fn session_cookie(tls: bool) -> &'static str {
+    if tls {
+        "__Host-keyhold_session"
+    } else {
+        "keyhold_session"
+    }
+}
+
 /// The answer to a sign-in and to `GET /v1/sessions/current`: who, where, and the CSRF token
 /// state-changing requests must send as `X-CSRF-Token`. (The session itself is in the cookie.)
 #[derive(Debug, Serialize, Deserialize)]

@@ -108,27 +108,33 @@ async fn caller<'a>(
     Ok((p.workspace.clone(), Caller::key(p).with_origin(origin)))
 }
 
-/// The name of the session cookie.
-pub const SESSION_COOKIE: &str = "keyhold_session";
-
-/// The session cookie's value, if the request has one.
-pub fn session_token(req: &Request<Incoming>) -> Option<&str> {
-    req.headers()
+/// The session cookie's value, if the request has one: the cookie named for this server's
+/// scheme (see [`keyhold::api::session_cookie`]). A request that carries two of them — one
+/// planted by a sibling site beside the person's own — has none that counts: its value is
+/// then empty, which no session has.
+pub fn session_token<'r>(app: &App, req: &'r Request<Incoming>) -> Option<&'r str> {
+    let name = keyhold::api::session_cookie(app.tls);
+    let mut found = req
+        .headers()
         .get_all(hyper::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value)
+        .filter(|(n, _)| *n == name)
+        .map(|(_, value)| value);
+    let first = found.next()?;
+    Some(if found.next().is_some() { "" } else { first })
 }
 
 /// Whether a browser says the request comes from a page of another origin: its
 /// `Sec-Fetch-Site` is neither `same-origin` nor `none` (typed or bookmarked), or its `Origin`
-/// is not this server's (`null` included). A client that sends neither (not a browser) is
-/// judged by its tokens alone. Beside the `SameSite=Strict` cookie and the CSRF token, this
-/// refuses a cross-origin write even from a sibling site that shares the cookie's site.
-pub fn cross_origin(req: &Request<Incoming>) -> bool {
+/// is not this server's — one of `--public-origin`, or else this server's scheme with the
+/// host the request names (`null` is never this server's). A client that sends neither (not a
+/// browser) is judged by its tokens alone. Beside the `SameSite=Strict` cookie and the CSRF
+/// token, this refuses a cross-origin request even from a sibling site that shares the
+/// cookie's site.
+pub fn cross_origin(app: &App, req: &Request<Incoming>) -> bool {
     let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
     if header("sec-fetch-site").is_some_and(|site| site != "same-origin" && site != "none") {
         return true;
@@ -136,29 +142,37 @@ pub fn cross_origin(req: &Request<Incoming>) -> bool {
     let Some(origin) = header("origin") else {
         return false;
     };
+    if !app.origins.public.is_empty() {
+        return !app
+            .origins
+            .public
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case(origin));
+    }
+    let scheme = if app.tls { "https://" } else { "http://" };
     let host = header("host").unwrap_or_default();
-    let authority = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"));
-    !authority.is_some_and(|a| !host.is_empty() && a.eq_ignore_ascii_case(host))
+    let own = origin.strip_prefix(scheme);
+    !own.is_some_and(|a| !host.is_empty() && a.eq_ignore_ascii_case(host))
 }
 
 /// The member a request's session stands for, if it has a session cookie and no bearer key:
 /// the session is checked now (in the store: every process sees a sign-out or a disabled
-/// member), with the `X-CSRF-Token` header when the method changes something.
+/// member), with the `X-CSRF-Token` header when the method changes something, and refused
+/// (`csrf_failed`) when the browser says the request comes from another origin.
 pub async fn session<'a>(
     app: &'a App,
     req: &Request<Incoming>,
     origin: &Origin,
     seen: &mut Seen<'a>,
 ) -> Result<Option<Caller>, Failure> {
-    let Some(token) =
-        session_token(req).filter(|_| !req.headers().contains_key(hyper::header::AUTHORIZATION))
+    let Some(token) = session_token(app, req)
+        .filter(|_| !req.headers().contains_key(hyper::header::AUTHORIZATION))
     else {
         return Ok(None);
     };
     let writes = !matches!(*req.method(), hyper::Method::GET | hyper::Method::HEAD);
-    if writes && cross_origin(req) {
+    // Reads too: another site may not so much as keep a session alive.
+    if cross_origin(app, req) {
         return Err(Failure::from(keyhold::Error::Access(
             keyhold::access::AccessError::CsrfFailed,
         )));

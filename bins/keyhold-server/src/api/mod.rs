@@ -45,6 +45,8 @@ pub struct App {
     pub tls: bool,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The origins browsers may reach the server at.
+    pub origins: crate::portal::Origins,
 }
 
 /// What a request turned out to be, for its log line and the metrics.
@@ -74,6 +76,15 @@ pub async fn handle(
     };
     let mut seen = Seen::default();
     let mut answer = match framing {
+        // A host name this server does not answer for: DNS rebinding, or a wrong address.
+        _ if !app.origins.serves(req.headers().get(hyper::header::HOST)) => {
+            seen.route = app.router.template(req.uri().path());
+            Err(http(
+                StatusCode::MISDIRECTED_REQUEST,
+                "misdirected_request",
+                "this server does not answer for that host name (see --public-origin)",
+            ))
+        }
         // Ambiguous framing (RFC 9112 section 6.3): refused before anything reads the body.
         Verdict::Refuse(why) => {
             seen.route = app.router.template(req.uri().path());
@@ -98,7 +109,7 @@ pub async fn handle(
         Ok(a) => reply::answer_reply(a),
         Err(f) => reply::failure_reply(&f, &rid),
     };
-    reply::common_headers(&mut reply, &rid, framing != Verdict::Sound);
+    reply::common_headers(&mut reply, &rid, framing != Verdict::Sound, app.tls);
     let took = started.elapsed();
     let route = seen.route.unwrap_or("unknown");
     app.metrics.request(route, reply.status().as_u16(), took);

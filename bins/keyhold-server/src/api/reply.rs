@@ -167,11 +167,18 @@ pub fn answer_reply(answer: Answer) -> Reply {
 /// mint response holds a token; others hold store data), the portal's security headers
 /// (on API answers too: a browser that opens one directly is held to the same policy), and
 /// the request id.
-pub fn common_headers(r: &mut Reply, request_id: &str, close: bool) {
+pub fn common_headers(r: &mut Reply, request_id: &str, close: bool, tls: bool) {
     let h = r.headers_mut();
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     for (name, value) in crate::portal::SECURITY_HEADERS {
         h.insert(name, HeaderValue::from_static(value));
+    }
+    if tls {
+        // A browser that reached the server over TLS never tries plain HTTP for a year.
+        h.insert(
+            "strict-transport-security",
+            HeaderValue::from_static("max-age=31536000"),
+        );
     }
     // `request_id` is the client's only if it is short and plain, else one of ours.
     if let Ok(v) = HeaderValue::from_str(request_id) {

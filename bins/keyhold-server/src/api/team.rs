@@ -9,7 +9,7 @@ use keyhold::access::{Role, SessionPolicy};
 use keyhold::api::{AddMember, Op, Policy, Redeem, Route, SignIn, UpdateMember};
 use keyhold::{Error, Origin};
 
-use super::auth::{Record, SESSION_COOKIE, any_caller, session_token};
+use super::auth::{Record, any_caller, session_token};
 use super::input::{body, parse};
 use super::reply::{Answer, Failure, blocking, http};
 use super::router::PathParams;
@@ -27,7 +27,7 @@ pub async fn route<'a>(
     match route.op {
         Op::SignIn => sign_in(app, origin, req).await,
         Op::SignOut => {
-            let token = session_token(&req).map(|t| keyhold::Zeroizing::new(t.to_owned()));
+            let token = session_token(app, &req).map(|t| keyhold::Zeroizing::new(t.to_owned()));
             let token = token.ok_or(Failure::from(Error::Access(
                 keyhold::access::AccessError::SessionInvalid,
             )))?;
@@ -45,7 +45,7 @@ pub async fn route<'a>(
             ))
         }
         Op::CurrentSession => {
-            let token = session_token(&req).map(|t| keyhold::Zeroizing::new(t.to_owned()));
+            let token = session_token(app, &req).map(|t| keyhold::Zeroizing::new(t.to_owned()));
             let token = token.ok_or(Failure::from(Error::Access(
                 keyhold::access::AccessError::SessionInvalid,
             )))?;
@@ -54,7 +54,7 @@ pub async fn route<'a>(
             Ok(Answer::secret(StatusCode::OK, &current))
         }
         Op::EnrolTotp => {
-            json_only(&req)?;
+            json_only(app, &req)?;
             let b: keyhold::api::TotpEnrol = parse(&body(app, req).await?)?;
             match blocking(move || kh.enrol_totp(&origin, &b)).await? {
                 // EXPOSE: the new secret, once, for the person's authenticator.
@@ -63,7 +63,7 @@ pub async fn route<'a>(
             }
         }
         Op::Redeem => {
-            json_only(&req)?;
+            json_only(app, &req)?;
             let b: Redeem = parse(&body(app, req).await?)?;
             blocking(move || kh.redeem_enrolment(&origin, b.code.expose(), b.password.expose()))
                 .await?;
@@ -133,7 +133,7 @@ async fn members<'a>(
 
 /// `POST /v1/sessions`: signs in, sets the session cookie, answers with the CSRF token.
 async fn sign_in(app: &App, origin: Origin, req: Request<Incoming>) -> Result<Answer, Failure> {
-    json_only(&req)?;
+    json_only(app, &req)?;
     let b: SignIn = parse(&body(app, req).await?)?;
     let kh = app.kh.clone();
     let policy = app.sessions;
@@ -157,8 +157,8 @@ async fn sign_in(app: &App, origin: Origin, req: Request<Incoming>) -> Result<An
 /// Refuses a body that is not declared JSON: a cross-site form (which can send only
 /// `text/plain`, form or multipart bodies without asking) can then never sign anyone in;
 /// and a request a browser says comes from another origin (`csrf_failed`).
-fn json_only(req: &Request<Incoming>) -> Result<(), Failure> {
-    if super::auth::cross_origin(req) {
+fn json_only(app: &App, req: &Request<Incoming>) -> Result<(), Failure> {
+    if super::auth::cross_origin(app, req) {
         return Err(Failure::from(Error::Access(
             keyhold::access::AccessError::CsrfFailed,
         )));
@@ -183,13 +183,13 @@ fn json_only(req: &Request<Incoming>) -> Result<(), Failure> {
     }
 }
 
-/// The session cookie: `HttpOnly; SameSite=Strict; Path=/`, and `Secure` under TLS.
-/// An empty value with no lifetime clears it.
+/// The session cookie: `HttpOnly; SameSite=Strict; Path=/`, and under TLS `Secure` with the
+/// `__Host-` name. An empty value with no lifetime clears it.
 fn cookie(token: &str, max_age: i64, tls: bool) -> HeaderValue {
+    let name = keyhold::api::session_cookie(tls);
     let secure = if tls { "; Secure" } else { "" };
-    let text = format!(
-        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
-    );
+    let text =
+        format!("{name}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}");
     HeaderValue::from_str(&text)
         .unwrap_or_else(|_| HeaderValue::from_static("keyhold_session=; Max-Age=0"))
 }
@@ -197,4 +197,20 @@ fn cookie(token: &str, max_age: i64, tls: bool) -> HeaderValue {
 /// The session lifetimes the server gives, from its flags.
 pub fn lifetimes(idle_minutes: u32, max_hours: u32) -> Option<SessionPolicy> {
     SessionPolicy::new(i64::from(idle_minutes) * 60, i64::from(max_hours) * 3600)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn under_tls_the_cookie_is_secure_and_host_only_by_name() {
+        let tls = cookie("khs_x", 60, true);
+        let tls = tls.to_str().unwrap_or_default();
+        assert!(tls.starts_with("__Host-keyhold_session=khs_x;"), "{tls}");
+        assert!(tls.contains("; Secure") && tls.contains("Path=/") && !tls.contains("Domain"));
+        let plain = cookie("khs_x", 60, false);
+        let plain = plain.to_str().unwrap_or_default();
+        assert!(plain.starts_with("keyhold_session=khs_x;") && !plain.contains("Secure"));
+    }
 }

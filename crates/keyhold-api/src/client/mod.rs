@@ -187,7 +187,8 @@ impl Client {
         ca_pem: Option<&[u8]>,
     ) -> Result<Self, ApiError> {
         let mut c = Self::new(url, session, ca_pem)?;
-        c.authorization = Zeroizing::new(format!("keyhold_session={}", session.trim()));
+        let name = crate::session_cookie(c.base.starts_with("https://"));
+        c.authorization = Zeroizing::new(format!("{name}={}", session.trim()));
         c.csrf = Some(Zeroizing::new(csrf.trim().to_owned()));
         Ok(c)
     }
@@ -221,7 +222,8 @@ impl Client {
             .get("set-cookie")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(';').next())
-            .and_then(|v| v.strip_prefix("keyhold_session="))
+            .and_then(|v| v.strip_prefix(crate::session_cookie(base.starts_with("https://"))))
+            .and_then(|v| v.strip_prefix('='))
             .map(|v| Zeroizing::new(v.to_owned()));
         let answer = Zeroizing::new(
             resp.body_mut()

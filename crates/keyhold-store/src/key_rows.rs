@@ -1,8 +1,7 @@
 //! API-key and signing-key statements. The token itself is never stored: only its id (`jti`),
 //! a short fingerprint and its metadata.
 
-use rusqlite::{OptionalExtension, params};
-
+use crate::sql::{Mismatch, Row, values};
 use crate::{Standing, Store, StoreError, Tx};
 
 /// Lifecycle of a token-signing key.
@@ -100,27 +99,39 @@ pub struct KeyStanding<'a> {
 const API_KEY_COLUMNS: &str = "jti, workspace, name, sub, scopes, kid, fingerprint, created_at_ms, created_by, \
      expires_at, revoked_at_ms, revoked_by, last_used_at, mint_seq, mac";
 
-fn api_key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyRow> {
-    api_key_at(r, 0)
+fn api_key_from_row(r: &Row) -> Result<ApiKeyRow, Mismatch> {
+    Ok(ApiKeyRow {
+        jti: r.get(0)?,
+        workspace: r.get(1)?,
+        name: r.get(2)?,
+        sub: r.get(3)?,
+        scopes: r.get(4)?,
+        kid: r.get(5)?,
+        fingerprint: r.get(6)?,
+        created_at_ms: r.get(7)?,
+        created_by: r.get(8)?,
+        expires_at: r.get(9)?,
+        revoked_at_ms: r.get(10)?,
+        revoked_by: r.get(11)?,
+        last_used_at: r.get(12)?,
+        mint_seq: r.get::<Option<i64>>(13)?.unwrap_or(0),
+        mac: r.get::<Option<Vec<u8>>>(14)?.unwrap_or_default(),
+    })
 }
 
-fn api_key_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ApiKeyRow> {
-    Ok(ApiKeyRow {
-        jti: r.get(at)?,
-        workspace: r.get(at + 1)?,
-        name: r.get(at + 2)?,
-        sub: r.get(at + 3)?,
-        scopes: r.get(at + 4)?,
-        kid: r.get(at + 5)?,
-        fingerprint: r.get(at + 6)?,
-        created_at_ms: r.get(at + 7)?,
-        created_by: r.get(at + 8)?,
-        expires_at: r.get(at + 9)?,
-        revoked_at_ms: r.get(at + 10)?,
-        revoked_by: r.get(at + 11)?,
-        last_used_at: r.get(at + 12)?,
-        mint_seq: r.get::<_, Option<i64>>(at + 13)?.unwrap_or(0),
-        mac: r.get::<_, Option<Vec<u8>>>(at + 14)?.unwrap_or_default(),
+fn signing_key_from_row(r: &Row) -> Result<SigningKeyRow, Mismatch> {
+    let state = match r.get::<String>(2)?.as_str() {
+        "active" => SigningKeyState::Active,
+        "retiring" => SigningKeyState::Retiring,
+        _ => return Err(Mismatch("signing_keys.state")),
+    };
+    Ok(SigningKeyRow {
+        kid: r.get(0)?,
+        public_key: r.get(1)?,
+        state,
+        created_at: r.get(3)?,
+        retired_at: r.get(4)?,
+        mac: r.get::<Option<Vec<u8>>>(5)?.unwrap_or_default(),
     })
 }
 
@@ -129,125 +140,88 @@ impl Tx<'_> {
 
     /// Adds a signing key.
     pub fn insert_signing_key(&self, row: &SigningKeyRow) -> Result<(), StoreError> {
-        self.conn()
-            .execute(
-                "INSERT INTO signing_keys (kid, public_key, state, created_at, retired_at, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![row.kid, row.public_key, row.state.as_str(), row.created_at, row.retired_at, row.mac],
-            )
-            .map(drop)
-            .map_err(|e| self.err(e))
+        self.exec(
+            "INSERT INTO signing_keys (kid, public_key, state, created_at, retired_at, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            values![
+                &row.kid,
+                &row.public_key,
+                row.state.as_str(),
+                row.created_at,
+                row.retired_at,
+                &row.mac
+            ],
+        )
+        .map(drop)
     }
 
     /// All signing keys, newest first.
     pub fn signing_keys(&self) -> Result<Vec<SigningKeyRow>, StoreError> {
-        let mut stmt = self
-            .conn()
-            .prepare_cached(
-                "SELECT kid, public_key, state, created_at, retired_at, mac FROM signing_keys ORDER BY created_at DESC, kid",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get::<_, Option<Vec<u8>>>(5)?.unwrap_or_default(),
-                ))
-            })
-            .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (kid, public_key, state, created_at, retired_at, mac) =
-                row.map_err(|e| self.err(e))?;
-            let state = match state.as_str() {
-                "active" => SigningKeyState::Active,
-                "retiring" => SigningKeyState::Retiring,
-                _ => return Err(self.bad_value("signing_keys.state")),
-            };
-            out.push(SigningKeyRow {
-                kid,
-                public_key,
-                state,
-                created_at,
-                retired_at,
-                mac,
-            });
-        }
-        Ok(out)
+        self.rows(
+            "SELECT kid, public_key, state, created_at, retired_at, mac FROM signing_keys ORDER BY created_at DESC, kid",
+            &[],
+            signing_key_from_row,
+        )
     }
 
     /// Rewrites a signing key's state, retirement time and MAC.
     pub fn update_signing_key(&self, row: &SigningKeyRow) -> Result<(), StoreError> {
-        self.conn()
-            .execute(
-                "UPDATE signing_keys SET state = ?2, retired_at = ?3, mac = ?4 WHERE kid = ?1",
-                params![row.kid, row.state.as_str(), row.retired_at, row.mac],
-            )
-            .map(drop)
-            .map_err(|e| self.err(e))
+        self.exec(
+            "UPDATE signing_keys SET state = ?2, retired_at = ?3, mac = ?4 WHERE kid = ?1",
+            values![&row.kid, row.state.as_str(), row.retired_at, &row.mac],
+        )
+        .map(drop)
     }
 
     /// Deletes a signing key's public row.
     pub fn delete_signing_key(&self, kid: &str) -> Result<(), StoreError> {
-        self.conn()
-            .execute("DELETE FROM signing_keys WHERE kid = ?1", [kid])
+        self.exec("DELETE FROM signing_keys WHERE kid = ?1", values![kid])
             .map(drop)
-            .map_err(|e| self.err(e))
     }
 
     /// The latest expiry of any unrevoked key signed by `kid` (None if there is none).
     pub fn last_expiry_signed_by(&self, kid: &str) -> Result<Option<i64>, StoreError> {
-        self.conn()
-            .query_row(
-                "SELECT MAX(expires_at) FROM api_keys WHERE kid = ?1 AND revoked_at_ms IS NULL",
-                [kid],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))
+        let last = self.row(
+            "SELECT MAX(expires_at) FROM api_keys WHERE kid = ?1 AND revoked_at_ms IS NULL",
+            values![kid],
+            |r| r.get::<Option<i64>>(0),
+        )?;
+        Ok(last.flatten())
     }
 
     // --- API keys -----------------------------------------------------------------------
 
     /// Records a newly minted key.
     pub fn insert_api_key(&self, row: &ApiKeyRow) -> Result<(), StoreError> {
-        self.conn()
-            .execute(
-                &format!("INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
-                params![
-                    row.jti,
-                    row.workspace,
-                    row.name,
-                    row.sub,
-                    row.scopes,
-                    row.kid,
-                    row.fingerprint,
-                    row.created_at_ms,
-                    row.created_by,
-                    row.expires_at,
-                    row.revoked_at_ms,
-                    row.revoked_by,
-                    row.last_used_at,
-                    row.mint_seq,
-                    row.mac
-                ],
-            )
-            .map(drop)
-            .map_err(|e| self.err(e))
+        self.exec(
+            &format!("INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
+            values![
+                &row.jti,
+                &row.workspace,
+                &row.name,
+                &row.sub,
+                &row.scopes,
+                &row.kid,
+                &row.fingerprint,
+                row.created_at_ms,
+                &row.created_by,
+                row.expires_at,
+                row.revoked_at_ms,
+                &row.revoked_by,
+                row.last_used_at,
+                row.mint_seq,
+                &row.mac
+            ],
+        )
+        .map(drop)
     }
 
     /// One key by `jti`.
     pub fn api_key(&self, jti: &str) -> Result<Option<ApiKeyRow>, StoreError> {
-        self.conn()
-            .query_row(
-                &format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE jti = ?1"),
-                [jti],
-                api_key_from_row,
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+        self.row(
+            &format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE jti = ?1"),
+            values![jti],
+            api_key_from_row,
+        )
     }
 
     /// One key by workspace and name.
@@ -256,30 +230,22 @@ impl Tx<'_> {
         workspace: &str,
         name: &str,
     ) -> Result<Option<ApiKeyRow>, StoreError> {
-        self.conn()
-            .query_row(
-                &format!(
-                    "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE workspace = ?1 AND name = ?2"
-                ),
-                [workspace, name],
-                api_key_from_row,
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+        self.row(
+            &format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE workspace = ?1 AND name = ?2"),
+            values![workspace, name],
+            api_key_from_row,
+        )
     }
 
     /// The keys of a workspace, newest first.
     pub fn api_keys(&self, workspace: &str) -> Result<Vec<ApiKeyRow>, StoreError> {
-        let mut stmt = self
-            .conn()
-            .prepare_cached(&format!(
+        self.rows(
+            &format!(
                 "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE workspace = ?1 ORDER BY created_at_ms DESC, jti"
-            ))
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([workspace], api_key_from_row)
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+            ),
+            values![workspace],
+            api_key_from_row,
+        )
     }
 
     /// Records a key's revocation and its row's new MAC; `false` if it was already revoked
@@ -291,52 +257,43 @@ impl Tx<'_> {
         by: &str,
         mac: &[u8],
     ) -> Result<bool, StoreError> {
-        self.conn()
-            .execute(
-                "UPDATE api_keys SET revoked_at_ms = ?2, revoked_by = ?3, mac = ?4 WHERE jti = ?1 AND revoked_at_ms IS NULL",
-                params![jti, at_ms, by, mac],
-            )
-            .map(|n| n > 0)
-            .map_err(|e| self.err(e))
+        self.exec(
+            "UPDATE api_keys SET revoked_at_ms = ?2, revoked_by = ?3, mac = ?4 WHERE jti = ?1 AND revoked_at_ms IS NULL",
+            values![jti, at_ms, by, mac],
+        )
+        .map(|n| n > 0)
     }
 
     /// Replaces a key row's mint sequence number and MAC (schema upgrade).
     pub fn set_api_key_auth(&self, jti: &str, seq: i64, mac: &[u8]) -> Result<(), StoreError> {
-        self.conn()
-            .execute(
-                "UPDATE api_keys SET mint_seq = ?2, mac = ?3 WHERE jti = ?1",
-                params![jti, seq, mac],
-            )
-            .map(drop)
-            .map_err(|e| self.err(e))
+        self.exec(
+            "UPDATE api_keys SET mint_seq = ?2, mac = ?3 WHERE jti = ?1",
+            values![jti, seq, mac],
+        )
+        .map(drop)
     }
 
     /// Every key of the store, in mint order (oldest first; keys without a sequence number by
     /// creation time).
     pub fn all_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError> {
-        let mut stmt = self
-            .conn()
-            .prepare(&format!(
+        self.rows(
+            &format!(
                 "SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY mint_seq, created_at_ms, jti"
-            ))
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], api_key_from_row)
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+            ),
+            &[],
+            api_key_from_row,
+        )
     }
 
     /// Sets a key's last-used time to `at` (Unix seconds) if the stored one is a minute or
     /// more older (or unset): the time is kept to the minute, so a key in constant use costs
     /// one page write a minute, not one per batch of use records.
     pub fn touch_api_key(&self, jti: &str, at: i64) -> Result<(), StoreError> {
-        self.conn()
-            .prepare_cached(
-                "UPDATE api_keys SET last_used_at = ?2 WHERE jti = ?1 AND COALESCE(last_used_at, 0) <= ?2 - 60",
-            )
-            .and_then(|mut st| st.execute(params![jti, at]))
-            .map(drop)
-            .map_err(|e| self.err(e))
+        self.exec(
+            "UPDATE api_keys SET last_used_at = ?2 WHERE jti = ?1 AND COALESCE(last_used_at, 0) <= ?2 - 60",
+            values![jti, at],
+        )
+        .map(drop)
     }
 }
 

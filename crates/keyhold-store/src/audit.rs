@@ -1,8 +1,7 @@
 //! Audit-log statements. Rows are appended in the same transaction as the change they record
 //! (fail-closed) and never updated or deleted by keyhold.
 
-use rusqlite::{OptionalExtension, params};
-
+use crate::sql::{Mismatch, Row, Value, values};
 use crate::{StoreError, Tx};
 
 /// One stored audit row.
@@ -73,28 +72,6 @@ impl AuditRow {
     }
 }
 
-fn view_of<'a>(r: &'a rusqlite::Row<'a>) -> rusqlite::Result<AuditRowView<'a>> {
-    let text =
-        |i: usize| -> rusqlite::Result<&'a str> { r.get_ref(i)?.as_str().map_err(Into::into) };
-    let opt_text = |i: usize| -> rusqlite::Result<Option<&'a str>> {
-        r.get_ref(i)?.as_str_or_null().map_err(Into::into)
-    };
-    let blob =
-        |i: usize| -> rusqlite::Result<&'a [u8]> { r.get_ref(i)?.as_blob().map_err(Into::into) };
-    Ok(AuditRowView {
-        seq: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
-        time_ms: r.get(1)?,
-        workspace: opt_text(2)?,
-        action: text(3)?,
-        actor: text(4)?,
-        key_id: opt_text(5)?,
-        outcome: text(6)?,
-        event: blob(7)?,
-        prev: blob(8)?,
-        hash: blob(9)?,
-    })
-}
-
 /// Filters for [`Tx::audit_rows`]; `None` means "any".
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
@@ -112,13 +89,9 @@ pub struct AuditFilter {
     pub limit: Option<u64>,
 }
 
-fn seq_to_sql(seq: u64) -> i64 {
-    i64::try_from(seq).unwrap_or(i64::MAX)
-}
-
-fn row_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
+fn row_from(r: &Row) -> Result<AuditRow, Mismatch> {
     Ok(AuditRow {
-        seq: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+        seq: r.get(0)?,
         time_ms: r.get(1)?,
         workspace: r.get(2)?,
         action: r.get(3)?,
@@ -133,43 +106,42 @@ fn row_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
 
 const COLUMNS: &str = "seq, time_ms, workspace, action, actor, key_id, outcome, event, prev, hash";
 
+/// How many rows [`Tx::for_each_audit_row`] reads at a time.
+const PAGE: usize = 512;
+
 impl Tx<'_> {
     /// The newest row's `(seq, hash)`, or `None` for an empty log.
     pub fn audit_head(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
-        // Cached: the use-record committer reads the head once per batch.
-        self.conn()
-            .prepare_cached("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-            .and_then(|mut st| {
-                st.query_row([], |r| {
-                    Ok((u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0), r.get(1)?))
-                })
-                .optional()
-            })
-            .map_err(|e| self.err(e))
+        // Cached (as every statement is): the use-record committer reads the head once per
+        // batch.
+        self.row(
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+            &[],
+            |r| Ok((r.get::<u64>(0)?, r.get(1)?)),
+        )
     }
 
     /// Appends rows (their `seq`s must continue the chain; the primary key refuses reuse).
     pub fn append_audit(&self, rows: &[AuditRow]) -> Result<(), StoreError> {
-        let mut stmt = self
-            .conn()
-            .prepare_cached(&format!(
-                "INSERT INTO audit_log ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-            ))
-            .map_err(|e| self.err(e))?;
+        let sql = format!(
+            "INSERT INTO audit_log ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        );
         for row in rows {
-            stmt.execute(params![
-                seq_to_sql(row.seq),
-                row.time_ms,
-                row.workspace,
-                row.action,
-                row.actor,
-                row.key_id,
-                row.outcome,
-                row.event,
-                row.prev,
-                row.hash
-            ])
-            .map_err(|e| self.err(e))?;
+            self.exec(
+                &sql,
+                values![
+                    row.seq,
+                    row.time_ms,
+                    &row.workspace,
+                    &row.action,
+                    &row.actor,
+                    &row.key_id,
+                    &row.outcome,
+                    &row.event,
+                    &row.prev,
+                    &row.hash
+                ],
+            )?;
         }
         Ok(())
     }
@@ -177,7 +149,7 @@ impl Tx<'_> {
     /// Rows matching `filter`, oldest first.
     pub fn audit_rows(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>, StoreError> {
         let mut sql = format!("SELECT {COLUMNS} FROM audit_log WHERE 1 = 1");
-        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let mut args: Vec<Value> = Vec::new();
         if let Some(t) = filter.since_ms {
             args.push(t.into());
             sql.push_str(&format!(" AND time_ms >= ?{}", args.len()));
@@ -189,53 +161,110 @@ impl Tx<'_> {
             ("workspace", &filter.workspace),
         ] {
             if let Some(v) = value {
-                args.push(v.clone().into());
+                args.push(v.into());
                 sql.push_str(&format!(" AND {column} = ?{}", args.len()));
             }
         }
         match filter.limit {
             // The newest `limit` rows, returned oldest first.
             Some(n) => {
-                args.push(seq_to_sql(n).into());
+                args.push(n.into());
                 sql = format!(
-                    "SELECT * FROM ({sql} ORDER BY seq DESC LIMIT ?{}) ORDER BY seq",
+                    "SELECT * FROM ({sql} ORDER BY seq DESC LIMIT ?{}) AS newest ORDER BY seq",
                     args.len()
                 );
             }
             None => sql.push_str(" ORDER BY seq"),
         }
-        let mut stmt = self.conn().prepare(&sql).map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(args), row_from)
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+        self.rows(&sql, &args, row_from)
     }
 
-    /// Streams every row in `seq` order to `f` (for verification: no row is kept in memory
-    /// longer than `f` keeps it). `f` returns `false` to stop.
+    /// Streams every row in `seq` order to `f` (for verification: rows are read a page of 512
+    /// at a time, so no more than a page is kept in memory besides what `f` keeps). `f`
+    /// returns `false` to stop.
     pub fn for_each_audit_row(
         &self,
         mut f: impl FnMut(&AuditRowView<'_>) -> bool,
     ) -> Result<(), StoreError> {
-        let mut stmt = self
-            .conn()
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY seq"))
-            .map_err(|e| self.err(e))?;
-        let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
-        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
-            let view = view_of(r).map_err(|e| self.err(e))?;
-            if !f(&view) {
-                break;
+        let sql = format!("SELECT {COLUMNS} FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+        // Every `seq` is above 0 (the schema checks it).
+        let mut after = 0_u64;
+        loop {
+            let page = self.rows(&sql, values![after, PAGE], row_from)?;
+            for row in &page {
+                if !f(&row.view()) {
+                    return Ok(());
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() == PAGE => after = last.seq,
+                _ => return Ok(()),
             }
         }
-        Ok(())
     }
 
     /// Number of rows.
     pub fn audit_count(&self) -> Result<u64, StoreError> {
-        self.conn()
-            .query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get::<_, i64>(0))
-            .map(|n| u64::try_from(n).unwrap_or(0))
-            .map_err(|e| self.err(e))
+        // A count always answers one row; without one, the log is empty.
+        let n = self.row("SELECT COUNT(*) FROM audit_log", &[], |r| r.get::<u64>(0))?;
+        Ok(n.unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AuditRow, PAGE};
+    use crate::Store;
+
+    fn row(seq: u64) -> AuditRow {
+        AuditRow {
+            seq,
+            time_ms: 1,
+            workspace: None,
+            action: "a".into(),
+            actor: "b".into(),
+            key_id: None,
+            outcome: "success".into(),
+            event: seq.to_be_bytes().to_vec(),
+            prev: vec![0; 32],
+            hash: vec![1; 32],
+        }
+    }
+
+    #[test]
+    fn the_stream_crosses_pages_in_order_and_stops_on_any_page() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::create(&dir.path().join("keyhold.db")).expect("create");
+        let total = u64::try_from(2 * PAGE + 1).expect("small");
+        let rows: Vec<AuditRow> = (1..=total).map(row).collect();
+        store.write(|tx| tx.append_audit(&rows)).expect("append");
+
+        let mut seen = Vec::new();
+        store
+            .read(|tx| {
+                tx.for_each_audit_row(|v| {
+                    seen.push((v.seq, v.event.to_vec()));
+                    true
+                })
+            })
+            .expect("stream");
+        let all: Vec<_> = rows.iter().map(|r| (r.seq, r.event.clone())).collect();
+        assert_eq!(seen, all, "every row once, in order, across three pages");
+
+        let stop = u64::try_from(PAGE + 1).expect("small");
+        let mut visited = Vec::new();
+        store
+            .read(|tx| {
+                tx.for_each_audit_row(|v| {
+                    visited.push(v.seq);
+                    v.seq < stop
+                })
+            })
+            .expect("stream");
+        assert_eq!(
+            visited,
+            (1..=stop).collect::<Vec<_>>(),
+            "stops within the second page"
+        );
     }
 }

@@ -3,8 +3,7 @@
 //! stored), is taken — read and deleted in one statement — exactly once, and is useless after
 //! it expires. The facade MACs it like every row that decides what may happen.
 
-use rusqlite::{OptionalExtension, params};
-
+use crate::sql::{Mismatch, Row, values};
 use crate::{StoreError, Tx};
 
 /// A confirmation as stored.
@@ -46,64 +45,61 @@ impl ConfirmationRow {
     }
 }
 
+fn confirmation_from_row(r: &Row) -> Result<ConfirmationRow, Mismatch> {
+    Ok(ConfirmationRow {
+        id: r.get(0)?,
+        workspace: r.get(1)?,
+        caller: r.get(2)?,
+        intent: r.get(3)?,
+        expires_at: r.get(4)?,
+        mac: r.get(5)?,
+    })
+}
+
 impl Tx<'_> {
     /// Adds a confirmation, and drops those that expired before `now`.
     pub fn insert_confirmation(&self, row: &ConfirmationRow, now: i64) -> Result<(), StoreError> {
-        let c = self.conn();
-        c.execute("DELETE FROM confirmations WHERE expires_at < ?1", [now])
-            .map_err(|e| self.err(e))?;
-        c.execute(
+        self.exec(
+            "DELETE FROM confirmations WHERE expires_at < ?1",
+            values![now],
+        )?;
+        self.exec(
             "INSERT INTO confirmations (id, workspace, caller, intent, expires_at, mac) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                row.id,
-                row.workspace,
-                row.caller,
-                row.intent,
+            values![
+                &row.id,
+                &row.workspace,
+                &row.caller,
+                &row.intent,
                 row.expires_at,
-                row.mac
+                &row.mac
             ],
         )
-        .map_err(|e| self.err(e))?;
-        Ok(())
+        .map(drop)
     }
 
     /// Takes the confirmation `id` if it was given to `caller`: it is deleted whatever the
     /// caller then decides, so that it is used at most once. A confirmation given to another
     /// caller is left for its owner ([`Taken::OtherCaller`]). Expired ones are dropped first.
     pub fn take_confirmation(&self, id: &str, caller: &str, now: i64) -> Result<Taken, StoreError> {
-        let c = self.conn();
-        c.execute("DELETE FROM confirmations WHERE expires_at < ?1", [now])
-            .map_err(|e| self.err(e))?;
-        let taken = c
-            .query_row(
-                "DELETE FROM confirmations WHERE id = ?1 AND caller = ?2 \
-                 RETURNING id, workspace, caller, intent, expires_at, mac",
-                [id, caller],
-                |r| {
-                    Ok(ConfirmationRow {
-                        id: r.get(0)?,
-                        workspace: r.get(1)?,
-                        caller: r.get(2)?,
-                        intent: r.get(3)?,
-                        expires_at: r.get(4)?,
-                        mac: r.get(5)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
+        self.exec(
+            "DELETE FROM confirmations WHERE expires_at < ?1",
+            values![now],
+        )?;
+        let taken = self.row(
+            "DELETE FROM confirmations WHERE id = ?1 AND caller = ?2 \
+             RETURNING id, workspace, caller, intent, expires_at, mac",
+            values![id, caller],
+            confirmation_from_row,
+        )?;
         if let Some(row) = taken {
             return Ok(Taken::Row(row));
         }
-        let exists = c
-            .query_row(
-                "SELECT 1 FROM confirmations WHERE id = ?1",
-                [id],
-                |_| Ok(()),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
+        let exists = self.row(
+            "SELECT 1 FROM confirmations WHERE id = ?1",
+            values![id],
+            |_| Ok(()),
+        )?;
         Ok(match exists {
             Some(()) => Taken::OtherCaller,
             None => Taken::Nothing,

@@ -2,8 +2,7 @@
 //! its rotation schedule. The credentials themselves are envelope records (`records`); this
 //! table holds none.
 
-use rusqlite::{OptionalExtension, params};
-
+use crate::sql::{Mismatch, Row, values};
 use crate::{StoreError, Tx};
 
 /// A connection as stored. Every column but the informational ones (`last_used_at`, the
@@ -50,7 +49,7 @@ const COLUMNS: &str = "id, workspace, name, kind, settings, grace_secs, rotate_e
      last_version, primary_state, secondary_state, created_at, created_by, updated_at, mac, \
      last_used_at, next_rotation_at, rotation_failures";
 
-fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConnectionRow> {
+fn from_row(r: &Row) -> Result<ConnectionRow, Mismatch> {
     Ok(ConnectionRow {
         id: r.get(0)?,
         workspace: r.get(1)?,
@@ -75,36 +74,33 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConnectionRow> {
 impl Tx<'_> {
     /// Adds a connection; `Ok(false)` if the workspace already has one of that name.
     pub fn insert_connection(&self, row: &ConnectionRow) -> Result<bool, StoreError> {
-        let inserted = self
-            .conn()
-            .execute(
-                &format!(
-                    "INSERT INTO connections ({COLUMNS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
-                     ON CONFLICT (workspace, name) DO NOTHING"
-                ),
-                params![
-                    row.id,
-                    row.workspace,
-                    row.name,
-                    row.kind,
-                    row.settings,
-                    row.grace_secs,
-                    row.rotate_every_secs,
-                    row.last_version,
-                    row.primary_state,
-                    row.secondary_state,
-                    row.created_at,
-                    row.created_by,
-                    row.updated_at,
-                    row.mac,
-                    row.last_used_at,
-                    row.next_rotation_at,
-                    row.rotation_failures,
-                ],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(inserted == 1)
+        self.exec(
+            &format!(
+                "INSERT INTO connections ({COLUMNS}) VALUES \
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
+                 ON CONFLICT (workspace, name) DO NOTHING"
+            ),
+            values![
+                &row.id,
+                &row.workspace,
+                &row.name,
+                &row.kind,
+                &row.settings,
+                row.grace_secs,
+                row.rotate_every_secs,
+                row.last_version,
+                &row.primary_state,
+                &row.secondary_state,
+                row.created_at,
+                &row.created_by,
+                row.updated_at,
+                &row.mac,
+                row.last_used_at,
+                row.next_rotation_at,
+                row.rotation_failures,
+            ],
+        )
+        .map(|n| n == 1)
     }
 
     /// The connection named `name` in `workspace`.
@@ -113,72 +109,60 @@ impl Tx<'_> {
         workspace: &str,
         name: &str,
     ) -> Result<Option<ConnectionRow>, StoreError> {
-        self.conn()
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM connections WHERE workspace = ?1 AND name = ?2"),
-                [workspace, name],
-                from_row,
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+        self.row(
+            &format!("SELECT {COLUMNS} FROM connections WHERE workspace = ?1 AND name = ?2"),
+            values![workspace, name],
+            from_row,
+        )
     }
 
     /// The workspace's connections (every workspace's with `None`), by name.
     pub fn connections(&self, workspace: Option<&str>) -> Result<Vec<ConnectionRow>, StoreError> {
-        let mut stmt = self
-            .conn()
-            .prepare_cached(&format!(
+        self.rows(
+            &format!(
                 "SELECT {COLUMNS} FROM connections WHERE ?1 IS NULL OR workspace = ?1 \
                  ORDER BY workspace, name"
-            ))
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([workspace], from_row)
-            .map_err(|e| self.err(e))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(|e| self.err(e))
+            ),
+            values![workspace],
+            from_row,
+        )
     }
 
     /// Connections with a regular rotation due at `now` (every workspace), soonest first.
     pub fn connections_due(&self, now: i64) -> Result<Vec<ConnectionRow>, StoreError> {
-        let mut stmt = self
-            .conn()
-            .prepare_cached(&format!(
+        self.rows(
+            &format!(
                 "SELECT {COLUMNS} FROM connections WHERE next_rotation_at <= ?1 \
                  AND rotate_every_secs IS NOT NULL ORDER BY next_rotation_at, id"
-            ))
-            .map_err(|e| self.err(e))?;
-        let rows = stmt.query_map([now], from_row).map_err(|e| self.err(e))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(|e| self.err(e))
+            ),
+            values![now],
+            from_row,
+        )
     }
 
     /// Rewrites the connection's authenticated columns (everything but its id, workspace,
     /// name, creation and the informational columns): a transition. `Ok(false)` if it is
     /// gone.
     pub fn update_connection(&self, row: &ConnectionRow) -> Result<bool, StoreError> {
-        let n = self
-            .conn()
-            .execute(
-                "UPDATE connections SET settings = ?2, grace_secs = ?3, rotate_every_secs = ?4, \
-                 last_version = ?5, primary_state = ?6, secondary_state = ?7, updated_at = ?8, \
-                 mac = ?9, next_rotation_at = ?10, rotation_failures = ?11 WHERE id = ?1",
-                params![
-                    row.id,
-                    row.settings,
-                    row.grace_secs,
-                    row.rotate_every_secs,
-                    row.last_version,
-                    row.primary_state,
-                    row.secondary_state,
-                    row.updated_at,
-                    row.mac,
-                    row.next_rotation_at,
-                    row.rotation_failures,
-                ],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(n == 1)
+        self.exec(
+            "UPDATE connections SET settings = ?2, grace_secs = ?3, rotate_every_secs = ?4, \
+             last_version = ?5, primary_state = ?6, secondary_state = ?7, updated_at = ?8, \
+             mac = ?9, next_rotation_at = ?10, rotation_failures = ?11 WHERE id = ?1",
+            values![
+                &row.id,
+                &row.settings,
+                row.grace_secs,
+                row.rotate_every_secs,
+                row.last_version,
+                &row.primary_state,
+                &row.secondary_state,
+                row.updated_at,
+                &row.mac,
+                row.next_rotation_at,
+                row.rotation_failures,
+            ],
+        )
+        .map(|n| n == 1)
     }
 
     /// Claims a due rotation of connection `id`, whose schedule was read as `seen`: moves its
@@ -191,24 +175,18 @@ impl Tx<'_> {
         next: Option<i64>,
         failures: i64,
     ) -> Result<bool, StoreError> {
-        let n = self
-            .conn()
-            .execute(
-                "UPDATE connections SET next_rotation_at = ?3, rotation_failures = ?4 \
-                 WHERE id = ?1 AND next_rotation_at IS ?2",
-                params![id, seen, next, failures],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(n == 1)
+        self.exec(
+            "UPDATE connections SET next_rotation_at = ?3, rotation_failures = ?4 \
+             WHERE id = ?1 AND next_rotation_at IS NOT DISTINCT FROM ?2",
+            values![id, seen, next, failures],
+        )
+        .map(|n| n == 1)
     }
 
     /// Deletes the connection's row; `Ok(false)` if it was gone.
     pub fn delete_connection(&self, id: &str) -> Result<bool, StoreError> {
-        let n = self
-            .conn()
-            .execute("DELETE FROM connections WHERE id = ?1", [id])
-            .map_err(|e| self.err(e))?;
-        Ok(n == 1)
+        self.exec("DELETE FROM connections WHERE id = ?1", values![id])
+            .map(|n| n == 1)
     }
 
     /// Deletes every record of `kind` in `workspace` whose id starts with `prefix` (a
@@ -219,13 +197,11 @@ impl Tx<'_> {
         kind: &str,
         prefix: &str,
     ) -> Result<usize, StoreError> {
-        self.conn()
-            .execute(
-                "DELETE FROM records WHERE workspace = ?1 AND kind = ?2 \
-                 AND substr(id, 1, length(?3)) = ?3",
-                params![workspace, kind, prefix],
-            )
-            .map_err(|e| self.err(e))
+        self.exec(
+            "DELETE FROM records WHERE workspace = ?1 AND kind = ?2 \
+             AND substr(id, 1, length(?3)) = ?3",
+            values![workspace, kind, prefix],
+        )
     }
 
     /// Takes the connection's lease for `owner` (of this process) until `until`: the right
@@ -241,41 +217,33 @@ impl Tx<'_> {
         let owner = crate::lease::tagged(owner);
         // A lease that would end later than one taken now is none this code wrote (leases
         // last the same time): it is not honoured, so an edited row cannot hold one forever.
-        let holder: Option<String> = self
-            .conn()
-            .query_row(
+        let holder = self
+            .row(
                 "SELECT lease_owner FROM connections WHERE id = ?1 AND lease_until > ?2 \
                  AND lease_until <= ?3",
-                params![id, now, until],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?
+                values![id, now, until],
+                |r| r.get::<Option<String>>(0),
+            )?
             .flatten();
         // A dead holder's lease is taken over as it stands, not any other.
         let dead = holder.filter(|h| *h != owner && crate::lease::holder_gone(h));
-        let n = self
-            .conn()
-            .execute(
-                "UPDATE connections SET lease_owner = ?2, lease_until = ?4 WHERE id = ?1 \
-                 AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until <= ?3 \
-                      OR lease_until > ?4 OR lease_owner = ?5)",
-                params![id, owner, now, until, dead],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(n == 1)
+        self.exec(
+            "UPDATE connections SET lease_owner = ?2, lease_until = ?4 WHERE id = ?1 \
+             AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until <= ?3 \
+                  OR lease_until > ?4 OR lease_owner = ?5)",
+            values![id, &owner, now, until, dead],
+        )
+        .map(|n| n == 1)
     }
 
     /// Gives the lease back, if `owner` still holds it.
     pub fn release_connection_lease(&self, id: &str, owner: &str) -> Result<(), StoreError> {
-        self.conn()
-            .execute(
-                "UPDATE connections SET lease_owner = NULL, lease_until = NULL \
-                 WHERE id = ?1 AND lease_owner = ?2",
-                params![id, crate::lease::tagged(owner)],
-            )
-            .map(drop)
-            .map_err(|e| self.err(e))
+        self.exec(
+            "UPDATE connections SET lease_owner = NULL, lease_until = NULL \
+             WHERE id = ?1 AND lease_owner = ?2",
+            values![id, crate::lease::tagged(owner)],
+        )
+        .map(drop)
     }
 
     /// The ids of the records of `kind` in `workspace` whose id starts with `prefix`.
@@ -285,18 +253,12 @@ impl Tx<'_> {
         kind: &str,
         prefix: &str,
     ) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self
-            .conn()
-            .prepare_cached(
-                "SELECT id FROM records WHERE workspace = ?1 AND kind = ?2 \
-                 AND substr(id, 1, length(?3)) = ?3 ORDER BY id",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(params![workspace, kind, prefix], |r| r.get(0))
-            .map_err(|e| self.err(e))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(|e| self.err(e))
+        self.rows(
+            "SELECT id FROM records WHERE workspace = ?1 AND kind = ?2 \
+             AND substr(id, 1, length(?3)) = ?3 ORDER BY id",
+            values![workspace, kind, prefix],
+            |r| r.get(0),
+        )
     }
 
     /// Records that a consumer read connection `name`'s credential at `at` (informational).
@@ -306,13 +268,53 @@ impl Tx<'_> {
         name: &str,
         at: i64,
     ) -> Result<(), StoreError> {
-        self.conn()
-            .execute(
-                "UPDATE connections SET last_used_at = ?3 WHERE workspace = ?1 AND name = ?2 \
-                 AND (last_used_at IS NULL OR last_used_at < ?3)",
-                params![workspace, name, at],
-            )
-            .map(drop)
-            .map_err(|e| self.err(e))
+        self.exec(
+            "UPDATE connections SET last_used_at = ?3 WHERE workspace = ?1 AND name = ?2 \
+             AND (last_used_at IS NULL OR last_used_at < ?3)",
+            values![workspace, name, at],
+        )
+        .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConnectionRow;
+    use crate::{Store, WorkspaceRow};
+
+    #[test]
+    fn a_schedule_read_as_none_is_claimed_only_while_it_is_still_none() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::create(&dir.path().join("keyhold.db")).expect("create");
+        let row = ConnectionRow {
+            id: "con_1".into(),
+            workspace: "ws_1".into(),
+            name: "orders".into(),
+            mac: b"mac".to_vec(),
+            ..ConnectionRow::default()
+        };
+        store
+            .write(|tx| {
+                tx.insert_workspace(&WorkspaceRow {
+                    id: "ws_1".into(),
+                    name: "default".into(),
+                    ..WorkspaceRow::default()
+                })?;
+                tx.insert_connection(&row)
+            })
+            .expect("insert");
+        let claim = |seen, next| {
+            store
+                .write(|tx| tx.claim_rotation("con_1", seen, next, 0))
+                .expect("claim")
+        };
+        assert!(!claim(Some(100), Some(130)), "the schedule is not 100");
+        assert!(
+            claim(None, Some(130)),
+            "NULL matches a schedule read as none"
+        );
+        assert!(!claim(None, Some(160)), "no longer none");
+        assert!(claim(Some(130), None), "back to none");
+        assert!(claim(None, None));
     }
 }

@@ -4,8 +4,7 @@
 //! secrets (session tokens, enrolment codes) are stored only as digests, TOTP secrets only as
 //! envelope records.
 
-use rusqlite::{OptionalExtension, params};
-
+use crate::sql::{Mismatch, Row, values};
 use crate::{StoreError, Tx};
 
 /// A person, who may be a member of several workspaces. (`Debug` does not show the password
@@ -179,7 +178,7 @@ impl SessionRow {
 const PERSON: &str = "email, display_name, password_hash, totp, created_at, updated_at, mac, totp_step, last_sign_in";
 const MEMBER: &str = "workspace, email, role, state, created_by, created_at, updated_at, mac";
 
-fn person(r: &rusqlite::Row<'_>) -> rusqlite::Result<PersonRow> {
+fn person_from_row(r: &Row) -> Result<PersonRow, Mismatch> {
     Ok(PersonRow {
         email: r.get(0)?,
         display_name: r.get(1)?,
@@ -193,7 +192,7 @@ fn person(r: &rusqlite::Row<'_>) -> rusqlite::Result<PersonRow> {
     })
 }
 
-fn member(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
+fn member_from_row(r: &Row) -> Result<MemberRow, Mismatch> {
     Ok(MemberRow {
         workspace: r.get(0)?,
         email: r.get(1)?,
@@ -207,106 +206,103 @@ fn member(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
 }
 
 impl Tx<'_> {
-    pub(crate) fn run(&self, sql: &str, p: impl rusqlite::Params) -> Result<usize, StoreError> {
-        self.conn().execute(sql, p).map_err(|e| self.err(e))
-    }
-
     /// Adds a person, or rewrites their authenticated columns (not the informational ones).
     pub fn put_person(&self, p: &PersonRow) -> Result<(), StoreError> {
-        self.run(
+        self.exec(
             &format!(
                 "INSERT INTO people ({PERSON}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
                  ON CONFLICT (email) DO UPDATE SET display_name = ?2, password_hash = ?3, \
                  totp = ?4, updated_at = ?6, mac = ?7"
             ),
-            params![
-                p.email,
-                p.display_name,
-                p.password_hash,
+            values![
+                &p.email,
+                &p.display_name,
+                &p.password_hash,
                 p.totp,
                 p.created_at,
                 p.updated_at,
-                p.mac,
+                &p.mac,
                 p.totp_step,
                 p.last_sign_in
             ],
-        )?;
-        Ok(())
+        )
+        .map(drop)
     }
 
     /// The person with this email.
     pub fn person(&self, email: &str) -> Result<Option<PersonRow>, StoreError> {
-        self.conn()
-            .query_row(
-                &format!("SELECT {PERSON} FROM people WHERE email = ?1"),
-                [email],
-                person,
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+        self.row(
+            &format!("SELECT {PERSON} FROM people WHERE email = ?1"),
+            values![email],
+            person_from_row,
+        )
     }
 
     /// Records a sign-in at `at`, and the TOTP step it used, if any.
     pub fn signed_in(&self, email: &str, at: i64, step: Option<i64>) -> Result<(), StoreError> {
-        self.run(
+        self.exec(
             "UPDATE people SET last_sign_in = ?2, totp_step = COALESCE(?3, totp_step) \
              WHERE email = ?1",
-            params![email, at, step],
-        )?;
-        Ok(())
+            values![email, at, step],
+        )
+        .map(drop)
     }
 
     /// Adds a membership; `Ok(false)` if the person is a member of the workspace already.
     pub fn insert_member(&self, m: &MemberRow) -> Result<bool, StoreError> {
-        let n = self.run(
+        self.exec(
             &format!(
                 "INSERT INTO members ({MEMBER}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
                  ON CONFLICT (workspace, email) DO NOTHING"
             ),
-            params![
-                m.workspace,
-                m.email,
-                m.role,
-                m.state,
-                m.created_by,
+            values![
+                &m.workspace,
+                &m.email,
+                &m.role,
+                &m.state,
+                &m.created_by,
                 m.created_at,
                 m.updated_at,
-                m.mac
+                &m.mac
             ],
-        )?;
-        Ok(n == 1)
+        )
+        .map(|n| n == 1)
     }
 
     /// Rewrites a membership's role, state, time and MAC; `Ok(false)` if there is none.
     pub fn update_member(&self, m: &MemberRow) -> Result<bool, StoreError> {
-        let n = self.run(
+        self.exec(
             "UPDATE members SET role = ?3, state = ?4, updated_at = ?5, mac = ?6 \
              WHERE workspace = ?1 AND email = ?2",
-            params![m.workspace, m.email, m.role, m.state, m.updated_at, m.mac],
-        )?;
-        Ok(n == 1)
+            values![
+                &m.workspace,
+                &m.email,
+                &m.role,
+                &m.state,
+                m.updated_at,
+                &m.mac
+            ],
+        )
+        .map(|n| n == 1)
     }
 
     /// Removes a membership, its sessions and nothing else; `Ok(false)` if there was none.
     pub fn delete_member(&self, workspace: &str, email: &str) -> Result<bool, StoreError> {
         self.delete_sessions_of(workspace, email)?;
-        let n = self.run(
+        self.exec(
             "DELETE FROM members WHERE workspace = ?1 AND email = ?2",
-            [workspace, email],
-        )?;
-        Ok(n == 1)
+            values![workspace, email],
+        )
+        .map(|n| n == 1)
     }
 
     /// The membership of `email` in `workspace`.
     pub fn member(&self, workspace: &str, email: &str) -> Result<Option<MemberRow>, StoreError> {
-        self.conn()
-            .query_row(
-                &format!("SELECT {MEMBER} FROM members WHERE workspace = ?1 AND email = ?2"),
-                [workspace, email],
-                member,
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+        self.row(
+            &format!("SELECT {MEMBER} FROM members WHERE workspace = ?1 AND email = ?2"),
+            values![workspace, email],
+            member_from_row,
+        )
     }
 
     /// The workspace's members (`Some`), or the person's memberships (`email`), by email or
@@ -316,17 +312,13 @@ impl Tx<'_> {
         workspace: Option<&str>,
         email: Option<&str>,
     ) -> Result<Vec<MemberRow>, StoreError> {
-        let mut st = self
-            .conn()
-            .prepare(&format!(
+        self.rows(
+            &format!(
                 "SELECT {MEMBER} FROM members WHERE (?1 IS NULL OR workspace = ?1) \
                  AND (?2 IS NULL OR email = ?2) ORDER BY workspace, email"
-            ))
-            .map_err(|e| self.err(e))?;
-        let rows = st
-            .query_map(params![workspace, email], member)
-            .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(|e| self.err(e))?;
-        Ok(rows)
+            ),
+            values![workspace, email],
+            member_from_row,
+        )
     }
 }

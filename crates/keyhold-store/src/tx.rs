@@ -126,10 +126,6 @@ impl<'a> Tx<'a> {
         StoreError::from_sqlite(self.path, e)
     }
 
-    pub(crate) fn conn(&self) -> &Connection {
-        self.conn
-    }
-
     /// Runs one statement with `params`: how many rows it changed.
     pub(crate) fn exec(&self, sql: &str, params: &[Value]) -> Result<usize, StoreError> {
         let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;

@@ -5,15 +5,16 @@
 //! revocation, revoke-all or deletion, in any process); another backend keeps the same
 //! promises with a counter row.
 
-use crate::{Store, StoreError};
+use crate::StoreError;
+use crate::sqlite::Sqlite;
 
 /// Where the whole database stood at a moment. Two marks are equal only if nothing was
 /// committed between their readings — by this handle, another handle or another process.
 /// The value means nothing but that.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChangeMark {
-    data_version: i64,
-    own_writes: u64,
+    pub(crate) data_version: i64,
+    pub(crate) own_writes: u64,
 }
 
 /// The standing counter at a moment: equal standings mean that no key's or workspace's
@@ -30,10 +31,10 @@ pub(crate) struct StandingMemo {
     standing: Option<Standing>,
 }
 
-impl Store {
+impl Sqlite {
     /// The change mark now: one cheap read on the query-only connection (no table, no wait
     /// for a writer).
-    pub fn changes(&self) -> Result<ChangeMark, StoreError> {
+    pub(crate) fn changes(&self) -> Result<ChangeMark, StoreError> {
         // data_version before own_writes: a commit this reading missed has not counted yet.
         let data_version = self.data_version()?;
         Ok(ChangeMark {
@@ -45,7 +46,7 @@ impl Store {
     /// The standing now. While the change mark is where it was at the last reading of the
     /// counter, that reading is the answer (commits of audit rows and last-used times move
     /// the mark but not the counter: then one more small read).
-    pub fn standing_now(&self) -> Result<Standing, StoreError> {
+    pub(crate) fn standing_now(&self) -> Result<Standing, StoreError> {
         let mark = self.changes()?;
         {
             let memo = self.memo();
@@ -66,7 +67,7 @@ impl Store {
         Ok(standing)
     }
 
-    fn memo(&self) -> std::sync::MutexGuard<'_, StandingMemo> {
+    pub(crate) fn memo(&self) -> std::sync::MutexGuard<'_, StandingMemo> {
         self.standing_memo
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -48,6 +48,14 @@ pub enum StoreError {
         /// SQLite's error text (never includes bound values).
         detail: String,
     },
+    /// A PostgreSQL failure (the location names the server and database, never a password).
+    #[error("keyhold database {location}: {detail}")]
+    Postgres {
+        /// `postgres://USER@HOST:PORT/DB`.
+        location: String,
+        /// The server's or the driver's description (never includes bound values).
+        detail: String,
+    },
     /// A filesystem failure around the database file.
     #[error("keyhold database {path}: {kind}")]
     Io {
@@ -67,6 +75,36 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A PostgreSQL error at `location`, as the store reports it: a uniqueness, foreign-key or
+    /// check violation is a `Constraint`, a lock or serialization conflict is `Busy`.
+    pub(crate) fn from_pg(location: &str, e: &tokio_postgres::Error) -> Self {
+        use tokio_postgres::error::SqlState;
+        let detail = e
+            .as_db_error()
+            .map_or_else(|| e.to_string(), |d| d.message().to_owned());
+        match e.code() {
+            Some(c)
+                if *c == SqlState::UNIQUE_VIOLATION
+                    || *c == SqlState::FOREIGN_KEY_VIOLATION
+                    || *c == SqlState::CHECK_VIOLATION
+                    || *c == SqlState::NOT_NULL_VIOLATION =>
+            {
+                Self::Constraint(detail)
+            }
+            Some(c)
+                if *c == SqlState::T_R_SERIALIZATION_FAILURE
+                    || *c == SqlState::T_R_DEADLOCK_DETECTED
+                    || *c == SqlState::LOCK_NOT_AVAILABLE =>
+            {
+                Self::Busy(std::path::PathBuf::from(location))
+            }
+            _ => Self::Postgres {
+                location: location.to_owned(),
+                detail,
+            },
+        }
+    }
+
     pub(crate) fn io(path: &Path, e: &std::io::Error) -> Self {
         Self::Io {
             path: path.to_path_buf(),

@@ -2,7 +2,8 @@
 //! a short fingerprint and its metadata.
 
 use crate::sql::{Mismatch, Row, values};
-use crate::{Standing, Store, StoreError, Tx};
+use crate::sqlite::Sqlite;
+use crate::{Standing, StoreError, Tx};
 
 /// Lifecycle of a token-signing key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -297,12 +298,12 @@ impl Tx<'_> {
     }
 }
 
-impl Store {
+impl Sqlite {
     /// The facts verification needs about key `jti` — and the standing they were read at —
     /// in one statement: no explicit transaction, one indexed lookup, handed to `f` borrowed
     /// from the statement (no copy of any column). This is the hot path of every token
     /// verification.
-    pub fn key_standing<T>(
+    pub(crate) fn key_standing<T>(
         &self,
         jti: &str,
         f: impl FnOnce(Standing, Option<KeyStanding<'_>>) -> T,
@@ -317,7 +318,7 @@ impl Store {
     }
 }
 
-const STANDING_COLUMNS: &str = "k.workspace, k.revoked_at_ms, k.mint_seq, k.last_used_at, k.mac, \
+pub(crate) const STANDING_COLUMNS: &str = "k.workspace, k.revoked_at_ms, k.mint_seq, k.last_used_at, k.mac, \
      w.id, w.revoked_all_seq, w.mac";
 
 fn standing_from<'r>(
@@ -342,5 +343,22 @@ fn standing_from<'r>(
         mac: blob(4)?,
         revoked_all_seq: r.get(at + 6)?,
         workspace_mac: blob(7)?,
+    }))
+}
+
+/// [`KeyStanding`] from `r`'s columns starting at `at` (in [`STANDING_COLUMNS`]' order),
+/// borrowed from the row; `None` when there is no key row, or its workspace row is gone.
+pub(crate) fn standing_of(r: &Row, at: usize) -> Result<Option<KeyStanding<'_>>, Mismatch> {
+    let (Some(workspace), Some(_)) = (r.text_ref(at)?, r.text_ref(at + 5)?) else {
+        return Ok(None);
+    };
+    Ok(Some(KeyStanding {
+        workspace,
+        revoked_at_ms: r.get(at + 1)?,
+        mint_seq: r.get::<Option<i64>>(at + 2)?.unwrap_or(0),
+        last_used_at: r.get(at + 3)?,
+        mac: r.blob_ref(at + 4)?,
+        revoked_all_seq: r.get(at + 6)?,
+        workspace_mac: r.blob_ref(at + 7)?,
     }))
 }

@@ -5,6 +5,9 @@
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 
+use crate::StoreError;
+use crate::tx::{Db, Tx};
+
 /// A value bound to a statement or read from a row: the four kinds keyhold stores.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Value {
@@ -208,6 +211,24 @@ impl Row {
         T::from_value(self.0.get(i).unwrap_or(&Value::Null))
     }
 
+    /// Column `i` as borrowed text, or `None` for `NULL`.
+    pub(crate) fn text_ref(&self, i: usize) -> Result<Option<&str>, Mismatch> {
+        match self.0.get(i) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Text(t)) => Ok(Some(t)),
+            Some(_) => Err(Mismatch("a text column")),
+        }
+    }
+
+    /// Column `i` as borrowed bytes (`NULL` reads as none).
+    pub(crate) fn blob_ref(&self, i: usize) -> Result<&[u8], Mismatch> {
+        match self.0.get(i) {
+            None | Some(Value::Null) => Ok(&[]),
+            Some(Value::Blob(b)) => Ok(b),
+            Some(_) => Err(Mismatch("a blob column")),
+        }
+    }
+
     /// A row SQLite handed back, with `columns` columns.
     pub(crate) fn from_sqlite(r: &rusqlite::Row<'_>, columns: usize) -> rusqlite::Result<Self> {
         let mut values = Vec::with_capacity(columns);
@@ -215,6 +236,89 @@ impl Row {
             values.push(Value::from_sqlite(r.get_ref(i)?));
         }
         Ok(Self(values))
+    }
+}
+
+/// The three ways every statement of a transaction runs, on whichever database it is.
+impl Tx<'_> {
+    pub(crate) fn err(&self, e: rusqlite::Error) -> StoreError {
+        StoreError::from_sqlite(self.path, e)
+    }
+
+    fn pg_err(&self, e: &tokio_postgres::Error) -> StoreError {
+        StoreError::from_pg(&self.path.to_string_lossy(), e)
+    }
+
+    /// Runs one statement with `params`: how many rows it changed.
+    pub(crate) fn exec(&self, sql: &str, params: &[Value]) -> Result<usize, StoreError> {
+        match self.db {
+            Db::Sqlite(conn) => {
+                let mut stmt = conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+                stmt.execute(rusqlite::params_from_iter(params))
+                    .map_err(|e| self.err(e))
+            }
+            Db::Postgres(conn) => conn
+                .exec(sql, params)
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+                .map_err(|e| self.pg_err(&e)),
+        }
+    }
+
+    /// Up to `limit` rows a query answers (all of them without one), as values.
+    fn fetch(
+        &self,
+        sql: &str,
+        params: &[Value],
+        limit: Option<usize>,
+    ) -> Result<Vec<Row>, StoreError> {
+        match self.db {
+            Db::Sqlite(conn) => {
+                let mut stmt = conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+                let columns = stmt.column_count();
+                let mut rows = stmt
+                    .query(rusqlite::params_from_iter(params))
+                    .map_err(|e| self.err(e))?;
+                let mut out = Vec::new();
+                while limit.is_none_or(|n| out.len() < n) {
+                    let Some(r) = rows.next().map_err(|e| self.err(e))? else {
+                        break;
+                    };
+                    out.push(Row::from_sqlite(r, columns).map_err(|e| self.err(e))?);
+                }
+                Ok(out)
+            }
+            Db::Postgres(conn) => {
+                let mut rows = conn.rows(sql, params).map_err(|e| self.pg_err(&e))?;
+                rows.truncate(limit.unwrap_or(usize::MAX));
+                Ok(rows)
+            }
+        }
+    }
+
+    /// Every row a query answers, each read by `map`.
+    pub(crate) fn rows<T>(
+        &self,
+        sql: &str,
+        params: &[Value],
+        map: impl Fn(&Row) -> Result<T, Mismatch>,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows = self.fetch(sql, params, None)?;
+        rows.iter()
+            .map(|row| map(row).map_err(|m| self.bad_value(m.0)))
+            .collect()
+    }
+
+    /// The first row a query answers, if any, read by `map`.
+    pub(crate) fn row<T>(
+        &self,
+        sql: &str,
+        params: &[Value],
+        map: impl Fn(&Row) -> Result<T, Mismatch>,
+    ) -> Result<Option<T>, StoreError> {
+        let rows = self.fetch(sql, params, Some(1))?;
+        rows.first()
+            .map(|row| map(row).map_err(|m| self.bad_value(m.0)))
+            .transpose()
     }
 }
 

@@ -3,13 +3,20 @@ use std::path::Path;
 use rusqlite::Connection;
 
 use crate::StoreError;
-use crate::sql::{Mismatch, Row, Value, values};
+use crate::pg::PgConn;
+use crate::sql::{Mismatch, Row, values};
 
 /// One transaction's typed view of the database. Obtained from [`crate::Store::read`] or
 /// [`crate::Store::write`]; every method is a single statement inside that transaction.
 pub struct Tx<'a> {
-    conn: &'a Connection,
-    path: &'a Path,
+    pub(crate) db: Db<'a>,
+    pub(crate) path: &'a Path,
+}
+
+/// The database a transaction runs on.
+pub(crate) enum Db<'a> {
+    Sqlite(&'a Connection),
+    Postgres(&'a PgConn),
 }
 
 /// A workspace row.
@@ -119,57 +126,18 @@ const RECORD_COLUMNS: &str = "workspace, kind, id, version, kek_id, envelope, up
 
 impl<'a> Tx<'a> {
     pub(crate) fn new(conn: &'a Connection, path: &'a Path) -> Self {
-        Self { conn, path }
-    }
-
-    pub(crate) fn err(&self, e: rusqlite::Error) -> StoreError {
-        StoreError::from_sqlite(self.path, e)
-    }
-
-    /// Runs one statement with `params`: how many rows it changed.
-    pub(crate) fn exec(&self, sql: &str, params: &[Value]) -> Result<usize, StoreError> {
-        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
-        stmt.execute(rusqlite::params_from_iter(params))
-            .map_err(|e| self.err(e))
-    }
-
-    /// Every row a query answers, each read by `map`.
-    pub(crate) fn rows<T>(
-        &self,
-        sql: &str,
-        params: &[Value],
-        map: impl Fn(&Row) -> Result<T, Mismatch>,
-    ) -> Result<Vec<T>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
-        let columns = stmt.column_count();
-        let mut rows = stmt
-            .query(rusqlite::params_from_iter(params))
-            .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
-            let row = Row::from_sqlite(r, columns).map_err(|e| self.err(e))?;
-            out.push(map(&row).map_err(|m| self.bad_value(m.0))?);
+        Self {
+            db: Db::Sqlite(conn),
+            path,
         }
-        Ok(out)
     }
 
-    /// The first row a query answers, if any, read by `map`.
-    pub(crate) fn row<T>(
-        &self,
-        sql: &str,
-        params: &[Value],
-        map: impl Fn(&Row) -> Result<T, Mismatch>,
-    ) -> Result<Option<T>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
-        let columns = stmt.column_count();
-        let mut rows = stmt
-            .query(rusqlite::params_from_iter(params))
-            .map_err(|e| self.err(e))?;
-        let Some(r) = rows.next().map_err(|e| self.err(e))? else {
-            return Ok(None);
-        };
-        let row = Row::from_sqlite(r, columns).map_err(|e| self.err(e))?;
-        map(&row).map(Some).map_err(|m| self.bad_value(m.0))
+    /// A transaction on a PostgreSQL connection; `location` names the database in errors.
+    pub(crate) fn postgres(conn: &'a PgConn, location: &'a Path) -> Self {
+        Self {
+            db: Db::Postgres(conn),
+            path: location,
+        }
     }
 
     pub(crate) fn bad_value(&self, column: &'static str) -> StoreError {
@@ -182,11 +150,8 @@ impl<'a> Tx<'a> {
     /// `PRAGMA data_version` as seen by this transaction (see `Store::data_version`).
     #[cfg(test)]
     pub(crate) fn data_version(&self) -> Result<i64, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("PRAGMA data_version")
-            .map_err(|e| self.err(e))?;
-        stmt.query_row([], |r| r.get(0)).map_err(|e| self.err(e))
+        let version = self.row("PRAGMA data_version", &[], |r| r.get(0))?;
+        Ok(version.unwrap_or_default())
     }
 
     // --- meta ---------------------------------------------------------------------------

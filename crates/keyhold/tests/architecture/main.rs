@@ -72,7 +72,7 @@ fn main_keeps_every_rule() {
 /// The facade's share of the library's code lines stays below this many percent, a ceiling
 /// that only ever comes down. The facade authorises, performs and records; rules and
 /// mechanisms live in the crate that owns their subject.
-const FACADE_SHARE_CEILING: usize = 22;
+const FACADE_SHARE_CEILING: usize = 21;
 
 #[test]
 fn the_facade_stays_thin() {

@@ -1,0 +1,333 @@
+//! The PostgreSQL side of the SQL layer: a small pool of connections, each a
+//! `tokio-postgres` client whose socket is driven by the pool's own runtime, so that the
+//! store's synchronous calls work from any thread — a plain one, the blocking pool, or an
+//! async worker of the server — without entering a runtime of the caller's. Statements are
+//! the store's one dialect with `?N` written as `$N`, prepared once per connection.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+
+use bytes::BytesMut;
+use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres::{Client, Statement};
+
+use crate::sql::{Row, Value};
+
+/// Runs `f` to completion on this thread, parking it while `f` waits. The futures it runs
+/// only wait on channels to a connection task that the pool's runtime drives, so this needs
+/// no runtime of its own and may run inside another's.
+pub(crate) fn block_on<F: Future>(f: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let Poll::Ready(out) = f.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}
+
+/// The statement text PostgreSQL takes: numbered parameters `?N` become `$N`.
+pub(crate) fn dialect(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '?' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('$');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl ToSql for Value {
+    /// Each kind as the column's own type asks: an integer as whichever integer width (or a
+    /// boolean), text as text, bytes as `bytea`.
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Self::Null => Ok(IsNull::Yes),
+            Self::Int(i) => match *ty {
+                Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+                Type::BOOL => (*i != 0).to_sql(ty, out),
+                _ => i.to_sql(ty, out),
+            },
+            Self::Text(t) => t.as_str().to_sql(ty, out),
+            Self::Blob(b) => b.as_slice().to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+/// Column `i` of a PostgreSQL row as a [`Value`], by the column's type.
+fn value(row: &tokio_postgres::Row, i: usize) -> Result<Value, tokio_postgres::Error> {
+    let ty = row.columns().get(i).map(|c| c.type_().clone());
+    Ok(match ty {
+        Some(Type::INT8) => row
+            .try_get::<_, Option<i64>>(i)?
+            .map_or(Value::Null, Value::Int),
+        Some(Type::INT4) => row
+            .try_get::<_, Option<i32>>(i)?
+            .map_or(Value::Null, |v| Value::Int(i64::from(v))),
+        Some(Type::INT2) => row
+            .try_get::<_, Option<i16>>(i)?
+            .map_or(Value::Null, |v| Value::Int(i64::from(v))),
+        Some(Type::BOOL) => row
+            .try_get::<_, Option<bool>>(i)?
+            .map_or(Value::Null, |v| Value::Int(i64::from(v))),
+        Some(Type::BYTEA) => row
+            .try_get::<_, Option<Vec<u8>>>(i)?
+            .map_or(Value::Null, Value::Blob),
+        _ => row
+            .try_get::<_, Option<String>>(i)?
+            .map_or(Value::Null, Value::Text),
+    })
+}
+
+/// Why a connection could not be had: the server said no, or the pool's runtime is gone.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The server's or the driver's error.
+    Db(tokio_postgres::Error),
+    /// The task that opens connections ended without an answer.
+    Gone,
+}
+
+impl From<tokio_postgres::Error> for Failure {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::Db(e)
+    }
+}
+
+/// The runtime's connecting task ended without answering.
+struct Gone;
+
+impl From<Gone> for Failure {
+    fn from(_: Gone) -> Self {
+        Self::Gone
+    }
+}
+
+/// One connection of the pool, used by one transaction at a time.
+pub(crate) struct PgConn {
+    client: Client,
+    statements: RefCell<HashMap<String, Statement>>,
+}
+
+impl PgConn {
+    /// The prepared statement of `sql` (in the store's dialect), prepared once.
+    fn statement(&self, sql: &str) -> Result<Statement, tokio_postgres::Error> {
+        if let Some(s) = self.statements.borrow().get(sql) {
+            return Ok(s.clone());
+        }
+        let prepared = block_on(self.client.prepare(&dialect(sql)))?;
+        self.statements
+            .borrow_mut()
+            .insert(sql.to_owned(), prepared.clone());
+        Ok(prepared)
+    }
+
+    /// Runs one statement: how many rows it changed.
+    pub(crate) fn exec(&self, sql: &str, params: &[Value]) -> Result<u64, tokio_postgres::Error> {
+        let stmt = self.statement(sql)?;
+        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as _).collect();
+        block_on(self.client.execute(&stmt, &params))
+    }
+
+    /// Every row a query answers.
+    pub(crate) fn rows(
+        &self,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<Vec<Row>, tokio_postgres::Error> {
+        let stmt = self.statement(sql)?;
+        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as _).collect();
+        let rows = block_on(self.client.query(&stmt, &params))?;
+        rows.iter()
+            .map(|r| {
+                (0..r.len())
+                    .map(|i| value(r, i))
+                    .collect::<Result<_, _>>()
+                    .map(Row)
+            })
+            .collect()
+    }
+
+    /// Runs statements that take no parameters (transaction control, the schema).
+    pub(crate) fn batch(&self, sql: &str) -> Result<(), tokio_postgres::Error> {
+        block_on(self.client.batch_execute(sql))
+    }
+
+    /// Whether the connection is closed (the server went away): it is then dropped.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+}
+
+/// A bounded pool of connections to one database, with the runtime that drives them.
+pub(crate) struct PgPool {
+    runtime: tokio::runtime::Runtime,
+    config: tokio_postgres::Config,
+    idle: Mutex<(Vec<PgConn>, usize)>,
+    returned: Condvar,
+    size: usize,
+}
+
+/// A connection taken from the pool, given back when dropped (unless it closed).
+pub(crate) struct Taken<'p> {
+    pool: &'p PgPool,
+    conn: Option<PgConn>,
+}
+
+impl std::ops::Deref for Taken<'_> {
+    type Target = PgConn;
+    fn deref(&self) -> &PgConn {
+        // Present from `take` until `drop`.
+        self.conn.as_ref().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        let mut idle = self.pool.lock();
+        if conn.is_closed() {
+            idle.1 -= 1;
+        } else {
+            idle.0.push(conn);
+        }
+        drop(idle);
+        self.pool.returned.notify_one();
+    }
+}
+
+impl PgPool {
+    /// A pool of at most `size` connections as `config` says (nothing is opened yet).
+    pub(crate) fn new(config: tokio_postgres::Config, size: usize) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("keyhold-pg")
+            .enable_all()
+            .build()?;
+        Ok(Self {
+            runtime,
+            config,
+            idle: Mutex::new((Vec::new(), 0)),
+            returned: Condvar::new(),
+            size: size.max(1),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Vec<PgConn>, usize)> {
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// An idle connection, a new one while fewer than `size` are open, or the next one given
+    /// back.
+    pub(crate) fn take(&self) -> Result<Taken<'_>, Failure> {
+        let mut idle = self.lock();
+        loop {
+            if let Some(conn) = idle.0.pop() {
+                return Ok(Taken {
+                    pool: self,
+                    conn: Some(conn),
+                });
+            }
+            if idle.1 < self.size {
+                idle.1 += 1;
+                drop(idle);
+                return match self.connect() {
+                    Ok(conn) => Ok(Taken {
+                        pool: self,
+                        conn: Some(conn),
+                    }),
+                    Err(e) => {
+                        self.lock().1 -= 1;
+                        Err(e)
+                    }
+                };
+            }
+            idle = self
+                .returned
+                .wait(idle)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    /// A new connection; its socket is driven by the pool's runtime from now on.
+    fn connect(&self) -> Result<PgConn, Failure> {
+        let config = self.config.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.runtime.spawn(async move {
+            match config.connect(tokio_postgres::NoTls).await {
+                Ok((client, connection)) => {
+                    let _ = tx.send(Ok(client));
+                    // Ends when the client is dropped or the server goes away.
+                    let _ = connection.await;
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                }
+            }
+        });
+        let client = rx.recv().map_err(|_| Gone)??;
+        Ok(PgConn {
+            client,
+            statements: RefCell::new(HashMap::new()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbered_parameters_are_written_as_postgresql_writes_them() {
+        assert_eq!(
+            dialect("SELECT a FROM t WHERE b = ?1 AND c = ?12 OR d IS ?"),
+            "SELECT a FROM t WHERE b = $1 AND c = $12 OR d IS ?"
+        );
+    }
+
+    #[test]
+    fn a_ready_future_is_answered_at_once_and_a_waiting_one_when_woken() {
+        assert_eq!(block_on(async { 7 }), 7);
+        let (tx, rx) = futures_channel_oneshot();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let _ = tx.send(5);
+        });
+        assert_eq!(block_on(rx), Ok(5));
+    }
+
+    /// A one-shot channel whose receiver is a future woken from another thread.
+    fn futures_channel_oneshot() -> (
+        tokio::sync::oneshot::Sender<i32>,
+        tokio::sync::oneshot::Receiver<i32>,
+    ) {
+        tokio::sync::oneshot::channel()
+    }
+}

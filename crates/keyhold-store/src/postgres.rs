@@ -1,0 +1,254 @@
+//! The PostgreSQL backend: a store shared by several keyhold processes on several machines.
+//! The database must exist; keyhold creates its schema there under a migration lock, so
+//! nodes starting together create it once. Write transactions are serialised across every
+//! node by one transaction-scoped advisory lock — the same one-writer-at-a-time rule SQLite's
+//! write lock gives, so every read-check-write of the facade means on PostgreSQL what it
+//! means on SQLite — and each one moves the `writes` counter, every node's change mark.
+//! Reads run in repeatable-read snapshots and never wait for a writer.
+
+use std::path::{Path, PathBuf};
+
+use crate::changes::{ChangeMark, Standing};
+use crate::key_rows::{KeyStanding, STANDING_COLUMNS};
+use crate::pg::{Failure, PgPool};
+use crate::sql::{Row, values};
+use crate::{StoreError, Tx, migrations, pg_schema};
+
+/// The advisory lock every write transaction holds ("KHLD").
+const WRITE_LOCK: i64 = 0x4B48_4C44;
+/// The advisory lock around creating or migrating the schema.
+const MIGRATION_LOCK: i64 = WRITE_LOCK + 1;
+
+/// A keyhold store in a PostgreSQL database.
+pub(crate) struct Postgres {
+    pool: PgPool,
+    /// `postgres://USER@HOST:PORT/DB`: names the database in errors, never with a password.
+    location: PathBuf,
+}
+
+impl std::fmt::Debug for Postgres {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Postgres")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `postgres://USER@HOST:PORT/DB` of `config`: what errors and logs may say of it.
+fn describe(config: &tokio_postgres::Config) -> String {
+    use tokio_postgres::config::Host;
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        Some(Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().unwrap_or_default();
+    let db = config.get_dbname().unwrap_or(user);
+    format!("postgres://{user}@{host}:{port}/{db}")
+}
+
+impl Postgres {
+    /// Connects to the database `url` names (`postgres://USER@HOST:PORT/DB`), with
+    /// `password` if one is given, and creates keyhold's schema there if it has none. A URL
+    /// that carries a password is refused: passwords travel in files or the environment,
+    /// never in a command line.
+    pub(crate) fn connect(
+        url: &str,
+        password: Option<&str>,
+        pool_size: usize,
+    ) -> Result<Self, StoreError> {
+        let refused = |detail: &str| StoreError::Postgres {
+            location: "the PostgreSQL URL".to_owned(),
+            detail: detail.to_owned(),
+        };
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|_| refused("not a PostgreSQL URL (postgres://USER@HOST:PORT/DB)"))?;
+        if config.get_password().is_some() {
+            return Err(refused(
+                "the URL carries a password: give it in PGPASSWORD, a PGPASSFILE or \
+                 KEYHOLD_STORE_PASSWORD_FILE instead",
+            ));
+        }
+        if let Some(p) = password {
+            config.password(p);
+        }
+        config.application_name("keyhold");
+        let location = PathBuf::from(describe(&config));
+        let pool = PgPool::new(config, pool_size).map_err(|e| StoreError::io(&location, &e))?;
+        let store = Self { pool, location };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Where the store is, for errors: `postgres://USER@HOST:PORT/DB`.
+    pub(crate) fn location(&self) -> &Path {
+        &self.location
+    }
+
+    fn failure(&self, f: Failure) -> StoreError {
+        match f {
+            Failure::Db(e) => self.pg(&e),
+            Failure::Gone => StoreError::Postgres {
+                location: self.location.display().to_string(),
+                detail: "the connection task ended".to_owned(),
+            },
+        }
+    }
+
+    fn pg(&self, e: &tokio_postgres::Error) -> StoreError {
+        StoreError::from_pg(&self.location.to_string_lossy(), e)
+    }
+
+    /// Creates the schema if the database has none, under the migration lock; refuses a
+    /// schema newer than this build's.
+    fn migrate(&self) -> Result<(), StoreError> {
+        let conn = self.pool.take().map_err(|f| self.failure(f))?;
+        let run = |sql: &str| conn.batch(sql).map_err(|e| self.pg(&e));
+        run(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+        let created = (|| {
+            let found = conn
+                .rows("SELECT to_regclass('keyhold_schema') IS NOT NULL", &[])
+                .map_err(|e| self.pg(&e))?;
+            let exists = found.first().and_then(|r| r.get::<bool>(0).ok());
+            if exists != Some(true) {
+                run(&format!(
+                    "BEGIN; {} INSERT INTO keyhold_schema (id, version) VALUES (0, {}); COMMIT;",
+                    pg_schema::SCHEMA,
+                    migrations::LATEST
+                ))?;
+            }
+            let found = self.version_on(&conn)?;
+            if found > migrations::LATEST {
+                return Err(StoreError::NewerSchema {
+                    path: self.location.clone(),
+                    found,
+                    supported: migrations::LATEST,
+                });
+            }
+            Ok(())
+        })();
+        let unlocked = run(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
+        created.and(unlocked)
+    }
+
+    fn version_on(&self, conn: &crate::pg::PgConn) -> Result<u32, StoreError> {
+        let rows = conn
+            .rows("SELECT version FROM keyhold_schema WHERE id = 0", &[])
+            .map_err(|e| self.pg(&e))?;
+        let version = rows.first().and_then(|r| r.get::<u32>(0).ok());
+        version.ok_or_else(|| StoreError::BadValue {
+            path: self.location.clone(),
+            column: "keyhold_schema.version",
+        })
+    }
+
+    /// The schema version.
+    pub(crate) fn schema_version(&self) -> Result<u32, StoreError> {
+        let conn = self.pool.take().map_err(|f| self.failure(f))?;
+        self.version_on(&conn)
+    }
+
+    /// Runs `f` in a transaction: a write holds the write lock from its first statement to
+    /// its commit and moves the change mark; a read sees one snapshot. It commits if `f`
+    /// returns `Ok` and rolls back, leaving nothing behind, if `f` returns `Err` or panics.
+    pub(crate) fn transaction<T, E: From<StoreError>>(
+        &self,
+        write: bool,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        /// Rolls the transaction back unless it committed (an error, or a panic in `f`).
+        struct Open<'c>(&'c crate::pg::PgConn, bool);
+        impl Drop for Open<'_> {
+            fn drop(&mut self) {
+                if !self.1 {
+                    let _ = self.0.batch("ROLLBACK");
+                }
+            }
+        }
+        let conn = self.pool.take().map_err(|f| self.failure(f))?;
+        let begin = if write {
+            format!(
+                "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+            )
+        } else {
+            "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY".to_owned()
+        };
+        conn.batch(&begin).map_err(|e| self.pg(&e))?;
+        let mut open = Open(&conn, false);
+        let tx = Tx::postgres(&conn, &self.location);
+        let out = f(&tx)?;
+        if write {
+            tx.exec("UPDATE writes SET version = version + 1 WHERE id = 0", &[])?;
+        }
+        conn.batch("COMMIT").map_err(|e| self.pg(&e))?;
+        open.1 = true;
+        Ok(out)
+    }
+
+    /// One statement outside any transaction, its first row read by `f`.
+    fn first<T>(
+        &self,
+        sql: &str,
+        params: &[crate::sql::Value],
+        f: impl FnOnce(Option<&Row>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = self.pool.take().map_err(|f| self.failure(f))?;
+        let rows = conn.rows(sql, params).map_err(|e| self.pg(&e))?;
+        f(rows.first())
+    }
+
+    /// The change mark now: the `writes` counter, which every committed write moves.
+    pub(crate) fn changes(&self) -> Result<ChangeMark, StoreError> {
+        let version = self.counter("SELECT version FROM writes WHERE id = 0", "writes.version")?;
+        Ok(ChangeMark {
+            data_version: version,
+            own_writes: 0,
+        })
+    }
+
+    /// The standing counter now.
+    pub(crate) fn standing_now(&self) -> Result<Standing, StoreError> {
+        let version = self.counter(
+            "SELECT version FROM standing WHERE id = 0",
+            "standing.version",
+        )?;
+        Ok(Standing(version))
+    }
+
+    fn counter(&self, sql: &str, column: &'static str) -> Result<i64, StoreError> {
+        let bad = || StoreError::BadValue {
+            path: self.location.clone(),
+            column,
+        };
+        self.first(sql, &[], |r| {
+            r.and_then(|r| r.get::<i64>(0).ok()).ok_or_else(bad)
+        })
+    }
+
+    /// The facts verification needs about key `jti`, and the standing they were read at, in
+    /// one statement (see the SQLite backend's `key_standing`).
+    pub(crate) fn key_standing<T>(
+        &self,
+        jti: &str,
+        f: impl FnOnce(Standing, Option<KeyStanding<'_>>) -> T,
+    ) -> Result<T, StoreError> {
+        let sql = format!(
+            "SELECT (SELECT version FROM standing WHERE id = 0), {STANDING_COLUMNS}
+             FROM (SELECT 1) AS one LEFT JOIN api_keys k ON k.jti = ?1 LEFT JOIN workspaces w ON w.id = k.workspace",
+        );
+        let bad = |m: crate::sql::Mismatch| StoreError::BadValue {
+            path: self.location.clone(),
+            column: m.0,
+        };
+        self.first(&sql, values![jti], |row| {
+            let row = row.ok_or(bad(crate::sql::Mismatch("standing.version")))?;
+            let standing = Standing(row.get(0).map_err(bad)?);
+            Ok(f(
+                standing,
+                crate::key_rows::standing_of(row, 1).map_err(bad)?,
+            ))
+        })
+    }
+}

@@ -1,5 +1,6 @@
-//! keyhold's storage layer: one SQLite file in WAL mode, versioned migrations, and a narrow,
-//! typed interface. Every public operation runs inside one transaction; SQL appears nowhere
+//! keyhold's storage layer: one SQLite file in WAL mode (the embedded default) or a
+//! PostgreSQL database several processes share, versioned schemas, and a narrow, typed
+//! interface whose statements are written once for both. Every public operation runs inside one transaction; SQL appears nowhere
 //! else in keyhold, and neither does any SQLite mechanism: whether anything changed since a
 //! moment is told by opaque marks ([`Store::changes`], [`Store::standing_now`]).
 //!

@@ -161,6 +161,12 @@ fn has(toks: &[Tok], words: &[&str]) -> bool {
         .any(|t| t.quote == 0 && words.contains(&t.w.as_str()))
 }
 
+/// The words of `text` as the parser reads them for verbs: filler ("just", "a", "please")
+/// left out, so "turn just a key off" has `off` within reach of `turn`.
+pub(crate) fn verb_words(text: &str, work: &Work) -> Vec<Tok> {
+    strip(words(text, work), work)
+}
+
 /// The intent of the (already capped) sentence.
 pub(crate) fn parse_text(text: &str, work: &Work) -> Intent {
     let all = words(text, work);

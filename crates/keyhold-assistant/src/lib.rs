@@ -216,8 +216,9 @@ pub fn parse_counted(sentence: &str) -> (Intent, usize) {
 }
 
 /// Whether `sentence` names a destructive verb (revoke, disable, deactivate, kill,
-/// invalidate, rotate, "turn/switch/shut … off" with `off` within the next five words, "shut
-/// down", or an accepted typo of one), as [`parse`] reads it, quoted words included. Without
+/// invalidate, rotate, "turn/switch/shut … off" with `off` within the next five words that
+/// are not filler, "shut down", or an accepted typo of one), as [`parse`] reads it, quoted
+/// words included. Without
 /// one, [`parse`] never returns a destructive intent. Past tenses ("revoked") tell of something
 /// done and are not destructive verbs.
 pub fn names_destructive_verb(sentence: &str) -> bool {
@@ -225,7 +226,7 @@ pub fn names_destructive_verb(sentence: &str) -> bool {
         return false;
     }
     let work = words::Work::default();
-    let toks = words::words(sentence, &work);
+    let toks = intent::verb_words(sentence, &work);
     (0..toks.len()).any(|i| words::destructive_at(&toks, i))
 }
 

@@ -309,17 +309,19 @@ impl Sqlite {
         f: impl FnOnce(Standing, Option<KeyStanding<'_>>) -> T,
     ) -> Result<T, StoreError> {
         self.with_reader(|c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT (SELECT version FROM standing), {STANDING_COLUMNS}
-                 FROM (SELECT 1) LEFT JOIN api_keys k ON k.jti = ?1 LEFT JOIN workspaces w ON w.id = k.workspace",
-            ))?;
+            let mut stmt = c.prepare_cached(KEY_STANDING)?;
             stmt.query_row([jti], |r| Ok(f(Standing(r.get(0)?), standing_from(r, 1)?)))
         })
     }
 }
 
-pub(crate) const STANDING_COLUMNS: &str = "k.workspace, k.revoked_at_ms, k.mint_seq, k.last_used_at, k.mac, \
-     w.id, w.revoked_all_seq, w.mac";
+/// The standing counter and a key's standing (the key `?1`, its workspace), in one row
+/// whether or not the key exists: the statement of every verification, on both backends.
+pub(crate) const KEY_STANDING: &str = "SELECT (SELECT version FROM standing WHERE id = 0), \
+     k.workspace, k.revoked_at_ms, k.mint_seq, k.last_used_at, k.mac, \
+     w.id, w.revoked_all_seq, w.mac \
+     FROM (SELECT 1) AS one LEFT JOIN api_keys k ON k.jti = ?1 \
+     LEFT JOIN workspaces w ON w.id = k.workspace";
 
 fn standing_from<'r>(
     r: &'r rusqlite::Row<'r>,
@@ -346,7 +348,7 @@ fn standing_from<'r>(
     }))
 }
 
-/// [`KeyStanding`] from `r`'s columns starting at `at` (in [`STANDING_COLUMNS`]' order),
+/// [`KeyStanding`] from `r`'s columns starting at `at` (in [`KEY_STANDING`]'s order),
 /// borrowed from the row; `None` when there is no key row, or its workspace row is gone.
 pub(crate) fn standing_of(r: &Row, at: usize) -> Result<Option<KeyStanding<'_>>, Mismatch> {
     let (Some(workspace), Some(_)) = (r.text_ref(at)?, r.text_ref(at + 5)?) else {

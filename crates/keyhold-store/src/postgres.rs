@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::changes::{ChangeMark, Standing};
-use crate::key_rows::{KeyStanding, STANDING_COLUMNS};
+use crate::key_rows::{KEY_STANDING, KeyStanding};
 use crate::pg::{Failure, PgPool};
 use crate::sql::{Row, values};
 use crate::{StoreError, Tx, migrations, pg_schema};
@@ -228,21 +228,17 @@ impl Postgres {
     }
 
     /// The facts verification needs about key `jti`, and the standing they were read at, in
-    /// one statement (see the SQLite backend's `key_standing`).
+    /// one statement, the same as on SQLite.
     pub(crate) fn key_standing<T>(
         &self,
         jti: &str,
         f: impl FnOnce(Standing, Option<KeyStanding<'_>>) -> T,
     ) -> Result<T, StoreError> {
-        let sql = format!(
-            "SELECT (SELECT version FROM standing WHERE id = 0), {STANDING_COLUMNS}
-             FROM (SELECT 1) AS one LEFT JOIN api_keys k ON k.jti = ?1 LEFT JOIN workspaces w ON w.id = k.workspace",
-        );
         let bad = |m: crate::sql::Mismatch| StoreError::BadValue {
             path: self.location.clone(),
             column: m.0,
         };
-        self.first(&sql, values![jti], |row| {
+        self.first(KEY_STANDING, values![jti], |row| {
             let row = row.ok_or(bad(crate::sql::Mismatch("standing.version")))?;
             let standing = Standing(row.get(0).map_err(bad)?);
             Ok(f(

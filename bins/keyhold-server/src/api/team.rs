@@ -27,16 +27,11 @@ pub async fn route<'a>(
     match route.op {
         Op::SignIn => sign_in(app, origin, req).await,
         Op::SignOut => {
-            let token = session_token(app, &req).map(|t| keyhold::Zeroizing::new(t.to_owned()));
-            let token = token.ok_or(Failure::from(Error::Access(
-                keyhold::access::AccessError::SessionInvalid,
-            )))?;
+            let token = cookie_session(app, &req)?;
             // Signing out changes something: the session and its CSRF token are checked first
             // (a request that also carries a bearer key is not a session's).
             let checked = super::auth::session(app, &req, &origin, seen).await?;
-            checked.ok_or(Failure::from(Error::Access(
-                keyhold::access::AccessError::SessionInvalid,
-            )))?;
+            checked.ok_or_else(session_invalid)?;
             blocking(move || kh.sign_out(&token, &origin)).await?;
             Ok(Answer::Cookie(
                 StatusCode::OK,
@@ -45,10 +40,7 @@ pub async fn route<'a>(
             ))
         }
         Op::CurrentSession => {
-            let token = session_token(app, &req).map(|t| keyhold::Zeroizing::new(t.to_owned()));
-            let token = token.ok_or(Failure::from(Error::Access(
-                keyhold::access::AccessError::SessionInvalid,
-            )))?;
+            let token = cookie_session(app, &req)?;
             let current = blocking(move || kh.current_session(&token)).await?;
             // EXPOSE: the session's CSRF token, to the page that holds its cookie.
             Ok(Answer::secret(StatusCode::OK, &current))
@@ -71,6 +63,21 @@ pub async fn route<'a>(
         }
         _ => members(app, origin, req, (route, params), seen).await,
     }
+}
+
+/// The refusal of a request that has no session.
+fn session_invalid() -> Failure {
+    Failure::from(Error::Access(keyhold::access::AccessError::SessionInvalid))
+}
+
+/// The request's session token, copied into memory that is wiped, or `session_invalid`.
+fn cookie_session(
+    app: &App,
+    req: &Request<Incoming>,
+) -> Result<keyhold::Zeroizing<String>, Failure> {
+    session_token(app, req)
+        .map(|t| keyhold::Zeroizing::new(t.to_owned()))
+        .ok_or_else(session_invalid)
 }
 
 /// The member routes, as a member's session or a key.

@@ -107,7 +107,8 @@ fn row_from(r: &Row) -> Result<AuditRow, Mismatch> {
 const COLUMNS: &str = "seq, time_ms, workspace, action, actor, key_id, outcome, event, prev, hash";
 
 /// How many rows [`Tx::for_each_audit_row`] reads at a time.
-const PAGE: usize = 512;
+/// How many audit rows [`Tx::for_each_audit_row`] reads per statement.
+pub const AUDIT_STREAM_PAGE: usize = 512;
 
 impl Tx<'_> {
     /// The newest row's `(seq, hash)`, or `None` for an empty log.
@@ -190,14 +191,14 @@ impl Tx<'_> {
         // Every `seq` is above 0 (the schema checks it).
         let mut after = 0_u64;
         loop {
-            let page = self.rows(&sql, values![after, PAGE], row_from)?;
+            let page = self.rows(&sql, values![after, AUDIT_STREAM_PAGE], row_from)?;
             for row in &page {
                 if !f(&row.view()) {
                     return Ok(());
                 }
             }
             match page.last() {
-                Some(last) if page.len() == PAGE => after = last.seq,
+                Some(last) if page.len() == AUDIT_STREAM_PAGE => after = last.seq,
                 _ => return Ok(()),
             }
         }
@@ -208,63 +209,5 @@ impl Tx<'_> {
         // A count always answers one row; without one, the log is empty.
         let n = self.row("SELECT COUNT(*) FROM audit_log", &[], |r| r.get::<u64>(0))?;
         Ok(n.unwrap_or(0))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{AuditRow, PAGE};
-    use crate::Store;
-
-    fn row(seq: u64) -> AuditRow {
-        AuditRow {
-            seq,
-            time_ms: 1,
-            workspace: None,
-            action: "a".into(),
-            actor: "b".into(),
-            key_id: None,
-            outcome: "success".into(),
-            event: seq.to_be_bytes().to_vec(),
-            prev: vec![0; 32],
-            hash: vec![1; 32],
-        }
-    }
-
-    #[test]
-    fn the_stream_crosses_pages_in_order_and_stops_on_any_page() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::create(&dir.path().join("keyhold.db")).expect("create");
-        let total = u64::try_from(2 * PAGE + 1).expect("small");
-        let rows: Vec<AuditRow> = (1..=total).map(row).collect();
-        store.write(|tx| tx.append_audit(&rows)).expect("append");
-
-        let mut seen = Vec::new();
-        store
-            .read(|tx| {
-                tx.for_each_audit_row(|v| {
-                    seen.push((v.seq, v.event.to_vec()));
-                    true
-                })
-            })
-            .expect("stream");
-        let all: Vec<_> = rows.iter().map(|r| (r.seq, r.event.clone())).collect();
-        assert_eq!(seen, all, "every row once, in order, across three pages");
-
-        let stop = u64::try_from(PAGE + 1).expect("small");
-        let mut visited = Vec::new();
-        store
-            .read(|tx| {
-                tx.for_each_audit_row(|v| {
-                    visited.push(v.seq);
-                    v.seq < stop
-                })
-            })
-            .expect("stream");
-        assert_eq!(
-            visited,
-            (1..=stop).collect::<Vec<_>>(),
-            "stops within the second page"
-        );
     }
 }

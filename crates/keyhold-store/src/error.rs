@@ -81,7 +81,7 @@ impl StoreError {
         use tokio_postgres::error::SqlState;
         let detail = e
             .as_db_error()
-            .map_or_else(|| e.to_string(), |d| d.message().to_owned());
+            .map_or_else(|| e.to_string(), constraint_detail);
         match e.code() {
             Some(c)
                 if *c == SqlState::UNIQUE_VIOLATION
@@ -139,4 +139,23 @@ impl StoreError {
             },
         }
     }
+}
+
+/// A violated constraint named as SQLite names it (`workspaces.name`, from PostgreSQL's
+/// `workspaces_name_key`), with PostgreSQL's message; never the row's values.
+fn constraint_detail(d: &tokio_postgres::error::DbError) -> String {
+    let (Some(table), Some(name)) = (d.table(), d.constraint()) else {
+        return d.message().to_owned();
+    };
+    let columns = name
+        .strip_prefix(table)
+        .and_then(|n| n.strip_prefix('_'))
+        .map(|n| {
+            ["_pkey", "_key", "_fkey", "_check"]
+                .iter()
+                .find_map(|s| n.strip_suffix(s))
+                .unwrap_or(n)
+        })
+        .unwrap_or(name);
+    format!("{}: {table}.{columns}", d.message())
 }

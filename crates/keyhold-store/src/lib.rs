@@ -32,7 +32,7 @@ use std::time::Duration;
 use postgres::Postgres;
 use sqlite::Sqlite;
 
-pub use audit::{AuditFilter, AuditRow, AuditRowView};
+pub use audit::{AUDIT_STREAM_PAGE, AuditFilter, AuditRow, AuditRowView};
 pub use changes::{ChangeMark, Standing};
 pub use confirmations::{ConfirmationRow, Taken};
 pub use connection_rows::ConnectionRow;

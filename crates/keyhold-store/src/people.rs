@@ -314,8 +314,8 @@ impl Tx<'_> {
     ) -> Result<Vec<MemberRow>, StoreError> {
         self.rows(
             &format!(
-                "SELECT {MEMBER} FROM members WHERE (?1 IS NULL OR workspace = ?1) \
-                 AND (?2 IS NULL OR email = ?2) ORDER BY workspace, email"
+                "SELECT {MEMBER} FROM members WHERE (CAST(?1 AS TEXT) IS NULL OR workspace = ?1) \
+                 AND (CAST(?2 AS TEXT) IS NULL OR email = ?2) ORDER BY workspace, email"
             ),
             values![workspace, email],
             member_from_row,

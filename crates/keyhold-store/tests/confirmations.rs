@@ -4,12 +4,13 @@
 #![allow(clippy::expect_used)]
 
 use keyhold_store::{ConfirmationRow, Store, StoreError, Taken, Tx};
-use tempfile::TempDir;
 
-fn store() -> (TempDir, Store) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::create(&dir.path().join("keyhold.db")).expect("create");
-    (dir, store)
+#[allow(dead_code)] // each test file uses a part of the fixture
+mod common;
+use common::Fixture;
+
+fn store(fx: &Fixture) -> Store {
+    fx.store()
 }
 
 fn write<T>(store: &Store, f: impl FnOnce(&Tx<'_>) -> Result<T, StoreError>) -> T {
@@ -27,9 +28,8 @@ fn row(id: &str, expires_at: i64) -> ConfirmationRow {
     }
 }
 
-#[test]
-fn a_confirmation_is_taken_once_whole_and_only_by_its_caller() {
-    let (_dir, store) = store();
+fn a_confirmation_is_taken_once_whole_and_only_by_its_caller(fx: &Fixture) {
+    let store = store(fx);
     write(&store, |tx| tx.insert_confirmation(&row("c1", 100), 50));
     write(&store, |tx| tx.insert_confirmation(&row("c2", 100), 50));
     // Another caller finds it, but leaves it.
@@ -45,9 +45,8 @@ fn a_confirmation_is_taken_once_whole_and_only_by_its_caller() {
     assert_eq!(c2, Taken::Row(row("c2", 100)));
 }
 
-#[test]
-fn adding_or_taking_one_drops_those_expired_and_keeps_the_rest() {
-    let (_dir, store) = store();
+fn adding_or_taking_one_drops_those_expired_and_keeps_the_rest(fx: &Fixture) {
+    let store = store(fx);
     write(&store, |tx| tx.insert_confirmation(&row("old", 10), 5));
     write(&store, |tx| tx.insert_confirmation(&row("live", 30), 5));
     write(&store, |tx| tx.insert_confirmation(&row("new", 60), 20));
@@ -62,9 +61,8 @@ fn adding_or_taking_one_drops_those_expired_and_keeps_the_rest() {
     assert!(matches!(new, Taken::Row(_)));
 }
 
-#[test]
-fn a_rolled_back_take_leaves_the_confirmation() {
-    let (_dir, store) = store();
+fn a_rolled_back_take_leaves_the_confirmation(fx: &Fixture) {
+    let store = store(fx);
     write(&store, |tx| tx.insert_confirmation(&row("c1", 100), 50));
     let failed: Result<(), StoreError> = store.write(|tx| {
         assert!(matches!(
@@ -80,9 +78,10 @@ fn a_rolled_back_take_leaves_the_confirmation() {
 
 #[test]
 fn a_store_of_the_previous_schema_gains_confirmations_when_opened() {
-    let (dir, store) = store();
+    let fx = Fixture::sqlite();
+    let store = store(&fx);
     drop(store);
-    let path = dir.path().join("keyhold.db");
+    let path = fx.db_path();
     let c = rusqlite::Connection::open(&path).expect("sqlite");
     c.execute_batch(concat!(
         "DROP TABLE workspace_policies; DROP TABLE sign_in_failures; DROP TABLE enrolments; ",
@@ -95,3 +94,9 @@ fn a_store_of_the_previous_schema_gains_confirmations_when_opened() {
     assert_eq!(store.schema_version().expect("version"), 8);
     write(&store, |tx| tx.insert_confirmation(&row("c1", 100), 50));
 }
+
+contract!(
+    a_confirmation_is_taken_once_whole_and_only_by_its_caller,
+    adding_or_taking_one_drops_those_expired_and_keeps_the_rest,
+    a_rolled_back_take_leaves_the_confirmation,
+);

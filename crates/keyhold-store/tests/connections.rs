@@ -6,11 +6,13 @@
 use keyhold_store::{
     ConnectionRow, KekRow, KekState, RecordKey, RecordRow, Store, StoreError, Tx, WorkspaceRow,
 };
-use tempfile::TempDir;
 
-fn store() -> (TempDir, Store) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::create(&dir.path().join("keyhold.db")).expect("create");
+#[allow(dead_code)] // each test file uses a part of the fixture
+mod common;
+use common::Fixture;
+
+fn store(fx: &Fixture) -> Store {
+    let store = fx.store();
     store
         .write(|tx| {
             tx.insert_workspace(&WorkspaceRow {
@@ -23,7 +25,7 @@ fn store() -> (TempDir, Store) {
             })
         })
         .expect("workspace");
-    (dir, store)
+    store
 }
 
 fn write<T>(store: &Store, f: impl FnOnce(&Tx<'_>) -> Result<T, StoreError>) -> T {
@@ -48,9 +50,8 @@ fn row(id: &str, name: &str) -> ConnectionRow {
     }
 }
 
-#[test]
-fn a_name_is_taken_once_per_workspace_and_a_transition_rewrites_the_row() {
-    let (_dir, store) = store();
+fn a_name_is_taken_once_per_workspace_and_a_transition_rewrites_the_row(fx: &Fixture) {
+    let store = store(fx);
     assert!(write(&store, |tx| tx.insert_connection(&row("con_1", "orders"))));
     assert!(!write(&store, |tx| tx.insert_connection(&row("con_2", "orders"))));
     let mut r = write(&store, |tx| tx.connection("ws_1", "orders")).expect("row");
@@ -71,9 +72,8 @@ fn a_name_is_taken_once_per_workspace_and_a_transition_rewrites_the_row() {
     assert!(write(&store, |tx| tx.connection("ws_1", "orders")).is_none());
 }
 
-#[test]
-fn a_due_rotation_is_claimed_by_one_runner_and_a_lease_held_by_one_holder() {
-    let (_dir, store) = store();
+fn a_due_rotation_is_claimed_by_one_runner_and_a_lease_held_by_one_holder(fx: &Fixture) {
+    let store = store(fx);
     let mut r = row("con_1", "orders");
     r.next_rotation_at = Some(100);
     // A schedule without a period (an edited row: every write sets both) is never due.
@@ -129,9 +129,8 @@ fn a_due_rotation_is_claimed_by_one_runner_and_a_lease_held_by_one_holder() {
     assert!(write(&store, |tx| tx.take_connection_lease("con_1", "e", 71, 131)));
 }
 
-#[test]
-fn credentials_are_found_and_deleted_by_prefix_and_last_use_only_moves_forward() {
-    let (_dir, store) = store();
+fn credentials_are_found_and_deleted_by_prefix_and_last_use_only_moves_forward(fx: &Fixture) {
+    let store = store(fx);
     write(&store, |tx| tx.insert_connection(&row("con_1", "orders")));
     let kek = KekRow {
         id: 1,
@@ -176,9 +175,10 @@ fn credentials_are_found_and_deleted_by_prefix_and_last_use_only_moves_forward()
 
 #[test]
 fn a_store_of_the_previous_schema_gains_connections_when_opened() {
-    let (dir, store) = store();
+    let fx = Fixture::sqlite();
+    let store = store(&fx);
     drop(store);
-    let path = dir.path().join("keyhold.db");
+    let path = fx.db_path();
     let c = rusqlite::Connection::open(&path).expect("sqlite");
     c.execute_batch(concat!(
         "DROP TABLE workspace_policies; DROP TABLE sign_in_failures; DROP TABLE enrolments; ",
@@ -192,3 +192,24 @@ fn a_store_of_the_previous_schema_gains_connections_when_opened() {
     assert_eq!(store.pending_upgrade().expect("pending"), None);
     assert!(write(&store, |tx| tx.insert_connection(&row("con_1", "orders"))));
 }
+
+fn a_schedule_read_as_none_is_claimed_only_while_it_is_still_none(fx: &Fixture) {
+    let store = store(fx);
+    assert!(write(&store, |tx| tx.insert_connection(&row("con_1", "orders"))));
+    let claim = |seen, next| write(&store, |tx| tx.claim_rotation("con_1", seen, next, 0));
+    assert!(!claim(Some(100), Some(130)), "the schedule is not 100");
+    assert!(
+        claim(None, Some(130)),
+        "NULL matches a schedule read as none"
+    );
+    assert!(!claim(None, Some(160)), "no longer none");
+    assert!(claim(Some(130), None), "back to none");
+    assert!(claim(None, None));
+}
+
+contract!(
+    a_schedule_read_as_none_is_claimed_only_while_it_is_still_none,
+    a_name_is_taken_once_per_workspace_and_a_transition_rewrites_the_row,
+    a_due_rotation_is_claimed_by_one_runner_and_a_lease_held_by_one_holder,
+    credentials_are_found_and_deleted_by_prefix_and_last_use_only_moves_forward,
+);

@@ -6,11 +6,13 @@
 use keyhold_store::{
     EnrolmentRow, MemberRow, PersonRow, PolicyRow, SessionRow, Store, StoreError, Tx, WorkspaceRow,
 };
-use tempfile::TempDir;
 
-fn store() -> (TempDir, Store) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::create(&dir.path().join("keyhold.db")).expect("create");
+#[allow(dead_code)] // each test file uses a part of the fixture
+mod common;
+use common::Fixture;
+
+fn store(fx: &Fixture) -> Store {
+    let store = fx.store();
     for (id, name) in [("ws_1", "default"), ("ws_2", "other")] {
         store
             .write(|tx| {
@@ -24,7 +26,7 @@ fn store() -> (TempDir, Store) {
             })
             .expect("workspace");
     }
-    (dir, store)
+    store
 }
 
 fn write<T>(store: &Store, f: impl FnOnce(&Tx<'_>) -> Result<T, StoreError>) -> T {
@@ -70,9 +72,8 @@ fn session(id: &str, ws: &str, email: &str, created: i64) -> SessionRow {
     }
 }
 
-#[test]
-fn a_person_belongs_to_workspaces_with_a_role_in_each() {
-    let (_dir, store) = store();
+fn a_person_belongs_to_workspaces_with_a_role_in_each(fx: &Fixture) {
+    let store = store(fx);
     write(&store, |tx| tx.put_person(&person("ann@team.com")));
     assert!(write(&store, |tx| tx.insert_member(&member(
         "ws_1",
@@ -116,9 +117,8 @@ fn a_person_belongs_to_workspaces_with_a_role_in_each() {
     );
 }
 
-#[test]
-fn sessions_end_with_their_membership_and_at_their_absolute_lifetime() {
-    let (_dir, store) = store();
+fn sessions_end_with_their_membership_and_at_their_absolute_lifetime(fx: &Fixture) {
+    let store = store(fx);
     write(&store, |tx| tx.put_person(&person("ann@team.com")));
     write(&store, |tx| {
         tx.insert_member(&member("ws_1", "ann@team.com", "admin"))
@@ -157,9 +157,8 @@ fn sessions_end_with_their_membership_and_at_their_absolute_lifetime() {
     );
 }
 
-#[test]
-fn an_enrolment_code_is_taken_once_and_a_new_one_replaces_the_old() {
-    let (_dir, store) = store();
+fn an_enrolment_code_is_taken_once_and_a_new_one_replaces_the_old(fx: &Fixture) {
+    let store = store(fx);
     let code = |id: &str, expires_at| EnrolmentRow {
         id: id.into(),
         email: "ann@team.com".into(),
@@ -181,9 +180,8 @@ fn an_enrolment_code_is_taken_once_and_a_new_one_replaces_the_old() {
     assert_eq!(write(&store, |tx| tx.take_enrolment("e2")), None, "used");
 }
 
-#[test]
-fn failures_count_and_clear_and_policies_are_set_whole() {
-    let (_dir, store) = store();
+fn failures_count_and_clear_and_policies_are_set_whole(fx: &Fixture) {
+    let store = store(fx);
     assert_eq!(
         write(&store, |tx| tx.failures("account:ann@team.com")),
         (0, 0)
@@ -214,9 +212,10 @@ fn failures_count_and_clear_and_policies_are_set_whole() {
 
 #[test]
 fn a_store_of_the_previous_schema_gains_the_team_tables_when_opened() {
-    let (dir, store) = store();
+    let fx = Fixture::sqlite();
+    let store = store(&fx);
     drop(store);
-    let path = dir.path().join("keyhold.db");
+    let path = fx.db_path();
     let c = rusqlite::Connection::open(&path).expect("sqlite");
     c.execute_batch(concat!(
         "DROP TABLE workspace_policies; DROP TABLE sign_in_failures; DROP TABLE enrolments; ",
@@ -228,3 +227,10 @@ fn a_store_of_the_previous_schema_gains_the_team_tables_when_opened() {
     assert_eq!(store.schema_version().expect("version"), 8);
     write(&store, |tx| tx.put_person(&person("ann@team.com")));
 }
+
+contract!(
+    a_person_belongs_to_workspaces_with_a_role_in_each,
+    sessions_end_with_their_membership_and_at_their_absolute_lifetime,
+    an_enrolment_code_is_taken_once_and_a_new_one_replaces_the_old,
+    failures_count_and_clear_and_policies_are_set_whole,
+);

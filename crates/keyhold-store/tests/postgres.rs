@@ -5,50 +5,9 @@
 
 use keyhold_store::{RecordKey, RecordRow, Store, StoreError, WorkspaceRow};
 
-fn var(name: &str) -> String {
-    match std::env::var(name) {
-        Ok(v) if !v.is_empty() => v,
-        _ => panic!(
-            "{name} is not set: run the tests with scripts/test, or start a server with \
-             `scripts/pg-cluster start DIR` and `set -a; . DIR/env; set +a` first"
-        ),
-    }
-}
-
-/// A fresh, empty database on the test server: its URL (no password) and the password.
-fn database() -> (String, String) {
-    let (host, port, user) = (
-        var("KEYHOLD_TEST_PG_HOST"),
-        var("KEYHOLD_TEST_PG_PORT"),
-        var("KEYHOLD_TEST_PG_USER"),
-    );
-    let password = std::fs::read_to_string(var("KEYHOLD_TEST_PG_PASSWORD_FILE"))
-        .expect("password file")
-        .trim()
-        .to_owned();
-    let name = format!(
-        "kh_store_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    let mut admin = postgres::Config::new();
-    admin
-        .host(&host)
-        .port(port.parse().unwrap())
-        .user(&user)
-        .password(&password)
-        .dbname("postgres");
-    let mut client = admin
-        .connect(postgres::NoTls)
-        .expect("the superuser logs in");
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .expect("create database");
-    (format!("postgres://{user}@{host}:{port}/{name}"), password)
-}
+#[allow(dead_code)] // each test file uses a part of the fixture
+mod common;
+use common::database;
 
 fn workspace(id: &str) -> WorkspaceRow {
     WorkspaceRow {

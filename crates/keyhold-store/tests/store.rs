@@ -8,10 +8,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use keyhold_store::{
-    APPLICATION_ID, ApiKeyRow, AuditFilter, AuditRow, KekRow, KekState, RecordKey, RecordRow,
-    SigningKeyRow, SigningKeyState, Store, StoreError, Tx, WorkspaceRow,
+    APPLICATION_ID, AUDIT_STREAM_PAGE, ApiKeyRow, AuditFilter, AuditRow, KekRow, KekState,
+    RecordKey, RecordRow, SigningKeyRow, SigningKeyState, Store, StoreError, Tx, WorkspaceRow,
 };
 use tempfile::TempDir;
+
+#[allow(dead_code)] // each test file uses a part of the fixture
+mod common;
+use common::Fixture;
 
 /// The schema version this build creates.
 const LATEST: u32 = 8;
@@ -619,9 +623,8 @@ fn upgrade_applies_the_migration_and_the_callers_work_together() {
 
 // --- Store: transactions ----------------------------------------------------------------------
 
-#[test]
-fn meta_values_are_set_replaced_and_deleted() {
-    let (_dir, store) = new_store();
+fn meta_values_are_set_replaced_and_deleted(fx: &Fixture) {
+    let store = fx.store();
     assert_eq!(read(&store, |tx| tx.meta("k")), None);
     let m0 = store.changes().expect("mark");
     write(&store, |tx| tx.set_meta("k", b"one"));
@@ -645,9 +648,8 @@ fn meta_values_are_set_replaced_and_deleted() {
     );
 }
 
-#[test]
-fn the_change_mark_moves_on_committed_writes_only() {
-    let (dir, store) = new_store();
+fn the_change_mark_moves_on_committed_writes_only(fx: &Fixture) {
+    let store = fx.store();
     let m0 = store.changes().expect("mark");
     assert_eq!(store.changes().expect("mark"), m0, "stable while idle");
     write(&store, |tx| tx.set_meta("a", b"1"));
@@ -670,18 +672,15 @@ fn the_change_mark_moves_on_committed_writes_only() {
         .expect("aside");
     let m2 = store.changes().expect("mark");
     assert_ne!(m2, m1, "a write aside is");
-    write(&Store::open(&db_path(&dir)).expect("open"), |tx| {
-        tx.set_meta("c", b"1")
-    });
+    write(&fx.open(), |tx| tx.set_meta("c", b"1"));
     assert_ne!(store.changes().expect("mark"), m2, "another handle's is");
 }
 
-#[test]
-fn a_write_whose_closure_fails_leaves_nothing_behind() {
-    let (_dir, store) = new_store();
+fn a_write_whose_closure_fails_leaves_nothing_behind(fx: &Fixture) {
+    let store = fx.store();
     write(&store, |tx| tx.set_meta("before", b"1"));
     let m0 = store.changes().expect("mark");
-    let s0 = standing(&store);
+    let s0 = fx.standing(&store);
     let result = store.write(|tx| -> Result<(), Abort> {
         tx.set_meta("before", b"changed")?;
         tx.set_meta("new", b"1")?;
@@ -707,13 +706,12 @@ fn a_write_whose_closure_fails_leaves_nothing_behind() {
         assert_eq!(tx.audit_count()?, 0);
         Ok(())
     });
-    assert_eq!(standing(&store), s0);
+    assert_eq!(fx.standing(&store), s0);
     assert_eq!(store.changes().expect("mark"), m0, "nothing committed");
 }
 
-#[test]
-fn a_panic_inside_write_rolls_back_and_the_store_stays_usable() {
-    let (_dir, store) = new_store();
+fn a_panic_inside_write_rolls_back_and_the_store_stays_usable(fx: &Fixture) {
+    let store = fx.store();
     let m0 = store.changes().expect("mark");
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         store.write(|tx| -> Result<(), StoreError> {
@@ -731,9 +729,8 @@ fn a_panic_inside_write_rolls_back_and_the_store_stays_usable() {
     assert_ne!(store.changes().expect("mark"), m0);
 }
 
-#[test]
-fn a_read_closure_error_is_passed_through() {
-    let (_dir, store) = new_store();
+fn a_read_closure_error_is_passed_through(fx: &Fixture) {
+    let store = fx.store();
     write(&store, |tx| tx.set_meta("k", b"v"));
     let result = store.read(|tx| -> Result<(), Abort> {
         assert_eq!(tx.meta("k")?, Some(b"v".to_vec()));
@@ -743,9 +740,8 @@ fn a_read_closure_error_is_passed_through() {
     assert_eq!(read(&store, |tx| tx.meta("k")), Some(b"v".to_vec()));
 }
 
-#[test]
-fn write_aside_commits_rolls_back_and_is_seen_by_the_main_connection() {
-    let (_dir, store) = new_store();
+fn write_aside_commits_rolls_back_and_is_seen_by_the_main_connection(fx: &Fixture) {
+    let store = fx.store();
     let d0 = store.changes().expect("mark");
     let n = store
         .write_aside(|tx| {
@@ -774,9 +770,8 @@ fn write_aside_commits_rolls_back_and_is_seen_by_the_main_connection() {
     assert_eq!(read(&store, |tx| tx.audit_count()), 3);
 }
 
-#[test]
-fn a_constraint_violation_is_a_constraint_error_and_rolls_back() {
-    let (_dir, store) = new_store();
+fn a_constraint_violation_is_a_constraint_error_and_rolls_back(fx: &Fixture) {
+    let store = fx.store();
     write(&store, |tx| {
         tx.insert_workspace(&workspace("ws_1", "alpha"))
     });
@@ -825,10 +820,9 @@ fn a_constraint_violation_is_a_constraint_error_and_rolls_back() {
     );
 }
 
-#[test]
-fn the_change_mark_moves_when_another_handle_commits() {
-    let (dir, a) = new_store();
-    let b = Store::open(&db_path(&dir)).expect("open");
+fn the_change_mark_moves_when_another_handle_commits(fx: &Fixture) {
+    let a = fx.store();
+    let b = fx.open();
     let v0 = a.changes().expect("mark");
     assert_eq!(a.changes().expect("mark"), v0, "stable while idle");
     read(&b, |tx| tx.meta("x"));
@@ -847,9 +841,8 @@ fn the_change_mark_moves_when_another_handle_commits() {
 
 // --- key-encryption keys ----------------------------------------------------------------------
 
-#[test]
-fn keks_are_inserted_listed_by_id_and_change_state() {
-    let (_dir, store) = new_store();
+fn keks_are_inserted_listed_by_id_and_change_state(fx: &Fixture) {
+    let store = fx.store();
     read(&store, |tx| {
         assert_eq!(tx.next_kek_id()?, 1, "ids start at 1");
         assert_eq!(tx.active_kek_id()?, None);
@@ -906,9 +899,8 @@ fn keks_are_inserted_listed_by_id_and_change_state() {
     assert_eq!(read(&store, |tx| tx.keks()).len(), 2);
 }
 
-#[test]
-fn a_kek_still_wrapping_a_record_cannot_be_deleted() {
-    let (_dir, store) = new_store();
+fn a_kek_still_wrapping_a_record_cannot_be_deleted(fx: &Fixture) {
+    let store = fx.store();
     let key = record_key("", "store", "root");
     write(&store, |tx| {
         tx.insert_kek(&kek(1, KekState::Active))?;
@@ -936,9 +928,8 @@ fn a_kek_still_wrapping_a_record_cannot_be_deleted() {
 
 // --- workspaces ---------------------------------------------------------------------------------
 
-#[test]
-fn workspaces_are_listed_by_name_and_found_by_id_or_name() {
-    let (_dir, store) = new_store();
+fn workspaces_are_listed_by_name_and_found_by_id_or_name(fx: &Fixture) {
+    let store = fx.store();
     let mut zulu = workspace("ws_a", "zulu");
     zulu.revoked_all_at_ms = Some(5);
     zulu.revoked_all_seq = Some(3);
@@ -972,9 +963,8 @@ fn workspaces_are_listed_by_name_and_found_by_id_or_name() {
     });
 }
 
-#[test]
-fn revoke_all_and_auth_rewrite_a_workspace_row() {
-    let (_dir, store) = new_store();
+fn revoke_all_and_auth_rewrite_a_workspace_row(fx: &Fixture) {
+    let store = fx.store();
     write(&store, |tx| {
         tx.insert_workspace(&workspace("ws_1", "one"))?;
         tx.insert_workspace(&workspace("ws_2", "two"))
@@ -1012,9 +1002,8 @@ fn revoke_all_and_auth_rewrite_a_workspace_row() {
 
 // --- records ------------------------------------------------------------------------------------
 
-#[test]
-fn records_are_put_read_replaced_and_deleted() {
-    let (_dir, store) = new_store();
+fn records_are_put_read_replaced_and_deleted(fx: &Fixture) {
+    let store = fx.store();
     let key = record_key("ws_1", "secret", "db-password");
     let store_level = record_key("", "secret", "db-password");
     read(&store, |tx| {
@@ -1057,9 +1046,8 @@ fn records_are_put_read_replaced_and_deleted() {
     });
 }
 
-#[test]
-fn kek_rotation_finds_rewraps_and_counts_records() {
-    let (_dir, store) = new_store();
+fn kek_rotation_finds_rewraps_and_counts_records(fx: &Fixture) {
+    let store = fx.store();
     let keys = [
         record_key("ws_b", "secret", "a"),
         record_key("", "store", "z"),
@@ -1148,9 +1136,8 @@ fn kek_rotation_finds_rewraps_and_counts_records() {
 
 // --- signing keys -------------------------------------------------------------------------------
 
-#[test]
-fn signing_keys_are_listed_newest_first_updated_and_deleted() {
-    let (_dir, store) = new_store();
+fn signing_keys_are_listed_newest_first_updated_and_deleted(fx: &Fixture) {
+    let store = fx.store();
     let mut old = signing_key("kid-old", SigningKeyState::Retiring, 100);
     old.retired_at = Some(150);
     let no_mac = SigningKeyRow {
@@ -1217,9 +1204,8 @@ fn signing_keys_are_listed_newest_first_updated_and_deleted() {
     assert_eq!(kids, ["kid-next", "kid-new", "kid-b", "kid-c"]);
 }
 
-#[test]
-fn last_expiry_signed_by_counts_only_unrevoked_keys_of_that_signer() {
-    let (_dir, store) = new_store();
+fn last_expiry_signed_by_counts_only_unrevoked_keys_of_that_signer(fx: &Fixture) {
+    let store = fx.store();
     assert_eq!(read(&store, |tx| tx.last_expiry_signed_by("kid-a")), None);
     let mut k1 = api_key("key_1", "ws_1", "one", 1, 1);
     k1.expires_at = 500;
@@ -1265,9 +1251,8 @@ fn last_expiry_signed_by_counts_only_unrevoked_keys_of_that_signer() {
 
 // --- API keys -----------------------------------------------------------------------------------
 
-#[test]
-fn api_keys_round_trip_and_are_found_by_jti_and_by_name() {
-    let (_dir, store) = new_store();
+fn api_keys_round_trip_and_are_found_by_jti_and_by_name(fx: &Fixture) {
+    let store = fx.store();
     let mut full = api_key("key_1", "ws_1", "deploy", 1_000, 1);
     full.revoked_at_ms = Some(1_500);
     full.revoked_by = Some("admin".into());
@@ -1318,9 +1303,8 @@ fn api_keys_round_trip_and_are_found_by_jti_and_by_name() {
     assert_eq!(read(&store, |tx| tx.all_api_keys()).len(), 3);
 }
 
-#[test]
-fn api_keys_are_listed_newest_first_per_workspace_and_in_mint_order_overall() {
-    let (_dir, store) = new_store();
+fn api_keys_are_listed_newest_first_per_workspace_and_in_mint_order_overall(fx: &Fixture) {
+    let store = fx.store();
     write(&store, |tx| {
         tx.insert_workspace(&workspace("ws_1", "one"))?;
         tx.insert_workspace(&workspace("ws_2", "two"))?;
@@ -1349,9 +1333,8 @@ fn api_keys_are_listed_newest_first_per_workspace_and_in_mint_order_overall() {
     );
 }
 
-#[test]
-fn revoke_api_key_revokes_once() {
-    let (_dir, store) = new_store();
+fn revoke_api_key_revokes_once(fx: &Fixture) {
+    let store = fx.store();
     write(&store, |tx| {
         tx.insert_workspace(&workspace("ws_1", "one"))?;
         tx.insert_api_key(&api_key("key_1", "ws_1", "k", 1, 1))?;
@@ -1391,9 +1374,8 @@ fn revoke_api_key_revokes_once() {
     );
 }
 
-#[test]
-fn set_api_key_auth_replaces_sequence_number_and_mac_only() {
-    let (_dir, store) = new_store();
+fn set_api_key_auth_replaces_sequence_number_and_mac_only(fx: &Fixture) {
+    let store = fx.store();
     write(&store, |tx| {
         tx.insert_workspace(&workspace("ws_1", "one"))?;
         tx.insert_api_key(&api_key("key_1", "ws_1", "k", 1, 1))
@@ -1411,9 +1393,8 @@ fn set_api_key_auth_replaces_sequence_number_and_mac_only() {
     assert_eq!(read(&store, |tx| tx.all_api_keys()).len(), 1);
 }
 
-#[test]
-fn touch_api_key_writes_at_most_once_a_minute() {
-    let (_dir, store) = new_store();
+fn touch_api_key_writes_at_most_once_a_minute(fx: &Fixture) {
+    let store = fx.store();
     write(&store, |tx| {
         tx.insert_workspace(&workspace("ws_1", "one"))?;
         tx.insert_api_key(&api_key("key_1", "ws_1", "k", 1, 1))?;
@@ -1442,9 +1423,8 @@ fn touch_api_key_writes_at_most_once_a_minute() {
 
 // --- key standing and the standing counter ------------------------------------------------------
 
-#[test]
-fn key_standing_reads_a_key_and_its_workspace_in_one_lookup() {
-    let (dir, store) = new_store();
+fn key_standing_reads_a_key_and_its_workspace_in_one_lookup(fx: &Fixture) {
+    let store = fx.store();
     let (v, found) = store
         .key_standing("key_1", |v, s| (v, s.is_none()))
         .expect("lookup");
@@ -1485,7 +1465,7 @@ fn key_standing_reads_a_key_and_its_workspace_in_one_lookup() {
     );
 
     // Another handle revokes: the next lookup sees it, with the standing it reflects.
-    let other = Store::open(&db_path(&dir)).expect("open");
+    let other = fx.open();
     write(&other, |tx| {
         tx.revoke_api_key("key_1", 99, "op", b"mac-revoked")?;
         tx.set_workspace_revoke_all("ws_1", 100, 7, b"ws-revoked")
@@ -1517,10 +1497,9 @@ fn key_standing_reads_a_key_and_its_workspace_in_one_lookup() {
     assert_eq!(v, other.standing_now().expect("standing"));
 }
 
-#[test]
-fn the_standing_counter_moves_on_access_changes_only() {
-    let (dir, store) = new_store();
-    let s0 = standing(&store);
+fn the_standing_counter_moves_on_access_changes_only(fx: &Fixture) {
+    let store = fx.store();
+    let s0 = fx.standing(&store);
 
     // Inserts and everything that decides no access leave it alone.
     write(&store, |tx| {
@@ -1533,7 +1512,7 @@ fn the_standing_counter_moves_on_access_changes_only() {
         tx.set_meta("m", b"v")?;
         tx.append_audit(&[audit_row(1, 1, None, "key.created", "op", Some("key_1"))])
     });
-    assert_eq!(standing(&store), s0, "inserts do not move it");
+    assert_eq!(fx.standing(&store), s0, "inserts do not move it");
     write(&store, |tx| tx.touch_api_key("key_1", 1_000));
     write(&store, |tx| tx.touch_api_key("key_1", 2_000));
     assert_eq!(
@@ -1542,14 +1521,14 @@ fn the_standing_counter_moves_on_access_changes_only() {
             .last_used_at,
         Some(2_000)
     );
-    assert_eq!(standing(&store), s0, "last-used times do not move it");
+    assert_eq!(fx.standing(&store), s0, "last-used times do not move it");
     write(&store, |tx| {
         tx.rewrap_record(&record_key("ws_1", "secret", "a"), 1, 1, b"e")?;
         tx.set_kek_wrapped(1, b"w")?;
         tx.delete_meta("m")
     });
     assert_eq!(
-        standing(&store),
+        fx.standing(&store),
         s0,
         "records, KEKs and meta do not move it"
     );
@@ -1557,7 +1536,7 @@ fn the_standing_counter_moves_on_access_changes_only() {
     let mut last = s0;
     let mut step = |what: &str, f: &dyn Fn(&Tx<'_>) -> Result<(), StoreError>| {
         write(&store, |tx| f(tx));
-        let now = standing(&store);
+        let now = fx.standing(&store);
         assert!(now > last, "{what} moves it ({last} -> {now})");
         last = now;
     };
@@ -1585,37 +1564,36 @@ fn the_standing_counter_moves_on_access_changes_only() {
     });
     step("an explicit bump", &|tx| tx.bump_standing());
 
-    let before = standing(&store);
+    let before = fx.standing(&store);
     write(&store, |tx| tx.bump_standing());
-    assert_eq!(standing(&store), before + 1, "a bump is one step");
+    assert_eq!(fx.standing(&store), before + 1, "a bump is one step");
     write(&store, |tx| {
         assert!(!tx.revoke_api_key("key_1", 30, "op", b"m")?);
         assert!(!tx.set_workspace_revoke_all("ws_missing", 30, 9, b"m")?);
         tx.touch_api_key("key_2", 99_999)
     });
     assert_eq!(
-        standing(&store),
+        fx.standing(&store),
         before + 1,
         "no-op revocations and touches leave it"
     );
 
     // Every handle (and process) sees the same counter.
-    let other = Store::open(&db_path(&dir)).expect("open");
-    assert_eq!(standing(&other), before + 1);
+    let other = fx.open();
+    assert_eq!(fx.standing(&other), before + 1);
     write(&other, |tx| tx.bump_standing());
-    assert_eq!(standing(&store), before + 2);
+    assert_eq!(fx.standing(&store), before + 2);
 }
 
-#[test]
-fn standing_now_follows_the_counter_in_every_handle() {
-    let (dir, store) = new_store();
+fn standing_now_follows_the_counter_in_every_handle(fx: &Fixture) {
+    let store = fx.store();
     let s0 = store.standing_now().expect("standing");
-    assert_eq!(standing(&store), 0);
-    let other = Store::open(&db_path(&dir)).expect("open");
+    assert_eq!(fx.standing(&store), 0);
+    let other = fx.open();
     write(&other, |tx| tx.bump_standing());
     let s1 = store.standing_now().expect("standing");
     assert!(s1 > s0, "another handle's bump is seen on the next reading");
-    assert_eq!(standing(&store), 1);
+    assert_eq!(fx.standing(&store), 1);
     assert_eq!(
         store.standing_now().expect("standing"),
         s1,
@@ -1651,9 +1629,8 @@ fn seqs(rows: &[AuditRow]) -> Vec<u64> {
     rows.iter().map(|r| r.seq).collect()
 }
 
-#[test]
-fn audit_rows_are_appended_and_the_head_follows() {
-    let (_dir, store) = new_store();
+fn audit_rows_are_appended_and_the_head_follows(fx: &Fixture) {
+    let store = fx.store();
     read(&store, |tx| {
         assert_eq!(tx.audit_head()?, None, "an empty log has no head");
         assert_eq!(tx.audit_count()?, 0);
@@ -1701,9 +1678,8 @@ fn audit_rows_are_appended_and_the_head_follows() {
     });
 }
 
-#[test]
-fn audit_rows_filter_by_every_column_and_limit_to_the_newest() {
-    let (_dir, store) = new_store();
+fn audit_rows_filter_by_every_column_and_limit_to_the_newest(fx: &Fixture) {
+    let store = fx.store();
     let rows = audit_fixture();
     write(&store, |tx| tx.append_audit(&rows));
     let q = |filter: AuditFilter| seqs(&read(&store, |tx| tx.audit_rows(&filter)));
@@ -1830,9 +1806,8 @@ fn audit_rows_filter_by_every_column_and_limit_to_the_newest() {
     assert_eq!(full, vec![rows[4].clone()], "whole rows come back");
 }
 
-#[test]
-fn for_each_audit_row_streams_in_order_and_stops_when_asked() {
-    let (_dir, store) = new_store();
+fn for_each_audit_row_streams_in_order_and_stops_when_asked(fx: &Fixture) {
+    let store = fx.store();
     let rows = audit_fixture();
     let mut seen = 0;
     read(&store, |tx| {
@@ -1895,3 +1870,70 @@ fn audit_row_view_borrows_every_field() {
     let bare = audit_row(1, 1, None, "a", "b", None);
     assert_eq!((bare.view().workspace, bare.view().key_id), (None, None));
 }
+
+fn the_audit_stream_crosses_pages_in_order_and_stops_on_any_page(fx: &Fixture) {
+    let store = fx.store();
+    let page = u64::try_from(AUDIT_STREAM_PAGE).expect("small");
+    let rows: Vec<AuditRow> = (1..=2 * page + 1)
+        .map(|seq| AuditRow {
+            seq,
+            event: seq.to_be_bytes().to_vec(),
+            ..audit_row(1, 1, None, "a", "b", None)
+        })
+        .collect();
+    write(&store, |tx| tx.append_audit(&rows));
+
+    let mut seen = Vec::new();
+    read(&store, |tx| {
+        tx.for_each_audit_row(|v| {
+            seen.push((v.seq, v.event.to_vec()));
+            true
+        })
+    });
+    let all: Vec<_> = rows.iter().map(|r| (r.seq, r.event.clone())).collect();
+    assert_eq!(seen, all, "every row once, in order, across three pages");
+
+    let mut visited = Vec::new();
+    read(&store, |tx| {
+        tx.for_each_audit_row(|v| {
+            visited.push(v.seq);
+            v.seq <= page
+        })
+    });
+    assert_eq!(
+        visited,
+        (1..=page + 1).collect::<Vec<_>>(),
+        "stops within the second page"
+    );
+}
+
+contract!(
+    meta_values_are_set_replaced_and_deleted,
+    the_change_mark_moves_on_committed_writes_only,
+    a_write_whose_closure_fails_leaves_nothing_behind,
+    a_panic_inside_write_rolls_back_and_the_store_stays_usable,
+    a_read_closure_error_is_passed_through,
+    write_aside_commits_rolls_back_and_is_seen_by_the_main_connection,
+    a_constraint_violation_is_a_constraint_error_and_rolls_back,
+    the_change_mark_moves_when_another_handle_commits,
+    keks_are_inserted_listed_by_id_and_change_state,
+    a_kek_still_wrapping_a_record_cannot_be_deleted,
+    workspaces_are_listed_by_name_and_found_by_id_or_name,
+    revoke_all_and_auth_rewrite_a_workspace_row,
+    records_are_put_read_replaced_and_deleted,
+    kek_rotation_finds_rewraps_and_counts_records,
+    signing_keys_are_listed_newest_first_updated_and_deleted,
+    last_expiry_signed_by_counts_only_unrevoked_keys_of_that_signer,
+    api_keys_round_trip_and_are_found_by_jti_and_by_name,
+    api_keys_are_listed_newest_first_per_workspace_and_in_mint_order_overall,
+    revoke_api_key_revokes_once,
+    set_api_key_auth_replaces_sequence_number_and_mac_only,
+    touch_api_key_writes_at_most_once_a_minute,
+    key_standing_reads_a_key_and_its_workspace_in_one_lookup,
+    the_standing_counter_moves_on_access_changes_only,
+    standing_now_follows_the_counter_in_every_handle,
+    audit_rows_are_appended_and_the_head_follows,
+    audit_rows_filter_by_every_column_and_limit_to_the_newest,
+    for_each_audit_row_streams_in_order_and_stops_when_asked,
+    the_audit_stream_crosses_pages_in_order_and_stops_on_any_page,
+);

@@ -98,6 +98,21 @@ impl Store {
         })
     }
 
+    /// Connects to the PostgreSQL database `url` names, with the password from where libpq
+    /// would look for it: `KEYHOLD_STORE_PASSWORD_FILE` (a file holding only the password),
+    /// then `PGPASSWORD`.
+    pub fn connect_url(url: &str) -> Result<Self, StoreError> {
+        let password = match std::env::var_os("KEYHOLD_STORE_PASSWORD_FILE") {
+            Some(file) => {
+                let path = std::path::PathBuf::from(file);
+                let text = std::fs::read_to_string(&path).map_err(|e| StoreError::io(&path, &e))?;
+                Some(text.trim_end_matches(['\r', '\n']).to_owned())
+            }
+            None => std::env::var("PGPASSWORD").ok(),
+        };
+        Self::connect(url, password.as_deref())
+    }
+
     /// Where the store is: the database file, or `postgres://USER@HOST:PORT/DB`.
     pub fn path(&self) -> &Path {
         match &self.backend {

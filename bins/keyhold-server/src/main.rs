@@ -35,6 +35,16 @@ struct Args {
         value_name = "DIR"
     )]
     data_dir: PathBuf,
+    /// Where the store is, if not in the data directory: sqlite:DIR, or a PostgreSQL database
+    /// several servers share (postgres://USER@HOST:PORT/DB; the password comes from
+    /// KEYHOLD_STORE_PASSWORD_FILE, PGPASSWORD or a PGPASSFILE, never the URL).
+    #[arg(
+        long,
+        env = "KEYHOLD_STORE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    store: Option<String>,
     /// Master key file (default: <DATA_DIR>/master.key). Ignored when KEYHOLD_MASTER_KEY is set.
     #[arg(
         long,
@@ -122,11 +132,9 @@ fn open_or_init(args: &Args) -> keyhold::Result<Keyhold> {
         .clone()
         .unwrap_or_else(|| keyhold::default_key_file(&args.data_dir));
     let operator = Caller::operator().via(Surface::Library);
-    let (kh, first) = Keyhold::open_or_create(
-        &args.data_dir,
-        KeySource::from_env_or_file(key_file),
-        &operator,
-    )?;
+    let at = keyhold::StoreAt::or_data_dir(args.store.as_deref(), &args.data_dir)?;
+    let (kh, first) =
+        Keyhold::open_or_create_at(&at, KeySource::from_env_or_file(key_file), &operator)?;
     if let Some(first) = first {
         println!(
             "keyhold-server: created a new store in {}",

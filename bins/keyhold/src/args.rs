@@ -17,6 +17,17 @@ pub struct Args {
     )]
     pub data_dir: PathBuf,
 
+    /// The store, if not in the data directory: sqlite:DIR or postgres://USER@HOST:PORT/DB
+    /// (password from KEYHOLD_STORE_PASSWORD_FILE, PGPASSWORD or PGPASSFILE, never the URL).
+    #[arg(
+        long,
+        global = true,
+        env = "KEYHOLD_STORE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub store: Option<String>,
+
     /// Master key file (default: <DATA_DIR>/master.key). Ignored when KEYHOLD_MASTER_KEY is set.
     #[arg(
         long,

@@ -54,11 +54,28 @@ fn key_source(args: &Args) -> KeySource {
     KeySource::from_env_or_file(file)
 }
 
+/// Where the store is: `--store`, else the data directory.
+fn store_at(args: &Args) -> keyhold::Result<keyhold::StoreAt> {
+    Ok(keyhold::StoreAt::or_data_dir(
+        args.store.as_deref(),
+        &args.data_dir,
+    )?)
+}
+
+/// Opens the store (which needs its master key).
+fn open(args: &Args) -> keyhold::Result<Keyhold> {
+    Keyhold::open_at(
+        &store_at(args)?,
+        key_source(args),
+        &keyhold::Upgrade::default(),
+    )
+}
+
 /// Where key, token and audit commands go: a server if one is named, else the local store.
 fn operations(args: &Args) -> keyhold::Result<Box<dyn Operations>> {
     if args.server.is_none() {
         return Ok(Box::new(Local::new(
-            Keyhold::open(&args.data_dir, key_source(args))?,
+            open(args)?,
             Caller::operator().via(keyhold::Surface::Cli),
         )));
     }
@@ -98,7 +115,7 @@ fn server_of(args: &Args, command: &str) -> keyhold::Result<(String, Option<Vec<
 /// Opens the local store for a command that needs it (and the master key) itself.
 fn local_store(args: &Args, command: &str) -> keyhold::Result<Keyhold> {
     refuse_remote(args, command)?;
-    Keyhold::open(&args.data_dir, key_source(args))
+    open(args)
 }
 
 /// Refuses a store-only command given a server.

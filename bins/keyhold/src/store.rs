@@ -5,7 +5,7 @@ use keyhold::{Caller, Keyhold};
 
 use crate::args::{Args, RekeyArgs, WorkspaceCommand};
 use crate::output::{Output, human_status, time};
-use crate::{key_source, local_store, refuse_remote, secret_input};
+use crate::{key_source, local_store, refuse_remote, secret_input, store_at};
 
 fn operator() -> Caller {
     Caller::operator().via(keyhold::Surface::Cli)
@@ -14,7 +14,7 @@ fn operator() -> Caller {
 /// `keyhold init`.
 pub fn init(args: &Args, out: &Output) -> keyhold::Result<()> {
     local_store_free(args)?;
-    let (_kh, report) = Keyhold::init_by(&args.data_dir, key_source(args), &operator())?;
+    let (_kh, report) = Keyhold::init_at(&store_at(args)?, key_source(args), &operator())?;
     out.emit(&report, || {
         let key_note = if report.generated_master_key {
             " (new: back it up, and in production keep it off the disk that holds the data)"
@@ -60,8 +60,8 @@ pub fn upgrade(
 ) -> keyhold::Result<()> {
     // Store-only, like `status` (refused through a server).
     refuse_remote(args, "upgrade")?;
-    let kh = Keyhold::open_upgrading(
-        &args.data_dir,
+    let kh = Keyhold::open_at(
+        &store_at(args)?,
         key_source(args),
         &keyhold::Upgrade {
             accept_signing_keys: accept.to_vec(),

@@ -21,6 +21,7 @@ mod keys;
 pub mod names;
 mod openapi;
 mod routes;
+mod store_at;
 mod team;
 mod wire;
 
@@ -38,6 +39,7 @@ pub use connections::{
 pub use keys::{ApiKey, KeyState, RevokeAll, SigningKeyRotation};
 pub use openapi::openapi;
 pub use routes::{Op, ROUTES, Route};
+pub use store_at::{BadStoreAt, StoreAt};
 pub use team::{
     AddMember, Added, Enrolment, Member, MemberList, Policy, Redeem, Session, SignIn, TotpEnrol,
     TotpSecret, UpdateMember, WorkspaceRole, session_cookie,

@@ -21,6 +21,28 @@ pub fn is_witnessed(tx: &Tx<'_>, master: &MasterKey) -> Result<bool, StoreError>
         ))
 }
 
+/// Whether `master` is this store's own master key, by evidence the identity rows cannot
+/// fake: the witness, or a key-encryption key that unwraps under it (with the stored id).
+/// Tells a wrong master key from edited identity rows when the check value refuses a key.
+pub fn is_stores_key(tx: &Tx<'_>, master: &MasterKey) -> Result<bool, StoreError> {
+    if is_witnessed(tx, master)? {
+        return Ok(true);
+    }
+    let id = tx.meta(meta::STORE_ID)?.unwrap_or_default();
+    let Ok(unlocked) = keyhold_crypto::UnlockedMaster::derive(master, &id) else {
+        return Ok(false);
+    };
+    Ok(tx.keks()?.iter().any(|k| {
+        keyhold_crypto::KekRing::new()
+            .insert_wrapped(
+                &unlocked,
+                k.id,
+                &keyhold_crypto::WrappedKek(k.wrapped.clone()),
+            )
+            .is_ok()
+    }))
+}
+
 fn identity_fields(tx: &Tx<'_>) -> Result<RowMac, IntegrityError> {
     let mut m = RowMac::new("identity");
     for name in meta::IDENTITY {

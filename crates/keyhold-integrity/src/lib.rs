@@ -34,7 +34,7 @@ use keyhold_store::{
 };
 
 pub use fields::keep_whole;
-pub use identity::is_witnessed;
+pub use identity::{is_stores_key, is_witnessed};
 
 /// The names of the `meta` rows this crate reads or writes: the store's identity (MAC'd
 /// together, in [`meta::IDENTITY`]'s order), the master-key witness, the identity MAC and the

@@ -270,6 +270,15 @@ impl From<keyhold_store::DataDirError> for Error {
     }
 }
 
+impl From<keyhold_api::BadStoreAt> for Error {
+    fn from(e: keyhold_api::BadStoreAt) -> Self {
+        Self::InvalidInput {
+            field: "store",
+            reason: e.to_string(),
+        }
+    }
+}
+
 impl From<keyhold_api::names::NameError> for Error {
     fn from(e: keyhold_api::names::NameError) -> Self {
         Self::InvalidInput {

@@ -46,7 +46,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use keyhold_api::names;
 use keyhold_audit::rejections;
 use keyhold_crypto::{KekRing, UnlockedMaster};
-use keyhold_store::{DataDir, Store, Tx};
+use keyhold_store::{Store, Tx};
 
 pub use apikeys::{Introspection, MintRequest, MintedKey, Principal, Token};
 pub use audit::{AuditEntry, Deferred};
@@ -55,7 +55,9 @@ pub use connections::DueRotations;
 pub use error::{Error, Result, TokenFailure};
 pub use keyhold_access as access;
 pub use keyhold_api as api;
-pub use keyhold_api::{ApiKey, AuditVerification, KeyState, RevokeAll, SigningKeyRotation};
+pub use keyhold_api::{
+    ApiKey, AuditVerification, BadStoreAt, KeyState, RevokeAll, SigningKeyRotation, StoreAt,
+};
 pub use keyhold_assistant as assistant;
 pub use keyhold_crypto::secrecy::zeroize::Zeroizing;
 pub use keyhold_crypto::{KeySource, MASTER_KEY_ENV, default_key_file};
@@ -83,7 +85,8 @@ const META_CREATED_AT: &str = keyhold_integrity::meta::CREATED_AT;
 
 /// An open, unlocked keyhold store.
 pub struct Keyhold {
-    dir: DataDir,
+    /// The data directory, or where a shared store is (`postgres://USER@HOST:PORT/DB`).
+    home: PathBuf,
     store: Store,
     store_id: Vec<u8>,
     issuer: String,
@@ -107,7 +110,7 @@ pub struct Keyhold {
 impl std::fmt::Debug for Keyhold {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Keyhold")
-            .field("data_dir", &self.dir.path())
+            .field("store", &self.store.path())
             .finish_non_exhaustive()
     }
 }
@@ -173,7 +176,7 @@ impl Keyhold {
 
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
-        self.dir.path()
+        &self.home
     }
 
     /// The store's state: paths, schema version, KEK and record counts. No secrets.
@@ -190,8 +193,8 @@ impl Keyhold {
                 .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
                 .map_or(0, i64::from_be_bytes);
             Ok(Status {
-                data_dir: self.dir.path().to_path_buf(),
-                database: self.dir.database(),
+                data_dir: self.home.clone(),
+                database: self.store.path().to_path_buf(),
                 master_key: self.key_source.describe(),
                 schema_version,
                 kek_count: keks.len(),

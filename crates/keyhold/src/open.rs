@@ -8,8 +8,9 @@ use std::sync::RwLock;
 use keyhold_crypto::{KekRing, MasterCheck, UnlockedMaster};
 use keyhold_store::Store;
 
-use keyhold_crypto::{MasterKey, WrappedKek};
-use keyhold_store::{DataDir, KekRow, KekState};
+use keyhold_api::StoreAt;
+use keyhold_crypto::MasterKey;
+use keyhold_store::{DataDir, KekRow, KekState, StoreError};
 use keyhold_token::{ExpiryPreset, Scope};
 
 use crate::{
@@ -59,39 +60,35 @@ pub struct InitReport {
 /// (or one of its KEKs) shows the key is the store's own, the identity rows were edited — an
 /// integrity error; otherwise it is a wrong master key.
 fn identity_or_wrong_key(store: &Store, key: &KeySource, path: PathBuf) -> Error {
-    let tampered = || Error::Integrity {
-        what: "meta (store identity)".into(),
-        detail: "the master key is this store's own, but the rows that identify the store were \
-                 altered"
-            .into(),
-    };
     let Ok(master) = key.load_current() else {
         return Error::WrongMasterKey(path);
     };
-    let witnessed = store.read(|tx| keyhold_integrity::is_witnessed(tx, &master));
-    if witnessed.unwrap_or(false) {
-        return tampered();
+    match store.read(|tx| keyhold_integrity::is_stores_key(tx, &master)) {
+        Ok(true) => Error::Integrity {
+            what: "meta (store identity)".into(),
+            detail: "the master key is this store's own, but the rows that identify the store \
+                     were altered"
+                .into(),
+        },
+        _ => Error::WrongMasterKey(path),
     }
-    // An edited check value with an intact store id: the KEKs still unwrap.
-    let kek_unwraps = store
-        .read(|tx| {
-            let id = tx.meta(META_STORE_ID)?.unwrap_or_default();
-            Ok::<_, keyhold_store::StoreError>((id, tx.keks()?))
-        })
-        .ok()
-        .is_some_and(|(id, keks)| {
-            UnlockedMaster::derive(&master, &id).is_ok_and(|m| {
-                keks.iter().any(|k| {
-                    KekRing::new()
-                        .insert_wrapped(&m, k.id, &WrappedKek(k.wrapped.clone()))
-                        .is_ok()
-                })
-            })
-        });
-    if kek_unwraps {
-        tampered()
-    } else {
-        Error::WrongMasterKey(path)
+}
+
+/// A new, empty store at `at` (the data directory's checked already) and its home.
+fn new_store(at: &StoreAt, dir: Option<&DataDir>) -> Result<(PathBuf, Store)> {
+    match (at, dir) {
+        (StoreAt::Sqlite(_), Some(dir)) => {
+            let store = Store::create(&dir.database()).map_err(|e| match e {
+                StoreError::AlreadyExists(_) => Error::AlreadyInitialized(dir.path().to_path_buf()),
+                other => Error::Store(other),
+            })?;
+            Ok((dir.path().to_path_buf(), store))
+        }
+        (StoreAt::Postgres(url), _) => {
+            let store = Store::connect_url(url)?;
+            Ok((store.path().to_path_buf(), store))
+        }
+        (StoreAt::Sqlite(path), None) => Err(Error::NotInitialized(path.clone())),
     }
 }
 
@@ -109,18 +106,36 @@ impl Keyhold {
         key: KeySource,
         caller: &Caller,
     ) -> Result<(Self, InitReport)> {
-        let dir = DataDir::create(data_dir.as_ref())?;
-        if dir.database().exists() {
-            return Err(Error::AlreadyInitialized(dir.path().to_path_buf()));
-        }
+        Self::init_at(
+            &StoreAt::Sqlite(data_dir.as_ref().to_path_buf()),
+            key,
+            caller,
+        )
+    }
+
+    /// Creates a new store at `at`: in a data directory as [`Keyhold::init`] does, or in an
+    /// existing PostgreSQL database (its schema, the first KEK and the default workspace, in
+    /// one transaction). Refuses if a store exists there already.
+    pub fn init_at(at: &StoreAt, key: KeySource, caller: &Caller) -> Result<(Self, InitReport)> {
+        let dir = match at {
+            StoreAt::Sqlite(path) => {
+                let dir = DataDir::create(path)?;
+                if dir.database().exists() {
+                    return Err(Error::AlreadyInitialized(dir.path().to_path_buf()));
+                }
+                Some(dir)
+            }
+            StoreAt::Postgres(_) => None,
+        };
         let (master, generated) = key.load_or_create()?;
-        let created = Self::create_store(&dir, &master, &key, caller);
+        let created = new_store(at, dir.as_ref())
+            .and_then(|(home, store)| Self::create_store(home, store, &master, &key, caller));
         match created {
             Ok(kh) => {
                 let workspace = kh.workspace(DEFAULT_WORKSPACE)?;
                 let report = InitReport {
-                    data_dir: dir.path().to_path_buf(),
-                    database: dir.database(),
+                    data_dir: kh.home.clone(),
+                    database: kh.store.path().to_path_buf(),
                     master_key: key.describe(),
                     generated_master_key: generated,
                     workspace,
@@ -129,11 +144,14 @@ impl Keyhold {
             }
             Err(e) => {
                 // Leave nothing half-made behind: a second `init` must be able to start over.
-                if !matches!(e, Error::AlreadyInitialized(_)) {
+                // (On PostgreSQL the transaction left nothing.)
+                if !matches!(e, Error::AlreadyInitialized(_))
+                    && let Some(dir) = dir
+                {
                     dir.remove_database_files();
-                    if generated {
-                        key.remove_created_file();
-                    }
+                }
+                if generated {
+                    key.remove_created_file();
                 }
                 Err(e)
             }
@@ -141,25 +159,25 @@ impl Keyhold {
     }
 
     fn create_store(
-        dir: &DataDir,
+        home: PathBuf,
+        store: Store,
         master_key: &MasterKey,
         key: &KeySource,
         caller: &Caller,
     ) -> Result<Self> {
-        let store = Store::create(&dir.database()).map_err(|e| match e {
-            keyhold_store::StoreError::AlreadyExists(_) => {
-                Error::AlreadyInitialized(dir.path().to_path_buf())
-            }
-            other => Error::Store(other),
-        })?;
         let store_id = keyhold_crypto::random::array::<16>()?.to_vec();
         let master = UnlockedMaster::derive(master_key, &store_id)?;
         let mut ring = KekRing::new();
         let wrapped = ring.generate(&master, 1)?;
-        let kh = Self::assemble(dir.clone(), store, store_id, master, ring, key.clone());
+        let kh = Self::assemble(home, store, store_id, master, ring, key.clone());
         let now = now();
         // Everything a store starts with, in one transaction.
         kh.store.write(|tx| {
+            // Under the write lock: of two processes creating a shared store at once, the
+            // second finds the first's.
+            if tx.meta(META_STORE_ID)?.is_some() {
+                return Err(Error::AlreadyInitialized(kh.home.clone()));
+            }
             tx.set_meta(META_STORE_ID, &kh.store_id)?;
             tx.set_meta(META_MASTER_CHECK, &read(&kh.master).check_value().0)?;
             tx.set_meta(META_CREATED_AT, &now.to_be_bytes())?;
@@ -198,11 +216,38 @@ impl Keyhold {
         key: KeySource,
         caller: &Caller,
     ) -> Result<(Self, Option<FirstStart>)> {
-        let data_dir = data_dir.as_ref();
-        if data_dir.join(keyhold_store::DATABASE_FILE).exists() {
-            return Ok((Self::open(data_dir, key)?, None));
-        }
-        let (kh, report) = Self::init_by(data_dir, key, caller)?;
+        Self::open_or_create_at(
+            &StoreAt::Sqlite(data_dir.as_ref().to_path_buf()),
+            key,
+            caller,
+        )
+    }
+
+    /// [`Keyhold::open_or_create`] for a store at `at`. A shared (PostgreSQL) store is created
+    /// only with a master key that exists already — every node must hold the same one, so none
+    /// is generated — and of several nodes starting together on an empty database, one
+    /// creates the store and mints the first key; the others open it.
+    pub fn open_or_create_at(
+        at: &StoreAt,
+        key: KeySource,
+        caller: &Caller,
+    ) -> Result<(Self, Option<FirstStart>)> {
+        let created = match at {
+            StoreAt::Sqlite(dir) if dir.join(keyhold_store::DATABASE_FILE).exists() => {
+                return Ok((Self::open_at(at, key, &Upgrade::default())?, None));
+            }
+            StoreAt::Sqlite(_) => Self::init_at(at, key, caller),
+            StoreAt::Postgres(_) => {
+                key.load_current()?;
+                match Self::init_at(at, key.clone(), caller) {
+                    Err(Error::AlreadyInitialized(_)) => {
+                        return Ok((Self::open_at(at, key, &Upgrade::default())?, None));
+                    }
+                    other => other,
+                }
+            }
+        };
+        let (kh, report) = created?;
         let admin = kh.mint_key(
             caller,
             &MintRequest {
@@ -232,32 +277,44 @@ impl Keyhold {
         key: KeySource,
         upgrade: &Upgrade,
     ) -> Result<Self> {
-        let dir = DataDir::existing(data_dir.as_ref())?;
-        let store = Store::open(&dir.database()).map_err(|e| match e {
-            keyhold_store::StoreError::Missing(_) => {
-                Error::NotInitialized(dir.path().to_path_buf())
+        Self::open_at(
+            &StoreAt::Sqlite(data_dir.as_ref().to_path_buf()),
+            key,
+            upgrade,
+        )
+    }
+
+    /// Opens the store at `at` ([`Keyhold::open_upgrading`] for a data directory).
+    pub fn open_at(at: &StoreAt, key: KeySource, upgrade: &Upgrade) -> Result<Self> {
+        let (home, store) = match at {
+            StoreAt::Sqlite(path) => {
+                let dir = DataDir::existing(path)?;
+                let store = Store::open(&dir.database()).map_err(|e| match e {
+                    StoreError::Missing(_) => Error::NotInitialized(dir.path().to_path_buf()),
+                    other => Error::Store(other),
+                })?;
+                (dir.path().to_path_buf(), store)
             }
-            other => Error::Store(other),
-        })?;
+            StoreAt::Postgres(url) => {
+                let store = Store::connect_url(url)?;
+                (store.path().to_path_buf(), store)
+            }
+        };
         let (store_id, check) = store
             .read(|tx| {
                 let id = tx.meta(META_STORE_ID)?;
                 let check = tx.meta(META_MASTER_CHECK)?;
                 Ok::<_, Error>(id.zip(check))
             })?
-            .ok_or_else(|| Error::NotInitialized(dir.path().to_path_buf()))?;
+            .ok_or_else(|| Error::NotInitialized(home.clone()))?;
         let check = MasterCheck(check.try_into().map_err(|_| Error::Integrity {
             what: "master key check value".into(),
             detail: "wrong length".into(),
         })?);
         let Some(master) = key.unlock(&store_id, &check)? else {
-            return Err(identity_or_wrong_key(
-                &store,
-                &key,
-                dir.path().to_path_buf(),
-            ));
+            return Err(identity_or_wrong_key(&store, &key, home));
         };
-        let kh = Self::assemble(dir, store, store_id, master, KekRing::new(), key);
+        let kh = Self::assemble(home, store, store_id, master, KekRing::new(), key);
         kh.store.read(|tx| kh.load_keks(tx))?;
         match kh.store.pending_upgrade()? {
             Some(from) => {
@@ -279,7 +336,7 @@ impl Keyhold {
 
     /// A handle over an open store and an unlocked master key; caches start empty.
     fn assemble(
-        dir: DataDir,
+        home: PathBuf,
         store: Store,
         store_id: Vec<u8>,
         master: UnlockedMaster,
@@ -287,7 +344,7 @@ impl Keyhold {
         key_source: KeySource,
     ) -> Self {
         Self {
-            dir,
+            home,
             store,
             issuer: keyhold_token::issuer_of_store(&store_id),
             store_id,

@@ -93,7 +93,7 @@ impl Keyhold {
         );
         read(&self.master)
             .verify(&check)
-            .map_err(|_| Error::WrongMasterKey(self.dir.path().to_path_buf()))?;
+            .map_err(|_| Error::WrongMasterKey(self.home.clone()))?;
         Ok(check)
     }
 

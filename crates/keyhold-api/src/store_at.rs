@@ -1,0 +1,102 @@
+//! Where a store is: a data directory holding a SQLite file (the embedded default), or a
+//! PostgreSQL database several processes share. Told by `--store` / `KEYHOLD_STORE`, whose
+//! text may be mistyped with a password in it: such a value is refused without ever being
+//! repeated.
+
+use std::path::{Path, PathBuf};
+
+/// Where a store is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreAt {
+    /// A data directory (`sqlite:DIR`, or `--data-dir`), holding the SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database: `postgres://USER@HOST:PORT/DB[?sslmode=…]`, never with a password.
+    Postgres(String),
+}
+
+/// Why a `--store` value was refused. The message never repeats the value, which may hold a
+/// password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadStoreAt(&'static str);
+
+impl std::fmt::Display for BadStoreAt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for BadStoreAt {}
+
+impl StoreAt {
+    /// `sqlite:DIR`, `postgres://…` or `postgresql://…`.
+    pub fn parse(text: &str) -> Result<Self, BadStoreAt> {
+        if let Some(dir) = text.strip_prefix("sqlite:") {
+            return match dir {
+                "" => Err(BadStoreAt("sqlite: needs a data directory (sqlite:DIR)")),
+                d => Ok(Self::Sqlite(PathBuf::from(d))),
+            };
+        }
+        let Some(rest) = ["postgres://", "postgresql://"]
+            .iter()
+            .find_map(|p| text.strip_prefix(p))
+        else {
+            return Err(BadStoreAt(
+                "a store is sqlite:DIR or postgres://USER@HOST:PORT/DB",
+            ));
+        };
+        // USER[:PASSWORD]@ — the authority ends at the first '/', '?' or '#'.
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if authority
+            .rsplit_once('@')
+            .is_some_and(|(user, _)| user.contains(':'))
+        {
+            return Err(BadStoreAt(
+                "the store URL carries a password, which would show in process lists and \
+                 shell history: give it in KEYHOLD_STORE_PASSWORD_FILE, PGPASSWORD or a \
+                 PGPASSFILE instead",
+            ));
+        }
+        Ok(Self::Postgres(text.to_owned()))
+    }
+
+    /// `--store` if given, else the data directory.
+    pub fn or_data_dir(store: Option<&str>, data_dir: &Path) -> Result<Self, BadStoreAt> {
+        store.map_or_else(|| Ok(Self::Sqlite(data_dir.to_path_buf())), Self::parse)
+    }
+
+    /// Whether several processes on several machines may share the store.
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stores_are_parsed_and_a_password_is_refused_unrepeated() {
+        assert_eq!(
+            StoreAt::parse("sqlite:/var/lib/kh"),
+            Ok(StoreAt::Sqlite("/var/lib/kh".into()))
+        );
+        let url = "postgres://kh@db.internal:5432/keyhold?sslmode=verify-full";
+        assert_eq!(StoreAt::parse(url), Ok(StoreAt::Postgres(url.into())));
+        assert!(StoreAt::parse("postgresql://kh@db/k").is_ok());
+        assert!(
+            StoreAt::parse("postgres://db/k?user=a:b@c").is_ok(),
+            "a colon after the authority"
+        );
+        for bad in ["sqlite:", "mysql://a@b/c", "/var/lib/kh", ""] {
+            assert!(StoreAt::parse(bad).is_err(), "{bad}");
+        }
+        let err = StoreAt::parse("postgres://kh:hunter2-canary@db/k").expect_err("a password");
+        assert!(err.to_string().contains("PGPASSWORD"));
+        assert!(!err.to_string().contains("hunter2-canary"));
+        assert_eq!(
+            StoreAt::or_data_dir(None, Path::new("d")),
+            Ok(StoreAt::Sqlite("d".into()))
+        );
+        assert!(StoreAt::parse(url).is_ok_and(|s| s.is_shared()));
+    }
+}

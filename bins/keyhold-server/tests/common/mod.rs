@@ -176,14 +176,26 @@ pub fn request(
     body: Option<&str>,
     extra: &[(&str, &str)],
 ) -> Reply {
-    let mut stream = TcpStream::connect(s.addr).expect("connect");
+    request_to(s.addr, method, path, token, body, extra)
+}
+
+/// [`request`] to the server at `addr`.
+pub fn request_to(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+    extra: &[(&str, &str)],
+) -> Reply {
+    let mut stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .expect("timeout");
     // The server's address as the Host, unless the test names another.
     let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
     if !extra.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
-        req.push_str(&format!("Host: {}\r\n", s.addr));
+        req.push_str(&format!("Host: {addr}\r\n"));
     }
     if let Some(t) = token {
         req.push_str(&format!("Authorization: Bearer {t}\r\n"));

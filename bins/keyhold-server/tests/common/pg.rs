@@ -99,3 +99,22 @@ pub fn create_body(a: &Role, b: &Role, grace_secs: u64) -> String {
     })
     .to_string()
 }
+
+/// A fresh, empty database for one test's shared store: its URL, without a password (the
+/// superuser's is in `KEYHOLD_TEST_PG_PASSWORD_FILE`, which a node reads as
+/// `KEYHOLD_STORE_PASSWORD_FILE`).
+pub fn database() -> String {
+    let name = format!("kh_nodes_{}", random_hex());
+    let (user, password) = superuser();
+    login(&user, &password)
+        .expect("the superuser logs in")
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("create database");
+    let (host, port) = address();
+    format!("postgres://{user}@{host}:{port}/{name}")
+}
+
+/// The file holding the superuser's password.
+pub fn password_file() -> String {
+    var("KEYHOLD_TEST_PG_PASSWORD_FILE")
+}

@@ -79,9 +79,7 @@ impl StoreError {
     /// check violation is a `Constraint`, a lock or serialization conflict is `Busy`.
     pub(crate) fn from_pg(location: &str, e: &tokio_postgres::Error) -> Self {
         use tokio_postgres::error::SqlState;
-        let detail = e
-            .as_db_error()
-            .map_or_else(|| e.to_string(), constraint_detail);
+        let detail = e.as_db_error().map_or_else(|| causes(e), constraint_detail);
         match e.code() {
             Some(c)
                 if *c == SqlState::UNIQUE_VIOLATION
@@ -139,6 +137,21 @@ impl StoreError {
             },
         }
     }
+}
+
+/// `e` and what caused it: the driver's own text is only its kind ("error connecting to
+/// server"), the cause says what happened ("Connection refused", "password missing"). None of
+/// them carries a password.
+fn causes(e: &tokio_postgres::Error) -> String {
+    use std::error::Error as _;
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    text
 }
 
 /// A violated constraint named as SQLite names it (`workspaces.name`, from PostgreSQL's

@@ -20,6 +20,7 @@ mod migrations;
 mod people;
 mod pg;
 mod pg_schema;
+mod pg_tls;
 mod postgres;
 mod sessions;
 mod sql;
@@ -92,15 +93,20 @@ impl Store {
     /// Connects to the PostgreSQL database `url` names (`postgres://USER@HOST:PORT/DB`, no
     /// password in it), with `password` if one is given, creating keyhold's schema there if
     /// the database has none (once, however many processes start together).
+    ///
+    /// TLS is as libpq's `sslmode` and `sslrootcert` say, in the URL's query
+    /// (`?sslmode=verify-full&sslrootcert=/etc/keyhold/pg-ca.pem`) or in `PGSSLMODE` and
+    /// `PGSSLROOTCERT`; without them, `verify-full` against the system's root certificates,
+    /// or `prefer` on a loopback host. The certificate chain is always verified.
     pub fn connect(url: &str, password: Option<&str>) -> Result<Self, StoreError> {
         Ok(Self {
             backend: Backend::Postgres(Postgres::connect(url, password, POSTGRES_POOL)?),
         })
     }
 
-    /// Connects to the PostgreSQL database `url` names, with the password from where libpq
-    /// would look for it: `KEYHOLD_STORE_PASSWORD_FILE` (a file holding only the password),
-    /// then `PGPASSWORD`.
+    /// Connects to the PostgreSQL database `url` names, as [`Store::connect`] does, with the
+    /// password from where libpq would look for it: `KEYHOLD_STORE_PASSWORD_FILE` (a file
+    /// holding only the password), then `PGPASSWORD`.
     pub fn connect_url(url: &str) -> Result<Self, StoreError> {
         let password = match std::env::var_os("KEYHOLD_STORE_PASSWORD_FILE") {
             Some(file) => {

@@ -1,8 +1,9 @@
 //! The PostgreSQL side of the SQL layer: a small pool of connections, each a
 //! `tokio-postgres` client whose socket is driven by the pool's own runtime, so that the
 //! store's synchronous calls work from any thread — a plain one, the blocking pool, or an
-//! async worker of the server — without entering a runtime of the caller's. Statements are
-//! the store's one dialect with `?N` written as `$N`, prepared once per connection.
+//! async worker of the server — without entering a runtime of the caller's. Each connection
+//! speaks TLS as the store's `sslmode` says (`pg_tls.rs`). Statements are the store's one
+//! dialect with `?N` written as `$N`, prepared once per connection.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -13,6 +14,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use bytes::BytesMut;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::sql::{Row, Value};
 
@@ -188,6 +190,8 @@ impl PgConn {
 pub(crate) struct PgPool {
     runtime: tokio::runtime::Runtime,
     config: tokio_postgres::Config,
+    /// Starts TLS where `config`'s mode asks for it, verifying as the store's `sslmode` says.
+    tls: MakeRustlsConnect,
     idle: Mutex<(Vec<PgConn>, usize)>,
     returned: Condvar,
     size: usize,
@@ -222,8 +226,13 @@ impl Drop for Taken<'_> {
 }
 
 impl PgPool {
-    /// A pool of at most `size` connections as `config` says (nothing is opened yet).
-    pub(crate) fn new(config: tokio_postgres::Config, size: usize) -> std::io::Result<Self> {
+    /// A pool of at most `size` connections as `config` says, with `tls` (nothing is opened
+    /// yet).
+    pub(crate) fn new(
+        config: tokio_postgres::Config,
+        tls: MakeRustlsConnect,
+        size: usize,
+    ) -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("keyhold-pg")
@@ -232,6 +241,7 @@ impl PgPool {
         Ok(Self {
             runtime,
             config,
+            tls,
             idle: Mutex::new((Vec::new(), 0)),
             returned: Condvar::new(),
             size: size.max(1),
@@ -279,9 +289,10 @@ impl PgPool {
     /// A new connection; its socket is driven by the pool's runtime from now on.
     fn connect(&self) -> Result<PgConn, Failure> {
         let config = self.config.clone();
+        let tls = self.tls.clone();
         let (tx, rx) = std::sync::mpsc::channel();
         self.runtime.spawn(async move {
-            match config.connect(tokio_postgres::NoTls).await {
+            match config.connect(tls).await {
                 Ok((client, connection)) => {
                     let _ = tx.send(Ok(client));
                     // Ends when the client is dropped or the server goes away.

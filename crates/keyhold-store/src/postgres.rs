@@ -4,13 +4,16 @@
 //! node by one transaction-scoped advisory lock — the same one-writer-at-a-time rule SQLite's
 //! write lock gives, so every read-check-write of the facade means on PostgreSQL what it
 //! means on SQLite — and each one moves the `writes` counter, every node's change mark.
-//! Reads run in repeatable-read snapshots and never wait for a writer.
+//! Reads run in repeatable-read snapshots and never wait for a writer. Connections use TLS as
+//! libpq's `sslmode` and `sslrootcert` say (`pg_tls.rs`), always verifying the server's
+//! certificate chain.
 
 use std::path::{Path, PathBuf};
 
 use crate::changes::{ChangeMark, Standing};
 use crate::key_rows::{KEY_STANDING, KeyStanding};
 use crate::pg::{Failure, PgPool};
+use crate::pg_tls::{self, SslMode, Tls};
 use crate::sql::{Row, values};
 use crate::{StoreError, Tx, migrations, pg_schema};
 
@@ -24,12 +27,15 @@ pub(crate) struct Postgres {
     pool: PgPool,
     /// `postgres://USER@HOST:PORT/DB`: names the database in errors, never with a password.
     location: PathBuf,
+    /// The connections' TLS, named when the server's certificate is refused.
+    tls: Tls,
 }
 
 impl std::fmt::Debug for Postgres {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Postgres")
             .field("location", &self.location)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -49,10 +55,11 @@ fn describe(config: &tokio_postgres::Config) -> String {
 }
 
 impl Postgres {
-    /// Connects to the database `url` names (`postgres://USER@HOST:PORT/DB`), with
-    /// `password` if one is given, and creates keyhold's schema there if it has none. A URL
-    /// that carries a password is refused: passwords travel in files or the environment,
-    /// never in a command line.
+    /// Connects to the database `url` names (`postgres://USER@HOST:PORT/DB`, with `sslmode`
+    /// and `sslrootcert` in its query if wanted, see [`crate::pg_tls`]), with `password` if one
+    /// is given, and creates keyhold's schema there if it has none. A URL that carries a
+    /// password is refused: passwords travel in files or the environment, never in a command
+    /// line.
     pub(crate) fn connect(
         url: &str,
         password: Option<&str>,
@@ -62,6 +69,7 @@ impl Postgres {
             location: "the PostgreSQL URL".to_owned(),
             detail: detail.to_owned(),
         };
+        let (url, params) = pg_tls::take_params(url);
         let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|_| refused("not a PostgreSQL URL (postgres://USER@HOST:PORT/DB)"))?;
@@ -71,13 +79,20 @@ impl Postgres {
                  KEYHOLD_STORE_PASSWORD_FILE instead",
             ));
         }
+        let tls = Tls::settle(params, |name| std::env::var(name).ok(), &config)?;
+        let connector = tls.apply(&mut config)?;
         if let Some(p) = password {
             config.password(p);
         }
         config.application_name("keyhold");
         let location = PathBuf::from(describe(&config));
-        let pool = PgPool::new(config, pool_size).map_err(|e| StoreError::io(&location, &e))?;
-        let store = Self { pool, location };
+        let pool =
+            PgPool::new(config, connector, pool_size).map_err(|e| StoreError::io(&location, &e))?;
+        let store = Self {
+            pool,
+            location,
+            tls,
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -98,7 +113,23 @@ impl Postgres {
     }
 
     fn pg(&self, e: &tokio_postgres::Error) -> StoreError {
-        StoreError::from_pg(&self.location.to_string_lossy(), e)
+        let location = self.location.to_string_lossy();
+        let Some(why) = pg_tls::refused_certificate(e) else {
+            return StoreError::from_pg(&location, e);
+        };
+        let hint = if self.tls.mode == SslMode::Prefer {
+            "; sslmode=prefer verifies a certificate the server offers: name the authority \
+             that signed it in sslrootcert, or choose sslmode=disable for plain TCP"
+        } else {
+            ""
+        };
+        StoreError::Postgres {
+            location: location.into_owned(),
+            detail: format!(
+                "the server's certificate was refused ({}): {why}{hint}",
+                self.tls
+            ),
+        }
     }
 
     /// Creates the schema if the database has none, under the migration lock; refuses a

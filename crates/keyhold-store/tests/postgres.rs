@@ -7,7 +7,7 @@ use keyhold_store::{RecordKey, RecordRow, Store, StoreError, WorkspaceRow};
 
 #[allow(dead_code)] // each test file uses a part of the fixture
 mod common;
-use common::database;
+use common::{ca, database, database_at, store_sessions_tls};
 
 fn workspace(id: &str) -> WorkspaceRow {
     WorkspaceRow {
@@ -30,6 +30,9 @@ fn a_store_is_created_once_and_its_statements_run_on_postgresql() {
         (a.join().unwrap(), b.join().unwrap())
     });
     let (a, b) = (a.expect("a connects"), b.expect("b connects"));
+    // A loopback host without an sslmode is `prefer`: the server offers TLS, and it is used.
+    let tls = store_sessions_tls(&url, &password);
+    assert!(!tls.is_empty() && tls.iter().all(|t| *t), "{tls:?}");
     assert_eq!(a.schema_version().unwrap(), b.schema_version().unwrap());
     assert!(a.path().to_string_lossy().starts_with("postgres://"));
     assert!(!a.path().to_string_lossy().contains(&password));
@@ -126,4 +129,89 @@ fn records_round_trip_with_their_versions() {
     assert_eq!(row.map(|r| (r.version, r.envelope.len())), Some((3, 100)));
     assert_eq!((version, counts), (3, (1, 1)));
     assert_eq!(s.read(|tx| tx.next_kek_id()).unwrap(), 2);
+}
+
+/// The server as `host` reaches it, through a store connected with `query` in its URL: the
+/// store (or why not), with the database's URL and password.
+fn store_at(host: &str, query: &str) -> (Result<Store, StoreError>, String, String) {
+    let (url, password) = database_at(host, query);
+    (Store::connect(&url, Some(&password)), url, password)
+}
+
+#[test]
+fn verify_full_to_the_name_the_certificate_carries_connects_over_tls() {
+    let query = format!("sslmode=verify-full&sslrootcert={}", ca());
+    let (store, url, password) = store_at("localhost", &query);
+    let store = store.expect("verify-full to localhost");
+    assert_eq!(store.read(|tx| tx.meta("k")).unwrap(), None);
+    let tls = store_sessions_tls(&url, &password);
+    assert!(!tls.is_empty() && tls.iter().all(|t| *t), "{tls:?}");
+    // The location shown in errors keeps to postgres://USER@HOST:PORT/DB.
+    let shown = store.path().to_string_lossy().into_owned();
+    assert!(
+        shown.starts_with("postgres://") && shown.contains("@localhost:") && !shown.contains('?'),
+        "{shown}"
+    );
+}
+
+#[test]
+fn verify_full_refuses_a_host_the_certificate_does_not_name_and_verify_ca_accepts_it() {
+    let query = format!("sslmode=verify-full&sslrootcert={}", ca());
+    let (store, ..) = store_at("127.0.0.1", &query);
+    let text = store
+        .expect_err("127.0.0.1 is not in the certificate")
+        .to_string();
+    assert!(
+        text.contains("server's certificate")
+            && text.contains("does not name the host 127.0.0.1 (it names localhost)"),
+        "{text}"
+    );
+
+    let query = format!("sslmode=verify-ca&sslrootcert={}", ca());
+    let (store, url, password) = store_at("127.0.0.1", &query);
+    let _store = store.expect("verify-ca checks the chain, not the name");
+    let tls = store_sessions_tls(&url, &password);
+    assert!(!tls.is_empty() && tls.iter().all(|t| *t), "{tls:?}");
+}
+
+#[test]
+fn a_certificate_authority_that_did_not_sign_the_server_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other-ca.pem");
+    let made = rcgen::generate_simple_self_signed(vec!["another CA".to_owned()]).unwrap();
+    std::fs::write(&other, made.cert.pem()).unwrap();
+    let query = format!("sslmode=verify-ca&sslrootcert={}", other.display());
+    let (store, ..) = store_at("localhost", &query);
+    let text = store.expect_err("an unknown issuer").to_string();
+    assert!(
+        text.contains("server's certificate") && text.contains("not issued by"),
+        "{text}"
+    );
+
+    // Without an sslmode a loopback host is `prefer`: the certificate the server offers is
+    // verified all the same, and its refusal is no fallback to plain TCP.
+    let query = format!("sslrootcert={}", other.display());
+    let (store, ..) = store_at("localhost", &query);
+    let text = store.expect_err("prefer verifies").to_string();
+    assert!(
+        text.contains("server's certificate")
+            && text.contains("sslmode=prefer")
+            && text.contains("sslmode=disable"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unknown_sslmode_is_an_error_and_disable_connects_in_plain_text() {
+    let (store, _, password) = store_at("localhost", "sslmode=bogus");
+    let text = store.expect_err("bogus").to_string();
+    assert!(
+        text.contains("sslmode \"bogus\"") && !text.contains(&password),
+        "{text}"
+    );
+
+    let (store, url, password) = store_at("localhost", "sslmode=disable");
+    let _store = store.expect("plain TCP");
+    let tls = store_sessions_tls(&url, &password);
+    assert!(!tls.is_empty() && tls.iter().all(|t| !*t), "{tls:?}");
 }

@@ -143,10 +143,21 @@ fn server() -> (String, u16, String, String) {
     )
 }
 
-/// A connection of the superuser to database `url` names.
-fn admin(url: &str, password: &str) -> postgres::Client {
+/// The test server's CA certificate (PEM), which signed its certificate for `localhost`.
+pub fn ca() -> String {
+    var("KEYHOLD_TEST_PG_CA")
+}
+
+/// The database `url` names (its path, without the query).
+fn dbname(url: &str) -> &str {
+    let path = url.split('?').next().expect("a URL");
+    path.rsplit('/').next().expect("a database")
+}
+
+/// A connection of the superuser to database `url` names, in plain TCP.
+pub fn admin(url: &str, password: &str) -> postgres::Client {
     let (host, port, user, _) = server();
-    let db = url.rsplit('/').next().expect("a database");
+    let db = dbname(url);
     let mut config = postgres::Config::new();
     config
         .host(&host)
@@ -159,9 +170,18 @@ fn admin(url: &str, password: &str) -> postgres::Client {
         .expect("the superuser logs in")
 }
 
-/// A fresh, empty database on the test server: its URL (no password) and the password.
+/// A fresh, empty database on the test server: its URL (no password; `sslrootcert` the
+/// server's CA, so that the default `prefer` verifies the certificate the server offers) and
+/// the password.
 pub fn database() -> (String, String) {
-    let (host, port, user, password) = server();
+    let (host, ..) = server();
+    database_at(&host, &format!("sslrootcert={}", ca()))
+}
+
+/// A fresh, empty database on the test server reached at `host` (the server's own host or
+/// another name for it), with `query` in its URL: the URL and the password.
+pub fn database_at(host: &str, query: &str) -> (String, String) {
+    let (server_host, port, user, password) = server();
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let name = format!(
         "kh_store_{}_{}_{}",
@@ -173,10 +193,31 @@ pub fn database() -> (String, String) {
             .as_nanos()
     );
     admin(
-        &format!("postgres://{user}@{host}:{port}/postgres"),
+        &format!("postgres://{user}@{server_host}:{port}/postgres"),
         &password,
     )
     .batch_execute(&format!("CREATE DATABASE {name}"))
     .expect("create database");
-    (format!("postgres://{user}@{host}:{port}/{name}"), password)
+    let url = format!("postgres://{user}@{host}:{port}/{name}");
+    let url = if query.is_empty() {
+        url
+    } else {
+        format!("{url}?{query}")
+    };
+    (url, password)
+}
+
+/// Whether each of the store's connections (`application_name` keyhold) to the database `url`
+/// names runs over TLS, as the server sees them.
+pub fn store_sessions_tls(url: &str, password: &str) -> Vec<bool> {
+    admin(url, password)
+        .query(
+            "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a ON a.pid = s.pid \
+             WHERE a.application_name = 'keyhold' AND a.datname = current_database()",
+            &[],
+        )
+        .expect("pg_stat_ssl")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
 }

@@ -21,6 +21,7 @@ mod people;
 mod pg;
 mod pg_schema;
 mod pg_tls;
+mod pgpass;
 mod postgres;
 mod sessions;
 mod sql;
@@ -99,24 +100,30 @@ impl Store {
     /// `PGSSLROOTCERT`; without them, `verify-full` against the system's root certificates,
     /// or `prefer` on a loopback host. The certificate chain is always verified.
     pub fn connect(url: &str, password: Option<&str>) -> Result<Self, StoreError> {
+        let given = pgpass::Credential::given(password);
         Ok(Self {
-            backend: Backend::Postgres(Postgres::connect(url, password, POSTGRES_POOL)?),
+            backend: Backend::Postgres(Postgres::connect(url, |_| Ok(given), POSTGRES_POOL)?),
         })
     }
 
     /// Connects to the PostgreSQL database `url` names, as [`Store::connect`] does, with the
-    /// password from where libpq would look for it: `KEYHOLD_STORE_PASSWORD_FILE` (a file
-    /// holding only the password), then `PGPASSWORD`.
+    /// password from the first of: `KEYHOLD_STORE_PASSWORD_FILE` (a file holding only the
+    /// password), `PGPASSWORD`, then libpq's password file (`PGPASSFILE`, else `~/.pgpass`;
+    /// ignored, as libpq ignores it, if its group or others may read it).
     pub fn connect_url(url: &str) -> Result<Self, StoreError> {
-        let password = match std::env::var_os("KEYHOLD_STORE_PASSWORD_FILE") {
-            Some(file) => {
-                let path = std::path::PathBuf::from(file);
-                let text = std::fs::read_to_string(&path).map_err(|e| StoreError::io(&path, &e))?;
-                Some(text.trim_end_matches(['\r', '\n']).to_owned())
-            }
-            None => std::env::var("PGPASSWORD").ok(),
-        };
-        Self::connect(url, password.as_deref())
+        if let Some(file) = std::env::var_os("KEYHOLD_STORE_PASSWORD_FILE") {
+            let path = std::path::PathBuf::from(file);
+            let text = std::fs::read_to_string(&path).map_err(|e| StoreError::io(&path, &e))?;
+            return Self::connect(url, Some(text.trim_end_matches(['\r', '\n'])));
+        }
+        if let Some(password) = std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()) {
+            return Self::connect(url, Some(&password));
+        }
+        let env = |name: &str| std::env::var(name).ok();
+        let from_file = |target: &_| pgpass::Credential::from_file(env, target);
+        Ok(Self {
+            backend: Backend::Postgres(Postgres::connect(url, from_file, POSTGRES_POOL)?),
+        })
     }
 
     /// Where the store is: the database file, or `postgres://USER@HOST:PORT/DB`.

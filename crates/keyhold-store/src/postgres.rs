@@ -14,6 +14,7 @@ use crate::changes::{ChangeMark, Standing};
 use crate::key_rows::{KEY_STANDING, KeyStanding};
 use crate::pg::{Failure, PgPool};
 use crate::pg_tls::{self, SslMode, Tls};
+use crate::pgpass::{Credential, Target};
 use crate::sql::{Row, values};
 use crate::{StoreError, Tx, migrations, pg_schema};
 
@@ -40,29 +41,48 @@ impl std::fmt::Debug for Postgres {
     }
 }
 
-/// `postgres://USER@HOST:PORT/DB` of `config`: what errors and logs may say of it.
-fn describe(config: &tokio_postgres::Config) -> String {
+/// The host, port, database and user `config` names, as libpq's password file names them:
+/// a Unix socket by its directory, the port 5432 and the database named after the user when
+/// none is given.
+fn target(config: &tokio_postgres::Config) -> Target {
     use tokio_postgres::config::Host;
     let host = match config.get_hosts().first() {
         Some(Host::Tcp(h)) => h.clone(),
+        #[cfg(unix)]
         Some(Host::Unix(p)) => p.display().to_string(),
         None => "localhost".to_owned(),
     };
     let port = config.get_ports().first().copied().unwrap_or(5432);
     let user = config.get_user().unwrap_or_default();
-    let db = config.get_dbname().unwrap_or(user);
-    format!("postgres://{user}@{host}:{port}/{db}")
+    let database = config.get_dbname().unwrap_or(user);
+    Target {
+        host,
+        port: port.to_string(),
+        database: database.to_owned(),
+        user: user.to_owned(),
+    }
+}
+
+/// `postgres://USER@HOST:PORT/DB` of `config`: what errors and logs may say of it.
+fn describe(config: &tokio_postgres::Config) -> String {
+    let Target {
+        host,
+        port,
+        database,
+        user,
+    } = target(config);
+    format!("postgres://{user}@{host}:{port}/{database}")
 }
 
 impl Postgres {
     /// Connects to the database `url` names (`postgres://USER@HOST:PORT/DB`, with `sslmode`
-    /// and `sslrootcert` in its query if wanted, see [`crate::pg_tls`]), with `password` if one
-    /// is given, and creates keyhold's schema there if it has none. A URL that carries a
-    /// password is refused: passwords travel in files or the environment, never in a command
-    /// line.
+    /// and `sslrootcert` in its query if wanted, see [`crate::pg_tls`]), with the password
+    /// `password` finds for it, and creates keyhold's schema there if it has none. A URL that
+    /// carries a password is refused: passwords travel in files or the environment, never in
+    /// a command line.
     pub(crate) fn connect(
         url: &str,
-        password: Option<&str>,
+        password: impl FnOnce(&Target) -> Result<Credential, StoreError>,
         pool_size: usize,
     ) -> Result<Self, StoreError> {
         let refused = |detail: &str| StoreError::Postgres {
@@ -81,7 +101,8 @@ impl Postgres {
         }
         let tls = Tls::settle(params, |name| std::env::var(name).ok(), &config)?;
         let connector = tls.apply(&mut config)?;
-        if let Some(p) = password {
+        let credential = password(&target(&config))?;
+        if let Some(p) = &credential.password {
             config.password(p);
         }
         config.application_name("keyhold");
@@ -93,7 +114,7 @@ impl Postgres {
             location,
             tls,
         };
-        store.migrate()?;
+        store.migrate().map_err(|e| credential.explain(e))?;
         Ok(store)
     }
 

@@ -215,3 +215,69 @@ fn an_unknown_sslmode_is_an_error_and_disable_connects_in_plain_text() {
     let tls = store_sessions_tls(&url, &password);
     assert!(!tls.is_empty() && tls.iter().all(|t| !*t), "{tls:?}");
 }
+
+/// Set in the child process of the password-file test: the URL it connects to.
+const CHILD_URL: &str = "KEYHOLD_TEST_CONNECT_URL";
+
+#[test]
+fn connect_url_reads_a_private_password_file_and_ignores_one_others_may_read() {
+    if let Ok(url) = std::env::var(CHILD_URL) {
+        // Child: the environment is the parent's making.
+        match Store::connect_url(&url) {
+            Ok(_) => println!("\nCHILD CONNECTED"),
+            Err(e) => println!("\nCHILD REFUSED {e}"),
+        }
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let (url, password) = database();
+    let target = url
+        .split('?')
+        .next()
+        .unwrap()
+        .trim_start_matches("postgres://");
+    let (user, rest) = target.split_once('@').unwrap();
+    let (host_port, db) = rest.split_once('/').unwrap();
+    let (host, port) = host_port.rsplit_once(':').unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pgpass");
+    std::fs::write(
+        &file,
+        format!(
+            "# keyhold's test\n{host}:{port}:not_{db}:{user}:wrong\n{host}:{port}:*:{user}:{password}\n"
+        ),
+    )
+    .unwrap();
+    let run = |mode: u32| {
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "connect_url_reads_a_private_password_file_and_ignores_one_others_may_read",
+            ])
+            .args(["--nocapture", "--test-threads", "1"])
+            .env(CHILD_URL, &url)
+            .env("PGPASSFILE", &file)
+            .env("HOME", dir.path())
+            .env_remove("KEYHOLD_STORE_PASSWORD_FILE")
+            .env_remove("PGPASSWORD")
+            .env_remove("PGSSLMODE")
+            .env_remove("PGSSLROOTCERT")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.lines()
+            .find_map(|l| l.strip_prefix("CHILD "))
+            .unwrap_or_else(|| panic!("the child said nothing: {text}"))
+            .to_owned()
+    };
+    assert_eq!(run(0o600), "CONNECTED");
+    let ignored = run(0o644);
+    assert!(
+        ignored.starts_with("REFUSED")
+            && ignored.contains("password missing")
+            && ignored.contains("was ignored because its group or others may read it")
+            && !ignored.contains(&password),
+        "{ignored}"
+    );
+}

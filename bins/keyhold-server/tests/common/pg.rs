@@ -111,7 +111,9 @@ pub fn database() -> String {
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .expect("create database");
     let (host, port) = address();
-    format!("postgres://{user}@{host}:{port}/{name}")
+    // The cluster speaks TLS with a certificate of its own CA, which the nodes verify.
+    let ca = var("KEYHOLD_TEST_PG_CA");
+    format!("postgres://{user}@{host}:{port}/{name}?sslrootcert={ca}")
 }
 
 /// The file holding the superuser's password.

@@ -2,6 +2,8 @@ use std::path::PathBuf;
 
 use clap::{Args as ClapArgs, Parser, Subcommand};
 
+pub use crate::store_args::{RekeyArgs, StoreCommand, WorkspaceCommand};
+
 /// keyhold: API keys and connection credentials under envelope encryption.
 #[derive(Debug, Parser)]
 #[command(name = "keyhold", version, max_term_width = 100)]
@@ -103,6 +105,11 @@ pub enum Command {
     },
     /// Rotate the master key (re-wraps KEKs) or the key-encryption key (re-wraps data keys).
     Rekey(RekeyArgs),
+    /// Move the store to another database (e.g. from SQLite to a shared PostgreSQL).
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// API keys: create (shown once), list, show, revoke, revoke-all, verify.
     Keys {
         #[command(subcommand)]
@@ -468,33 +475,4 @@ pub enum KeysCommand {
 pub enum SigningKeyCommand {
     /// Start signing with a new key; the old one verifies until its last token expires.
     Rotate,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum WorkspaceCommand {
-    /// Create a workspace.
-    Create {
-        /// Name: lowercase letters, digits and '-', at most 63 characters.
-        name: String,
-    },
-    /// List workspaces.
-    List,
-}
-
-#[derive(Debug, ClapArgs)]
-#[command(group(clap::ArgGroup::new("what").required(true).args(["master", "kek"])))]
-pub struct RekeyArgs {
-    /// Replace the master key. The new key (32 bytes, base64url) is read from --new-key-file,
-    /// or from standard input; never from the command line.
-    #[arg(long)]
-    pub master: bool,
-    /// Rotate the key-encryption key and re-wrap every data key (resumes an unfinished run).
-    #[arg(long)]
-    pub kek: bool,
-    /// File holding the new master key (must be 0600 and yours).
-    #[arg(long, requires = "master", value_name = "FILE")]
-    pub new_key_file: Option<PathBuf>,
-    /// Records re-wrapped per transaction during KEK rotation.
-    #[arg(long, default_value_t = keyhold::KEK_ROTATION_BATCH, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
-    pub batch: usize,
 }

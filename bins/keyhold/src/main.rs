@@ -16,6 +16,7 @@ mod output;
 mod parse_error;
 mod secret_input;
 mod store;
+mod store_args;
 
 use std::process::ExitCode;
 
@@ -181,5 +182,6 @@ fn run(args: Args) -> keyhold::Result<()> {
             command: SigningKeyCommand::Rotate,
         } => keys::rotate_signing_key(operations(&args)?.as_ref(), &out),
         Command::Rekey(rekey) => store::rekey(&args, rekey, &out),
+        Command::Store { command } => store::migrate(&args, command, &out),
     }
 }

@@ -3,7 +3,7 @@
 
 use keyhold::{Caller, Keyhold};
 
-use crate::args::{Args, RekeyArgs, WorkspaceCommand};
+use crate::args::{Args, RekeyArgs, StoreCommand, WorkspaceCommand};
 use crate::output::{Output, human_status, time};
 use crate::{key_source, local_store, refuse_remote, secret_input, store_at};
 
@@ -133,6 +133,21 @@ fn rekey_kek(kh: &Keyhold, rekey: &RekeyArgs, out: &Output) -> keyhold::Result<(
             r.rewrapped,
             r.batches,
             if r.retired.is_empty() { "none".to_owned() } else { r.retired.iter().map(u32::to_string).collect::<Vec<_>>().join(", ") }
+        )
+    })
+}
+
+/// `keyhold store migrate --from STORE --to STORE`.
+pub fn migrate(args: &Args, command: &StoreCommand, out: &Output) -> keyhold::Result<()> {
+    refuse_remote(args, "store migrate")?;
+    let StoreCommand::Migrate { from, to } = command;
+    let (from, to) = (keyhold::StoreAt::parse(from)?, keyhold::StoreAt::parse(to)?);
+    let m = Keyhold::migrate(&from, &to, key_source(args), &operator())?;
+    out.emit(&m, || {
+        let rows: u64 = m.tables.iter().map(|(_, n)| n).sum();
+        format!(
+            "Moved the store from {} to {}: {rows} rows; its audit chain verifies ({} rows, head {}).\nPoint every server and command at the new store (--store / KEYHOLD_STORE); the old one is left as it was.",
+            m.from, m.to, m.audit.rows, m.audit.head
         )
     })
 }

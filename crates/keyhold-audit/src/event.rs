@@ -132,6 +132,9 @@ named_enum! {
         SignedOut => "session.signed_out",
         /// A workspace's access policy was set.
         PolicySet => "workspace.policy_set",
+        /// The store was moved here from another database, every row as it was (the details
+        /// name both places, never a password); the rows before this one came with it.
+        StoreMigrated => "store.migrated",
     }
 }
 
@@ -402,7 +405,8 @@ mod tests {
         for s in Surface::ALL {
             assert_eq!(s.as_str().parse::<Surface>(), Ok(*s));
         }
-        assert_eq!(Action::ALL.len(), 35);
+        assert_eq!(Action::ALL.len(), 36);
+        assert_eq!(Action::StoreMigrated.as_str(), "store.migrated");
         assert_eq!(Action::CredentialRead.as_str(), "credential.read");
         assert_eq!(
             Action::ConfirmationRefused.as_str(),

@@ -33,6 +33,16 @@ pub fn key_used(workspace: &str, key_id: &str, introspector: Option<&str>) -> Ev
     }
 }
 
+/// `store.migrated`: the store was moved to `to` from `from` (locations as errors show them:
+/// a data directory or `postgres://USER@HOST:PORT/DB`, never a password), `rows` rows in all.
+pub fn store_migrated(from: &str, to: &str, rows: u64) -> Result<EventDraft, DraftError> {
+    let text = |s: &str| PublicText::new(s).map_err(|_| DraftError::Text);
+    Ok(EventDraft::new(Action::StoreMigrated)
+        .detail("from", text(from)?)
+        .detail("to", text(to)?)
+        .detail("rows", count(rows)))
+}
+
 /// `key.rejected`: a token refused with `code`, about `key` when its signature told it;
 /// `suppressed` refusals of the same kind were counted since the last row (none: no detail);
 /// asked by the service whose key is `introspector`, if any.

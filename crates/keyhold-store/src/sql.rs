@@ -265,7 +265,7 @@ impl Tx<'_> {
     }
 
     /// Up to `limit` rows a query answers (all of them without one), as values.
-    fn fetch(
+    pub(crate) fn fetch(
         &self,
         sql: &str,
         params: &[Value],

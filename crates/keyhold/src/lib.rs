@@ -28,6 +28,7 @@ mod caller;
 mod connections;
 mod error;
 mod integrity;
+mod migrate;
 mod open;
 mod ops;
 mod records;
@@ -67,6 +68,7 @@ pub use keyhold_token::{
     DEFAULT_LEEWAY, ExpiryPreset, Jwk, Jwks, MAX_TOKEN_LEN, STANDING_MAX_AGE, Scope, ScopeSet,
     VERIFY_CACHE_CAPACITY, VerifyingKey,
 };
+pub use migrate::Migrated;
 pub use open::{FirstStart, InitReport, Upgrade};
 pub use ops::{Asked, Local, Operations};
 pub use records::RecordInfo;

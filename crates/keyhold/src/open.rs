@@ -74,8 +74,23 @@ fn identity_or_wrong_key(store: &Store, key: &KeySource, path: PathBuf) -> Error
     }
 }
 
+/// The data directory a new store is to be made in (created if missing), if `at` is one:
+/// refused if it holds a store already.
+pub(crate) fn fresh_dir(at: &StoreAt) -> Result<Option<DataDir>> {
+    match at {
+        StoreAt::Sqlite(path) => {
+            let dir = DataDir::create(path)?;
+            if dir.database().exists() {
+                return Err(Error::AlreadyInitialized(dir.path().to_path_buf()));
+            }
+            Ok(Some(dir))
+        }
+        StoreAt::Postgres(_) => Ok(None),
+    }
+}
+
 /// A new, empty store at `at` (the data directory's checked already) and its home.
-fn new_store(at: &StoreAt, dir: Option<&DataDir>) -> Result<(PathBuf, Store)> {
+pub(crate) fn new_store(at: &StoreAt, dir: Option<&DataDir>) -> Result<(PathBuf, Store)> {
     match (at, dir) {
         (StoreAt::Sqlite(_), Some(dir)) => {
             let store = Store::create(&dir.database()).map_err(|e| match e {
@@ -117,16 +132,7 @@ impl Keyhold {
     /// existing PostgreSQL database (its schema, the first KEK and the default workspace, in
     /// one transaction). Refuses if a store exists there already.
     pub fn init_at(at: &StoreAt, key: KeySource, caller: &Caller) -> Result<(Self, InitReport)> {
-        let dir = match at {
-            StoreAt::Sqlite(path) => {
-                let dir = DataDir::create(path)?;
-                if dir.database().exists() {
-                    return Err(Error::AlreadyInitialized(dir.path().to_path_buf()));
-                }
-                Some(dir)
-            }
-            StoreAt::Postgres(_) => None,
-        };
+        let dir = fresh_dir(at)?;
         let (master, generated) = key.load_or_create()?;
         let created = new_store(at, dir.as_ref())
             .and_then(|(home, store)| Self::create_store(home, store, &master, &key, caller));

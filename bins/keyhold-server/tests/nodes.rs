@@ -165,6 +165,17 @@ fn a_key_revoked_through_one_node_is_refused_by_every_other_on_its_next_request(
         "acknowledged mints not in the audit log: {missing:?}"
     );
     assert!(minted.len() > 10 && rows as usize > minted.len() + 2 * REVOCATIONS);
+    // Checkpoints work on the shared store as on a file: written, then proven reached.
+    let checkpoint = cluster.dir.path().join("checkpoint.json");
+    let checkpoint = checkpoint.to_str().expect("utf8");
+    cluster.cli(&["audit", "checkpoint", "--out", checkpoint]);
+    let anchored = cluster.cli(&["audit", "verify", "--checkpoint", checkpoint]);
+    assert!(
+        anchored["checkpoint_seq"]
+            .as_u64()
+            .is_some_and(|s| s >= rows),
+        "{anchored}"
+    );
     let v = cluster.cli(&["audit", "verify"]);
     assert!(
         v["rows"].as_u64().is_some_and(|r| r >= rows),
@@ -373,5 +384,67 @@ fn concurrent_rotations_of_one_connection_never_leave_two_active_credentials() {
         );
     }
     assert!(rotated >= 8, "each round rotated at least once: {rotated}");
+    chain_verifies_everywhere(&nodes, &admin);
+}
+
+#[test]
+fn a_due_rotation_runs_on_exactly_one_of_three_nodes_checking_every_second() {
+    let cluster = Cluster::new();
+    let checking = ["--allow-local-targets", "--rotation-check", "1"];
+    let (nodes, admin) = cluster.start(&["a", "b", "c"], &checking);
+    let admin = admin.expect("admin key");
+    let (a, b) = (pg::Role::new(), pg::Role::new());
+    let mut body: serde_json::Value =
+        serde_json::from_str(&pg::create_body(&a, &b, 0)).expect("json");
+    body["rotate_every_secs"] = 3.into();
+    let made = nodes[0].request("POST", "/v1/connections", &admin, Some(&body.to_string()));
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    let base = "/v1/connections/orders";
+    let primary = serde_json::json!({ "password": a.password }).to_string();
+    for (method, step, body) in [
+        ("PUT", "credential", Some(primary.as_str())),
+        ("POST", "test", None),
+        ("POST", "save", Some("{}")),
+    ] {
+        let r = nodes[1].request(
+            method,
+            &format!("{base}/slots/primary/{step}"),
+            &admin,
+            body,
+        );
+        assert_eq!(r.status, 200, "{step}: {:?}", r.body);
+    }
+    // Three nodes look for due rotations every second, for long enough to run several.
+    let saves = |n: &Node| {
+        let r = n.request(
+            "GET",
+            "/v1/audit?action=connection.saved&limit=1000",
+            &admin,
+            None,
+        );
+        let mut times: Vec<i64> = r.body["records"]
+            .as_array()
+            .expect("records")
+            .iter()
+            .filter(|e| e["actor"] == "keyhold-server")
+            .map(|e| e["time_ms"].as_i64().expect("time"))
+            .collect();
+        times.sort_unstable();
+        times
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while saves(&nodes[2]).len() < 4 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let times = saves(&nodes[2]);
+    assert!(times.len() >= 4, "scheduled rotations ran: {times:?}");
+    // Each due time was taken by one node: consecutive scheduled rotations are a period
+    // apart (a second node running the same due rotation would follow within a check).
+    let gaps: Vec<i64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps.iter().all(|g| *g >= 2_000), "gaps (ms): {gaps:?}");
+    for n in &nodes {
+        let c = n.request("GET", base, &admin, None);
+        assert_eq!(active_slots(&c.body).len(), 1, "{}", c.body);
+    }
     chain_verifies_everywhere(&nodes, &admin);
 }

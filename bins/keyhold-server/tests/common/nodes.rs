@@ -41,7 +41,13 @@ impl Cluster {
             .arg(&data)
             .arg("--master-key-file")
             .arg(&self.key_file)
-            .args(["--log-level", "info", "--rotation-check", "0"])
+            .args(["--log-level", "info"])
+            // No scheduled rotations unless the test asks for them.
+            .args(if extra.contains(&"--rotation-check") {
+                &[][..]
+            } else {
+                &["--rotation-check", "0"][..]
+            })
             .args(extra)
             .env_remove("KEYHOLD_MASTER_KEY")
             .env_remove("PGPASSWORD")

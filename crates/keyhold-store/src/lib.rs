@@ -10,6 +10,7 @@
 
 mod audit;
 mod changes;
+mod coalesce;
 mod confirmations;
 mod connection_rows;
 mod copy;

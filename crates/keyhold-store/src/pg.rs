@@ -260,6 +260,11 @@ impl PgPool {
         let mut idle = self.lock();
         loop {
             if let Some(conn) = idle.0.pop() {
+                // One the server closed meanwhile (a restart, a failover) is dropped unused.
+                if conn.is_closed() {
+                    idle.1 -= 1;
+                    continue;
+                }
                 return Ok(Taken {
                     pool: self,
                     conn: Some(conn),

@@ -20,6 +20,8 @@ use crate::{StoreError, Tx, migrations, pg_schema};
 
 /// The advisory lock every write transaction holds ("KHLD").
 const WRITE_LOCK: i64 = 0x4B48_4C44;
+/// How long opening a connection may take, unless the URL says (`connect_timeout`).
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// The advisory lock around creating or migrating the schema.
 const MIGRATION_LOCK: i64 = WRITE_LOCK + 1;
 
@@ -30,6 +32,8 @@ pub(crate) struct Postgres {
     location: PathBuf,
     /// The connections' TLS, named when the server's certificate is refused.
     tls: Tls,
+    /// The standing counter's readings, shared by concurrent requests.
+    standing: crate::coalesce::Coalesced,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -106,6 +110,11 @@ impl Postgres {
             config.password(p);
         }
         config.application_name("keyhold");
+        // A database that does not answer (a failover under way, a dead host) is an error
+        // in seconds, not after the operating system's minutes.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
         let location = PathBuf::from(describe(&config));
         let pool =
             PgPool::new(config, connector, pool_size).map_err(|e| StoreError::io(&location, &e))?;
@@ -113,6 +122,7 @@ impl Postgres {
             pool,
             location,
             tls,
+            standing: crate::coalesce::Coalesced::default(),
         };
         store.migrate().map_err(|e| credential.explain(e))?;
         Ok(store)
@@ -222,7 +232,9 @@ impl Postgres {
         let conn = self.pool.take().map_err(|f| self.failure(f))?;
         let begin = if write {
             format!(
-                "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+                "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = '{}ms'; \
+                 SELECT pg_advisory_xact_lock({WRITE_LOCK})",
+                crate::BUSY_TIMEOUT.as_millis()
             )
         } else {
             "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY".to_owned()
@@ -261,10 +273,20 @@ impl Postgres {
     }
 
     /// The standing counter now.
+    /// Concurrent callers share one reading (never one that began before they called): see
+    /// [`crate::coalesce`].
     pub(crate) fn standing_now(&self) -> Result<Standing, StoreError> {
-        let version = self.counter(
-            "SELECT version FROM standing WHERE id = 0",
-            "standing.version",
+        let version = self.standing.read(
+            || {
+                self.counter(
+                    "SELECT version FROM standing WHERE id = 0",
+                    "standing.version",
+                )
+            },
+            |detail| StoreError::Postgres {
+                location: self.location.display().to_string(),
+                detail,
+            },
         )?;
         Ok(Standing(version))
     }

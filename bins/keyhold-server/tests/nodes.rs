@@ -448,3 +448,48 @@ fn a_due_rotation_runs_on_exactly_one_of_three_nodes_checking_every_second() {
     }
     chain_verifies_everywhere(&nodes, &admin);
 }
+
+#[test]
+fn a_node_whose_database_connections_are_cut_serves_again_as_a_failover_would_leave_it() {
+    let cluster = Cluster::new();
+    let (nodes, admin) = cluster.start(&["a"], &[]);
+    let admin = admin.expect("admin key");
+    let node = &nodes[0];
+    let (token, _) = mint(node, &admin, "consumer", &["read:queries"]);
+    assert_eq!(node.request("GET", "/v1/whoami", &token, None).status, 200);
+    // What a failover does to a node: every connection it had is closed by the server.
+    let before_query = cluster.url.split('?').next().expect("a URL");
+    let db = before_query
+        .rsplit('/')
+        .next()
+        .expect("a database")
+        .to_owned();
+    let (user, password) = pg::superuser();
+    let cut: i64 = pg::login(&user, &password)
+        .expect("the superuser logs in")
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = $1 AND application_name = 'keyhold'",
+            &[&db],
+        )
+        .expect("terminate")
+        .get(0);
+    assert!(cut > 0, "the node had connections to cut");
+    // A request caught in the cut fails cleanly, with the error envelope; the node then
+    // serves on new connections, without a restart.
+    let mut failed = 0;
+    let served = common::eventually(|| {
+        let r = node.request("GET", "/v1/whoami", &token, None);
+        if r.status != 200 {
+            assert!(r.status >= 500, "{:?}", r.body);
+            assert!(r.body["error"]["code"].is_string(), "{:?}", r.body);
+            failed += 1;
+        }
+        r.status == 200
+    });
+    assert!(served, "the node serves again");
+    assert!(failed <= 1, "{failed} requests failed after the cut");
+    let (again, _) = mint(node, &admin, "after-the-cut", &["read:queries"]);
+    assert_eq!(node.request("GET", "/v1/whoami", &again, None).status, 200);
+    chain_verifies_everywhere(&nodes, &admin);
+}

@@ -110,6 +110,39 @@ const COLUMNS: &str = "seq, time_ms, workspace, action, actor, key_id, outcome, 
 /// How many audit rows [`Tx::for_each_audit_row`] reads per statement.
 pub const AUDIT_STREAM_PAGE: usize = 512;
 
+/// How many audit rows one `INSERT` writes (largest first; 1 ends every batch).
+const INSERT_CHUNKS: [usize; 4] = [64, 16, 4, 1];
+
+/// `INSERT INTO audit_log (...) VALUES (?1, ..., ?10), (?11, ...), ...` for `n` rows.
+fn insert_sql(n: usize) -> String {
+    let rows: Vec<String> = (0..n)
+        .map(|r| {
+            let params: Vec<String> = (1..=10).map(|c| format!("?{}", r * 10 + c)).collect();
+            format!("({})", params.join(", "))
+        })
+        .collect();
+    format!(
+        "INSERT INTO audit_log ({COLUMNS}) VALUES {}",
+        rows.join(", ")
+    )
+}
+
+/// A row's values, in `COLUMNS` order.
+fn row_values(row: &AuditRow) -> [Value; 10] {
+    [
+        Value::from(row.seq),
+        Value::from(row.time_ms),
+        Value::from(row.workspace.clone()),
+        Value::from(row.action.as_str()),
+        Value::from(row.actor.as_str()),
+        Value::from(row.key_id.clone()),
+        Value::from(row.outcome.as_str()),
+        Value::from(row.event.as_slice()),
+        Value::from(row.prev.as_slice()),
+        Value::from(row.hash.as_slice()),
+    ]
+}
+
 impl Tx<'_> {
     /// The newest row's `(seq, hash)`, or `None` for an empty log.
     pub fn audit_head(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
@@ -124,25 +157,20 @@ impl Tx<'_> {
 
     /// Appends rows (their `seq`s must continue the chain; the primary key refuses reuse).
     pub fn append_audit(&self, rows: &[AuditRow]) -> Result<(), StoreError> {
-        let sql = format!(
-            "INSERT INTO audit_log ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-        );
-        for row in rows {
-            self.exec(
-                &sql,
-                values![
-                    row.seq,
-                    row.time_ms,
-                    &row.workspace,
-                    &row.action,
-                    &row.actor,
-                    &row.key_id,
-                    &row.outcome,
-                    &row.event,
-                    &row.prev,
-                    &row.hash
-                ],
-            )?;
+        // Several rows per statement: a batch of use records is a few round trips to a
+        // database server, not one per row. Chunks of fixed sizes keep the prepared
+        // statements few.
+        let mut rest = rows;
+        while !rest.is_empty() {
+            let n = INSERT_CHUNKS
+                .iter()
+                .copied()
+                .find(|&n| n <= rest.len())
+                .unwrap_or(1);
+            let (chunk, after) = rest.split_at(n);
+            let params: Vec<Value> = chunk.iter().flat_map(row_values).collect();
+            self.exec(&insert_sql(n), &params)?;
+            rest = after;
         }
         Ok(())
     }

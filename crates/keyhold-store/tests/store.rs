@@ -1678,6 +1678,50 @@ fn audit_rows_are_appended_and_the_head_follows(fx: &Fixture) {
     });
 }
 
+/// A batch larger than one statement's rows (64 + 16 + 4 + 1 = 85) lands whole and in
+/// order; a bad row in a later statement of a batch undoes the statements before it.
+fn a_large_audit_batch_is_written_whole_or_not_at_all(fx: &Fixture) {
+    let store = fx.store();
+    let row = |seq: u64| {
+        audit_row(
+            seq,
+            i64::try_from(seq).expect("small"),
+            Some("ws_1"),
+            "key.used",
+            "op",
+            Some("key_1"),
+        )
+    };
+    let batch: Vec<AuditRow> = (1..=85).map(row).collect();
+    write(&store, |tx| tx.append_audit(&batch));
+    read(&store, |tx| {
+        assert_eq!(tx.audit_count()?, 85);
+        assert_eq!(
+            tx.audit_rows(&AuditFilter::default())?,
+            batch,
+            "every row, in order"
+        );
+        Ok(())
+    });
+
+    // 70 rows: the first statement (64 rows) is good, the second repeats seq 85.
+    let mut bad: Vec<AuditRow> = (86..=155).map(row).collect();
+    bad[66] = row(85);
+    let err = store
+        .write(|tx| tx.append_audit(&bad))
+        .expect_err("a reused sequence number fails the batch");
+    assert!(matches!(err, StoreError::Constraint(_)), "{err:?}");
+    read(&store, |tx| {
+        assert_eq!(
+            tx.audit_count()?,
+            85,
+            "none of the failed batch's rows stay"
+        );
+        assert_eq!(tx.audit_head()?.map(|(seq, _)| seq), Some(85));
+        Ok(())
+    });
+}
+
 fn audit_rows_filter_by_every_column_and_limit_to_the_newest(fx: &Fixture) {
     let store = fx.store();
     let rows = audit_fixture();
@@ -1933,6 +1977,7 @@ contract!(
     the_standing_counter_moves_on_access_changes_only,
     standing_now_follows_the_counter_in_every_handle,
     audit_rows_are_appended_and_the_head_follows,
+    a_large_audit_batch_is_written_whole_or_not_at_all,
     audit_rows_filter_by_every_column_and_limit_to_the_newest,
     for_each_audit_row_streams_in_order_and_stops_when_asked,
     the_audit_stream_crosses_pages_in_order_and_stops_on_any_page,

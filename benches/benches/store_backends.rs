@@ -44,11 +44,14 @@ fn database() -> String {
         .dbname("postgres")
         .connect(postgres::NoTls)
         .expect("the superuser logs in");
-    admin
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
-        ))
-        .expect("create database");
+    // Two statements: PostgreSQL refuses DROP/CREATE DATABASE inside the implicit
+    // transaction of a multi-statement batch.
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        admin.batch_execute(&sql).expect("create database");
+    }
     let ca = var("KEYHOLD_TEST_PG_CA");
     format!("postgres://{user}@{host}:{port}/{name}?sslrootcert={ca}")
 }

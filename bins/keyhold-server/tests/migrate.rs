@@ -159,4 +159,57 @@ fn a_store_moved_to_postgresql_keeps_every_key_credential_and_audit_row() {
             .is_some_and(|t| t.starts_with("postgres://")),
         "{moved}"
     );
+
+    // And back: a copy of the shared store, taken while a node serves it, is a whole store
+    // on its own (one read snapshot), its chain verifying with both moves in it.
+    let back = tempfile::tempdir().expect("tempdir");
+    let back_dir = back.path().join("data");
+    let out = migrate(
+        &cluster.url,
+        &format!("sqlite:{}", back_dir.display()),
+        &key_file,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        report["audit"]["rows"]
+            .as_u64()
+            .is_some_and(|n| n >= audit_rows + 2),
+        "{report}"
+    );
+    let local = |args: &[&str]| {
+        let out = Command::new(common::cli_binary())
+            .arg("--data-dir")
+            .arg(&back_dir)
+            .arg("--master-key-file")
+            .arg(&key_file)
+            .arg("--json")
+            .args(args)
+            .env_remove("KEYHOLD_MASTER_KEY")
+            .env_remove("KEYHOLD_ADDR")
+            .env_remove("KEYHOLD_STORE")
+            .output()
+            .expect("run keyhold");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")
+    };
+    let verified = local(&["audit", "verify"]);
+    assert!(
+        verified["rows"]
+            .as_u64()
+            .is_some_and(|n| n >= audit_rows + 2),
+        "{verified}"
+    );
+    assert_eq!(local(&["keys", "show", "gone"])["status"], "revoked");
+    assert_eq!(local(&["keys", "show", "kept"])["status"], "active");
+    let moves = local(&["audit", "list", "--action", "store.migrated"]);
+    assert_eq!(moves.as_array().map(Vec::len), Some(2), "{moves}");
 }

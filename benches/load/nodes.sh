@@ -34,8 +34,14 @@ set -a
 . "$work/pg/env"
 set +a
 export KEYHOLD_STORE_PASSWORD_FILE="$KEYHOLD_TEST_PG_PASSWORD_FILE"
+# The test cluster logs every statement and connection (the tests scan its log for secrets);
+# a production server does not, and the log would be measured along with keyhold: off here.
+# fsync and synchronous_commit stay off as the cluster has them (see docs/performance.md).
 PGPASSWORD="$(cat "$KEYHOLD_TEST_PG_PASSWORD_FILE")" psql -q -h "$KEYHOLD_TEST_PG_HOST" \
-  -p "$KEYHOLD_TEST_PG_PORT" -U "$KEYHOLD_TEST_PG_USER" -d postgres -c "CREATE DATABASE kh_nodes_bench"
+  -p "$KEYHOLD_TEST_PG_PORT" -U "$KEYHOLD_TEST_PG_USER" -d postgres \
+  -c "ALTER SYSTEM SET log_statement = 'none'" -c "ALTER SYSTEM SET log_connections = off" \
+  -c "ALTER SYSTEM SET log_disconnections = off" -c "SELECT pg_reload_conf()" \
+  -c "CREATE DATABASE kh_nodes_bench" > /dev/null
 store="postgres://$KEYHOLD_TEST_PG_USER@$KEYHOLD_TEST_PG_HOST:$KEYHOLD_TEST_PG_PORT/kh_nodes_bench?sslrootcert=$KEYHOLD_TEST_PG_CA"
 key="$work/master.key"
 target/release/keyhold --store "$store" --master-key-file "$key" init > /dev/null
@@ -64,9 +70,24 @@ mint() { # server admin name -> token
 for i in $(seq 8); do mint "$lite" "$lite_admin" "repeat-$i"; done > "$work/lite.txt"
 for i in $(seq 8); do mint "${nodes[0]}" "$pg_admin" "repeat-$i"; done > "$work/pg.txt"
 
+# Where the CPU goes: user+system ticks of PostgreSQL (the postmaster and its backends), of
+# the keyhold-server nodes, and of the whole machine (wrk and neighbours are the rest).
+pg_pids() { local pm; pm="$(head -1 "$work/pg/data/postmaster.pid")"; echo "$pm" $(pgrep -P "$pm"); }
+ticks() { # pid... -> summed user+system ticks
+  local t=0 p v
+  for p in "$@"; do
+    v="$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null)" || v=0
+    t=$((t + ${v:-0}))
+  done
+  echo "$t"
+}
+busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+
 run() { # label admin tokens url...
   local label="$1" admin="$2" tokens="$3"; shift 3
   local n=$# per=$((CONNECTIONS / $#)) i=0
+  local pg0 kh0 all0
+  pg0="$(ticks $(pg_pids))" kh0="$(ticks "${pids[@]}")" all0="$(busy)"
   for url in "$@"; do
     ADMIN="$admin" TOKENS="$tokens" wrk -t1 -c"$per" -d"${DURATION}s" -s benches/load/verify.lua "$url" \
       > "$work/wrk.$i" &
@@ -76,7 +97,13 @@ run() { # label admin tokens url...
   local total
   total="$(cat "$work"/wrk.* | sed -n 's/^Requests\/sec: *//p' | awk '{ s += $1 } END { printf "%.0f", s }')"
   rm -f "$work"/wrk.*
-  printf '%-34s %10s req/s\n' "$label" "$total"
+  local pg1 kh1 all1 hz
+  pg1="$(ticks $(pg_pids))" kh1="$(ticks "${pids[@]}")" all1="$(busy)" hz="$(getconf CLK_TCK)"
+  awk -v l="$label" -v r="$total" -v d="$DURATION" -v hz="$hz" -v pg=$((pg1 - pg0)) \
+    -v kh=$((kh1 - kh0)) -v all=$((all1 - all0)) 'BEGIN {
+      us = 1000000 / hz / (r * d)
+      printf "%-34s %10s req/s   CPU per request: postgres %4.0f us, nodes %4.0f us, all %4.0f us\n",
+        l, r, pg * us, kh * us, all * us }'
   echo "$total" >> "$work/$(tr ' ,' '__' <<<"$label").rps"
 }
 echo "loopback, $CONNECTIONS connections in all, ${DURATION}s each, $ROUNDS rounds"

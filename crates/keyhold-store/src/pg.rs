@@ -5,11 +5,12 @@
 //! speaks TLS as the store's `sslmode` says (`pg_tls.rs`). Statements are the store's one
 //! dialect with `?N` written as `$N`, prepared once per connection.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
@@ -113,6 +114,8 @@ pub(crate) enum Failure {
     Db(tokio_postgres::Error),
     /// The task that opens connections ended without an answer.
     Gone,
+    /// Every connection stayed in use for as long as a caller may wait.
+    Busy,
 }
 
 impl From<tokio_postgres::Error> for Failure {
@@ -134,15 +137,29 @@ impl From<Gone> for Failure {
 pub(crate) struct PgConn {
     client: Client,
     statements: RefCell<HashMap<String, Statement>>,
+    /// A statement failed since the connection was taken: it may be left inside an aborted
+    /// transaction or holding a session lock, so it is reset before anyone else uses it.
+    unsure: Cell<bool>,
 }
 
 impl PgConn {
+    /// `result`, noting a failure: the connection is then reset when given back.
+    fn noted<T>(
+        &self,
+        result: Result<T, tokio_postgres::Error>,
+    ) -> Result<T, tokio_postgres::Error> {
+        if result.is_err() {
+            self.unsure.set(true);
+        }
+        result
+    }
+
     /// The prepared statement of `sql` (in the store's dialect), prepared once.
     fn statement(&self, sql: &str) -> Result<Statement, tokio_postgres::Error> {
         if let Some(s) = self.statements.borrow().get(sql) {
             return Ok(s.clone());
         }
-        let prepared = block_on(self.client.prepare(&dialect(sql)))?;
+        let prepared = self.noted(block_on(self.client.prepare(&dialect(sql))))?;
         self.statements
             .borrow_mut()
             .insert(sql.to_owned(), prepared.clone());
@@ -153,7 +170,7 @@ impl PgConn {
     pub(crate) fn exec(&self, sql: &str, params: &[Value]) -> Result<u64, tokio_postgres::Error> {
         let stmt = self.statement(sql)?;
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as _).collect();
-        block_on(self.client.execute(&stmt, &params))
+        self.noted(block_on(self.client.execute(&stmt, &params)))
     }
 
     /// Every row a query answers.
@@ -164,7 +181,7 @@ impl PgConn {
     ) -> Result<Vec<Row>, tokio_postgres::Error> {
         let stmt = self.statement(sql)?;
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as _).collect();
-        let rows = block_on(self.client.query(&stmt, &params))?;
+        let rows = self.noted(block_on(self.client.query(&stmt, &params)))?;
         rows.iter()
             .map(|r| {
                 (0..r.len())
@@ -177,12 +194,75 @@ impl PgConn {
 
     /// Runs statements that take no parameters (transaction control, the schema).
     pub(crate) fn batch(&self, sql: &str) -> Result<(), tokio_postgres::Error> {
-        block_on(self.client.batch_execute(sql))
+        self.noted(block_on(self.client.batch_execute(sql)))
+    }
+
+    /// Whether the connection is fit to be given to the next caller: after a failure, the
+    /// transaction it may be left in is rolled back and any session lock released; one that
+    /// cannot be reset is not fit.
+    fn reset(&self) -> bool {
+        if self.unsure.get() {
+            let reset = block_on(
+                self.client
+                    .batch_execute("ROLLBACK; SELECT pg_advisory_unlock_all()"),
+            );
+            if reset.is_err() {
+                return false;
+            }
+            self.unsure.set(false);
+        }
+        !self.is_closed()
     }
 
     /// Whether the connection is closed (the server went away): it is then dropped.
     pub(crate) fn is_closed(&self) -> bool {
         self.client.is_closed()
+    }
+}
+
+/// A turn that one caller at a time holds, waited for at most until a deadline: a process's
+/// writers queue here, holding no connection, while one of them waits for the database's
+/// write lock — so waiting writers never take the connections reads need.
+#[derive(Default)]
+pub(crate) struct Turn {
+    held: Mutex<bool>,
+    freed: Condvar,
+}
+
+/// The turn, held until dropped.
+pub(crate) struct Held<'t>(&'t Turn);
+
+impl Turn {
+    /// The turn, once it is free, or `None` if it is still held at `deadline`.
+    pub(crate) fn take(&self, deadline: Instant) -> Option<Held<'_>> {
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while *held {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            held = self
+                .freed
+                .wait_timeout(held, left)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+        *held = true;
+        Some(Held(self))
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        *self
+            .0
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = false;
+        self.0.freed.notify_one();
     }
 }
 
@@ -214,11 +294,12 @@ impl std::ops::Deref for Taken<'_> {
 impl Drop for Taken<'_> {
     fn drop(&mut self) {
         let Some(conn) = self.conn.take() else { return };
+        let fit = conn.reset();
         let mut idle = self.pool.lock();
-        if conn.is_closed() {
-            idle.1 -= 1;
-        } else {
+        if fit {
             idle.0.push(conn);
+        } else {
+            idle.1 -= 1;
         }
         drop(idle);
         self.pool.returned.notify_one();
@@ -255,8 +336,9 @@ impl PgPool {
     }
 
     /// An idle connection, a new one while fewer than `size` are open, or the next one given
-    /// back.
-    pub(crate) fn take(&self) -> Result<Taken<'_>, Failure> {
+    /// back within `wait`.
+    pub(crate) fn take(&self, wait: Duration) -> Result<Taken<'_>, Failure> {
+        let deadline = Instant::now() + wait;
         let mut idle = self.lock();
         loop {
             if let Some(conn) = idle.0.pop() {
@@ -280,14 +362,21 @@ impl PgPool {
                     }),
                     Err(e) => {
                         self.lock().1 -= 1;
+                        // The place this attempt held is free for a caller waiting on it.
+                        self.returned.notify_one();
                         Err(e)
                     }
                 };
             }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Failure::Busy);
+            }
             idle = self
                 .returned
-                .wait(idle)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+                .wait_timeout(idle, left)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
         }
     }
 
@@ -312,6 +401,7 @@ impl PgPool {
         Ok(PgConn {
             client,
             statements: RefCell::new(HashMap::new()),
+            unsure: Cell::new(false),
         })
     }
 }

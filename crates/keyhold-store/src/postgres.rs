@@ -34,6 +34,8 @@ pub(crate) struct Postgres {
     tls: Tls,
     /// The standing counter's readings, shared by concurrent requests.
     standing: crate::coalesce::Coalesced,
+    /// This process's writers, one at a time, before they take a connection.
+    writer: crate::pg::Turn,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -103,6 +105,14 @@ impl Postgres {
                  KEYHOLD_STORE_PASSWORD_FILE instead",
             ));
         }
+        // The password is looked up for one host, and TLS names one server: a URL naming
+        // several (libpq's `h1,h2` failover lists) could send one host's password to another.
+        if config.get_hosts().len() > 1 || config.get_ports().len() > 1 {
+            return Err(refused(
+                "the URL names several hosts or ports: name one, the address that follows the \
+                 primary (a DNS name, a virtual IP, a proxy or the managed service's endpoint)",
+            ));
+        }
         let tls = Tls::settle(params, |name| std::env::var(name).ok(), &config)?;
         let connector = tls.apply(&mut config)?;
         let credential = password(&target(&config))?;
@@ -123,6 +133,7 @@ impl Postgres {
             location,
             tls,
             standing: crate::coalesce::Coalesced::default(),
+            writer: crate::pg::Turn::default(),
         };
         store.migrate().map_err(|e| credential.explain(e))?;
         Ok(store)
@@ -140,7 +151,13 @@ impl Postgres {
                 location: self.location.display().to_string(),
                 detail: "the connection task ended".to_owned(),
             },
+            Failure::Busy => StoreError::Busy(self.location.clone()),
         }
+    }
+
+    /// A connection of the pool, waited for at most `wait`.
+    fn connection(&self, wait: std::time::Duration) -> Result<crate::pg::Taken<'_>, StoreError> {
+        self.pool.take(wait).map_err(|f| self.failure(f))
     }
 
     fn pg(&self, e: &tokio_postgres::Error) -> StoreError {
@@ -164,9 +181,9 @@ impl Postgres {
     }
 
     /// Creates the schema if the database has none, under the migration lock; refuses a
-    /// schema newer than this build's.
+    /// schema of another version than this build's.
     fn migrate(&self) -> Result<(), StoreError> {
-        let conn = self.pool.take().map_err(|f| self.failure(f))?;
+        let conn = self.connection(crate::BUSY_TIMEOUT)?;
         let run = |sql: &str| conn.batch(sql).map_err(|e| self.pg(&e));
         run(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
         let created = (|| {
@@ -189,6 +206,18 @@ impl Postgres {
                     supported: migrations::LATEST,
                 });
             }
+            // Every PostgreSQL store starts at the schema of the first build that has the
+            // backend: an older version there is not one this build can upgrade.
+            if found < migrations::LATEST {
+                return Err(StoreError::Postgres {
+                    location: self.location.display().to_string(),
+                    detail: format!(
+                        "schema version {found} is older than any PostgreSQL store this build \
+                         knows ({}); it was not made by keyhold",
+                        migrations::LATEST
+                    ),
+                });
+            }
             Ok(())
         })();
         let unlocked = run(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
@@ -208,7 +237,7 @@ impl Postgres {
 
     /// The schema version.
     pub(crate) fn schema_version(&self) -> Result<u32, StoreError> {
-        let conn = self.pool.take().map_err(|f| self.failure(f))?;
+        let conn = self.connection(crate::BUSY_TIMEOUT)?;
         self.version_on(&conn)
     }
 
@@ -229,18 +258,32 @@ impl Postgres {
                 }
             }
         }
-        let conn = self.pool.take().map_err(|f| self.failure(f))?;
+        // A write waits, all told, as long as a write waits on SQLite: first for this
+        // process's turn (holding no connection), then for a connection, then for the lock
+        // every node's writers share.
+        let deadline = std::time::Instant::now() + crate::BUSY_TIMEOUT;
+        let left = || deadline.saturating_duration_since(std::time::Instant::now());
+        let busy = || StoreError::Busy(self.location.clone());
+        let _turn = if write {
+            Some(self.writer.take(deadline).ok_or_else(busy)?)
+        } else {
+            None
+        };
+        let conn = self.connection(left())?;
         let begin = if write {
+            // lock_timeout 0 would mean no limit at all.
+            let ms = left().as_millis().max(1);
             format!(
-                "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = '{}ms'; \
-                 SELECT pg_advisory_xact_lock({WRITE_LOCK})",
-                crate::BUSY_TIMEOUT.as_millis()
+                "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = '{ms}ms'; \
+                 SELECT pg_advisory_xact_lock({WRITE_LOCK})"
             )
         } else {
             "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY".to_owned()
         };
-        conn.batch(&begin).map_err(|e| self.pg(&e))?;
+        // In place before BEGIN: a BEGIN that fails part-way (the lock not had in time)
+        // leaves an aborted transaction, rolled back here before the connection goes back.
         let mut open = Open(&conn, false);
+        conn.batch(&begin).map_err(|e| self.pg(&e))?;
         let tx = Tx::postgres(&conn, &self.location);
         let out = f(&tx)?;
         if write {
@@ -258,7 +301,7 @@ impl Postgres {
         params: &[crate::sql::Value],
         f: impl FnOnce(Option<&Row>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let conn = self.pool.take().map_err(|f| self.failure(f))?;
+        let conn = self.connection(crate::BUSY_TIMEOUT)?;
         let rows = conn.rows(sql, params).map_err(|e| self.pg(&e))?;
         f(rows.first())
     }

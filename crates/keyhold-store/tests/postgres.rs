@@ -281,3 +281,112 @@ fn connect_url_reads_a_private_password_file_and_ignores_one_others_may_read() {
         "{ignored}"
     );
 }
+
+/// The advisory lock every keyhold write holds ("KHLD").
+const WRITE_LOCK: i64 = 0x4B48_4C44;
+
+#[test]
+fn writes_waiting_for_the_lock_leave_reads_served_and_connections_sound_when_they_time_out() {
+    let (url, password) = database();
+    let store = Store::connect(&url, Some(&password)).unwrap();
+    store.write(|tx| tx.set_meta("k", b"before")).unwrap();
+    // Another session holds the lock every write needs: a write elsewhere that stalls.
+    let mut holder = common::admin(&url, &password);
+    holder
+        .batch_execute(&format!("SELECT pg_advisory_lock({WRITE_LOCK})"))
+        .unwrap();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let outcomes = std::thread::scope(|s| {
+        // More writers than the pool has connections.
+        let writers: Vec<_> = (0..keyhold_store::POSTGRES_POOL + 2)
+            .map(|i| {
+                let (store, done) = (&store, &done);
+                s.spawn(move || {
+                    let out = store.write(|tx| tx.set_meta("k", format!("w{i}").as_bytes()));
+                    done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    out
+                })
+            })
+            .collect();
+        // Once a writer waits on the lock in the database, reads are still answered, while
+        // every writer is still waiting: waiting writers hold no connection reads need.
+        let mut waiting = 0;
+        while waiting == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            waiting = common::admin(&url, &password)
+                .query_one(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+                    &[],
+                )
+                .unwrap()
+                .get::<_, i64>(0);
+        }
+        for _ in 0..3 * keyhold_store::POSTGRES_POOL {
+            let seen = store.read(|tx| tx.meta("k")).unwrap();
+            assert_eq!(seen.as_deref(), Some(&b"before"[..]));
+        }
+        assert_eq!(
+            done.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "reads were answered only once writers gave up"
+        );
+        writers
+            .into_iter()
+            .map(|w| w.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+    for out in &outcomes {
+        assert!(matches!(out, Err(StoreError::Busy(_))), "{out:?}");
+    }
+    holder
+        .batch_execute(&format!("SELECT pg_advisory_unlock({WRITE_LOCK})"))
+        .unwrap();
+    // Every connection a timed-out write used is sound again: nothing is left inside an
+    // aborted transaction, and writes and reads on all of them go on.
+    for i in 0..3 * keyhold_store::POSTGRES_POOL {
+        let value = format!("after{i}");
+        store
+            .write(|tx| tx.set_meta("k", value.as_bytes()))
+            .unwrap();
+        assert_eq!(
+            store.read(|tx| tx.meta("k")).unwrap().as_deref(),
+            Some(value.as_bytes())
+        );
+    }
+}
+
+#[test]
+fn a_url_naming_several_hosts_is_refused() {
+    let (url, password) = database();
+    let (head, tail) = url.split_once('@').unwrap();
+    let (host_port, rest) = tail.split_once('/').unwrap();
+    for several in [
+        format!("{head}@{host_port},{host_port}/{rest}"),
+        format!("{url}&host=127.0.0.2"),
+    ] {
+        let err = Store::connect(&several, Some(&password)).expect_err(&several);
+        assert!(err.to_string().contains("several hosts"), "{err}");
+    }
+}
+
+#[test]
+fn a_schema_version_this_build_did_not_write_is_refused() {
+    let (url, password) = database();
+    let version = Store::connect(&url, Some(&password))
+        .unwrap()
+        .schema_version()
+        .unwrap();
+    let set = |v: u32| {
+        common::admin(&url, &password)
+            .batch_execute(&format!("UPDATE keyhold_schema SET version = {v}"))
+            .unwrap();
+    };
+    set(version - 1);
+    let older = Store::connect(&url, Some(&password)).expect_err("older");
+    assert!(older.to_string().contains("older"), "{older}");
+    set(version + 1);
+    let newer = Store::connect(&url, Some(&password)).expect_err("newer");
+    assert!(matches!(newer, StoreError::NewerSchema { .. }), "{newer}");
+    set(version);
+    Store::connect(&url, Some(&password)).unwrap();
+}

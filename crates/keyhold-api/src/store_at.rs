@@ -44,12 +44,17 @@ impl StoreAt {
                 "a store is sqlite:DIR or postgres://USER@HOST:PORT/DB",
             ));
         };
-        // USER[:PASSWORD]@ — the authority ends at the first '/', '?' or '#'.
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        if authority
-            .rsplit_once('@')
-            .is_some_and(|(user, _)| user.contains(':'))
-        {
+        // USER[:PASSWORD]@ — read as the driver reads it, up to the first '@' wherever it
+        // is (a password may hold '/' or '?'); or a `password` parameter in the query.
+        let in_userinfo = rest
+            .split_once('@')
+            .is_some_and(|(user, _)| user.contains(':'));
+        let in_query = rest.split_once('?').is_some_and(|(_, query)| {
+            query
+                .split('&')
+                .any(|pair| pair.split('=').next() == Some("password"))
+        });
+        if in_userinfo || in_query {
             return Err(BadStoreAt(
                 "the store URL carries a password, which would show in process lists and \
                  shell history: give it in KEYHOLD_STORE_PASSWORD_FILE, PGPASSWORD or a \
@@ -83,16 +88,21 @@ mod tests {
         let url = "postgres://kh@db.internal:5432/keyhold?sslmode=verify-full";
         assert_eq!(StoreAt::parse(url), Ok(StoreAt::Postgres(url.into())));
         assert!(StoreAt::parse("postgresql://kh@db/k").is_ok());
-        assert!(
-            StoreAt::parse("postgres://db/k?user=a:b@c").is_ok(),
-            "a colon after the authority"
-        );
+        assert!(StoreAt::parse("postgres://kh@db:5432/k?options=a@b").is_ok());
         for bad in ["sqlite:", "mysql://a@b/c", "/var/lib/kh", ""] {
             assert!(StoreAt::parse(bad).is_err(), "{bad}");
         }
-        let err = StoreAt::parse("postgres://kh:hunter2-canary@db/k").expect_err("a password");
-        assert!(err.to_string().contains("PGPASSWORD"));
-        assert!(!err.to_string().contains("hunter2-canary"));
+        for with in [
+            "postgres://kh:hunter2-canary@db/k",
+            "postgres://kh:hunter2/canary@db/k",
+            "postgres://kh:hunter2?canary@db/k",
+            "postgres://kh@db/k?password=hunter2-canary",
+            "postgres://kh@db/k?sslmode=require&password=hunter2-canary",
+        ] {
+            let err = StoreAt::parse(with).expect_err(with);
+            assert!(err.to_string().contains("PGPASSWORD"));
+            assert!(!err.to_string().contains("hunter2"));
+        }
         assert_eq!(
             StoreAt::or_data_dir(None, Path::new("d")),
             Ok(StoreAt::Sqlite("d".into()))

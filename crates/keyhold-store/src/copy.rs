@@ -130,7 +130,9 @@ fn copy_table(src: &Tx<'_>, dst: &Tx<'_>, table: &str, columns: &str) -> Result<
             let rows = src.fetch(&page, &[Value::from(after), Value::from(AUDIT_PAGE)], None)?;
             for row in &rows {
                 dst.exec(&insert, &row.0)?;
-                after = row.get(0).unwrap_or(after);
+                // seq is the first column: one that does not read as an integer would
+                // have the next page start over, for ever.
+                after = row.get(0).map_err(|_| src.bad_value("audit_log.seq"))?;
             }
             n += rows.len() as u64;
             if rows.len() < AUDIT_PAGE {

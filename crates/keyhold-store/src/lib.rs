@@ -111,12 +111,26 @@ impl Store {
 
     /// Connects to the PostgreSQL database `url` names, as [`Store::connect`] does, with the
     /// password from the first of: `KEYHOLD_STORE_PASSWORD_FILE` (a file holding only the
-    /// password), `PGPASSWORD`, then libpq's password file (`PGPASSFILE`, else `~/.pgpass`;
+    /// password, refused if its group or others may read it), `PGPASSWORD`, then libpq's password file (`PGPASSFILE`, else `~/.pgpass`;
     /// ignored, as libpq ignores it, if its group or others may read it).
     pub fn connect_url(url: &str) -> Result<Self, StoreError> {
         if let Some(file) = std::env::var_os("KEYHOLD_STORE_PASSWORD_FILE") {
             let path = std::path::PathBuf::from(file);
-            let text = std::fs::read_to_string(&path).map_err(|e| StoreError::io(&path, &e))?;
+            let refused = |why: &str| StoreError::Postgres {
+                location: "KEYHOLD_STORE_PASSWORD_FILE".to_owned(),
+                detail: format!("{}: {why}", path.display()),
+            };
+            let text = match pgpass::open_private(&path)? {
+                pgpass::Private::Text(text) => text,
+                pgpass::Private::Missing => return Err(refused("no such file")),
+                pgpass::Private::NotAFile => return Err(refused("not a file")),
+                pgpass::Private::Shared => {
+                    return Err(refused(
+                        "its group or others may read it; it must be readable by its owner \
+                         only (chmod 600 it)",
+                    ));
+                }
+            };
             return Self::connect(url, Some(text.trim_end_matches(['\r', '\n'])));
         }
         if let Some(password) = std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()) {

@@ -107,18 +107,51 @@ pub(crate) fn location(env: impl Fn(&str) -> Option<String>) -> Option<PathBuf> 
         .or_else(|| set("HOME").map(|home| Path::new(&home).join(".pgpass")))
 }
 
-/// The password the file at `path` holds for `target`.
-pub(crate) fn lookup(path: &Path, target: &Target) -> Result<Lookup, StoreError> {
-    let meta = match std::fs::metadata(path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Lookup::Nothing),
+/// A file that holds a password, as opened.
+pub(crate) enum Private {
+    /// No file there.
+    Missing,
+    /// Its group or others may read it.
+    Shared,
+    /// Not a regular file (a directory, a device).
+    NotAFile,
+    /// Its text.
+    Text(String),
+}
+
+/// How much of a password file is read: more is not a password file.
+const MOST: u64 = 1 << 20;
+
+/// The file at `path`, checked on the file as opened, so that what is read is what was
+/// checked even if the path is swapped meanwhile.
+pub(crate) fn open_private(path: &Path) -> Result<Private, StoreError> {
+    use std::io::Read;
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Private::Missing),
         Err(e) => return Err(StoreError::io(path, &e)),
     };
-    if shared(&meta) {
-        return Ok(Lookup::Ignored(path.to_path_buf()));
+    let meta = file.metadata().map_err(|e| StoreError::io(path, &e))?;
+    if !meta.is_file() {
+        return Ok(Private::NotAFile);
     }
-    let text = std::fs::read_to_string(path).map_err(|e| StoreError::io(path, &e))?;
-    Ok(find(&text, target).map_or(Lookup::Nothing, Lookup::Found))
+    if shared(&meta) {
+        return Ok(Private::Shared);
+    }
+    let mut text = String::new();
+    file.take(MOST)
+        .read_to_string(&mut text)
+        .map_err(|e| StoreError::io(path, &e))?;
+    Ok(Private::Text(text))
+}
+
+/// The password the file at `path` holds for `target`.
+pub(crate) fn lookup(path: &Path, target: &Target) -> Result<Lookup, StoreError> {
+    Ok(match open_private(path)? {
+        Private::Missing | Private::NotAFile => Lookup::Nothing,
+        Private::Shared => Lookup::Ignored(path.to_path_buf()),
+        Private::Text(text) => find(&text, target).map_or(Lookup::Nothing, Lookup::Found),
+    })
 }
 
 /// Whether the file's group or others have any access to it.

@@ -248,9 +248,18 @@ fn connect_url_reads_a_private_password_file_and_ignores_one_others_may_read() {
         ),
     )
     .unwrap();
-    let run = |mode: u32| {
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
+    let own = dir.path().join("store-password");
+    std::fs::write(&own, format!("{password}\n")).unwrap();
+    // Either libpq's password file, or keyhold's own, which comes first when named.
+    let run_with = |path: &std::path::Path, mode: u32, named: bool| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+        if named {
+            child.env("KEYHOLD_STORE_PASSWORD_FILE", path);
+        } else {
+            child.env_remove("KEYHOLD_STORE_PASSWORD_FILE");
+        }
+        let out = child
             .args([
                 "--exact",
                 "connect_url_reads_a_private_password_file_and_ignores_one_others_may_read",
@@ -259,7 +268,6 @@ fn connect_url_reads_a_private_password_file_and_ignores_one_others_may_read() {
             .env(CHILD_URL, &url)
             .env("PGPASSFILE", &file)
             .env("HOME", dir.path())
-            .env_remove("KEYHOLD_STORE_PASSWORD_FILE")
             .env_remove("PGPASSWORD")
             .env_remove("PGSSLMODE")
             .env_remove("PGSSLROOTCERT")
@@ -271,6 +279,7 @@ fn connect_url_reads_a_private_password_file_and_ignores_one_others_may_read() {
             .unwrap_or_else(|| panic!("the child said nothing: {text}"))
             .to_owned()
     };
+    let run = |mode: u32| run_with(&file, mode, false);
     assert_eq!(run(0o600), "CONNECTED");
     let ignored = run(0o644);
     assert!(
@@ -279,6 +288,16 @@ fn connect_url_reads_a_private_password_file_and_ignores_one_others_may_read() {
             && ignored.contains("was ignored because its group or others may read it")
             && !ignored.contains(&password),
         "{ignored}"
+    );
+    // keyhold's own password file, named outright, is refused rather than passed over.
+    assert_eq!(run_with(&own, 0o600, true), "CONNECTED");
+    let shared = run_with(&own, 0o640, true);
+    assert!(
+        shared.starts_with("REFUSED")
+            && shared.contains("KEYHOLD_STORE_PASSWORD_FILE")
+            && shared.contains("owner only")
+            && !shared.contains(&password),
+        "{shared}"
     );
 }
 

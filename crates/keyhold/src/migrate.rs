@@ -24,8 +24,10 @@ pub struct Migrated {
 impl Keyhold {
     /// Copies the store at `from` into the empty database or data directory `to`, unlocked by
     /// `key` (the same master key opens both: the store's identity moves with it). Refuses a
-    /// target that holds a store, or a source whose audit chain does not verify, and leaves
-    /// nothing in the target if anything fails.
+    /// target that holds a store, or a source whose audit chain does not verify. The copy is
+    /// one transaction in the target: if it fails, nothing is left there. Once it committed,
+    /// the target holds a whole store, and a failure after that (recording the move in its
+    /// chain, verifying the chain) is reported with the copy left in place to inspect.
     pub fn migrate(
         from: &StoreAt,
         to: &StoreAt,

@@ -181,6 +181,26 @@ fn a_key_revoked_through_one_node_is_refused_by_every_other_on_its_next_request(
         v["rows"].as_u64().is_some_and(|r| r >= rows),
         "the CLI on the shared store: {v}"
     );
+
+    // Revoke-all through one node: every key of the workspace, each in every node's verify
+    // cache, is refused by every other node on its next request.
+    let keys: Vec<String> = (0..3)
+        .map(|i| mint(&nodes[i], &admin, &format!("all-{i}"), &["read:queries"]).0)
+        .collect();
+    for n in &nodes {
+        for key in &keys {
+            let r = n.request("GET", "/v1/whoami", key, None);
+            assert_eq!(r.status, 200, "{}: {:?}", n.name, r.body);
+        }
+    }
+    let r = nodes[1].request("POST", "/v1/keys/revoke-all", &admin, None);
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    for n in [&nodes[2], &nodes[0]] {
+        for key in keys.iter().chain([&admin]) {
+            let r = n.request("GET", "/v1/whoami", key, None);
+            assert_envelope(&r, 401, "key_revoked_all");
+        }
+    }
 }
 
 #[test]

@@ -63,7 +63,14 @@ impl Keyhold {
             })?;
             match step {
                 RotateStep::Regenerate { slot, seen, force } => {
-                    self.begin_regenerate(caller, at, slot, seen, force)?;
+                    match self.begin_regenerate(caller, at, slot, seen, force) {
+                        // Another caller (another node) moved the connection on between the
+                        // step read above and this write: go on from where it stands now.
+                        Err(e) if moved_on(&e) => {}
+                        other => {
+                            other?;
+                        }
+                    }
                 }
                 RotateStep::SetAndConfirm(effect) => self.apply_effect(caller, at, effect)?,
                 RotateStep::Test { slot, .. } => {
@@ -212,4 +219,13 @@ impl Keyhold {
             authorities,
         })
     }
+}
+
+/// Whether `e` says the slot a step was read for is no longer where the step left it: it
+/// became the active one, or took another version, through another caller's rotation.
+fn moved_on(e: &Error) -> bool {
+    matches!(
+        e.code(),
+        "rotation_slot_active" | "rotation_version_mismatch"
+    )
 }

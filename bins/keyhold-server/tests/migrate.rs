@@ -213,3 +213,27 @@ fn a_store_moved_to_postgresql_keeps_every_key_credential_and_audit_row() {
     let moves = local(&["audit", "list", "--action", "store.migrated"]);
     assert_eq!(moves.as_array().map(Vec::len), Some(2), "{moves}");
 }
+
+#[test]
+fn a_database_without_a_store_is_no_source_and_is_left_as_it_was() {
+    // An empty database named as the source, as a mistyped URL would: refused, and keyhold
+    // creates nothing there, nor in the target.
+    let cluster = Cluster::new();
+    let to = cluster.dir.path().join("moved");
+    let out = migrate(
+        &cluster.url,
+        &format!("sqlite:{}", to.display()),
+        &cluster.key_file,
+    );
+    assert!(!out.status.success(), "{out:?}");
+    let err: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .or_else(|_| serde_json::from_slice(&out.stderr))
+        .expect("a JSON error");
+    assert_eq!(err["error"]["code"], "not_initialized", "{err}");
+    assert_eq!(pg::tables_in(&cluster.url), 0, "keyhold created tables");
+    assert!(!to.exists(), "the target was touched");
+    // The same database becomes a store when a node first starts on it.
+    let (_nodes, printed) = cluster.start(&["a"], &[]);
+    assert!(printed.is_some(), "the first start creates the store");
+    assert!(pg::tables_in(&cluster.url) > 0);
+}

@@ -104,9 +104,7 @@ impl Store {
     /// or `prefer` on a loopback host. The certificate chain is always verified.
     pub fn connect(url: &str, password: Option<&str>) -> Result<Self, StoreError> {
         let given = pgpass::Credential::given(password);
-        Ok(Self {
-            backend: Backend::Postgres(Postgres::connect(url, |_| Ok(given), POSTGRES_POOL)?),
-        })
+        Self::postgres(url, |_| Ok(given), true)
     }
 
     /// Connects to the PostgreSQL database `url` names, as [`Store::connect`] does, with the
@@ -114,6 +112,16 @@ impl Store {
     /// password, refused if its group or others may read it), `PGPASSWORD`, then libpq's password file (`PGPASSFILE`, else `~/.pgpass`;
     /// ignored, as libpq ignores it, if its group or others may read it).
     pub fn connect_url(url: &str) -> Result<Self, StoreError> {
+        Self::connect_env(url, true)
+    }
+
+    /// Connects to the PostgreSQL database `url` names, as [`Store::connect_url`] does, if it
+    /// holds a keyhold store: `Missing` if it holds none, and nothing is created there.
+    pub fn open_url(url: &str) -> Result<Self, StoreError> {
+        Self::connect_env(url, false)
+    }
+
+    fn connect_env(url: &str, create: bool) -> Result<Self, StoreError> {
         if let Some(file) = std::env::var_os("KEYHOLD_STORE_PASSWORD_FILE") {
             let path = std::path::PathBuf::from(file);
             let refused = |why: &str| StoreError::Postgres {
@@ -131,15 +139,25 @@ impl Store {
                     ));
                 }
             };
-            return Self::connect(url, Some(text.trim_end_matches(['\r', '\n'])));
+            let given = pgpass::Credential::given(Some(text.trim_end_matches(['\r', '\n'])));
+            return Self::postgres(url, |_| Ok(given), create);
         }
         if let Some(password) = std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()) {
-            return Self::connect(url, Some(&password));
+            let given = pgpass::Credential::given(Some(&password));
+            return Self::postgres(url, |_| Ok(given), create);
         }
         let env = |name: &str| std::env::var(name).ok();
         let from_file = |target: &_| pgpass::Credential::from_file(env, target);
+        Self::postgres(url, from_file, create)
+    }
+
+    fn postgres(
+        url: &str,
+        password: impl FnOnce(&pgpass::Target) -> Result<pgpass::Credential, StoreError>,
+        create: bool,
+    ) -> Result<Self, StoreError> {
         Ok(Self {
-            backend: Backend::Postgres(Postgres::connect(url, from_file, POSTGRES_POOL)?),
+            backend: Backend::Postgres(Postgres::connect(url, password, POSTGRES_POOL, create)?),
         })
     }
 

@@ -90,6 +90,7 @@ impl Postgres {
         url: &str,
         password: impl FnOnce(&Target) -> Result<Credential, StoreError>,
         pool_size: usize,
+        create: bool,
     ) -> Result<Self, StoreError> {
         let refused = |detail: &str| StoreError::Postgres {
             location: "the PostgreSQL URL".to_owned(),
@@ -135,7 +136,7 @@ impl Postgres {
             standing: crate::coalesce::Coalesced::default(),
             writer: crate::pg::Turn::default(),
         };
-        store.migrate().map_err(|e| credential.explain(e))?;
+        store.migrate(create).map_err(|e| credential.explain(e))?;
         Ok(store)
     }
 
@@ -180,9 +181,10 @@ impl Postgres {
         }
     }
 
-    /// Creates the schema if the database has none, under the migration lock; refuses a
-    /// schema of another version than this build's.
-    fn migrate(&self) -> Result<(), StoreError> {
+    /// Creates the schema if the database has none and `create` says to (else the database
+    /// holds no store: `Missing`, and nothing is written), under the migration lock; refuses
+    /// a schema of another version than this build's.
+    fn migrate(&self, create: bool) -> Result<(), StoreError> {
         let conn = self.connection(crate::BUSY_TIMEOUT)?;
         let run = |sql: &str| conn.batch(sql).map_err(|e| self.pg(&e));
         run(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
@@ -192,6 +194,9 @@ impl Postgres {
                 .map_err(|e| self.pg(&e))?;
             let exists = found.first().and_then(|r| r.get::<bool>(0).ok());
             if exists != Some(true) {
+                if !create {
+                    return Err(StoreError::Missing(self.location.clone()));
+                }
                 run(&format!(
                     "BEGIN; {} INSERT INTO keyhold_schema (id, version) VALUES (0, {}); COMMIT;",
                     pg_schema::SCHEMA,

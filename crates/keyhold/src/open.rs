@@ -301,8 +301,13 @@ impl Keyhold {
                 })?;
                 (dir.path().to_path_buf(), store)
             }
+            // Only `init` and a first start create a store: a mistyped URL naming some other
+            // application's database is told so, and nothing is created there.
             StoreAt::Postgres(url) => {
-                let store = Store::connect_url(url)?;
+                let store = Store::open_url(url).map_err(|e| match e {
+                    StoreError::Missing(at) => Error::NotInitialized(at),
+                    other => Error::Store(other),
+                })?;
                 (store.path().to_path_buf(), store)
             }
         };

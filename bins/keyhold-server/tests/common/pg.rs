@@ -41,6 +41,27 @@ pub fn login(user: &str, password: &str) -> Result<postgres::Client, postgres::E
         .connect(postgres::NoTls)
 }
 
+/// How many tables the database `url` names (a URL of [`database`]) holds.
+pub fn tables_in(url: &str) -> i64 {
+    let db = url.split('?').next().and_then(|u| u.rsplit('/').next());
+    let (user, password) = superuser();
+    let (host, port) = address();
+    postgres::Config::new()
+        .host(&host)
+        .port(port)
+        .dbname(db.expect("a database in the URL"))
+        .user(&user)
+        .password(&password)
+        .connect(postgres::NoTls)
+        .expect("the superuser logs in")
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
+            &[],
+        )
+        .expect("count tables")
+        .get(0)
+}
+
 /// Whether `user` logs in with `password` and runs `SELECT 1`.
 pub fn logs_in(user: &str, password: &str) -> bool {
     login(user, password)

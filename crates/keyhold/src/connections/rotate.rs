@@ -61,31 +61,36 @@ impl Keyhold {
                 let c = self.load_connection(tx, caller, ROTATE, workspace, name)?;
                 Ok(c.machine.next_rotate_step(super::to_secs(now()), force)?)
             })?;
-            match step {
-                RotateStep::Regenerate { slot, seen, force } => {
-                    match self.begin_regenerate(caller, at, slot, seen, force) {
-                        // Another caller (another node) moved the connection on between the
-                        // step read above and this write: go on from where it stands now.
-                        Err(e) if moved_on(&e) => {}
-                        other => {
-                            other?;
+            let done = (|| -> Result<Option<api::TestOutcome>> {
+                match step {
+                    RotateStep::Regenerate { slot, seen, force } => {
+                        self.begin_regenerate(caller, at, slot, seen, force)?;
+                    }
+                    RotateStep::SetAndConfirm(effect) => self.apply_effect(caller, at, effect)?,
+                    RotateStep::Test { slot, .. } => {
+                        let tested = self.test_slot(caller, ROTATE, at, slot)?;
+                        crash_point("tested");
+                        if !tested.passed {
+                            return Ok(Some(tested));
                         }
                     }
-                }
-                RotateStep::SetAndConfirm(effect) => self.apply_effect(caller, at, effect)?,
-                RotateStep::Test { slot, .. } => {
-                    let tested = self.test_slot(caller, ROTATE, at, slot)?;
-                    crash_point("tested");
-                    if !tested.passed {
-                        return Ok(tested);
+                    RotateStep::Save { slot, .. } => {
+                        let connection = self.save_slot(caller, ROTATE, at, slot, false)?;
+                        crash_point("saved");
+                        let pass = keyhold_rotation::Verdict::Pass;
+                        return Ok(Some(wire::outcome(connection, pass, None)));
                     }
                 }
-                RotateStep::Save { slot, .. } => {
-                    let connection = self.save_slot(caller, ROTATE, at, slot, false)?;
-                    crash_point("saved");
-                    let pass = keyhold_rotation::Verdict::Pass;
-                    return Ok(wire::outcome(connection, pass, None));
-                }
+                Ok(None)
+            })();
+            match done {
+                Ok(Some(outcome)) => return Ok(outcome),
+                Ok(None) => {}
+                // Another caller (another node) moved the connection on between the step
+                // read above and its write — promoted the slot, or gave it another version:
+                // go on from where the connection stands now.
+                Err(e) if moved_on(&e) => {}
+                Err(e) => return Err(e),
             }
         }
         Err(Error::Internal(

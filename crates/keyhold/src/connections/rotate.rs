@@ -3,6 +3,8 @@
 //! persisted transition of the machine; a rotation interrupted anywhere is resumed by asking
 //! again (`Connection::next_rotate_step` reads where it stopped).
 
+use std::ops::ControlFlow;
+
 use keyhold_audit::Action;
 use keyhold_connect::wire;
 use keyhold_connect::{Change, SetError};
@@ -56,46 +58,78 @@ impl Keyhold {
         force: bool,
     ) -> Result<api::TestOutcome> {
         let at = (workspace, name);
+        // The slot this rotation promotes (the one not active when it began), and the refusal
+        // of a step another caller overtook, if one was.
+        let mut promoting: Option<SlotName> = None;
+        let mut overtaken: Option<Error> = None;
         for _ in 0..MAX_STEPS {
             let step = self.store.read(|tx| -> Result<_> {
                 let c = self.load_connection(tx, caller, ROTATE, workspace, name)?;
-                Ok(c.machine.next_rotate_step(super::to_secs(now()), force)?)
-            })?;
-            let done = (|| -> Result<Option<api::TestOutcome>> {
-                match step {
-                    RotateStep::Regenerate { slot, seen, force } => {
-                        self.begin_regenerate(caller, at, slot, seen, force)?;
-                    }
-                    RotateStep::SetAndConfirm(effect) => self.apply_effect(caller, at, effect)?,
-                    RotateStep::Test { slot, .. } => {
-                        let tested = self.test_slot(caller, ROTATE, at, slot)?;
-                        crash_point("tested");
-                        if !tested.passed {
-                            return Ok(Some(tested));
-                        }
-                    }
-                    RotateStep::Save { slot, .. } => {
-                        let connection = self.save_slot(caller, ROTATE, at, slot, false)?;
-                        crash_point("saved");
-                        let pass = keyhold_rotation::Verdict::Pass;
-                        return Ok(Some(wire::outcome(connection, pass, None)));
-                    }
+                let active = c.machine.active().map(|(slot, _)| slot);
+                let target = *promoting
+                    .get_or_insert_with(|| active.map_or(SlotName::Primary, SlotName::other));
+                if overtaken.is_some() && active == Some(target) {
+                    // Another caller (another node) finished the very rotation this one
+                    // joined: it is done, and no second one is started.
+                    let pass = keyhold_rotation::Verdict::Pass;
+                    return Ok(ControlFlow::Break(wire::outcome(c.view(), pass, None)));
                 }
-                Ok(None)
-            })();
-            match done {
+                let next = c.machine.next_rotate_step(super::to_secs(now()), force)?;
+                Ok(ControlFlow::Continue(next))
+            })?;
+            let step = match step {
+                ControlFlow::Continue(step) => step,
+                ControlFlow::Break(done) => return Ok(done),
+            };
+            if matches!(step, RotateStep::Regenerate { .. })
+                && let Some(e) = overtaken.take()
+            {
+                // Overtaken, and the rotation did not end in this slot's promotion: starting
+                // a fresh one would be a second rotation nobody asked for.
+                return Err(e);
+            }
+            match self.rotate_step(caller, at, step) {
                 Ok(Some(outcome)) => return Ok(outcome),
                 Ok(None) => {}
-                // Another caller (another node) moved the connection on between the step
-                // read above and its write — promoted the slot, or gave it another version:
-                // go on from where the connection stands now.
-                Err(e) if moved_on(&e) => {}
+                // The slot was promoted, or took another version, between the step read
+                // above and its write: go on from where the connection stands now.
+                Err(e) if moved_on(&e) => overtaken = Some(e),
                 Err(e) => return Err(e),
             }
         }
-        Err(Error::Internal(
+        Err(overtaken.unwrap_or(Error::Internal(
             "a rotation did not finish in its bounded number of steps",
-        ))
+        )))
+    }
+
+    /// One step of a rotation: the outcome if it ended the rotation (promoted, or failed
+    /// its test).
+    fn rotate_step(
+        &self,
+        caller: &Caller,
+        at: (&str, &str),
+        step: RotateStep,
+    ) -> Result<Option<api::TestOutcome>> {
+        match step {
+            RotateStep::Regenerate { slot, seen, force } => {
+                self.begin_regenerate(caller, at, slot, seen, force)?;
+            }
+            RotateStep::SetAndConfirm(effect) => self.apply_effect(caller, at, effect)?,
+            RotateStep::Test { slot, .. } => {
+                let tested = self.test_slot(caller, ROTATE, at, slot)?;
+                crash_point("tested");
+                if !tested.passed {
+                    return Ok(Some(tested));
+                }
+            }
+            RotateStep::Save { slot, .. } => {
+                let connection = self.save_slot(caller, ROTATE, at, slot, false)?;
+                crash_point("saved");
+                let pass = keyhold_rotation::Verdict::Pass;
+                return Ok(Some(wire::outcome(connection, pass, None)));
+            }
+        }
+        Ok(None)
     }
 
     /// The write-ahead of a regeneration: the slot takes the next version, whose fresh

@@ -28,6 +28,7 @@ mod postgres;
 mod sessions;
 mod sql;
 mod sqlite;
+mod turn;
 mod tx;
 
 use std::path::Path;

@@ -220,52 +220,6 @@ impl PgConn {
     }
 }
 
-/// A turn that one caller at a time holds, waited for at most until a deadline: a process's
-/// writers queue here, holding no connection, while one of them waits for the database's
-/// write lock — so waiting writers never take the connections reads need.
-#[derive(Default)]
-pub(crate) struct Turn {
-    held: Mutex<bool>,
-    freed: Condvar,
-}
-
-/// The turn, held until dropped.
-pub(crate) struct Held<'t>(&'t Turn);
-
-impl Turn {
-    /// The turn, once it is free, or `None` if it is still held at `deadline`.
-    pub(crate) fn take(&self, deadline: Instant) -> Option<Held<'_>> {
-        let mut held = self
-            .held
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        while *held {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            held = self
-                .freed
-                .wait_timeout(held, left)
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .0;
-        }
-        *held = true;
-        Some(Held(self))
-    }
-}
-
-impl Drop for Held<'_> {
-    fn drop(&mut self) {
-        *self
-            .0
-            .held
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = false;
-        self.0.freed.notify_one();
-    }
-}
-
 /// A bounded pool of connections to one database, with the runtime that drives them.
 pub(crate) struct PgPool {
     runtime: tokio::runtime::Runtime,

@@ -22,6 +22,11 @@ use crate::{StoreError, Tx, migrations, pg_schema};
 const WRITE_LOCK: i64 = 0x4B48_4C44;
 /// How long opening a connection may take, unless the URL says (`connect_timeout`).
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Idle time before a connection's first TCP keepalive probe, unless the URL says.
+const KEEPALIVE_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long sent data may go unacknowledged before the connection is given up, unless the
+/// URL says (`tcp_user_timeout`).
+const UNACKNOWLEDGED: std::time::Duration = std::time::Duration::from_secs(30);
 /// The advisory lock around creating or migrating the schema.
 const MIGRATION_LOCK: i64 = WRITE_LOCK + 1;
 
@@ -35,7 +40,7 @@ pub(crate) struct Postgres {
     /// The standing counter's readings, shared by concurrent requests.
     standing: crate::coalesce::Coalesced,
     /// This process's writers, one at a time, before they take a connection.
-    writer: crate::pg::Turn,
+    writer: crate::turn::Turn,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -126,6 +131,15 @@ impl Postgres {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
+        // A connection the network silently dropped (a failover, a black hole) fails within
+        // about a minute rather than the operating system's two hours: it may be the one a
+        // node's writers wait behind. The URL's own settings win.
+        if !url.contains("keepalives_idle=") {
+            config.keepalives_idle(KEEPALIVE_IDLE);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(UNACKNOWLEDGED);
+        }
         let location = PathBuf::from(describe(&config));
         let pool =
             PgPool::new(config, connector, pool_size).map_err(|e| StoreError::io(&location, &e))?;
@@ -134,7 +148,7 @@ impl Postgres {
             location,
             tls,
             standing: crate::coalesce::Coalesced::default(),
-            writer: crate::pg::Turn::default(),
+            writer: crate::turn::Turn::default(),
         };
         store.migrate(create).map_err(|e| credential.explain(e))?;
         Ok(store)

@@ -50,9 +50,9 @@ impl StoreAt {
             .split_once('@')
             .is_some_and(|(user, _)| user.contains(':'));
         let in_query = rest.split_once('?').is_some_and(|(_, query)| {
-            query
-                .split('&')
-                .any(|pair| pair.split('=').next() == Some("password"))
+            query.split('&').any(|pair| {
+                pair.split('=').next().map(percent_decoded).as_deref() == Some("password")
+            })
         });
         if in_userinfo || in_query {
             return Err(BadStoreAt(
@@ -73,6 +73,31 @@ impl StoreAt {
     pub fn is_shared(&self) -> bool {
         matches!(self, Self::Postgres(_))
     }
+}
+
+/// `text` with its `%XX` escapes decoded, as the driver decodes a query parameter's name
+/// (an escape that is not one is kept as written).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -98,6 +123,7 @@ mod tests {
             "postgres://kh:hunter2?canary@db/k",
             "postgres://kh@db/k?password=hunter2-canary",
             "postgres://kh@db/k?sslmode=require&password=hunter2-canary",
+            "postgres://kh@db/k?pass%77ord=hunter2-canary",
         ] {
             let err = StoreAt::parse(with).expect_err(with);
             assert!(err.to_string().contains("PGPASSWORD"));

@@ -214,6 +214,11 @@ impl PgConn {
         !self.is_closed()
     }
 
+    /// Whether a statement failed since the connection was taken.
+    pub(crate) fn failed(&self) -> bool {
+        self.unsure.get()
+    }
+
     /// Whether the connection is closed (the server went away): it is then dropped.
     pub(crate) fn is_closed(&self) -> bool {
         self.client.is_closed()

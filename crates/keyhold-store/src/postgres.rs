@@ -231,8 +231,8 @@ impl Postgres {
                 return Err(StoreError::Postgres {
                     location: self.location.display().to_string(),
                     detail: format!(
-                        "schema version {found} is older than any PostgreSQL store this build \
-                         knows ({}); it was not made by keyhold",
+                        "schema version {found} is older than this build's ({}), and this \
+                         build cannot upgrade a PostgreSQL store from it",
                         migrations::LATEST
                     ),
                 });
@@ -305,6 +305,15 @@ impl Postgres {
         conn.batch(&begin).map_err(|e| self.pg(&e))?;
         let tx = Tx::postgres(&conn, &self.location);
         let out = f(&tx)?;
+        // PostgreSQL answers COMMIT in a failed transaction by rolling it back, without an
+        // error: a closure that went on past a failed statement must not look committed.
+        if conn.failed() {
+            return Err(StoreError::Postgres {
+                location: self.location.display().to_string(),
+                detail: "a statement of the transaction failed; nothing of it was kept".to_owned(),
+            }
+            .into());
+        }
         if write {
             tx.exec("UPDATE writes SET version = version + 1 WHERE id = 0", &[])?;
         }

@@ -409,3 +409,35 @@ fn a_schema_version_this_build_did_not_write_is_refused() {
     set(version);
     Store::connect(&url, Some(&password)).unwrap();
 }
+
+#[test]
+fn a_transaction_that_went_on_past_a_failed_statement_is_not_reported_committed() {
+    let (url, password) = database();
+    let store = Store::connect(&url, Some(&password)).unwrap();
+    store
+        .write(|tx| tx.insert_workspace(&workspace("ws_1")))
+        .unwrap();
+    for write in [true, false] {
+        let body = |tx: &keyhold_store::Tx<'_>| -> Result<(), StoreError> {
+            if write {
+                tx.set_meta("half", b"written")?;
+                // A duplicate, its error swallowed: PostgreSQL aborted the transaction.
+                let _ = tx.insert_workspace(&workspace("ws_1"));
+            } else {
+                let _ = tx.insert_workspace(&workspace("ws_2"));
+            }
+            Ok(())
+        };
+        let out = if write {
+            store.write(body)
+        } else {
+            store.read(body)
+        };
+        assert!(
+            matches!(&out, Err(StoreError::Postgres { detail, .. }) if detail.contains("nothing of it was kept")),
+            "write {write}: {out:?}"
+        );
+    }
+    assert_eq!(store.read(|tx| tx.meta("half")).unwrap(), None);
+    store.write(|tx| tx.set_meta("after", b"ok")).unwrap();
+}

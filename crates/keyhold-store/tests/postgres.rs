@@ -329,16 +329,21 @@ fn writes_waiting_for_the_lock_leave_reads_served_and_connections_sound_when_the
             .collect();
         // Once a writer waits on the lock in the database, reads are still answered, while
         // every writer is still waiting: waiting writers hold no connection reads need.
-        let mut waiting = 0;
-        while waiting == 0 {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            waiting = common::admin(&url, &password)
+        let waiters = || {
+            common::admin(&url, &password)
                 .query_one(
                     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
                     &[],
                 )
                 .unwrap()
-                .get::<_, i64>(0);
+                .get::<_, i64>(0)
+        };
+        let mut tries = 0;
+        while waiters() == 0 {
+            // Well within the writers' 10 s budget: the check fails rather than hangs.
+            tries += 1;
+            assert!(tries < 200, "no writer came to wait on the lock");
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
         for _ in 0..3 * keyhold_store::POSTGRES_POOL {
             let seen = store.read(|tx| tx.meta("k")).unwrap();

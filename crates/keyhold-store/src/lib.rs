@@ -110,8 +110,9 @@ impl Store {
 
     /// Connects to the PostgreSQL database `url` names, as [`Store::connect`] does, with the
     /// password from the first of: `KEYHOLD_STORE_PASSWORD_FILE` (a file holding only the
-    /// password, refused if its group or others may read it), `PGPASSWORD`, then libpq's password file (`PGPASSFILE`, else `~/.pgpass`;
-    /// ignored, as libpq ignores it, if its group or others may read it).
+    /// password, refused if its group or others may read it), `PGPASSWORD`, then libpq's
+    /// password file (`PGPASSFILE`, else `~/.pgpass`; ignored, as libpq ignores it, if its
+    /// group or others may read it).
     pub fn connect_url(url: &str) -> Result<Self, StoreError> {
         Self::connect_env(url, true)
     }
@@ -123,27 +124,11 @@ impl Store {
     }
 
     fn connect_env(url: &str, create: bool) -> Result<Self, StoreError> {
-        if let Some(file) = std::env::var_os("KEYHOLD_STORE_PASSWORD_FILE") {
-            let path = std::path::PathBuf::from(file);
-            let refused = |why: &str| StoreError::Postgres {
-                location: "KEYHOLD_STORE_PASSWORD_FILE".to_owned(),
-                detail: format!("{}: {why}", path.display()),
-            };
-            let text = match pgpass::open_private(&path)? {
-                pgpass::Private::Text(text) => text,
-                pgpass::Private::Missing => return Err(refused("no such file")),
-                pgpass::Private::NotAFile => return Err(refused("not a file")),
-                pgpass::Private::Shared => {
-                    return Err(refused(
-                        "its group or others may read it; it must be readable by its owner \
-                         only (chmod 600 it)",
-                    ));
-                }
-            };
-            let given = pgpass::Credential::given(Some(text.trim_end_matches(['\r', '\n'])));
-            return Self::postgres(url, |_| Ok(given), create);
-        }
-        if let Some(password) = std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()) {
+        let given = match std::env::var_os("KEYHOLD_STORE_PASSWORD_FILE") {
+            Some(file) => Some(pgpass::password_file(Path::new(&file))?),
+            None => std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty()),
+        };
+        if let Some(password) = given {
             let given = pgpass::Credential::given(Some(&password));
             return Self::postgres(url, |_| Ok(given), create);
         }

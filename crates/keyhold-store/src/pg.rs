@@ -137,8 +137,9 @@ impl From<Gone> for Failure {
 pub(crate) struct PgConn {
     client: Client,
     statements: RefCell<HashMap<String, Statement>>,
-    /// A statement failed since the connection was taken: it may be left inside an aborted
-    /// transaction or holding a session lock, so it is reset before anyone else uses it.
+    /// A statement failed, or a transaction ended without committing, since the connection
+    /// was taken: it may be left inside a transaction or holding a session lock, so it is
+    /// reset before anyone else uses it.
     unsure: Cell<bool>,
 }
 
@@ -217,6 +218,12 @@ impl PgConn {
     /// Whether a statement failed since the connection was taken.
     pub(crate) fn failed(&self) -> bool {
         self.unsure.get()
+    }
+
+    /// Has the connection reset when it is given back (its transaction rolled back, its
+    /// session locks released): for a transaction that ends without committing.
+    pub(crate) fn reset_on_return(&self) {
+        self.unsure.set(true);
     }
 
     /// Whether the connection is closed (the server went away): it is then dropped.

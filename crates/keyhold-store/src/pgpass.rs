@@ -108,7 +108,7 @@ pub(crate) fn location(env: impl Fn(&str) -> Option<String>) -> Option<PathBuf> 
 }
 
 /// A file that holds a password, as opened.
-pub(crate) enum Private {
+enum Private {
     /// No file there.
     Missing,
     /// Its group or others may read it.
@@ -124,7 +124,7 @@ const MOST: u64 = 1 << 20;
 
 /// The file at `path`, checked on the file as opened, so that what is read is what was
 /// checked even if the path is swapped meanwhile.
-pub(crate) fn open_private(path: &Path) -> Result<Private, StoreError> {
+fn open_private(path: &Path) -> Result<Private, StoreError> {
     use std::io::Read;
     let file = match std::fs::File::open(path) {
         Ok(file) => file,
@@ -143,6 +143,25 @@ pub(crate) fn open_private(path: &Path) -> Result<Private, StoreError> {
         .read_to_string(&mut text)
         .map_err(|e| StoreError::io(path, &e))?;
     Ok(Private::Text(text))
+}
+
+/// The password in keyhold's own password file (`KEYHOLD_STORE_PASSWORD_FILE`) at `path`:
+/// its text without the final line break. Named outright, a file that is missing, not a
+/// file, or readable by others is an error, not passed over.
+pub(crate) fn password_file(path: &Path) -> Result<String, StoreError> {
+    let refused = |why: &str| StoreError::Postgres {
+        location: "KEYHOLD_STORE_PASSWORD_FILE".to_owned(),
+        detail: format!("{}: {why}", path.display()),
+    };
+    match open_private(path)? {
+        Private::Text(text) => Ok(text.trim_end_matches(['\r', '\n']).to_owned()),
+        Private::Missing => Err(refused("no such file")),
+        Private::NotAFile => Err(refused("not a file")),
+        Private::Shared => Err(refused(
+            "its group or others may read it; it must be readable by its owner only \
+             (chmod 600 it)",
+        )),
+    }
 }
 
 /// The password the file at `path` holds for `target`.

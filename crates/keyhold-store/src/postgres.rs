@@ -268,12 +268,13 @@ impl Postgres {
         write: bool,
         f: impl FnOnce(&Tx<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
-        /// Rolls the transaction back unless it committed (an error, or a panic in `f`).
+        /// Unless the transaction committed (an error, or a panic in `f`), has the pool roll
+        /// it back when the connection is given back, as after any failed statement.
         struct Open<'c>(&'c crate::pg::PgConn, bool);
         impl Drop for Open<'_> {
             fn drop(&mut self) {
                 if !self.1 {
-                    let _ = self.0.batch("ROLLBACK");
+                    self.0.reset_on_return();
                 }
             }
         }
@@ -300,7 +301,7 @@ impl Postgres {
             "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY".to_owned()
         };
         // In place before BEGIN: a BEGIN that fails part-way (the lock not had in time)
-        // leaves an aborted transaction, rolled back here before the connection goes back.
+        // leaves an aborted transaction, rolled back before the connection serves again.
         let mut open = Open(&conn, false);
         conn.batch(&begin).map_err(|e| self.pg(&e))?;
         let tx = Tx::postgres(&conn, &self.location);
